@@ -1,0 +1,1 @@
+// harness lands next

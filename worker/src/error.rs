@@ -1,0 +1,86 @@
+//! The one error type of this crate, and the process exit code each maps to.
+
+use std::path::PathBuf;
+
+/// Exit codes of `deckle execute`, fixed by DESIGN.md ("Executing one notebook").
+pub mod exit {
+    /// A cell raised.
+    pub const CELL_ERROR: i32 = 1;
+    /// Bad usage or bad input: missing file, not a notebook, unknown kernel, bad params.
+    pub const BAD_INPUT: i32 = 2;
+    /// The kernel died (or never came up).
+    pub const KERNEL_DIED: i32 = 3;
+    /// A cell or the kernel start ran past its timeout.
+    pub const TIMEOUT: i32 = 4;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: {message}")]
+    Input { path: PathBuf, message: String },
+
+    #[error("bad parameter {origin}: {message}")]
+    Params { origin: String, message: String },
+
+    #[error("{0}")]
+    NoTranslator(String),
+
+    #[error(
+        "kernel '{name}' not found (available: {}; searched: {})",
+        available.join(", "),
+        searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":")
+    )]
+    UnknownKernel { name: String, available: Vec<String>, searched: Vec<PathBuf> },
+
+    #[error("kernel '{name}': {message}")]
+    KernelStart { name: String, message: String },
+
+    #[error("kernel '{name}' did not become ready within {secs}s{tail}")]
+    KernelStartTimeout { name: String, secs: f64, tail: String },
+
+    #[error("{cell}: kernel died while running it ({how}){tail}")]
+    KernelDied { cell: String, how: String, tail: String },
+
+    #[error("{cell}: raised {ename}: {evalue}")]
+    CellFailed { cell: String, ename: String, evalue: String },
+
+    #[error("{cell}: did not finish within {secs}s (interrupted)")]
+    CellTimeout { cell: String, secs: f64 },
+
+    #[error("output '{name}': {message}")]
+    Output { name: String, message: String },
+
+    #[error("kernel protocol: {0}")]
+    Protocol(String),
+
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, #[source] source: std::io::Error },
+}
+
+impl Error {
+    /// The process exit code for this error (see [`exit`]).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::CellFailed { .. } | Error::Output { .. } => exit::CELL_ERROR,
+            Error::Input { .. }
+            | Error::Params { .. }
+            | Error::NoTranslator(_)
+            | Error::UnknownKernel { .. } => exit::BAD_INPUT,
+            Error::KernelStart { .. } | Error::KernelDied { .. } | Error::Protocol(_) => {
+                exit::KERNEL_DIED
+            }
+            Error::KernelStartTimeout { .. } | Error::CellTimeout { .. } => exit::TIMEOUT,
+            Error::Io { .. } => exit::BAD_INPUT,
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+
+    pub(crate) fn input(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::Input { path: path.into(), message: message.into() }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

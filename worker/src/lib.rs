@@ -1,0 +1,28 @@
+//! deckle-worker: runs Jupyter notebooks on real kernels and writes
+//! papermill-compatible output notebooks.
+//!
+//! The pieces, each in its own module:
+//! - [`kernelspec`]: find a kernel the way `jupyter_client` does;
+//! - [`kernel`]: launch it, speak the wire protocol over ZeroMQ (IPC sockets on Unix);
+//! - [`params`] and [`translate`]: papermill's parameter parsing and literal forms;
+//! - [`inject`]: put the `injected-parameters` cell where papermill puts it;
+//! - [`notebook`]: read, validate and write `.ipynb` exactly as nbformat does;
+//! - [`execute`]: run every cell, keep papermill's metadata, save as cells start and end;
+//! - [`outputs`]: what a notebook recorded (declared variables, scrapbook scraps).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), deckle_worker::Error> {
+//! use deckle_worker::{execute::{execute_notebook, ExecuteOptions}, params::Params};
+//! let mut params = Params::new();
+//! params.insert("region".into(), deckle_worker::params::ParamValue::Str("fr".into()));
+//! let opts = ExecuteOptions::new("in.ipynb", "out.ipynb").with_params(params);
+//! let report = execute_notebook(&opts).await?;
+//! println!("{} cells ran", report.cells_executed);
+//! # Ok(()) }
+//! ```
+
+pub mod error;
+pub mod params;
+pub mod translate;
+
+pub use error::{Error, Result};

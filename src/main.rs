@@ -1,1 +1,48 @@
-fn main() {}
+//! `deckle`: the one command-line binary. Thin: argument parsing and wiring; the
+//! work lives in the library crates (`deckle-worker` for `execute`).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod execute_cmd;
+
+#[derive(Parser)]
+#[command(name = "deckle", version, about = "Run Jupyter notebooks as parameterized, scheduled workflows")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Execute one notebook, papermill-compatible: `deckle execute IN.ipynb OUT.ipynb -p name value`.
+    Execute(execute_cmd::ExecuteArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DECKLE_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("deckle: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let code = runtime.block_on(async {
+        match cli.command {
+            Command::Execute(args) => execute_cmd::run(args).await,
+        }
+    });
+    // Do not wait for stray blocking tasks (a stdin reader, a slow kernel reaper).
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}

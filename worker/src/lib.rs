@@ -22,6 +22,12 @@
 //! ```
 
 pub mod error;
+pub mod execute;
+pub mod inject;
+pub mod kernel;
+pub mod kernelspec;
+pub mod notebook;
+pub mod outputs;
 pub mod params;
 pub mod translate;
 

@@ -1,0 +1,472 @@
+//! A running Jupyter kernel: launch from a kernelspec, connect over ZeroMQ, and
+//! stop it cleanly (interrupt → `shutdown_request` → kill).
+//!
+//! Framing and HMAC signing/verification are the runtimed crates' (`jupyter-protocol`
+//! builds requests, `jupyter-zmq-client` signs and verifies). Incoming messages are
+//! kept as raw JSON ([`KernelMsg`]), like nbclient keeps dicts: outputs go into the
+//! notebook exactly as the kernel sent them, and a message with non-UTF-8 bytes
+//! (ipykernel encodes lone surrogates with `surrogateescape`) is decoded lossily
+//! instead of being dropped.
+//!
+//! IOPub and shell are each drained by their own task into unbounded channels:
+//! ipykernel ≥ 7.3 drops output beyond a 1000-message high-water mark when the
+//! client lags, so reading must never wait on notebook bookkeeping.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jupyter_protocol::{
+    ConnectionInfo, ExecuteRequest, InterruptRequest, JupyterMessage, KernelInfoRequest,
+    ShutdownRequest,
+};
+use jupyter_zmq_client::{Connection, RawMessage};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::Child;
+use tokio::sync::mpsc;
+use tokio::time::{sleep, timeout, Instant};
+use tracing::{debug, instrument, warn};
+use zeromq::SocketRecv;
+
+use crate::error::{Error, Result};
+use crate::kernelspec::KernelSpec;
+
+/// A message from the kernel, with its content as the kernel sent it.
+#[derive(Debug, Clone)]
+pub struct KernelMsg {
+    pub msg_type: String,
+    pub parent_msg_id: Option<String>,
+    /// The header's `date`, formatted as nbclient records it (`%Y-%m-%dT%H:%M:%S.%fZ`).
+    pub date: Option<String>,
+    pub content: Value,
+}
+
+/// What [`Kernel::next_event`] yields.
+#[derive(Debug)]
+pub enum KernelEvent {
+    IoPub(KernelMsg),
+    Shell(KernelMsg),
+    /// The kernel process exited.
+    Died(String),
+}
+
+/// How to launch a kernel.
+#[derive(Debug, Clone)]
+pub struct LaunchOptions {
+    pub cwd: Option<PathBuf>,
+    /// Extra environment for the kernel process (secrets reach kernels this way).
+    pub env: Vec<(String, String)>,
+    pub start_timeout: Duration,
+}
+
+impl Default for LaunchOptions {
+    fn default() -> Self {
+        LaunchOptions { cwd: None, env: Vec::new(), start_timeout: Duration::from_secs(60) }
+    }
+}
+
+/// Removes the per-kernel socket directory when dropped.
+struct SocketDir(PathBuf);
+
+impl Drop for SocketDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub struct Kernel {
+    pub name: String,
+    pub language: String,
+    child: Child,
+    pid: Option<i32>,
+    interrupt_by_message: bool,
+    shell: Connection<zeromq::DealerSendHalf>,
+    control: Connection<zeromq::DealerSocket>,
+    iopub_rx: mpsc::UnboundedReceiver<KernelMsg>,
+    shell_rx: mpsc::UnboundedReceiver<KernelMsg>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    output_tail: Arc<Mutex<VecDeque<String>>>,
+    exited: Option<String>,
+    /// `language_info` from the first `kernel_info_reply`.
+    pub language_info: Option<Value>,
+    _sockets: SocketDir,
+}
+
+const TAIL_LINES: usize = 20;
+
+/// Decode one multipart message: HMAC verified by the runtimed crate, JSON parsed
+/// here, lossily if a part is not UTF-8.
+fn decode(raw: RawMessage) -> Option<KernelMsg> {
+    fn parse(part: &[u8]) -> Value {
+        serde_json::from_slice(part)
+            .or_else(|_| serde_json::from_str(&String::from_utf8_lossy(part)))
+            .unwrap_or(Value::Null)
+    }
+    let header = parse(raw.jparts.first()?);
+    let parent = parse(raw.jparts.get(1)?);
+    let content = parse(raw.jparts.get(3)?);
+    let msg_type = header.get("msg_type")?.as_str()?.to_string();
+    let date = header.get("date").and_then(Value::as_str).map(nbclient_timestamp);
+    Some(KernelMsg {
+        msg_type,
+        parent_msg_id: parent.get("msg_id").and_then(Value::as_str).map(str::to_string),
+        date,
+        content,
+    })
+}
+
+/// nbclient reformats header dates with `strftime("%Y-%m-%dT%H:%M:%S.%fZ")`.
+fn nbclient_timestamp(date: &str) -> String {
+    match chrono::DateTime::parse_from_rfc3339(date) {
+        Ok(d) => d.with_timezone(&chrono::Utc).format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+        Err(_) => date.to_string(),
+    }
+}
+
+fn spawn_reader<S>(mut conn: Connection<S>, tx: mpsc::UnboundedSender<KernelMsg>, channel: &'static str) -> tokio::task::JoinHandle<()>
+where
+    S: SocketRecv + Send + 'static,
+{
+    tokio::spawn(async move {
+        loop {
+            let zmsg = match conn.socket.recv().await {
+                Ok(m) => m,
+                Err(e) => {
+                    debug!(channel, error = %e, "kernel socket closed");
+                    return;
+                }
+            };
+            match RawMessage::from_multipart(zmsg, &conn.mac) {
+                Ok(raw) => {
+                    if let Some(msg) = decode(raw) {
+                        if tx.send(msg).is_err() {
+                            return;
+                        }
+                    }
+                }
+                // A bad signature or a malformed frame is the kernel's (or an
+                // intruder's) problem; skip it rather than stop reading.
+                Err(e) => warn!(channel, error = %e, "dropping malformed kernel message"),
+            }
+        }
+    })
+}
+
+fn spawn_tail<R: AsyncRead + Unpin + Send + 'static>(r: R, tail: Arc<Mutex<VecDeque<String>>>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(r).split(b'\n');
+        while let Ok(Some(line)) = lines.next_segment().await {
+            let line = String::from_utf8_lossy(&line).trim_end().to_string();
+            debug!(target: "deckle::kernel_output", "{line}");
+            let mut t = tail.lock().unwrap_or_else(|p| p.into_inner());
+            if t.len() == TAIL_LINES {
+                t.pop_front();
+            }
+            t.push_back(line);
+        }
+    })
+}
+
+fn describe_exit(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (_, Some(sig)) => {
+            let name = nix::sys::signal::Signal::try_from(sig).map(|s| s.as_str().to_string()).unwrap_or_else(|_| sig.to_string());
+            format!("killed by signal {name}")
+        }
+        (Some(code), _) => format!("exited with status {code}"),
+        _ => "exited".into(),
+    }
+}
+
+impl Kernel {
+    /// Launch `spec` and wait until it answers `kernel_info_request` on shell and
+    /// its IOPub stream is flowing.
+    #[instrument(skip_all, fields(kernel = %spec.name))]
+    pub async fn start(spec: &KernelSpec, opts: &LaunchOptions) -> Result<Kernel> {
+        let deadline = Instant::now() + opts.start_timeout;
+        // IPC sockets in a private directory: parallel kernels never race for TCP
+        // ports (a known papermill failure). Unix socket paths are limited to ~108
+        // bytes, so keep the directory short.
+        let dir = std::env::temp_dir().join(format!("deckle-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]));
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let sockets = SocketDir(dir.clone());
+        let info = ConnectionInfo {
+            transport: jupyter_protocol::connection_info::Transport::IPC,
+            ip: dir.join("k").to_string_lossy().into_owned(),
+            shell_port: 1,
+            iopub_port: 2,
+            stdin_port: 3,
+            control_port: 4,
+            hb_port: 5,
+            signature_scheme: "hmac-sha256".into(),
+            key: uuid::Uuid::new_v4().to_string(),
+            kernel_name: Some(spec.name.clone()),
+        };
+        let conn_file = dir.join("connection.json");
+        let body = serde_json::to_vec(&info).map_err(|e| Error::Protocol(e.to_string()))?;
+        std::fs::write(&conn_file, body).map_err(|e| Error::io(&conn_file, e))?;
+
+        let argv = spec.command_line(&conn_file);
+        let mut cmd = tokio::process::Command::new(&argv[0]);
+        cmd.args(&argv[1..])
+            .envs(&spec.env)
+            .envs(opts.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Own process group: interrupts and kills reach the kernel's children too
+            // (bash_kernel runs a bash under it).
+            .process_group(0)
+            .kill_on_drop(true);
+        if let Some(cwd) = &opts.cwd {
+            cmd.current_dir(cwd);
+        }
+        let mut child = cmd.spawn().map_err(|e| Error::KernelStart {
+            name: spec.name.clone(),
+            message: format!("cannot run `{}`: {e}", argv[0]),
+        })?;
+        let pid = child.id().map(|p| p as i32);
+        let output_tail = Arc::new(Mutex::new(VecDeque::new()));
+        let mut tasks = Vec::new();
+        if let Some(out) = child.stdout.take() {
+            tasks.push(spawn_tail(out, output_tail.clone()));
+        }
+        if let Some(err) = child.stderr.take() {
+            tasks.push(spawn_tail(err, output_tail.clone()));
+        }
+        let tail = |t: &Arc<Mutex<VecDeque<String>>>| format_tail(t);
+
+        // Wait for the kernel to bind its sockets. Connecting earlier would work (zmq
+        // retries) but with exponential back-off that overshoots boot by up to ~0.5 s.
+        let socket_paths: Vec<PathBuf> = [1, 2, 4].iter().map(|p| dir.join(format!("k-{p}"))).collect();
+        loop {
+            if socket_paths.iter().all(|p| p.exists()) {
+                break;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                sleep(Duration::from_millis(50)).await; // let the tail readers catch up
+                return Err(Error::KernelStart {
+                    name: spec.name.clone(),
+                    message: format!("{} before it was ready{}", describe_exit(status), tail(&output_tail)),
+                });
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::KernelStartTimeout {
+                    name: spec.name.clone(),
+                    secs: opts.start_timeout.as_secs_f64(),
+                    tail: tail(&output_tail),
+                });
+            }
+            sleep(Duration::from_millis(3)).await;
+        }
+
+        let session = uuid::Uuid::new_v4().to_string();
+        let proto = |e: jupyter_zmq_client::RuntimeError| Error::Protocol(e.to_string());
+        let iopub = jupyter_zmq_client::create_client_iopub_connection(&info, "", &session).await.map_err(proto)?;
+        let identity = jupyter_zmq_client::peer_identity_for_session(&session).map_err(proto)?;
+        let shell = jupyter_zmq_client::create_client_shell_connection_with_identity(&info, &session, identity)
+            .await
+            .map_err(proto)?;
+        let control = jupyter_zmq_client::create_client_control_connection(&info, &session).await.map_err(proto)?;
+        let (shell_send, shell_recv) = shell.split();
+        let (iopub_tx, iopub_rx) = mpsc::unbounded_channel();
+        let (shell_tx, shell_rx) = mpsc::unbounded_channel();
+        tasks.push(spawn_reader(iopub, iopub_tx, "iopub"));
+        tasks.push(spawn_reader(shell_recv, shell_tx, "shell"));
+
+        let mut kernel = Kernel {
+            name: spec.name.clone(),
+            language: spec.language.clone(),
+            child,
+            pid,
+            interrupt_by_message: spec.interrupt_mode == "message",
+            shell: shell_send,
+            control,
+            iopub_rx,
+            shell_rx,
+            tasks,
+            output_tail,
+            exited: None,
+            language_info: None,
+            _sockets: sockets,
+        };
+        kernel.wait_ready(deadline, opts.start_timeout).await?;
+        Ok(kernel)
+    }
+
+    /// `kernel_info_request` until a reply arrives on shell *and* some IOPub message
+    /// has been seen (a SUB socket misses what is published before its subscription
+    /// reaches the kernel; jupyter_client waits the same way).
+    async fn wait_ready(&mut self, deadline: Instant, start_timeout: Duration) -> Result<()> {
+        let mut replied = false;
+        let mut iopub_seen = false;
+        while !(replied && iopub_seen) {
+            self.send_shell(KernelInfoRequest {}.into()).await?;
+            let round = Instant::now() + Duration::from_millis(if replied { 100 } else { 1000 });
+            loop {
+                let now = Instant::now();
+                if now >= deadline {
+                    return Err(Error::KernelStartTimeout {
+                        name: self.name.clone(),
+                        secs: start_timeout.as_secs_f64(),
+                        tail: format_tail(&self.output_tail),
+                    });
+                }
+                match timeout(round.min(deadline) - now, self.next_event()).await {
+                    Err(_) => break, // resend
+                    Ok(KernelEvent::Shell(m)) if m.msg_type == "kernel_info_reply" => {
+                        replied = true;
+                        if self.language_info.is_none() {
+                            self.language_info = m.content.get("language_info").cloned();
+                        }
+                    }
+                    Ok(KernelEvent::IoPub(_)) => iopub_seen = true,
+                    Ok(KernelEvent::Shell(_)) => {}
+                    Ok(KernelEvent::Died(how)) => {
+                        return Err(Error::KernelStart {
+                            name: self.name.clone(),
+                            message: format!("{how} before it was ready{}", format_tail(&self.output_tail)),
+                        })
+                    }
+                }
+                if replied && iopub_seen {
+                    break;
+                }
+            }
+        }
+        // Drain the idle/busy of any extra kernel_info rounds so they do not leak
+        // into the first cell.
+        while let Ok(Some(_)) = timeout(Duration::from_millis(1), self.iopub_rx.recv()).await {}
+        while self.shell_rx.try_recv().is_ok() {}
+        Ok(())
+    }
+
+    async fn send_shell(&mut self, msg: JupyterMessage) -> Result<String> {
+        let id = msg.header.msg_id.clone();
+        self.shell.send(msg).await.map_err(|e| Error::Protocol(format!("sending on shell: {e}")))?;
+        Ok(id)
+    }
+
+    /// Send an `execute_request`; returns its msg_id (the parent of every reply).
+    pub async fn execute(&mut self, code: &str, user_expressions: Option<std::collections::HashMap<String, String>>, silent: bool) -> Result<String> {
+        let mut req = ExecuteRequest::new(code.to_string());
+        req.silent = silent;
+        req.store_history = !silent;
+        req.user_expressions = user_expressions;
+        req.allow_stdin = false;
+        req.stop_on_error = true;
+        self.send_shell(req.into()).await
+    }
+
+    /// Ask for `kernel_info` again (papermill overwrites `language_info` with the
+    /// reply after the cells ran).
+    pub async fn kernel_info(&mut self, wait: Duration) -> Option<Value> {
+        let id = self.send_shell(KernelInfoRequest {}.into()).await.ok()?;
+        let end = Instant::now() + wait;
+        loop {
+            match timeout(end.saturating_duration_since(Instant::now()), self.next_event()).await {
+                Ok(KernelEvent::Shell(m)) if m.parent_msg_id.as_deref() == Some(&id) => {
+                    return m.content.get("language_info").cloned();
+                }
+                Ok(KernelEvent::Died(_)) | Err(_) => return None,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// The next message from the kernel, or its death. Cancel-safe.
+    pub async fn next_event(&mut self) -> KernelEvent {
+        if let Some(how) = &self.exited {
+            // Deliver what was already read before reporting the death.
+            if let Ok(m) = self.iopub_rx.try_recv() {
+                return KernelEvent::IoPub(m);
+            }
+            if let Ok(m) = self.shell_rx.try_recv() {
+                return KernelEvent::Shell(m);
+            }
+            return KernelEvent::Died(how.clone());
+        }
+        tokio::select! {
+            biased;
+            Some(m) = self.iopub_rx.recv() => KernelEvent::IoPub(m),
+            Some(m) = self.shell_rx.recv() => KernelEvent::Shell(m),
+            status = self.child.wait() => {
+                let how = match status {
+                    Ok(s) => describe_exit(s),
+                    Err(e) => format!("wait failed: {e}"),
+                };
+                // Give the readers a moment to hand over what the kernel sent last.
+                sleep(Duration::from_millis(20)).await;
+                self.exited = Some(format!("{how}{}", format_tail(&self.output_tail)));
+                Box::pin(self.next_event()).await
+            }
+        }
+    }
+
+    /// Interrupt the running cell: `interrupt_request` on control when the spec asks
+    /// for message mode, else SIGINT to the kernel's process group.
+    pub async fn interrupt(&mut self) {
+        if self.interrupt_by_message {
+            let _ = self.control.send(InterruptRequest {}.into()).await;
+        } else if let Some(pid) = self.pid {
+            let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGINT);
+        }
+    }
+
+    pub fn is_alive(&self) -> bool {
+        self.exited.is_none()
+    }
+
+    /// Stop the kernel: `shutdown_request` on control, a short grace period, then
+    /// SIGKILL to the whole process group.
+    #[instrument(skip_all, fields(kernel = %self.name))]
+    pub async fn shutdown(mut self, grace: Duration) {
+        if self.exited.is_none() {
+            let _ = self.control.send(ShutdownRequest { restart: false }.into()).await;
+            if timeout(grace, self.child.wait()).await.is_err() {
+                debug!("kernel ignored shutdown_request; killing it");
+            }
+        }
+        self.kill();
+    }
+
+    fn kill(&mut self) {
+        if let Some(pid) = self.pid.take() {
+            let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+        let _ = self.child.start_kill();
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+
+    /// The last lines the kernel process printed (for error messages).
+    pub fn output_tail(&self) -> String {
+        format_tail(&self.output_tail)
+    }
+
+    pub fn pid(&self) -> Option<i32> {
+        self.pid
+    }
+}
+
+impl Drop for Kernel {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn format_tail(t: &Arc<Mutex<VecDeque<String>>>) -> String {
+    let t = t.lock().unwrap_or_else(|p| p.into_inner());
+    let lines: Vec<&str> = t.iter().map(String::as_str).filter(|l| !l.trim().is_empty()).collect();
+    if lines.is_empty() {
+        String::new()
+    } else {
+        format!("; kernel output ends with: {}", lines[lines.len().saturating_sub(3)..].join(" | "))
+    }
+}
+

@@ -1,0 +1,377 @@
+//! Reading, validating and writing `.ipynb` files the way nbformat does.
+//!
+//! A notebook is kept as a `serde_json::Value` so that every field a tool put there
+//! survives a run untouched. On read, multi-line fields given as lists of lines are
+//! joined (nbformat's `rejoin_lines`); on write they are split again with Python's
+//! `str.splitlines(keepends=True)`, and the JSON is laid out as `nbformat.writes`
+//! lays it out: indent 1, keys sorted, non-ASCII kept, floats in Python's `repr`,
+//! no trailing newline. Writes go to a temporary file that is renamed into place, so
+//! a run killed mid-save never leaves a torn notebook.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+
+/// Read and validate a notebook; nbformat 4 only (v3 and older: convert first).
+pub fn read(path: &Path) -> Result<Value> {
+    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::input(path, "no such file"),
+        std::io::ErrorKind::IsADirectory => Error::input(path, "is a directory, not a notebook"),
+        _ => Error::io(path, e),
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        Error::input(path, format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()))
+    })?;
+    parse(&text).map_err(|m| Error::input(path, m))
+}
+
+/// Parse and validate notebook JSON; the error names what is wrong and where.
+pub fn parse(text: &str) -> std::result::Result<Value, String> {
+    let mut nb: Value = serde_json::from_str(text)
+        .map_err(|e| format!("not JSON: {e} (line {}, column {})", e.line(), e.column()))?;
+    let obj = nb.as_object().ok_or("not a notebook: the top level is not a JSON object")?;
+    let major = obj
+        .get("nbformat")
+        .and_then(Value::as_u64)
+        .ok_or("not a notebook: no integer `nbformat` field")?;
+    if major != 4 {
+        return Err(format!(
+            "nbformat {major} is not supported; convert it to version 4 (`jupyter nbconvert --to notebook`)"
+        ));
+    }
+    if !obj.get("metadata").is_some_and(Value::is_object) {
+        return Err("not a notebook: `metadata` is missing or not an object".into());
+    }
+    let cells = obj
+        .get("cells")
+        .and_then(Value::as_array)
+        .ok_or("not a notebook: `cells` is missing or not a list")?;
+    for (i, cell) in cells.iter().enumerate() {
+        let kind = cell.get("cell_type").and_then(Value::as_str);
+        match kind {
+            Some("code" | "markdown" | "raw") => {}
+            Some(other) => return Err(format!("cell {i}: unknown cell_type {other:?}")),
+            None => return Err(format!("cell {i}: no `cell_type`")),
+        }
+        match cell.get("source") {
+            Some(Value::String(_)) => {}
+            Some(Value::Array(a)) if a.iter().all(Value::is_string) => {}
+            _ => return Err(format!("cell {i}: `source` must be a string or a list of strings")),
+        }
+        if cell.get("metadata").is_some_and(|m| !m.is_object()) {
+            return Err(format!("cell {i}: `metadata` is not an object"));
+        }
+        if kind == Some("code") && cell.get("outputs").is_some_and(|o| !o.is_array()) {
+            return Err(format!("cell {i}: `outputs` is not a list"));
+        }
+    }
+    // The runtimed nbformat crate is the schema check of record: what it rejects,
+    // Jupyter tools would too.
+    if let Err(e) = nbformat::parse_notebook(text) {
+        return Err(format!("not a valid notebook: {e}"));
+    }
+    rejoin_lines(&mut nb);
+    Ok(nb)
+}
+
+fn join_if_list(v: &mut Value) {
+    if let Value::Array(parts) = v {
+        if parts.iter().all(Value::is_string) {
+            let s: String = parts.iter().filter_map(Value::as_str).collect();
+            *v = Value::String(s);
+        }
+    }
+}
+
+fn is_split_mime(key: &str) -> bool {
+    key.starts_with("text/") || key == "application/javascript" || key == "image/svg+xml"
+}
+
+/// Apply `f` to every multi-line field nbformat splits into lines.
+fn for_each_multiline(nb: &mut Value, f: &dyn Fn(&mut Value)) {
+    let Some(cells) = nb.get_mut("cells").and_then(Value::as_array_mut) else { return };
+    for cell in cells {
+        if let Some(src) = cell.get_mut("source") {
+            f(src);
+        }
+        if let Some(att) = cell.get_mut("attachments").and_then(Value::as_object_mut) {
+            for bundle in att.values_mut().filter_map(Value::as_object_mut) {
+                for (k, v) in bundle.iter_mut() {
+                    if is_split_mime(k) {
+                        f(v);
+                    }
+                }
+            }
+        }
+        if cell.get("cell_type").and_then(Value::as_str) != Some("code") {
+            continue;
+        }
+        for out in cell.get_mut("outputs").and_then(Value::as_array_mut).into_iter().flatten() {
+            match out.get("output_type").and_then(Value::as_str) {
+                Some("stream") => {
+                    if let Some(t) = out.get_mut("text") {
+                        f(t);
+                    }
+                }
+                Some("execute_result" | "display_data") => {
+                    if let Some(data) = out.get_mut("data").and_then(Value::as_object_mut) {
+                        for (k, v) in data.iter_mut() {
+                            if is_split_mime(k) {
+                                f(v);
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// nbformat's `rejoin_lines`: lists of lines become strings.
+pub fn rejoin_lines(nb: &mut Value) {
+    for_each_multiline(nb, &join_if_list);
+}
+
+/// Python's `str.splitlines(keepends=True)`.
+pub fn py_splitlines(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut it = s.char_indices().peekable();
+    while let Some((i, c)) = it.next() {
+        let is_break = matches!(
+            c,
+            '\n' | '\r' | '\x0b' | '\x0c' | '\x1c' | '\x1d' | '\x1e' | '\u{85}' | '\u{2028}' | '\u{2029}'
+        );
+        if !is_break {
+            continue;
+        }
+        let mut end = i + c.len_utf8();
+        if c == '\r' {
+            if let Some(&(j, '\n')) = it.peek() {
+                end = j + 1;
+                it.next();
+            }
+        }
+        out.push(s[start..end].to_string());
+        start = end;
+    }
+    if start < s.len() {
+        out.push(s[start..].to_string());
+    }
+    out
+}
+
+fn split_string(v: &mut Value) {
+    if let Value::String(s) = v {
+        *v = Value::Array(py_splitlines(s).into_iter().map(Value::String).collect());
+    }
+}
+
+/// nbformat's `strip_transient`: fields that must never be stored.
+fn strip_transient(nb: &mut Value) {
+    if let Some(md) = nb.get_mut("metadata").and_then(Value::as_object_mut) {
+        for k in ["orig_nbformat", "orig_nbformat_minor", "signature"] {
+            md.remove(k);
+        }
+    }
+    for cell in nb.get_mut("cells").and_then(Value::as_array_mut).into_iter().flatten() {
+        if let Some(md) = cell.get_mut("metadata").and_then(Value::as_object_mut) {
+            md.remove("trusted");
+        }
+    }
+}
+
+/// The notebook as `nbformat.writes` renders it.
+pub fn to_string(nb: &Value) -> String {
+    let mut nb = nb.clone();
+    for_each_multiline(&mut nb, &split_string);
+    strip_transient(&mut nb);
+    let mut buf = Vec::with_capacity(16 * 1024);
+    write_python_json(&nb, &mut buf);
+    // Only valid UTF-8 goes in, so only valid UTF-8 comes out.
+    String::from_utf8(buf).unwrap_or_default()
+}
+
+/// Write atomically: a temporary file in the same directory, then rename.
+pub fn write(nb: &Value, path: &Path) -> Result<()> {
+    let text = to_string(nb);
+    if path == Path::new("-") {
+        let mut out = std::io::stdout().lock();
+        return out.write_all(text.as_bytes()).and_then(|_| out.flush()).map_err(|e| Error::io(path, e));
+    }
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, text.as_bytes()).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(path, e)
+    })
+}
+
+/// JSON as Python's `json.dumps(indent=1, sort_keys=True, ensure_ascii=False)`.
+fn write_python_json(v: &Value, out: &mut Vec<u8>) {
+    let sorted = sort_keys(v);
+    let mut ser = serde_json::Serializer::with_formatter(&mut *out, PyFormatter::default());
+    // Serializing a Value into a Vec cannot fail.
+    let _ = sorted.serialize(&mut ser);
+}
+
+fn sort_keys(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            let mut out = Map::with_capacity(m.len());
+            for k in keys {
+                out.insert(k.clone(), sort_keys(&m[k]));
+            }
+            Value::Object(out)
+        }
+        Value::Array(a) => Value::Array(a.iter().map(sort_keys).collect()),
+        other => other.clone(),
+    }
+}
+
+/// serde_json's pretty layout with a one-space indent, plus Python's float `repr`.
+struct PyFormatter {
+    inner: serde_json::ser::PrettyFormatter<'static>,
+}
+
+impl Default for PyFormatter {
+    fn default() -> Self {
+        PyFormatter { inner: serde_json::ser::PrettyFormatter::with_indent(b" ") }
+    }
+}
+
+macro_rules! delegate {
+    ($($name:ident($($arg:ident: $ty:ty),*);)*) => {$(
+        fn $name<W: ?Sized + std::io::Write>(&mut self, w: &mut W $(, $arg: $ty)*) -> std::io::Result<()> {
+            self.inner.$name(w $(, $arg)*)
+        }
+    )*};
+}
+
+impl serde_json::ser::Formatter for PyFormatter {
+    delegate! {
+        begin_array();
+        end_array();
+        begin_array_value(first: bool);
+        end_array_value();
+        begin_object();
+        end_object();
+        begin_object_key(first: bool);
+        end_object_key();
+        begin_object_value();
+        end_object_value();
+    }
+
+    fn write_f64<W: ?Sized + std::io::Write>(&mut self, w: &mut W, value: f64) -> std::io::Result<()> {
+        w.write_all(crate::translate::python_float_repr(value).as_bytes())
+    }
+}
+
+/// Upgrade to nbformat 4.5 as `nbformat.v4.upgrade` does: every cell gets an `id`.
+pub fn upgrade_to_v4_5(nb: &mut Value) {
+    let minor = nb.get("nbformat_minor").and_then(Value::as_u64).unwrap_or(0);
+    if minor >= 5 {
+        return;
+    }
+    nb["nbformat_minor"] = Value::from(5);
+    for cell in nb.get_mut("cells").and_then(Value::as_array_mut).into_iter().flatten() {
+        if cell.get("id").is_none() {
+            cell["id"] = Value::String(new_cell_id());
+        }
+    }
+}
+
+/// nbformat's `random_cell_id`: eight hex digits.
+pub fn new_cell_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..8].to_string()
+}
+
+/// A new markdown cell as `nbformat.v4.new_markdown_cell` makes it.
+pub fn new_markdown_cell(source: &str, tags: &[&str]) -> Value {
+    serde_json::json!({
+        "cell_type": "markdown",
+        "id": new_cell_id(),
+        "metadata": {"tags": tags},
+        "source": source,
+    })
+}
+
+/// A new code cell as `nbformat.v4.new_code_cell` makes it.
+pub fn new_code_cell(source: &str, metadata: Value) -> Value {
+    serde_json::json!({
+        "cell_type": "code",
+        "execution_count": null,
+        "id": new_cell_id(),
+        "metadata": metadata,
+        "outputs": [],
+        "source": source,
+    })
+}
+
+/// A cell's source as one string.
+pub fn source(cell: &Value) -> &str {
+    cell.get("source").and_then(Value::as_str).unwrap_or("")
+}
+
+/// A cell's tags.
+pub fn tags(cell: &Value) -> Vec<&str> {
+    cell.pointer("/metadata/tags")
+        .and_then(Value::as_array)
+        .map(|t| t.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splitlines_matches_python() {
+        assert_eq!(py_splitlines("a\nb"), vec!["a\n", "b"]);
+        assert_eq!(py_splitlines("a\r\nb\rc\n"), vec!["a\r\n", "b\r", "c\n"]);
+        assert_eq!(py_splitlines(""), Vec::<String>::new());
+        assert_eq!(py_splitlines("x\u{2028}y\x0cz"), vec!["x\u{2028}", "y\x0c", "z"]);
+    }
+
+    #[test]
+    fn writes_like_nbformat() {
+        let nb = serde_json::json!({
+            "nbformat": 4, "nbformat_minor": 5,
+            "metadata": {"z": 1e-05, "a": 2.0, "é": "ü\u{1}"},
+            "cells": [{"cell_type": "code", "id": "x", "metadata": {"trusted": true}, "execution_count": null,
+                       "outputs": [{"output_type": "stream", "name": "stdout", "text": "a\nb\n"}], "source": "x = 1\ny"}]
+        });
+        let s = to_string(&nb);
+        let expected = "{\n \"cells\": [\n  {\n   \"cell_type\": \"code\",\n   \"execution_count\": null,\n   \"id\": \"x\",\n   \"metadata\": {},\n   \"outputs\": [\n    {\n     \"name\": \"stdout\",\n     \"output_type\": \"stream\",\n     \"text\": [\n      \"a\\n\",\n      \"b\\n\"\n     ]\n    }\n   ],\n   \"source\": [\n    \"x = 1\\n\",\n    \"y\"\n   ]\n  }\n ],\n \"metadata\": {\n  \"a\": 2.0,\n  \"z\": 1e-05,\n  \"é\": \"ü\\u0001\"\n },\n \"nbformat\": 4,\n \"nbformat_minor\": 5\n}";
+        assert_eq!(s, expected);
+    }
+
+    #[test]
+    fn parse_rejects_what_is_not_a_notebook_with_a_reason() {
+        assert!(parse("{").unwrap_err().starts_with("not JSON"));
+        assert!(parse("[]").unwrap_err().contains("not a JSON object"));
+        assert!(parse(r#"{"a": 1}"#).unwrap_err().contains("nbformat"));
+        assert!(parse(r#"{"nbformat": 3, "metadata": {}, "worksheets": []}"#).unwrap_err().contains("nbformat 3"));
+        let bad_cell = r#"{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "potato", "source": ""}]}"#;
+        assert!(parse(bad_cell).unwrap_err().contains("cell 0"));
+    }
+
+    #[test]
+    fn parse_joins_lines_and_upgrade_adds_ids() {
+        let text = r#"{"nbformat": 4, "nbformat_minor": 2, "metadata": {}, "cells": [{"cell_type": "markdown", "metadata": {}, "source": ["a\n", "b"]}]}"#;
+        let mut nb = parse(text).unwrap();
+        assert_eq!(nb["cells"][0]["source"], "a\nb");
+        upgrade_to_v4_5(&mut nb);
+        assert_eq!(nb["nbformat_minor"], 5);
+        assert_eq!(nb["cells"][0]["id"].as_str().unwrap().len(), 8);
+    }
+}

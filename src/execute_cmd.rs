@@ -15,10 +15,10 @@ pub struct ExecuteArgs {
     /// Where to write the executed notebook (`-` for stdout).
     pub output: PathBuf,
     /// A parameter; the value is parsed as True/False/None/int/float, else kept as a string.
-    #[arg(short = 'p', long = "parameters", num_args = 2, value_names = ["NAME", "VALUE"], action = clap::ArgAction::Append)]
+    #[arg(short = 'p', long = "parameters", num_args = 2, allow_hyphen_values = true, value_names = ["NAME", "VALUE"], action = clap::ArgAction::Append)]
     pub parameters: Vec<String>,
     /// A parameter whose value is always a string.
-    #[arg(short = 'r', long = "parameters_raw", visible_alias = "parameters-raw", num_args = 2, value_names = ["NAME", "VALUE"], action = clap::ArgAction::Append)]
+    #[arg(short = 'r', long = "parameters_raw", visible_alias = "parameters-raw", num_args = 2, allow_hyphen_values = true, value_names = ["NAME", "VALUE"], action = clap::ArgAction::Append)]
     pub parameters_raw: Vec<String>,
     /// Parameters as a YAML string.
     #[arg(short = 'y', long = "parameters_yaml", visible_alias = "parameters-yaml", value_name = "YAML")]

@@ -50,8 +50,11 @@ pub struct ExecuteOptions {
     pub env: Vec<(String, String)>,
     /// Save during a long cell at least this often (papermill's `autosave_cell_every`).
     pub autosave_every: Duration,
-    /// How long the kernel gets to exit after `shutdown_request`.
+    /// How long the kernel gets to acknowledge `shutdown_request` before it is killed.
     pub shutdown_grace: Duration,
+    /// How long to wait for an acknowledging kernel's process to exit (see
+    /// [`Kernel::shutdown`]).
+    pub exit_wait: Duration,
 }
 
 impl ExecuteOptions {
@@ -73,6 +76,7 @@ impl ExecuteOptions {
             env: Vec::new(),
             autosave_every: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(2),
+            exit_wait: Duration::ZERO,
         }
     }
 
@@ -521,7 +525,7 @@ pub fn prepare(opts: &ExecuteOptions) -> Result<(Value, String, Vec<String>)> {
     })?;
     if !opts.params.is_empty() {
         let lang = translate::find_translator(&kernel, language.as_deref())?;
-        let inj = inject::parameterize(&mut nb, &opts.params, lang, opts.report_mode);
+        let inj = inject::parameterize(&mut nb, &opts.params, lang, opts.report_mode)?;
         if inj.no_parameters_cell {
             warnings.push("Input notebook does not contain a cell with tag 'parameters'".to_string());
         }
@@ -593,6 +597,14 @@ pub async fn execute_notebook(opts: &ExecuteOptions) -> std::result::Result<Exec
             executed += 1;
             if let Some(f) = run.execute_cell(&mut kernel, i).await? {
                 run.cell_exception(i);
+                if let CellFailure::Raised { ename, evalue } = &f {
+                    // papermill: `sys.exit()` / `sys.exit(0)` stops the notebook
+                    // early without failing the run.
+                    if ename == "SystemExit" && (evalue.is_empty() || evalue == "0") {
+                        run.cell_complete(i)?;
+                        break;
+                    }
+                }
                 let label = cell_label(&run.nb, i);
                 failure = Some(match f {
                     CellFailure::Raised { ename, evalue } => Error::CellFailed { cell: label, ename, evalue },
@@ -633,7 +645,7 @@ pub async fn execute_notebook(opts: &ExecuteOptions) -> std::result::Result<Exec
     if opts.output.as_deref() == Some(Path::new("-")) {
         notebook::write(&run.nb, Path::new("-"))?;
     }
-    kernel.shutdown(opts.shutdown_grace).await;
+    kernel.shutdown(opts.shutdown_grace, opts.exit_wait).await;
     let duration = run.nb["metadata"]["papermill"]["duration"].as_f64().unwrap_or(0.0);
     match failure {
         Some(error) => Err(ExecuteFailure { error, notebook: Some(run.nb) }),

@@ -63,17 +63,15 @@ pub struct Injection {
 
 /// `parameterize_notebook`: replace an existing injected cell, else insert after
 /// the parameters cell, else at the top; record the parameters.
-pub fn parameterize(nb: &mut Value, params: &Params, lang: Language, report_mode: bool) -> Injection {
+pub fn parameterize(nb: &mut Value, params: &Params, lang: Language, report_mode: bool) -> crate::Result<Injection> {
     let mut result = Injection::default();
-    if let Some(i) = find_tagged(nb, PARAMETERS_TAG) {
-        let defined = translate::infer_parameter_names(lang, notebook::source(&nb["cells"][i]));
-        if lang == Language::Python {
-            result.unknown = params.keys().filter(|k| !defined.contains(k)).cloned().collect();
-        }
-    } else if lang == Language::Python {
-        result.unknown = params.keys().cloned().collect();
-    }
-    let text = translate::translate_parameters(lang, params, "Parameters");
+    // papermill's `_infer_parameters` only understands Python; for other languages
+    // (and without a parameters cell) every given parameter is "unknown".
+    let defined = find_tagged(nb, PARAMETERS_TAG)
+        .map(|i| translate::infer_parameter_names(lang, notebook::source(&nb["cells"][i])))
+        .unwrap_or_default();
+    result.unknown = params.keys().filter(|k| !defined.contains(k)).cloned().collect();
+    let text = translate::try_translate_parameters(lang, params, "Parameters")?;
     let mut md = json!({"tags": [INJECTED_TAG]});
     if report_mode {
         md["jupyter"] = json!({"source_hidden": true});
@@ -92,7 +90,7 @@ pub fn parameterize(nb: &mut Value, params: &Params, lang: Language, report_mode
     }
     let params_json: Map<String, Value> = params.iter().map(|(k, v)| (k.clone(), v.to_json())).collect();
     nb["metadata"]["papermill"]["parameters"] = Value::Object(params_json);
-    result
+    Ok(result)
 }
 
 /// `prepare_notebook_metadata` + `remove_error_markers`.
@@ -150,7 +148,7 @@ mod tests {
             {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "outputs": [], "execution_count": null, "source": "x = 1"},
             {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": null, "source": "x"},
         ]));
-        let inj = parameterize(&mut n, &params(), Language::Python, false);
+        let inj = parameterize(&mut n, &params(), Language::Python, false).unwrap();
         assert!(!inj.no_parameters_cell);
         assert_eq!(n["cells"][2]["metadata"]["tags"], json!(["injected-parameters"]));
         assert_eq!(n["cells"][2]["source"], "# Parameters\nx = 5\n");
@@ -164,7 +162,7 @@ mod tests {
             {"cell_type": "code", "metadata": {"tags": ["injected-parameters"]}, "outputs": [], "execution_count": null, "source": "x = 2"},
             {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": null, "source": "x"},
         ]));
-        parameterize(&mut n, &params(), Language::Python, false);
+        parameterize(&mut n, &params(), Language::Python, false).unwrap();
         assert_eq!(n["cells"].as_array().unwrap().len(), 3);
         assert_eq!(n["cells"][1]["source"], "# Parameters\nx = 5\n");
     }
@@ -172,7 +170,7 @@ mod tests {
     #[test]
     fn no_parameters_cell_injects_at_top_and_warns() {
         let mut n = nb(json!([{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": null, "source": "1"}]));
-        let inj = parameterize(&mut n, &params(), Language::Python, true);
+        let inj = parameterize(&mut n, &params(), Language::Python, true).unwrap();
         assert!(inj.no_parameters_cell);
         assert_eq!(inj.unknown, vec!["x"]);
         assert_eq!(n["cells"][0]["metadata"]["jupyter"]["source_hidden"], true);

@@ -68,6 +68,17 @@ impl Default for LaunchOptions {
     }
 }
 
+/// Kills a process group when dropped, unless disarmed by taking the pid.
+struct GroupKill(Option<i32>);
+
+impl Drop for GroupKill {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
+
 /// Removes the per-kernel socket directory when dropped.
 struct SocketDir(PathBuf);
 
@@ -90,6 +101,8 @@ pub struct Kernel {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     output_tail: Arc<Mutex<VecDeque<String>>>,
     exited: Option<String>,
+    /// Let go after acknowledging shutdown: not to be killed.
+    detached: bool,
     /// `language_info` from the first `kernel_info_reply`.
     pub language_info: Option<Value>,
     _sockets: SocketDir,
@@ -215,13 +228,18 @@ impl Kernel {
         cmd.args(&argv[1..])
             .envs(&spec.env)
             .envs(opts.env.iter().map(|(k, v)| (k, v)))
+            // As jupyter_client does: ipykernel polls this pid and exits when it is
+            // gone, so a killed executor never leaves its kernel running.
+            .env("JPY_PARENT_PID", std::process::id().to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             // Own process group: interrupts and kills reach the kernel's children too
             // (bash_kernel runs a bash under it).
             .process_group(0)
-            .kill_on_drop(true);
+            // Killing is done by `Kernel::drop` (the whole group), which also knows
+            // when a kernel was let go after acknowledging shutdown.
+            .kill_on_drop(false);
         if let Some(cwd) = &opts.cwd {
             cmd.current_dir(cwd);
         }
@@ -230,6 +248,8 @@ impl Kernel {
             message: format!("cannot run `{}`: {e}", argv[0]),
         })?;
         let pid = child.id().map(|p| p as i32);
+        // Until the kernel is handed to a `Kernel`, any early return kills it.
+        let mut guard = GroupKill(pid);
         let output_tail = Arc::new(Mutex::new(VecDeque::new()));
         let mut tasks = Vec::new();
         if let Some(out) = child.stdout.take() {
@@ -278,6 +298,7 @@ impl Kernel {
         tasks.push(spawn_reader(iopub, iopub_tx, "iopub"));
         tasks.push(spawn_reader(shell_recv, shell_tx, "shell"));
 
+        guard.0 = None;
         let mut kernel = Kernel {
             name: spec.name.clone(),
             language: spec.language.clone(),
@@ -291,6 +312,7 @@ impl Kernel {
             tasks,
             output_tail,
             exited: None,
+            detached: false,
             language_info: None,
             _sockets: sockets,
         };
@@ -421,24 +443,57 @@ impl Kernel {
         self.exited.is_none()
     }
 
-    /// Stop the kernel: `shutdown_request` on control, a short grace period, then
-    /// SIGKILL to the whole process group.
+    /// Stop the kernel: `shutdown_request` on control; once the kernel acknowledges
+    /// it, wait up to `exit_wait` for the process to exit. A kernel that does not
+    /// acknowledge within `grace` is killed with its whole process group.
+    ///
+    /// A kernel that acknowledged but is still tearing its interpreter down after
+    /// `exit_wait` is left to finish on its own: ipykernel sends the acknowledgment
+    /// after terminating its child processes, and Python's own teardown costs ~0.2 s
+    /// that no caller should have to wait for. `exit_wait` of a few seconds gives the
+    /// strict behaviour.
     #[instrument(skip_all, fields(kernel = %self.name))]
-    pub async fn shutdown(mut self, grace: Duration) {
+    pub async fn shutdown(mut self, grace: Duration, exit_wait: Duration) {
         if self.exited.is_none() {
-            let _ = self.control.send(ShutdownRequest { restart: false }.into()).await;
-            if timeout(grace, self.child.wait()).await.is_err() {
+            let acked = self.request_shutdown(grace).await;
+            let exited = timeout(exit_wait, self.child.wait()).await.is_ok();
+            if acked && !exited {
+                debug!("kernel acknowledged shutdown; letting it finish exiting");
+                self.pid = None;
+                self.detached = true;
+            } else if !acked {
                 debug!("kernel ignored shutdown_request; killing it");
             }
         }
         self.kill();
     }
 
+    /// Send `shutdown_request`; true when the kernel acknowledged it in time.
+    async fn request_shutdown(&mut self, grace: Duration) -> bool {
+        if self.control.send(ShutdownRequest { restart: false }.into()).await.is_err() {
+            return false;
+        }
+        let end = Instant::now() + grace;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            tokio::select! {
+                r = timeout(left, self.control.read()) => match r {
+                    Ok(Ok(m)) if m.header.msg_type == "shutdown_reply" => return true,
+                    Ok(Ok(_)) => {}
+                    Ok(Err(_)) | Err(_) => return false,
+                },
+                _ = self.child.wait() => return true,
+            }
+        }
+    }
+
     fn kill(&mut self) {
         if let Some(pid) = self.pid.take() {
             let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
         }
-        let _ = self.child.start_kill();
+        if !self.detached {
+            let _ = self.child.start_kill();
+        }
         for t in &self.tasks {
             t.abort();
         }

@@ -1,1 +1,13 @@
-// harness lands next
+//! Deckle's end-to-end tests: one test binary, real processes, real kernels.
+//!
+//! Everything runs against the Python venv that `scripts/setup.sh --test` builds
+//! (`.venv`: ipykernel, papermill, scrapbook, bash_kernel from PyPI). A missing venv
+//! fails the tests with instructions rather than skipping them.
+
+mod harness;
+
+mod bad_input;
+mod execute_compat;
+mod execute_behaviour;
+mod recorded_outputs;
+mod translators;

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Run every test: unit tests, doc tests and the end-to-end suite against real
+# kernels, the real papermill and scrapbook. Sets up what it needs first.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+scripts/setup.sh --test
+cargo build --quiet --bin deckle
+cargo test --workspace --no-fail-fast "$@"

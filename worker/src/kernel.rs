@@ -284,6 +284,7 @@ impl Kernel {
             sleep(Duration::from_millis(3)).await;
         }
 
+        debug!(elapsed_ms = (opts.start_timeout.as_millis() as u64).saturating_sub(deadline.saturating_duration_since(Instant::now()).as_millis() as u64), "kernel bound its sockets");
         let session = uuid::Uuid::new_v4().to_string();
         let proto = |e: jupyter_zmq_client::RuntimeError| Error::Protocol(e.to_string());
         let iopub = jupyter_zmq_client::create_client_iopub_connection(&info, "", &session).await.map_err(proto)?;
@@ -317,6 +318,7 @@ impl Kernel {
             _sockets: sockets,
         };
         kernel.wait_ready(deadline, opts.start_timeout).await?;
+        debug!(elapsed_ms = (opts.start_timeout.as_millis() as u64).saturating_sub(deadline.saturating_duration_since(Instant::now()).as_millis() as u64), "kernel ready");
         Ok(kernel)
     }
 

@@ -16,7 +16,7 @@
 //! let mut params = Params::new();
 //! params.insert("region".into(), deckle_worker::params::ParamValue::Str("fr".into()));
 //! let opts = ExecuteOptions::new("in.ipynb", "out.ipynb").with_params(params);
-//! let report = execute_notebook(&opts).await?;
+//! let report = execute_notebook(&opts).await.map_err(|failure| failure.error)?;
 //! println!("{} cells ran", report.cells_executed);
 //! # Ok(()) }
 //! ```

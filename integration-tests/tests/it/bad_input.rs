@@ -8,10 +8,6 @@ use serde_json::json;
 
 use crate::harness::*;
 
-fn execute(input: &Path, out: &Path, args: &[&str]) -> std::process::Output {
-    deckle().args(["execute", "--no-progress-bar"]).arg(input).arg(out).args(args).output().unwrap()
-}
-
 /// The `deckle:` line on stderr (exactly one).
 fn error_line(o: &std::process::Output) -> String {
     let err = stderr(o);

@@ -2,14 +2,9 @@
 //! flood, non-UTF-8 output survives, a killed run leaves a readable notebook and no
 //! kernel behind, parallel runs never collide.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::harness::*;
-
-fn execute(input: &Path, out: &Path, args: &[&str]) -> std::process::Output {
-    deckle().args(["execute", "--no-progress-bar"]).arg(input).arg(out).args(args).output().unwrap()
-}
 
 #[test]
 fn thousands_of_outputs_in_one_cell_are_all_kept() {

@@ -67,6 +67,11 @@ pub fn deckle() -> Command {
     with_venv(Command::new(deckle_bin()))
 }
 
+/// `deckle execute --no-progress-bar INPUT OUT ARGS…`, run to completion.
+pub fn execute(input: &Path, out: &Path, args: &[&str]) -> Output {
+    deckle().args(["execute", "--no-progress-bar"]).arg(input).arg(out).args(args).output().expect("running deckle")
+}
+
 pub fn papermill() -> Command {
     let mut c = with_venv(Command::new(venv().join("bin/papermill")));
     c.arg("--no-progress-bar");

@@ -48,6 +48,9 @@ pub struct ExecuteOptions {
     pub outputs: Vec<String>,
     /// Extra environment for the kernel.
     pub env: Vec<(String, String)>,
+    /// The environment kernelspecs are looked up in (`JUPYTER_PATH`, `VIRTUAL_ENV`,
+    /// `PATH`, …); `None` reads the process environment.
+    pub search_env: Option<HashMap<String, String>>,
     /// Save during a long cell at least this often (papermill's `autosave_cell_every`).
     pub autosave_every: Duration,
     /// How long the kernel gets to acknowledge `shutdown_request` before it is killed.
@@ -74,6 +77,7 @@ impl ExecuteOptions {
             start_timeout: Duration::from_secs(60),
             outputs: Vec::new(),
             env: Vec::new(),
+            search_env: None,
             autosave_every: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(2),
             exit_wait: Duration::ZERO,
@@ -552,7 +556,10 @@ pub async fn execute_notebook(opts: &ExecuteOptions) -> std::result::Result<Exec
         }
         return Ok(ExecuteReport { notebook: nb, cells_executed: 0, recorded: Recorded::new(), duration: 0.0, warnings });
     }
-    let spec = kernelspec::find_kernelspec(&kernel_name, &ProcessEnv)?;
+    let spec = match &opts.search_env {
+        Some(env) => kernelspec::find_kernelspec(&kernel_name, env)?,
+        None => kernelspec::find_kernelspec(&kernel_name, &ProcessEnv)?,
+    };
     if let Some(cwd) = &opts.cwd {
         if !cwd.is_dir() {
             return Err(Error::input(cwd, "--cwd is not a directory").into());
@@ -645,7 +652,10 @@ pub async fn execute_notebook(opts: &ExecuteOptions) -> std::result::Result<Exec
     if opts.output.as_deref() == Some(Path::new("-")) {
         notebook::write(&run.nb, Path::new("-"))?;
     }
-    kernel.shutdown(opts.shutdown_grace, opts.exit_wait).await;
+    // A kernel that was interrupted for a timeout may still be stuck in the cell.
+    let may_finish_alone = !matches!(failure, Some(Error::CellTimeout { .. }));
+    let exit_wait = if may_finish_alone { opts.exit_wait } else { opts.exit_wait.max(Duration::from_secs(2)) };
+    kernel.shutdown(opts.shutdown_grace, exit_wait, may_finish_alone).await;
     let duration = run.nb["metadata"]["papermill"]["duration"].as_f64().unwrap_or(0.0);
     match failure {
         Some(error) => Err(ExecuteFailure { error, notebook: Some(run.nb) }),

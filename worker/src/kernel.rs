@@ -200,7 +200,8 @@ impl Kernel {
     /// its IOPub stream is flowing.
     #[instrument(skip_all, fields(kernel = %spec.name))]
     pub async fn start(spec: &KernelSpec, opts: &LaunchOptions) -> Result<Kernel> {
-        let deadline = Instant::now() + opts.start_timeout;
+        let started = Instant::now();
+        let deadline = started + opts.start_timeout;
         // IPC sockets in a private directory: parallel kernels never race for TCP
         // ports (a known papermill failure). Unix socket paths are limited to ~108
         // bytes, so keep the directory short.
@@ -284,7 +285,7 @@ impl Kernel {
             sleep(Duration::from_millis(3)).await;
         }
 
-        debug!(elapsed_ms = (opts.start_timeout.as_millis() as u64).saturating_sub(deadline.saturating_duration_since(Instant::now()).as_millis() as u64), "kernel bound its sockets");
+        debug!(elapsed_ms = started.elapsed().as_millis() as u64, "kernel bound its sockets");
         let session = uuid::Uuid::new_v4().to_string();
         let proto = |e: jupyter_zmq_client::RuntimeError| Error::Protocol(e.to_string());
         let iopub = jupyter_zmq_client::create_client_iopub_connection(&info, "", &session).await.map_err(proto)?;
@@ -318,7 +319,7 @@ impl Kernel {
             _sockets: sockets,
         };
         kernel.wait_ready(deadline, opts.start_timeout).await?;
-        debug!(elapsed_ms = (opts.start_timeout.as_millis() as u64).saturating_sub(deadline.saturating_duration_since(Instant::now()).as_millis() as u64), "kernel ready");
+        debug!(elapsed_ms = started.elapsed().as_millis() as u64, "kernel ready");
         Ok(kernel)
     }
 
@@ -445,26 +446,28 @@ impl Kernel {
         self.exited.is_none()
     }
 
-    /// Stop the kernel: `shutdown_request` on control; once the kernel acknowledges
-    /// it, wait up to `exit_wait` for the process to exit. A kernel that does not
-    /// acknowledge within `grace` is killed with its whole process group.
+    /// Stop the kernel: `shutdown_request` on control, then wait up to `exit_wait`
+    /// for the process to exit; a kernel that did not acknowledge within `grace`, or
+    /// that is still there after `exit_wait` while `may_finish_alone` is false, is
+    /// killed with its whole process group.
     ///
-    /// A kernel that acknowledged but is still tearing its interpreter down after
-    /// `exit_wait` is left to finish on its own: ipykernel sends the acknowledgment
-    /// after terminating its child processes, and Python's own teardown costs ~0.2 s
-    /// that no caller should have to wait for. `exit_wait` of a few seconds gives the
-    /// strict behaviour.
+    /// With `may_finish_alone`, a kernel that acknowledged is left to finish exiting
+    /// on its own: ipykernel acknowledges after terminating its child processes, and
+    /// Python's own teardown costs ~0.2 s nobody should wait for. It also polls
+    /// `JPY_PARENT_PID`, so it cannot outlive us for long. Never pass it for a kernel
+    /// that may still be running a cell (after a timeout): the acknowledgment comes
+    /// from its control thread, and the stuck cell would keep it alive.
     #[instrument(skip_all, fields(kernel = %self.name))]
-    pub async fn shutdown(mut self, grace: Duration, exit_wait: Duration) {
+    pub async fn shutdown(mut self, grace: Duration, exit_wait: Duration, may_finish_alone: bool) {
         if self.exited.is_none() {
             let acked = self.request_shutdown(grace).await;
             let exited = timeout(exit_wait, self.child.wait()).await.is_ok();
-            if acked && !exited {
+            if acked && !exited && may_finish_alone {
                 debug!("kernel acknowledged shutdown; letting it finish exiting");
                 self.pid = None;
                 self.detached = true;
-            } else if !acked {
-                debug!("kernel ignored shutdown_request; killing it");
+            } else if !exited {
+                debug!(acked, "kernel still running after shutdown_request; killing it");
             }
         }
         self.kill();

@@ -174,12 +174,23 @@ fn cell_that_never_ends_is_interrupted_at_the_timeout() {
 #[test]
 fn cell_that_ignores_the_interrupt_gets_its_kernel_killed() {
     let d = tmp();
+    // Kernels of this run carry this private TMPDIR in their connection-file path.
+    let tmpdir = d.path().join("kernel-tmp");
+    std::fs::create_dir_all(&tmpdir).unwrap();
     let out = d.path().join("out.ipynb");
     let started = std::time::Instant::now();
-    let o = execute(&fixture("ignores_interrupt.ipynb"), &out, &["--execution-timeout", "1"]);
+    let o = deckle()
+        .env("TMPDIR", &tmpdir)
+        .args(["execute", "--no-progress-bar", "--execution-timeout", "1"])
+        .arg(fixture("ignores_interrupt.ipynb"))
+        .arg(&out)
+        .output()
+        .unwrap();
     assert_eq!(code(&o), 4, "{}", stderr(&o));
     assert!(started.elapsed().as_secs() < 30);
     let nb = read_nb(&out);
     let stuck = &cells(&nb)[2];
     assert_eq!(stuck["outputs"].as_array().unwrap().last().unwrap()["ename"], "CellTimeoutError");
+    let leftover = processes_mentioning(tmpdir.to_str().unwrap());
+    assert!(leftover.is_empty(), "the stuck kernel was left running: {leftover:?}");
 }

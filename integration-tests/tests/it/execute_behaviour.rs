@@ -34,21 +34,6 @@ fn non_utf8_output_is_kept_lossily_and_the_run_goes_on() {
     assert_eq!(stream_text(&cells(&nb)[1], "stdout"), "still running\n");
 }
 
-/// Processes whose command line mentions `marker` (the kernels of one test run
-/// carry their private TMPDIR in the connection-file path).
-fn processes_mentioning(marker: &str) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|c| String::from_utf8_lossy(&c).contains(marker))
-                .unwrap_or(false)
-        })
-        .collect()
-}
-
 #[test]
 fn a_killed_run_leaves_a_readable_partial_notebook_and_no_kernel() {
     let d = tmp();

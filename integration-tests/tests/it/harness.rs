@@ -137,6 +137,21 @@ pub fn cells(nb: &Value) -> &Vec<Value> {
     nb["cells"].as_array().expect("cells")
 }
 
+/// Processes whose command line mentions `marker` (the kernels of one test run
+/// carry their private TMPDIR in the connection-file path).
+pub fn processes_mentioning(marker: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains(marker))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
 pub fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().expect("tempdir")
 }

@@ -57,11 +57,9 @@ fn library_api_returns_recorded_outputs() {
     let mut opts = deckle_worker::execute::ExecuteOptions::new(fixture("scraps.ipynb"), d.path().join("out.ipynb"));
     opts.params.insert("rows".into(), deckle_worker::params::ParamValue::Int(2));
     opts.outputs = vec!["total".into()];
-    let venv = venv();
-    opts.env.push(("PATH".into(), format!("{}:/usr/bin:/bin", venv.join("bin").display())));
+    // Kernel discovery looks in the venv, without touching the process environment.
+    opts.search_env = Some([("VIRTUAL_ENV".to_string(), venv().display().to_string())].into());
     let rt = tokio_runtime();
-    // Kernel discovery reads the process environment; point it at the venv.
-    std::env::set_var("VIRTUAL_ENV", &venv);
     let report = rt.block_on(deckle_worker::execute::execute_notebook(&opts)).map_err(|f| f.error.to_string()).unwrap();
     assert_eq!(report.recorded["total"], json!(6));
     assert_eq!(report.recorded["label"], json!("second"));

@@ -38,8 +38,8 @@ pub enum Error {
     #[error("kernel '{name}' did not become ready within {secs}s{tail}")]
     KernelStartTimeout { name: String, secs: f64, tail: String },
 
-    #[error("{cell}: kernel died while running it ({how}){tail}")]
-    KernelDied { cell: String, how: String, tail: String },
+    #[error("{cell}: kernel died while running it ({how})")]
+    KernelDied { cell: String, how: String },
 
     #[error("{cell}: raised {ename}: {evalue}")]
     CellFailed { cell: String, ename: String, evalue: String },

@@ -619,7 +619,7 @@ pub async fn execute_notebook(opts: &ExecuteOptions) -> std::result::Result<Exec
                         cell: label,
                         secs: opts.execution_timeout.map_or(0.0, |d| d.as_secs_f64()),
                     },
-                    CellFailure::KernelDied(how) => Error::KernelDied { cell: label, how, tail: String::new() },
+                    CellFailure::KernelDied(how) => Error::KernelDied { cell: label, how },
                 });
             }
         }
@@ -674,7 +674,7 @@ async fn read_recorded(kernel: &mut Kernel, nb: &Value, declared: &[String]) -> 
         match tokio::time::timeout(Duration::from_secs(30), kernel.next_event()).await {
             Ok(KernelEvent::Shell(m)) if m.parent_msg_id.as_deref() == Some(id.as_str()) => break m.content,
             Ok(KernelEvent::Died(how)) => {
-                return Err(Error::KernelDied { cell: "reading declared outputs".into(), how, tail: String::new() })
+                return Err(Error::KernelDied { cell: "reading declared outputs".into(), how })
             }
             Ok(_) => {}
             Err(_) => return Err(Error::Protocol("no reply to the request for declared outputs within 30s".into())),

@@ -1,0 +1,132 @@
+//! The validated workflow: what the engine schedules.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde_json::Value;
+
+use crate::expr::{Expr, Template};
+
+#[derive(Debug, Clone)]
+pub struct Workflow {
+    /// `workflow:` — `[a-z0-9_-]+`.
+    pub id: String,
+    pub description: Option<String>,
+    pub schedule: Option<Schedule>,
+    pub params: IndexMap<String, ParamSpec>,
+    /// `engines:` settings for SQL nodes, by engine name, as written.
+    pub engines: IndexMap<String, Value>,
+    /// In file order.
+    pub nodes: IndexMap<String, Node>,
+    /// The workflow file.
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schedule {
+    pub cron: String,
+    pub timezone: String,
+    pub catchup: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamType {
+    String,
+    Int,
+    Float,
+    Bool,
+    Date,
+    List,
+    Map,
+}
+
+#[derive(Debug, Clone)]
+pub struct ParamSpec {
+    pub ty: ParamType,
+    pub default: Option<Value>,
+    pub secret: bool,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TriggerRule {
+    #[default]
+    AllSuccess,
+    AllDone,
+    OneSuccess,
+    NoneFailed,
+}
+
+#[derive(Debug, Clone)]
+pub enum NodeKind {
+    Notebook {
+        /// As written, relative to the workflow file.
+        rel: String,
+        /// Resolved against the workflow file's directory.
+        path: PathBuf,
+    },
+    Sql(SqlNode),
+}
+
+#[derive(Debug, Clone)]
+pub struct SqlNode {
+    /// `duckdb` (default), `spark`, `trino` (`presto` is an alias, normalized to `trino`).
+    pub engine: String,
+    /// A minijinja template over `params`, `run`, `nodes`.
+    pub query: String,
+    /// Where to write the result as Parquet, if anywhere (a template too).
+    pub save_to: Option<String>,
+}
+
+/// A node with every default applied.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub id: String,
+    pub kind: NodeKind,
+    pub needs: Vec<String>,
+    /// Parameters to inject, each a template evaluated at dispatch.
+    pub params: IndexMap<String, Template>,
+    /// Declared outputs.
+    pub outputs: Vec<String>,
+    pub when: Option<Expr>,
+    pub trigger: TriggerRule,
+    pub foreach: Option<Template>,
+    /// How many foreach instances may run at once (default 4).
+    pub foreach_parallel: usize,
+    pub retries: u32,
+    pub retry_delay: Duration,
+    pub timeout: Option<Duration>,
+    pub kernel: Option<String>,
+    pub labels: Vec<String>,
+}
+
+impl Workflow {
+    /// Node ids in a topological order (needs before dependants), stable by file order.
+    pub fn topo_order(&self) -> Vec<String> {
+        let mut done: Vec<String> = Vec::with_capacity(self.nodes.len());
+        let mut left: Vec<&Node> = self.nodes.values().collect();
+        while !left.is_empty() {
+            let before = left.len();
+            left.retain(|n| {
+                if n.needs.iter().all(|d| done.contains(d)) {
+                    done.push(n.id.clone());
+                    false
+                } else {
+                    true
+                }
+            });
+            if left.len() == before {
+                // A cycle: validation rejects these; keep the rest in file order.
+                done.extend(left.iter().map(|n| n.id.clone()));
+                break;
+            }
+        }
+        done
+    }
+
+    /// Direct dependants of `id`.
+    pub fn dependants(&self, id: &str) -> Vec<&str> {
+        self.nodes.values().filter(|n| n.needs.iter().any(|d| d == id)).map(|n| n.id.as_str()).collect()
+    }
+}

@@ -1,5 +1,24 @@
-//! deckle-orchestrator: the coordinator — durable state, scheduling, the HTTP API
-//! and the web UI.
+//! deckle-orchestrator: the coordinator — durable run state, the scheduler with its
+//! trigger rules, foreach fan-out and retries.
 //!
-//! Lands with the workflows and coordinator issues; today it only holds its place
-//! in the workspace layout of `shared/DESIGN.md`.
+//! - [`engine`]: runs one workflow run to the end, dispatching ready nodes to an
+//!   [`executor::Executor`];
+//! - [`trigger`]: what a node does once its upstream has settled (pure);
+//! - [`resolve`]: workflow params, run context, node params at dispatch (CEL, minijinja);
+//! - [`store`]: the [`store::StateStore`] seam and its sled implementation;
+//! - [`record`]: the persisted run and node records;
+//! - [`artifacts`]: where output notebooks live.
+//!
+//! The HTTP API, remote workers and the web UI build on these in later issues.
+
+pub mod artifacts;
+pub mod clock;
+pub mod engine;
+pub mod error;
+pub mod executor;
+pub mod record;
+pub mod resolve;
+pub mod store;
+pub mod trigger;
+
+pub use error::{Error, Result};

@@ -1,0 +1,29 @@
+//! Where output notebooks live:
+//! `DIR/artifacts/<workflow>/<date>/<run id>/<node>[.<index>].<attempt>.ipynb`.
+
+use std::path::{Path, PathBuf};
+
+pub fn run_dir(data: &Path, workflow: &str, date: &str, run_id: &str) -> PathBuf {
+    data.join("artifacts").join(workflow).join(date).join(run_id)
+}
+
+pub fn output_notebook(run_dir: &Path, node: &str, index: Option<usize>, attempt: u32) -> PathBuf {
+    run_dir.join(format!("{}.{attempt}.ipynb", crate::record::instance_key(node, index)))
+}
+
+/// The generated input of a SQL node, kept beside its output.
+pub fn generated_input(run_dir: &Path, node: &str, index: Option<usize>, attempt: u32) -> PathBuf {
+    run_dir.join(format!("{}.{attempt}.input.ipynb", crate::record::instance_key(node, index)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_matches_design() {
+        let d = run_dir(Path::new("/data"), "wf", "2026-01-02", "r1");
+        assert_eq!(output_notebook(&d, "per_region", Some(3), 2), Path::new("/data/artifacts/wf/2026-01-02/r1/per_region.3.2.ipynb"));
+        assert_eq!(output_notebook(&d, "audit", None, 1), Path::new("/data/artifacts/wf/2026-01-02/r1/audit.1.ipynb"));
+    }
+}

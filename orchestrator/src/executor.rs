@@ -1,0 +1,13 @@
+//! The seam between scheduling and running: the engine hands a [`Task`] to an
+//! [`Executor`] and awaits its [`TaskResult`]. The binary wires the worker's
+//! notebook executor in; engine tests use stubs.
+
+use futures::future::BoxFuture;
+
+pub use deckle_protocol::task::{Task, TaskKind, TaskResult, TaskStatus};
+
+pub trait Executor: Send + Sync {
+    /// Run one attempt. The future must be `'static`: the engine spawns it. Dropping
+    /// it must stop the work (the engine drops it on cancel).
+    fn run(&self, task: Task) -> BoxFuture<'static, TaskResult>;
+}

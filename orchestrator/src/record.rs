@@ -1,0 +1,133 @@
+//! What the engine persists: one [`RunRecord`] per run and one [`NodeRecord`] per
+//! node instance (a foreach node has a parent record and one per item).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeStatus {
+    Pending,
+    Ready,
+    Running,
+    Succeeded,
+    Failed,
+    Skipped,
+    UpstreamFailed,
+    Retrying,
+    Cancelled,
+}
+
+impl NodeStatus {
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed | Self::Skipped | Self::UpstreamFailed | Self::Cancelled)
+    }
+
+    /// As CEL sees it in `nodes.<id>.status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Ready => "ready",
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Skipped => "skipped",
+            Self::UpstreamFailed => "upstream_failed",
+            Self::Retrying => "retrying",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunRecord {
+    pub id: String,
+    pub workflow: String,
+    /// The logical date, `YYYY-MM-DD`.
+    pub date: String,
+    pub logical_time: String,
+    /// Resolved workflow parameters (secrets left out).
+    pub params: Map<String, Value>,
+    pub status: RunStatus,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AttemptRecord {
+    pub n: u32,
+    pub status: NodeStatus,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub duration_secs: Option<f64>,
+    /// The parameters as injected.
+    pub params: Map<String, Value>,
+    pub outputs: Map<String, Value>,
+    pub error: Option<String>,
+    /// The output notebook, when one was written.
+    pub notebook: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NodeRecord {
+    pub node: String,
+    /// Foreach item index; `None` for a plain node or a foreach parent.
+    pub index: Option<usize>,
+    pub status: NodeStatus,
+    pub attempts: Vec<AttemptRecord>,
+    /// Recorded outputs of the last attempt (for a foreach parent: lists in item order).
+    pub outputs: Map<String, Value>,
+    pub error: Option<String>,
+    /// For a foreach parent: how many items.
+    pub items: Option<usize>,
+    pub started_at: Option<String>,
+    pub ended_at: Option<String>,
+}
+
+impl NodeRecord {
+    pub fn new(node: &str, index: Option<usize>) -> Self {
+        NodeRecord {
+            node: node.to_string(),
+            index,
+            status: NodeStatus::Pending,
+            attempts: Vec::new(),
+            outputs: Map::new(),
+            error: None,
+            items: None,
+            started_at: None,
+            ended_at: None,
+        }
+    }
+
+    /// `node` or `node.3`.
+    pub fn key(&self) -> String {
+        instance_key(&self.node, self.index)
+    }
+}
+
+pub fn instance_key(node: &str, index: Option<usize>) -> String {
+    match index {
+        Some(i) => format!("{node}.{i}"),
+        None => node.to_string(),
+    }
+}

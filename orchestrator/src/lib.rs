@@ -14,6 +14,8 @@
 pub mod artifacts;
 pub mod clock;
 pub mod engine;
+#[cfg(test)]
+mod engine_tests;
 pub mod error;
 pub mod executor;
 pub mod record;

@@ -58,6 +58,9 @@ pub struct ExecuteOptions {
     /// How long to wait for an acknowledging kernel's process to exit (see
     /// [`Kernel::shutdown`]).
     pub exit_wait: Duration,
+    /// Take the kernel from this pool when it serves the notebook's kernel, working
+    /// dir and environment; otherwise boot one.
+    pub pool: Option<std::sync::Arc<crate::pool::KernelPool>>,
 }
 
 impl ExecuteOptions {
@@ -81,6 +84,7 @@ impl ExecuteOptions {
             autosave_every: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(2),
             exit_wait: Duration::ZERO,
+            pool: None,
         }
     }
 
@@ -567,7 +571,13 @@ pub async fn execute_notebook(opts: &ExecuteOptions) -> std::result::Result<Exec
     }
     let launch = LaunchOptions { cwd: opts.cwd.clone(), env: opts.env.clone(), start_timeout: opts.start_timeout };
     // Boot the kernel while the first save happens.
-    let kernel_task = tokio::spawn(async move { Kernel::start(&spec, &launch).await });
+    let pool = opts.pool.clone().filter(|p| p.serves(&spec.name, &launch));
+    let kernel_task = tokio::spawn(async move {
+        match pool {
+            Some(p) => p.take().await,
+            None => Kernel::start(&spec, &launch).await,
+        }
+    });
     let ncells = nb["cells"].as_array().map_or(0, Vec::len);
     let mut run = Run {
         nb,

@@ -29,6 +29,8 @@ pub mod kernelspec;
 pub mod notebook;
 pub mod outputs;
 pub mod params;
+pub mod pool;
+pub mod sql;
 pub mod translate;
 
 pub use error::{Error, Result};

@@ -1,0 +1,207 @@
+//! The engine against a stub executor: scheduling, concurrency bounds, retries,
+//! foreach and cancel, deterministic and without kernels.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use deckle_dsl::{Node, NodeKind, Template, TriggerRule, Workflow};
+use futures::future::BoxFuture;
+use indexmap::IndexMap;
+use serde_json::{json, Map, Value};
+
+use crate::clock::FixedClock;
+use crate::engine::{Engine, EngineConfig, RunRequest};
+use crate::executor::{Executor, Task, TaskResult, TaskStatus};
+use crate::record::{NodeStatus, RunStatus};
+use crate::store::{MemStore, StateStore};
+
+/// Succeeds unless told otherwise; records what ran and how many ran at once.
+#[derive(Default)]
+struct Stub {
+    /// node → statuses of successive attempts (default: succeed).
+    script: HashMap<String, Vec<TaskStatus>>,
+    /// How long each attempt takes.
+    delay: Duration,
+    ran: Mutex<Vec<(String, Option<usize>, u32, Map<String, Value>)>>,
+    now: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl Executor for Arc<Stub> {
+    fn run(&self, task: Task) -> BoxFuture<'static, TaskResult> {
+        let me = self.clone();
+        Box::pin(async move {
+            let cur = me.now.fetch_add(1, Ordering::SeqCst) + 1;
+            me.peak.fetch_max(cur, Ordering::SeqCst);
+            me.ran.lock().unwrap().push((task.node.clone(), task.index, task.attempt, task.params.clone()));
+            tokio::time::sleep(me.delay).await;
+            me.now.fetch_sub(1, Ordering::SeqCst);
+            let status = me
+                .script
+                .get(&task.node)
+                .and_then(|s| s.get(task.attempt as usize - 1).copied())
+                .unwrap_or(TaskStatus::Succeeded);
+            let mut outputs = Map::new();
+            outputs.insert("attempt".into(), json!(task.attempt));
+            if let Some(x) = task.params.get("x") {
+                outputs.insert("double".into(), json!(x.as_i64().unwrap_or(0) * 2));
+            }
+            TaskResult { status, outputs, error: (status != TaskStatus::Succeeded).then(|| "scripted".into()), notebook_written: true, duration_secs: 0.0 }
+        })
+    }
+}
+
+fn node(id: &str, needs: &[&str]) -> Node {
+    Node {
+        id: id.into(),
+        kind: NodeKind::Notebook { rel: format!("{id}.ipynb"), path: PathBuf::from(format!("/nb/{id}.ipynb")) },
+        needs: needs.iter().map(|s| s.to_string()).collect(),
+        params: IndexMap::new(),
+        outputs: vec![],
+        when: None,
+        trigger: TriggerRule::AllSuccess,
+        foreach: None,
+        foreach_parallel: 4,
+        retries: 0,
+        retry_delay: Duration::ZERO,
+        timeout: None,
+        kernel: None,
+        labels: vec![],
+    }
+}
+
+fn workflow(nodes: Vec<Node>) -> Workflow {
+    Workflow {
+        id: "t".into(),
+        description: None,
+        schedule: None,
+        params: IndexMap::new(),
+        engines: IndexMap::new(),
+        nodes: nodes.into_iter().map(|n| (n.id.clone(), n)).collect(),
+        path: PathBuf::from("/wf/workflow.yaml"),
+    }
+}
+
+fn engine(stub: Arc<Stub>, slots: usize, dir: &std::path::Path) -> (Engine, Arc<MemStore>) {
+    let store = Arc::new(MemStore::default());
+    let clock = Arc::new(FixedClock("2026-01-02T03:04:05Z".parse().unwrap()));
+    let cfg = EngineConfig { data_dir: dir.to_path_buf(), slots, preview_rows: 5 };
+    (Engine::new(store.clone(), Arc::new(stub), clock, cfg), store)
+}
+
+fn never() -> impl std::future::Future<Output = ()> {
+    std::future::pending()
+}
+
+#[tokio::test(start_paused = true)]
+async fn independent_nodes_run_in_parallel_up_to_the_slots() {
+    let dir = tempfile::tempdir().unwrap();
+    let stub = Arc::new(Stub { delay: Duration::from_secs(1), ..Default::default() });
+    let wf = workflow((0..6).map(|i| node(&format!("n{i}"), &[])).collect());
+    let (e, _) = engine(stub.clone(), 3, dir.path());
+    let out = e.run(&wf, RunRequest::default(), never()).await.unwrap();
+    assert_eq!(out.run.status, RunStatus::Succeeded);
+    assert_eq!(stub.peak.load(Ordering::SeqCst), 3);
+    assert_eq!(stub.ran.lock().unwrap().len(), 6);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_chain_runs_in_order_and_outputs_flow() {
+    let dir = tempfile::tempdir().unwrap();
+    let stub = Arc::new(Stub::default());
+    let mut b = node("b", &["a"]);
+    b.params.insert("x".into(), Template::literal(json!(21)));
+    let wf = workflow(vec![node("a", &[]), b, node("c", &["b"])]);
+    let (e, store) = engine(stub.clone(), 4, dir.path());
+    let out = e.run(&wf, RunRequest { date: Some("2026-05-01".into()), ..Default::default() }, never()).await.unwrap();
+    let order: Vec<String> = stub.ran.lock().unwrap().iter().map(|r| r.0.clone()).collect();
+    assert_eq!(order, ["a", "b", "c"]);
+    let b = out.nodes.iter().find(|n| n.node == "b").unwrap();
+    assert_eq!(b.outputs["double"], json!(42));
+    assert_eq!(b.attempts[0].params["x"], json!(21));
+    // Everything the outcome says is in the store too.
+    assert_eq!(store.nodes(&out.run.id).unwrap().len(), 3);
+    assert_eq!(store.get_run(&out.run.id).unwrap().unwrap().status, RunStatus::Succeeded);
+    assert_eq!(out.run.date, "2026-05-01");
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_wait_their_delay_and_count_attempts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut script = HashMap::new();
+    script.insert("flaky".to_string(), vec![TaskStatus::Failed, TaskStatus::TimedOut, TaskStatus::Succeeded]);
+    script.insert("hopeless".to_string(), vec![TaskStatus::Failed, TaskStatus::Failed]);
+    script.insert("invalid".to_string(), vec![TaskStatus::Invalid]);
+    let stub = Arc::new(Stub { script, ..Default::default() });
+    let mut flaky = node("flaky", &[]);
+    flaky.retries = 2;
+    flaky.retry_delay = Duration::from_secs(30);
+    let mut hopeless = node("hopeless", &[]);
+    hopeless.retries = 1;
+    let mut invalid = node("invalid", &[]);
+    invalid.retries = 5;
+    let wf = workflow(vec![flaky, hopeless, invalid, node("after", &["hopeless"])]);
+    let (e, _) = engine(stub.clone(), 4, dir.path());
+    let started = tokio::time::Instant::now();
+    let out = e.run(&wf, RunRequest::default(), never()).await.unwrap();
+    assert!(started.elapsed() >= Duration::from_secs(60), "two 30 s retry delays");
+    let get = |id: &str| out.nodes.iter().find(|n| n.node == id).unwrap();
+    assert_eq!(get("flaky").status, NodeStatus::Succeeded);
+    assert_eq!(get("flaky").attempts.len(), 3);
+    assert_eq!(get("flaky").attempts[0].status, NodeStatus::Failed);
+    assert_eq!(get("hopeless").status, NodeStatus::Failed);
+    assert_eq!(get("hopeless").attempts.len(), 2);
+    assert_eq!(get("invalid").attempts.len(), 1, "an invalid task is not retried");
+    assert_eq!(get("after").status, NodeStatus::UpstreamFailed);
+    assert_eq!(out.run.status, RunStatus::Failed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn foreach_respects_its_parallelism_and_collects_lists_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let stub = Arc::new(Stub { delay: Duration::from_secs(1), ..Default::default() });
+    let mut fan = node("fan", &[]);
+    fan.foreach = Some(Template::literal(json!([5, 6, 7, 8, 9])));
+    fan.foreach_parallel = 2;
+    fan.params.insert("x".into(), Template::literal(json!(3)));
+    let wf = workflow(vec![fan, node("join", &["fan"])]);
+    let (e, _) = engine(stub.clone(), 8, dir.path());
+    let out = e.run(&wf, RunRequest::default(), never()).await.unwrap();
+    assert_eq!(stub.peak.load(Ordering::SeqCst), 2);
+    let fan = out.nodes.iter().find(|n| n.node == "fan" && n.index.is_none()).unwrap();
+    assert_eq!(fan.items, Some(5));
+    assert_eq!(fan.outputs["attempt"], json!([1, 1, 1, 1, 1]));
+    let idx: Vec<Option<usize>> = stub.ran.lock().unwrap().iter().filter(|r| r.0 == "fan").map(|r| r.1).collect();
+    assert_eq!(idx, [Some(0), Some(1), Some(2), Some(3), Some(4)]);
+    assert_eq!(out.nodes.iter().filter(|n| n.node == "fan").count(), 6);
+}
+
+#[tokio::test(start_paused = true)]
+async fn empty_foreach_succeeds_with_empty_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let stub = Arc::new(Stub::default());
+    let mut fan = node("fan", &[]);
+    fan.foreach = Some(Template::literal(json!([])));
+    fan.outputs = vec!["y".into()];
+    let wf = workflow(vec![fan, node("join", &["fan"])]);
+    let (e, _) = engine(stub.clone(), 2, dir.path());
+    let out = e.run(&wf, RunRequest::default(), never()).await.unwrap();
+    assert_eq!(out.run.status, RunStatus::Succeeded);
+    assert_eq!(out.nodes[0].outputs["y"], json!([]));
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancel_stops_running_work_and_marks_the_rest_cancelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let stub = Arc::new(Stub { delay: Duration::from_secs(3600), ..Default::default() });
+    let wf = workflow(vec![node("long", &[]), node("next", &["long"])]);
+    let (e, store) = engine(stub.clone(), 2, dir.path());
+    let out = e.run(&wf, RunRequest::default(), tokio::time::sleep(Duration::from_secs(5))).await.unwrap();
+    assert_eq!(out.run.status, RunStatus::Cancelled);
+    assert!(out.nodes.iter().all(|n| n.status == NodeStatus::Cancelled));
+    assert_eq!(store.nodes(&out.run.id).unwrap()[0].attempts[0].status, NodeStatus::Cancelled);
+    assert_eq!(stub.now.load(Ordering::SeqCst), 1, "the running attempt was dropped mid-flight");
+}

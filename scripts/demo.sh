@@ -1,16 +1,13 @@
 #!/usr/bin/env bash
-# The main job: execute the example notebook with parameters, as a papermill user
-# would, and say where the output notebook is.
+# The main job: run the video-aggregates example workflow (DESIGN.md's example:
+# SQL extract on DuckDB, one notebook per region, an audit that branches to
+# publish or alert, a join) on the embedded default — sled state under .deckle/,
+# an in-process worker, real kernels — and print the per-node summary with the
+# output notebooks.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 scripts/setup.sh
 cargo build --quiet --release --bin deckle
 export VIRTUAL_ENV="$root/.venv" PATH="$root/.venv/bin:$PATH"
-out=target/example-output/region_report.ipynb
-mkdir -p "$(dirname "$out")"
-./target/release/deckle execute examples/notebooks/region_report.ipynb "$out" \
-  -p region fr -p day 2026-11-01 -y 'thresholds: {min_rows: 100}' \
-  --outputs total,passed --outputs-file target/example-output/outputs.json
-echo "output notebook: $out"
-echo "recorded outputs: $(cat target/example-output/outputs.json | tr -d '\n ')"
+./target/release/deckle run examples/video-aggregates/workflow.yaml --data .deckle "$@"

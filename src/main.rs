@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod execute_cmd;
+mod local_executor;
+mod run_cmd;
 
 #[derive(Parser)]
 #[command(name = "deckle", version, about = "Run Jupyter notebooks as parameterized, scheduled workflows")]
@@ -18,6 +20,8 @@ struct Cli {
 enum Command {
     /// Execute one notebook, papermill-compatible: `deckle execute IN.ipynb OUT.ipynb -p name value`.
     Execute(execute_cmd::ExecuteArgs),
+    /// Run a whole workflow locally: coordinator and worker in this process.
+    Run(run_cmd::RunArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
     let code = runtime.block_on(async {
         match cli.command {
             Command::Execute(args) => execute_cmd::run(args).await,
+            Command::Run(args) => run_cmd::run(args).await,
         }
     });
     // Do not wait for stray blocking tasks (a stdin reader, a slow kernel reaper).

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# A 40-node sequential chain of trivial notebooks run by `deckle run`, against
+# papermill run 40 times in a loop on the same notebook (DESIGN.md target: deckle
+# takes at most 0.15 of papermill's time). Prints both wall times and the ratio.
+#
+#   benches/chain_vs_papermill.sh [NODES]     (default 40)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+n=${1:-40}
+scripts/setup.sh --test
+cargo build --quiet --release --bin deckle
+export VIRTUAL_ENV="$root/.venv" PATH="$root/.venv/bin:$PATH"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cp benches/notebooks/trivial.ipynb "$work/trivial.ipynb"
+{
+  echo "workflow: chain"
+  echo "nodes:"
+  echo "  n1: { notebook: trivial.ipynb, params: { x: 1 }, outputs: [y] }"
+  for i in $(seq 2 "$n"); do
+    echo "  n$i: { notebook: trivial.ipynb, needs: [n$((i-1))], params: { x: \"\${{ nodes.n$((i-1)).outputs.y }}\" }, outputs: [y] }"
+  done
+} > "$work/chain.yaml"
+
+now() { date +%s.%N; }
+t0=$(now)
+./target/release/deckle run "$work/chain.yaml" --data "$work/data" --json > "$work/run.json"
+t1=$(now)
+status=$(python3 -c "import json,sys; r=json.load(open('$work/run.json')); print(r['run']['status'], r['nodes'][-1]['outputs'].get('y'))")
+for i in $(seq "$n"); do
+  papermill --no-progress-bar "$work/trivial.ipynb" "$work/pm.ipynb" -p x "$i" >/dev/null 2>&1
+done
+t2=$(now)
+dk=$(awk "BEGIN{print $t1 - $t0}"); pm=$(awk "BEGIN{print $t2 - $t1}")
+printf 'deckle run, %d-node chain: %.2f s (run %s)\n' "$n" "$dk" "$status"
+printf 'papermill x %d:            %.2f s\n' "$n" "$pm"
+printf 'ratio deckle/papermill: %.3f (target <= 0.15)\n' "$(awk "BEGIN{print $dk / $pm}")"

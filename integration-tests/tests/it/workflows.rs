@@ -1,0 +1,184 @@
+//! `deckle run` end to end: real kernels, real sled, real notebooks.
+
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use crate::harness::*;
+
+fn workflow(name: &str) -> std::path::PathBuf {
+    fixture(&format!("workflows/{name}"))
+}
+
+/// `deckle run FILE --json --data DIR ARGS…` → (exit code, run JSON, stderr).
+fn run(file: &Path, data: &Path, args: &[&str]) -> (i32, Value, String) {
+    let o = deckle().args(["run", "--json", "--data"]).arg(data).arg(file).args(args).output().unwrap();
+    let json = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+    (code(&o), json, stderr(&o))
+}
+
+/// The node record `key` (`node` or `node.3`).
+fn node<'a>(run: &'a Value, key: &str) -> &'a Value {
+    run["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| {
+            let k = match n["index"].as_u64() {
+                Some(i) => format!("{}.{i}", n["node"].as_str().unwrap()),
+                None => n["node"].as_str().unwrap().to_string(),
+            };
+            k == key
+        })
+        .unwrap_or_else(|| panic!("no node {key} in {run:#}"))
+}
+
+fn status<'a>(run: &'a Value, key: &str) -> &'a str {
+    node(run, key)["status"].as_str().unwrap()
+}
+
+#[test]
+fn outputs_of_every_json_type_pass_downstream_and_the_date_reaches_the_notebook() {
+    let d = tmp();
+    let (code, run, err) = run(&workflow("passing.yaml"), d.path(), &["--date", "2024-02-29", "-p", "prefix=>"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(run["run"]["status"], "succeeded");
+    assert_eq!(run["run"]["date"], "2024-02-29");
+    let got = &node(&run, "echo")["outputs"]["got"];
+    assert_eq!(
+        got,
+        &json!({
+            "s": ">text with \"quotes\", \\ and é", "i": 42, "big": 1099511627776i64, "f": 2.5, "b": true, "n": null,
+            "l": [1, "a", null, 1.5], "d": {"k": [1, {"x": 2}], "empty": {}}, "day": "2024-02-29"
+        })
+    );
+    // Types survive injection: ints stay ints, None stays None.
+    assert_eq!(
+        node(&run, "echo")["outputs"]["types"],
+        json!({"s": "str", "i": "int", "big": "int", "f": "float", "b": "bool", "n": "NoneType", "l": "list", "d": "dict", "day": "str"})
+    );
+    // The output notebook is where DESIGN.md says, and papermill-shaped.
+    let nb_path = node(&run, "echo")["attempts"][0]["notebook"].as_str().unwrap().to_string();
+    let run_id = run["run"]["id"].as_str().unwrap();
+    assert_eq!(Path::new(&nb_path), d.path().join(format!("artifacts/passing/2024-02-29/{run_id}/echo.1.ipynb")));
+    let nb = read_nb(Path::new(&nb_path));
+    assert_eq!(nb["metadata"]["papermill"]["parameters"]["day"], "2024-02-29");
+    assert_eq!(node(&run, "echo")["attempts"][0]["params"]["i"], 42);
+}
+
+#[test]
+fn branching_goes_both_ways_and_joins_follow_their_trigger_rules() {
+    for (go, taken, not_taken) in [("true", "when_true", "when_false"), ("false", "when_false", "when_true")] {
+        let d = tmp();
+        let (code, run, err) = run(&workflow("branch.yaml"), d.path(), &["-p", &format!("go={go}")]);
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(status(&run, taken), "succeeded");
+        assert_eq!(status(&run, not_taken), "skipped");
+        assert_eq!(status(&run, "join_one"), "succeeded", "one_success runs after a branch");
+        assert_eq!(status(&run, "join_none"), "succeeded", "none_failed runs after a branch");
+        assert_eq!(status(&run, "join_all"), "skipped", "all_success is skipped when a branch was skipped");
+        assert_eq!(status(&run, "join_done"), "succeeded");
+        assert!(node(&run, not_taken)["attempts"].as_array().unwrap().is_empty(), "a skipped node never ran");
+    }
+}
+
+#[test]
+fn a_failing_node_fails_the_run_and_downstream_follows_trigger_rules() {
+    let d = tmp();
+    let (code, run, err) = run(&workflow("failure.yaml"), d.path(), &[]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(run["run"]["status"], "failed");
+    assert_eq!(status(&run, "bad"), "failed");
+    assert!(node(&run, "bad")["error"].as_str().unwrap().contains("boom from fail.ipynb"));
+    assert_eq!(status(&run, "after"), "upstream_failed");
+    assert_eq!(status(&run, "after_after"), "upstream_failed");
+    assert_eq!(status(&run, "cleanup"), "succeeded", "all_done runs anyway");
+    assert_eq!(status(&run, "rescue"), "succeeded", "one_success: `ok` succeeded");
+    assert_eq!(status(&run, "strict"), "upstream_failed", "none_failed");
+    assert_eq!(status(&run, "side"), "succeeded", "unrelated branches finish");
+    // The failed attempt's notebook is kept, with papermill's error cells.
+    let nb = read_nb(Path::new(node(&run, "bad")["attempts"][0]["notebook"].as_str().unwrap()));
+    assert_eq!(cells(&nb)[0]["metadata"]["tags"], json!(["papermill-error-cell-tag"]));
+}
+
+#[test]
+fn foreach_fans_out_and_outputs_are_lists_in_item_order() {
+    let d = tmp();
+    let (code, run, err) = run(&workflow("foreach.yaml"), d.path(), &["-p", "xs=[3, 1, 4, 1, 5]", "--workers", "3"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(node(&run, "square")["outputs"]["y"], json!([9, 1, 16, 1, 25]));
+    assert_eq!(node(&run, "square")["items"], 5);
+    assert_eq!(node(&run, "total")["outputs"]["total"], 52);
+    for i in 0..5 {
+        assert_eq!(status(&run, &format!("square.{i}")), "succeeded");
+        let nb = node(&run, &format!("square.{i}"))["attempts"][0]["notebook"].as_str().unwrap().to_string();
+        assert!(nb.ends_with(&format!("square.{i}.1.ipynb")), "{nb}");
+    }
+}
+
+#[test]
+fn a_failed_attempt_is_retried_and_both_attempts_are_recorded() {
+    let d = tmp();
+    let marker = d.path().join("marker");
+    let (code, run, err) = run(&workflow("retry.yaml"), d.path(), &["-p", &format!("marker={}", marker.display())]);
+    assert_eq!(code, 0, "{err}");
+    let flaky = node(&run, "flaky");
+    assert_eq!(flaky["status"], "succeeded");
+    let attempts = flaky["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2);
+    assert_eq!(attempts[0]["status"], "failed");
+    assert!(attempts[0]["error"].as_str().unwrap().contains("first attempt fails on purpose"));
+    assert_eq!(attempts[1]["status"], "succeeded");
+    assert!(Path::new(attempts[0]["notebook"].as_str().unwrap()).exists(), "the failed attempt's notebook is kept");
+    assert!(attempts[1]["notebook"].as_str().unwrap().ends_with("flaky.2.ipynb"));
+    assert_eq!(status(&run, "after"), "succeeded");
+}
+
+#[test]
+fn a_node_past_its_timeout_is_stopped_and_its_partial_notebook_kept() {
+    let d = tmp();
+    let started = std::time::Instant::now();
+    let (code, run, err) = run(&workflow("timeout.yaml"), d.path(), &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(started.elapsed().as_secs() < 60, "the hanging cell was not waited for");
+    let slow = node(&run, "slow");
+    assert_eq!(slow["status"], "failed");
+    assert!(slow["error"].as_str().unwrap().contains("timed out after 10s"), "{slow:#}");
+    let nb = read_nb(Path::new(slow["attempts"][0]["notebook"].as_str().unwrap()));
+    assert_eq!(stream_text(&cells(&nb)[1], "stdout"), "about to hang\n");
+    assert_eq!(cells(&nb)[2]["metadata"]["papermill"]["status"], "running");
+    assert_eq!(status(&run, "after"), "upstream_failed");
+}
+
+#[test]
+fn bad_parameters_and_dates_are_invalid_input() {
+    let d = tmp();
+    let (code, _, err) = run(&workflow("branch.yaml"), d.path(), &["-p", "go=maybe"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("parameter 'go'") && err.contains("bool"), "{err}");
+    let (code, _, err) = run(&workflow("branch.yaml"), d.path(), &["-p", "nope=1"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown parameter 'nope'"), "{err}");
+    let (code, _, err) = run(&workflow("branch.yaml"), d.path(), &["--date", "2024-02-30"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("not a date"), "{err}");
+    let (code, _, err) = run(&workflow("retry.yaml"), d.path(), &[]);
+    assert_eq!(code, 2, "a parameter without default must be given");
+    assert!(err.contains("parameter 'marker' has no default"), "{err}");
+}
+
+#[test]
+fn state_is_durable_in_sled_under_the_data_dir() {
+    let d = tmp();
+    let (code, run, err) = run(&workflow("foreach.yaml"), d.path(), &[]);
+    assert_eq!(code, 0, "{err}");
+    let run_id = run["run"]["id"].as_str().unwrap().to_string();
+    // Reopen the store from another process's point of view: the library reads it back.
+    let store = deckle_orchestrator::store::SledStore::open(&d.path().join("state")).unwrap();
+    use deckle_orchestrator::store::StateStore;
+    let rec = store.get_run(&run_id).unwrap().expect("run persisted");
+    assert_eq!(rec.status, deckle_orchestrator::record::RunStatus::Succeeded);
+    let nodes = store.nodes(&run_id).unwrap();
+    assert_eq!(nodes.len(), 1 + 5 + 1, "parent, five instances, total");
+    assert!(nodes.iter().all(|n| n.status == deckle_orchestrator::record::NodeStatus::Succeeded));
+}

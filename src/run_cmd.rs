@@ -1,0 +1,186 @@
+//! `deckle run FILE`: a whole workflow in one process — the engine with its sled
+//! state and an embedded worker — with a live view and a summary.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+use deckle_orchestrator::clock::SystemClock;
+use deckle_orchestrator::engine::{Engine, EngineConfig, Event, RunOutcome, RunRequest};
+use deckle_orchestrator::record::{NodeStatus, RunStatus};
+use deckle_orchestrator::store::SledStore;
+use tokio::sync::mpsc;
+
+use crate::local_executor::LocalExecutor;
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The workflow file (YAML or JSON).
+    pub file: PathBuf,
+    /// A workflow parameter, `name=value` (typed by its declaration).
+    #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// The logical date (`run.date`), YYYY-MM-DD; default: today in the schedule's time zone.
+    #[arg(long)]
+    pub date: Option<String>,
+    /// Where state (sled) and output notebooks go; default: a new directory under the system temp dir.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// How many notebooks run at once.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+    /// Kernels kept booted ahead of need (fresh for every notebook; 0 to boot on demand).
+    #[arg(long, default_value_t = 2)]
+    pub warm_kernels: usize,
+    /// Print the run record as JSON on stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub const EXIT_FAILED: i32 = 1;
+pub const EXIT_INVALID: i32 = 2;
+
+fn status_mark(s: NodeStatus) -> &'static str {
+    match s {
+        NodeStatus::Succeeded => "ok",
+        NodeStatus::Failed => "FAILED",
+        NodeStatus::Skipped => "skipped",
+        NodeStatus::UpstreamFailed => "upstream_failed",
+        NodeStatus::Cancelled => "cancelled",
+        NodeStatus::Retrying => "retrying",
+        _ => s.as_str(),
+    }
+}
+
+/// Live view: one line per transition, on stderr.
+async fn show_events(mut rx: mpsc::UnboundedReceiver<Event>, tty: bool) {
+    let started = std::time::Instant::now();
+    while let Some(e) = rx.recv().await {
+        let t = started.elapsed().as_secs_f64();
+        let line = match e {
+            Event::RunStarted { run_id, nodes } => format!("run {run_id}: {nodes} nodes"),
+            Event::NodeStarted { node, index, attempt } => {
+                let at = if attempt > 1 { format!(" (attempt {attempt})") } else { String::new() };
+                format!("{t:7.2}s  > {}{at}", key(&node, index))
+            }
+            Event::NodeSettled { node, index, status, error } => {
+                let err = error.map(|e| format!(": {e}")).unwrap_or_default();
+                format!("{t:7.2}s  {} {}{err}", key(&node, index), status_mark(status))
+            }
+            Event::RunFinished { .. } => continue,
+        };
+        if tty {
+            eprintln!("{line}");
+        } else {
+            eprintln!("{}", line.trim_start());
+        }
+    }
+}
+
+fn key(node: &str, index: Option<usize>) -> String {
+    deckle_orchestrator::record::instance_key(node, index)
+}
+
+fn print_table(o: &RunOutcome) {
+    let rows: Vec<[String; 5]> = o
+        .nodes
+        .iter()
+        .map(|n| {
+            let last = n.attempts.last();
+            [
+                n.key(),
+                status_mark(n.status).to_string(),
+                if n.items.is_some() { format!("{} items", n.items.unwrap_or(0)) } else { n.attempts.len().to_string() },
+                last.and_then(|a| a.duration_secs).map_or(String::from("-"), |d| format!("{d:.2}s")),
+                last.and_then(|a| a.notebook.clone()).unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    let head = ["NODE", "STATUS", "ATTEMPTS", "DURATION", "OUTPUT NOTEBOOK"];
+    let mut w = head.map(str::len);
+    for r in &rows {
+        for (i, c) in r.iter().enumerate() {
+            w[i] = w[i].max(c.chars().count());
+        }
+    }
+    let line = |c: [&str; 5]| format!("{:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {}", c[0], c[1], c[2], c[3], c[4], w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3]);
+    println!("{}", line(head));
+    for r in &rows {
+        println!("{}", line([&r[0], &r[1], &r[2], &r[3], &r[4]]));
+        if let Some(err) = o.nodes.iter().find(|n| n.key() == r[0]).and_then(|n| n.error.as_ref()) {
+            println!("{:w0$}  error: {err}", "", w0 = w[0]);
+        }
+    }
+    println!("run {} {} (workflow {}, date {})", o.run.id, o.run.status.as_str(), o.run.workflow, o.run.date);
+}
+
+pub async fn run(args: RunArgs) -> i32 {
+    let loaded = match deckle_dsl::load(&args.file) {
+        Ok(l) => l,
+        Err(diags) => {
+            eprintln!("{diags}");
+            return EXIT_INVALID;
+        }
+    };
+    for w in &loaded.warnings {
+        eprintln!("{w}");
+    }
+    let wf = loaded.workflow;
+    let mut params = Vec::new();
+    for p in &args.params {
+        match p.split_once('=') {
+            Some((k, v)) => params.push((k.trim().to_string(), v.to_string())),
+            None => {
+                eprintln!("deckle: -p {p:?}: expected NAME=VALUE");
+                return EXIT_INVALID;
+            }
+        }
+    }
+    let data = args.data.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("deckle-run-{}", &uuid_like())));
+    let store = match SledStore::open(&data.join("state")) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            eprintln!("deckle: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    let cfg = EngineConfig { data_dir: data.clone(), slots: args.workers.max(1), preview_rows: 20 };
+    let (tx, rx) = mpsc::unbounded_channel();
+    let engine = Engine::new(store, Arc::new(LocalExecutor::new(None, args.warm_kernels)), Arc::new(SystemClock), cfg).with_events(tx);
+    let viewer = tokio::spawn(show_events(rx, std::io::stderr().is_terminal()));
+    let cancel = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let outcome = engine.run(&wf, RunRequest { params, date: args.date.clone() }, cancel).await;
+    drop(engine);
+    let _ = viewer.await;
+    match outcome {
+        Ok(o) => {
+            if args.json {
+                let body = serde_json::json!({"run": o.run, "nodes": o.nodes, "data_dir": data});
+                println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default());
+            } else {
+                print_table(&o);
+                eprintln!("state and notebooks: {}", data.display());
+            }
+            match o.run.status {
+                RunStatus::Succeeded => 0,
+                RunStatus::Cancelled => 130,
+                _ => EXIT_FAILED,
+            }
+        }
+        Err(e) => {
+            eprintln!("deckle: {e}");
+            match e {
+                deckle_orchestrator::Error::Input(_) => EXIT_INVALID,
+                _ => EXIT_FAILED,
+            }
+        }
+    }
+}
+
+fn uuid_like() -> String {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{:x}-{}", t, std::process::id())
+}

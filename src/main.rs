@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod execute_cmd;
 mod local_executor;
 mod run_cmd;
+mod validate_cmd;
 
 #[derive(Parser)]
 #[command(name = "deckle", version, about = "Run Jupyter notebooks as parameterized, scheduled workflows")]
@@ -22,6 +23,10 @@ enum Command {
     Execute(execute_cmd::ExecuteArgs),
     /// Run a whole workflow locally: coordinator and worker in this process.
     Run(run_cmd::RunArgs),
+    /// Check a workflow file; every problem is listed with file, line and column.
+    Validate(validate_cmd::ValidateArgs),
+    /// Draw a workflow's DAG as Graphviz dot or Mermaid.
+    Graph(validate_cmd::GraphArgs),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +50,8 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Execute(args) => execute_cmd::run(args).await,
             Command::Run(args) => run_cmd::run(args).await,
+            Command::Validate(args) => validate_cmd::validate(args),
+            Command::Graph(args) => validate_cmd::graph(args),
         }
     });
     // Do not wait for stray blocking tasks (a stdin reader, a slow kernel reaper).

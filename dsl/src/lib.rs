@@ -3,11 +3,84 @@
 //! Pure: no async runtime, no I/O beyond reading the workflow and its notebooks.
 //! The format is specified in `shared/DESIGN.md` ("The workflow file").
 //!
+//! - [`load`] / [`parse_str`]: read, parse and validate a workflow file, with
+//!   every problem reported as a [`Diagnostic`] naming file, line and column;
 //! - [`model`]: the validated workflow the engine runs;
-//! - [`expr`]: `${{ … }}` templates and `when:` conditions (CEL) and their context.
+//! - [`expr`]: `${{ … }}` templates and `when:` conditions (CEL) and their context;
+//! - [`graph`]: the DAG as Graphviz DOT or Mermaid;
+//! - [`duration`]: `30s` / `1h30m` durations.
 
+mod cel_glue;
+pub mod diag;
+pub mod duration;
 pub mod expr;
+pub mod graph;
 pub mod model;
+mod notebook;
+mod parse;
+mod validate;
+mod yaml;
 
-pub use expr::{Context, Expr, Template};
+use std::path::Path;
+
+pub use diag::{Diagnostic, Diagnostics, Pos, Severity};
+pub use expr::{CompileError, Context, EvalError, Expr, Template};
+pub use graph::{to_dot, to_mermaid};
 pub use model::*;
+
+use diag::Sink;
+
+/// A valid workflow, with the warnings found on the way.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub workflow: Workflow,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Read, parse and validate the workflow file at `path`.
+///
+/// On failure, every problem found (errors, then warnings) is in the
+/// [`Diagnostics`].
+pub fn load(path: &Path) -> Result<Loaded, Diagnostics> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse_str(&text, path),
+        Err(e) => Err(Diagnostics(vec![Diagnostic::error(path, Pos::new(1, 1), format!("cannot read the workflow file: {e}"))])),
+    }
+}
+
+/// Parse and validate workflow text. `path` names the file in messages, and
+/// notebook paths are resolved against its directory (and must exist).
+pub fn parse_str(text: &str, path: &Path) -> Result<Loaded, Diagnostics> {
+    let mut sink = Sink::new(path);
+    let root = match yaml::parse(text) {
+        Ok((Some(root), soft)) => {
+            for e in soft {
+                let message = match &e.duplicate {
+                    Some((key, parent, first)) if parent.len() == 1 && parent[0] == "nodes" => {
+                        format!("duplicate node id `{key}` (first defined at line {})", first.line)
+                    }
+                    Some((key, parent, first)) if !parent.is_empty() => {
+                        format!("duplicate key `{key}` in `{}` (first defined at line {})", parent.join("."), first.line)
+                    }
+                    _ => e.message,
+                };
+                sink.error(e.pos, message);
+            }
+            root
+        }
+        Ok((None, _)) => {
+            sink.error(Pos::new(1, 1), "the workflow file is empty");
+            return Err(Diagnostics(sink.sorted()));
+        }
+        Err(e) => {
+            sink.error(e.pos, e.message);
+            return Err(Diagnostics(sink.sorted()));
+        }
+    };
+    let (workflow, spans) = parse::build(&root, path, &mut sink);
+    validate::validate(&workflow, &spans, &mut sink);
+    if sink.has_errors() {
+        return Err(Diagnostics(sink.sorted()));
+    }
+    Ok(Loaded { workflow, warnings: sink.sorted() })
+}

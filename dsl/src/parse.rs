@@ -1,0 +1,744 @@
+//! From the YAML tree to a [`Workflow`]: keys, types, defaults and expressions.
+//!
+//! Every problem is reported to the [`Sink`] and parsing goes on, so one pass
+//! lists them all. A broken node still yields a placeholder [`Node`] under its id,
+//! so later checks do not pile "unknown node" errors on top of the real one.
+//! Positions of the values later checks need are kept in [`Spans`].
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde_json::Value;
+
+use crate::diag::{Pos, Sink};
+use crate::duration;
+use crate::expr::{Expr, Template};
+use crate::model::*;
+use crate::yaml::{Entry, YNode, Yaml};
+
+/// Where things were written, for checks that run after parsing.
+#[derive(Debug, Default)]
+pub(crate) struct Spans {
+    pub root: Pos,
+    pub cron: Option<Pos>,
+    pub timezone: Option<Pos>,
+    /// `engines:` keys.
+    pub engines: IndexMap<String, Pos>,
+    pub nodes: IndexMap<String, NodeSpans>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub(crate) struct NodeSpans {
+    /// The node id (its key under `nodes:`).
+    pub key: Pos,
+    pub notebook: Option<Pos>,
+    pub engine: Option<Pos>,
+    pub query: Option<Pos>,
+    pub save_to: Option<Pos>,
+    /// One per `needs` entry, aligned with `Node::needs`.
+    pub needs: Vec<Pos>,
+    /// Value positions, by param name.
+    pub params: IndexMap<String, Pos>,
+    pub when: Option<Pos>,
+    pub foreach: Option<Pos>,
+}
+
+pub(crate) const ENGINES: &[&str] = &["duckdb", "spark", "trino", "presto"];
+const TOP_KEYS: &[&str] = &["workflow", "description", "schedule", "params", "defaults", "engines", "nodes"];
+const SCHEDULE_KEYS: &[&str] = &["cron", "timezone", "catchup"];
+const PARAM_KEYS: &[&str] = &["type", "default", "secret", "description"];
+const DEFAULT_KEYS: &[&str] = &["retries", "retry_delay", "timeout", "kernel", "trigger", "labels", "foreach_parallel"];
+const NODE_KEYS: &[&str] = &[
+    "notebook", "sql", "needs", "params", "outputs", "when", "trigger", "foreach", "foreach_parallel", "retries",
+    "retry_delay", "timeout", "kernel", "labels",
+];
+const SQL_KEYS: &[&str] = &["engine", "query", "save_to"];
+const TRIGGERS: &[&str] = &["all_success", "all_done", "one_success", "none_failed"];
+const TYPES: &[&str] = &["string", "int", "float", "bool", "date", "list", "map"];
+const PYTHON_KEYWORDS: &[&str] = &[
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del",
+    "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda", "nonlocal",
+    "not", "or", "pass", "raise", "return", "try", "while", "with", "yield",
+];
+
+/// Node settings that `defaults:` can set for every node.
+#[derive(Debug, Clone)]
+struct Defaults {
+    retries: u32,
+    retry_delay: Duration,
+    timeout: Option<Duration>,
+    kernel: Option<String>,
+    trigger: TriggerRule,
+    labels: Vec<String>,
+    foreach_parallel: usize,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Defaults {
+            retries: 0,
+            retry_delay: Duration::ZERO,
+            timeout: None,
+            kernel: None,
+            trigger: TriggerRule::AllSuccess,
+            labels: Vec::new(),
+            foreach_parallel: 4,
+        }
+    }
+}
+
+/// `[A-Za-z_][A-Za-z0-9_]*`: a name usable as a Python variable and a CEL field.
+pub(crate) fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn is_workflow_id(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// Node ids name files and appear in expressions: a letter or `_`, then letters, digits, `_`, `-`.
+fn is_node_id(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// The closest candidate within a small edit distance, for "did you mean".
+pub(crate) fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 4) && *d < c.len().max(word.len()))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+fn one_of(list: &[&str]) -> String {
+    list.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+}
+
+struct Parser<'s> {
+    sink: &'s mut Sink,
+}
+
+impl Parser<'_> {
+    /// The entries of a map, after reporting unknown and missing keys.
+    fn fields<'a>(&mut self, n: &'a YNode, what: &str, allowed: &[&str], required: &[&str]) -> Option<IndexMap<&'a str, &'a Entry>> {
+        let Yaml::Map(entries) = &n.value else {
+            self.sink.error(n.pos, format!("{what} must be a map, got {}", n.kind()));
+            return None;
+        };
+        let mut out = IndexMap::new();
+        for e in entries {
+            if allowed.contains(&e.key.as_str()) {
+                out.insert(e.key.as_str(), e);
+            } else {
+                let hint = match suggest(&e.key, allowed.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("expected one of {}", one_of(allowed)),
+                };
+                self.sink.error(e.key_pos, format!("unknown key `{}` in {what} ({hint})", e.key));
+            }
+        }
+        for r in required {
+            if !out.contains_key(r) {
+                self.sink.error(n.pos, format!("{what} is missing `{r}`"));
+            }
+        }
+        Some(out)
+    }
+
+    fn string(&mut self, n: &YNode, what: &str) -> Option<String> {
+        match &n.value {
+            Yaml::Str(s) => Some(s.clone()),
+            _ => {
+                self.sink.error(n.pos, format!("{what} must be a string, got {}", n.kind()));
+                None
+            }
+        }
+    }
+
+    fn bool(&mut self, n: &YNode, what: &str) -> Option<bool> {
+        match &n.value {
+            Yaml::Bool(b) => Some(*b),
+            _ => {
+                self.sink.error(n.pos, format!("{what} must be true or false, got {}", n.kind()));
+                None
+            }
+        }
+    }
+
+    fn count(&mut self, n: &YNode, what: &str, min: i64) -> Option<i64> {
+        match &n.value {
+            Yaml::Int(i) if *i >= min && *i <= i64::from(u32::MAX) => Some(*i),
+            Yaml::Int(i) if *i < min => {
+                self.sink.error(n.pos, format!("{what} must be at least {min}, got {i}"));
+                None
+            }
+            _ => {
+                self.sink.error(n.pos, format!("{what} must be a whole number, got {}", n.kind()));
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, n: &YNode, what: &str) -> Option<Duration> {
+        let r = match &n.value {
+            Yaml::Str(s) => duration::parse_duration(s),
+            Yaml::Int(i) => duration::from_seconds(*i as f64),
+            Yaml::Float(f) => duration::from_seconds(*f),
+            _ => Err(format!("expected a duration like `30s` or `1h30m`, got {}", n.kind())),
+        };
+        r.map_err(|e| self.sink.error(n.pos, format!("{what}: {e}"))).ok()
+    }
+
+    /// A list of strings, or a single string.
+    fn strings(&mut self, n: &YNode, what: &str) -> Vec<(String, Pos)> {
+        match &n.value {
+            Yaml::Str(s) => vec![(s.clone(), n.pos)],
+            Yaml::Seq(items) => items.iter().filter_map(|i| self.string(i, &format!("each of {what}")).map(|s| (s, i.pos))).collect(),
+            _ => {
+                self.sink.error(n.pos, format!("{what} must be a list of strings, got {}", n.kind()));
+                Vec::new()
+            }
+        }
+    }
+
+    fn trigger(&mut self, n: &YNode) -> Option<TriggerRule> {
+        let s = self.string(n, "`trigger`")?;
+        let rule = match s.as_str() {
+            "all_success" => TriggerRule::AllSuccess,
+            "all_done" => TriggerRule::AllDone,
+            "one_success" => TriggerRule::OneSuccess,
+            "none_failed" => TriggerRule::NoneFailed,
+            other => {
+                let hint = suggest(other, TRIGGERS.iter().copied()).map(|s| format!("did you mean `{s}`? ")).unwrap_or_default();
+                self.sink.error(n.pos, format!("unknown trigger `{other}` ({hint}expected one of {})", one_of(TRIGGERS)));
+                return None;
+            }
+        };
+        Some(rule)
+    }
+
+    fn template(&mut self, n: &YNode, what: &str) -> Option<Template> {
+        Template::parse(n.to_json()).map_err(|e| self.sink.error(n.pos, format!("bad expression in {what}: {e}"))).ok()
+    }
+
+    fn workflow(&mut self, root: &YNode, path: &Path) -> (Workflow, Spans) {
+        let mut spans = Spans { root: root.pos, ..Spans::default() };
+        let mut wf = Workflow {
+            id: String::new(),
+            description: None,
+            schedule: None,
+            params: IndexMap::new(),
+            engines: IndexMap::new(),
+            nodes: IndexMap::new(),
+            path: path.to_path_buf(),
+        };
+        let Some(f) = self.fields(root, "the workflow file", TOP_KEYS, &["workflow", "nodes"]) else {
+            return (wf, spans);
+        };
+        if let Some(e) = f.get("workflow") {
+            if let Some(id) = self.string(&e.value, "`workflow`") {
+                if !is_workflow_id(&id) {
+                    self.sink.error(e.value.pos, format!("workflow id `{id}` must match [a-z0-9_-]+"));
+                }
+                wf.id = id;
+            }
+        }
+        if let Some(e) = f.get("description") {
+            wf.description = self.string(&e.value, "`description`");
+        }
+        if let Some(e) = f.get("schedule") {
+            wf.schedule = self.schedule(&e.value, &mut spans);
+        }
+        if let Some(e) = f.get("params") {
+            wf.params = self.params(&e.value);
+        }
+        let defaults = match f.get("defaults") {
+            Some(e) => self.defaults(&e.value),
+            None => Defaults::default(),
+        };
+        if let Some(e) = f.get("engines") {
+            wf.engines = self.engines(&e.value, &mut spans);
+        }
+        if let Some(e) = f.get("nodes") {
+            let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            match &e.value.value {
+                Yaml::Map(entries) if entries.is_empty() => self.sink.error(e.value.pos, "`nodes` is empty: a workflow needs at least one node"),
+                Yaml::Map(entries) => {
+                    for n in entries {
+                        let (node, ns) = self.node(n, &defaults, &dir);
+                        spans.nodes.insert(n.key.clone(), ns);
+                        wf.nodes.insert(n.key.clone(), node);
+                    }
+                }
+                Yaml::Null => self.sink.error(e.value.pos, "`nodes` is empty: a workflow needs at least one node"),
+                _ => self.sink.error(e.value.pos, format!("`nodes` must be a map of node id to node, got {}", e.value.kind())),
+            }
+        }
+        (wf, spans)
+    }
+
+    fn schedule(&mut self, n: &YNode, spans: &mut Spans) -> Option<Schedule> {
+        // `schedule: "0 3 * * *"` is shorthand for `{ cron: "0 3 * * *" }`.
+        if let Yaml::Str(cron) = &n.value {
+            spans.cron = Some(n.pos);
+            return Some(Schedule { cron: cron.clone(), timezone: "UTC".into(), catchup: false });
+        }
+        let f = self.fields(n, "`schedule`", SCHEDULE_KEYS, &["cron"])?;
+        let cron = f.get("cron").and_then(|e| {
+            spans.cron = Some(e.value.pos);
+            self.string(&e.value, "`schedule.cron`")
+        });
+        let timezone = match f.get("timezone") {
+            Some(e) => {
+                spans.timezone = Some(e.value.pos);
+                self.string(&e.value, "`schedule.timezone`").unwrap_or_else(|| "UTC".into())
+            }
+            None => "UTC".into(),
+        };
+        let catchup = f.get("catchup").and_then(|e| self.bool(&e.value, "`schedule.catchup`")).unwrap_or(false);
+        Some(Schedule { cron: cron?, timezone, catchup })
+    }
+
+    fn params(&mut self, n: &YNode) -> IndexMap<String, ParamSpec> {
+        let mut out = IndexMap::new();
+        let Yaml::Map(entries) = &n.value else {
+            if n.value != Yaml::Null {
+                self.sink.error(n.pos, format!("`params` must be a map of name to `{{ type, default }}`, got {}", n.kind()));
+            }
+            return out;
+        };
+        for e in entries {
+            let name = &e.key;
+            if !is_identifier(name) || PYTHON_KEYWORDS.contains(&name.as_str()) {
+                self.sink.error(e.key_pos, format!("param name `{name}` must be an identifier ([A-Za-z_][A-Za-z0-9_]*, not a Python keyword)"));
+            }
+            let what = format!("param `{name}`");
+            let Some(f) = self.fields(&e.value, &what, PARAM_KEYS, &["type"]) else { continue };
+            let ty = f.get("type").and_then(|t| {
+                let s = self.string(&t.value, &format!("the type of {what}"))?;
+                let ty = match s.as_str() {
+                    "string" | "str" => ParamType::String,
+                    "int" | "integer" => ParamType::Int,
+                    "float" | "number" => ParamType::Float,
+                    "bool" | "boolean" => ParamType::Bool,
+                    "date" => ParamType::Date,
+                    "list" => ParamType::List,
+                    "map" => ParamType::Map,
+                    other => {
+                        self.sink.error(t.value.pos, format!("unknown type `{other}` for {what} (expected one of {})", one_of(TYPES)));
+                        return None;
+                    }
+                };
+                Some(ty)
+            });
+            let secret = f.get("secret").and_then(|s| self.bool(&s.value, &format!("`secret` of {what}"))).unwrap_or(false);
+            let description = f.get("description").and_then(|d| self.string(&d.value, &format!("`description` of {what}")));
+            let default = f.get("default").map(|d| {
+                if let Some(ty) = ty {
+                    self.check_default(ty, &d.value, &what);
+                }
+                if secret {
+                    self.sink.warning(d.key_pos, format!("secret {what} has a default written in the workflow file; pass it at run time instead"));
+                }
+                d.value.to_json()
+            });
+            out.insert(name.clone(), ParamSpec { ty: ty.unwrap_or(ParamType::String), default, secret, description });
+        }
+        out
+    }
+
+    fn check_default(&mut self, ty: ParamType, v: &YNode, what: &str) {
+        let ok = match (ty, &v.value) {
+            (ParamType::String, Yaml::Str(_))
+            | (ParamType::Int, Yaml::Int(_))
+            | (ParamType::Float, Yaml::Float(_) | Yaml::Int(_))
+            | (ParamType::Bool, Yaml::Bool(_))
+            | (ParamType::List, Yaml::Seq(_))
+            | (ParamType::Map, Yaml::Map(_)) => true,
+            (ParamType::Date, Yaml::Str(s)) => {
+                if !is_date(s) {
+                    self.sink.error(v.pos, format!("default of {what} must be a date as YYYY-MM-DD, got `{s}`"));
+                }
+                true
+            }
+            _ => false,
+        };
+        if !ok {
+            let name = TYPES[ty as usize];
+            self.sink.error(v.pos, format!("default of {what} must be {} {name}, got {}", if name == "int" { "an" } else { "a" }, v.kind()));
+        }
+    }
+
+    fn defaults(&mut self, n: &YNode) -> Defaults {
+        let mut d = Defaults::default();
+        let Some(f) = self.fields(n, "`defaults`", DEFAULT_KEYS, &[]) else { return d };
+        if let Some(e) = f.get("retries") {
+            d.retries = self.count(&e.value, "`defaults.retries`", 0).map_or(0, |i| i as u32);
+        }
+        if let Some(e) = f.get("retry_delay") {
+            d.retry_delay = self.duration(&e.value, "`defaults.retry_delay`").unwrap_or_default();
+        }
+        if let Some(e) = f.get("timeout") {
+            d.timeout = self.timeout(&e.value, "`defaults.timeout`");
+        }
+        if let Some(e) = f.get("kernel") {
+            d.kernel = self.string(&e.value, "`defaults.kernel`");
+        }
+        if let Some(e) = f.get("trigger") {
+            d.trigger = self.trigger(&e.value).unwrap_or_default();
+        }
+        if let Some(e) = f.get("labels") {
+            d.labels = self.strings(&e.value, "`defaults.labels`").into_iter().map(|(s, _)| s).collect();
+        }
+        if let Some(e) = f.get("foreach_parallel") {
+            d.foreach_parallel = self.count(&e.value, "`defaults.foreach_parallel`", 1).map_or(4, |i| i as usize);
+        }
+        d
+    }
+
+    /// A timeout: a positive duration, or null for none (overriding a default).
+    fn timeout(&mut self, n: &YNode, what: &str) -> Option<Duration> {
+        if n.value == Yaml::Null {
+            return None;
+        }
+        let d = self.duration(n, what)?;
+        if d.is_zero() {
+            self.sink.error(n.pos, format!("{what} must be more than zero (omit it, or use null, for no timeout)"));
+            return None;
+        }
+        Some(d)
+    }
+
+    fn engines(&mut self, n: &YNode, spans: &mut Spans) -> IndexMap<String, Value> {
+        let mut out = IndexMap::new();
+        let Some(f) = self.fields(n, "`engines`", ENGINES, &[]) else { return out };
+        for (name, e) in f {
+            if !matches!(e.value.value, Yaml::Map(_) | Yaml::Null) {
+                self.sink.error(e.value.pos, format!("settings of engine `{name}` must be a map, got {}", e.value.kind()));
+                continue;
+            }
+            // `presto` is an alias of `trino`: the same client speaks both.
+            let name = if name == "presto" { "trino" } else { name };
+            if out.contains_key(name) {
+                self.sink.error(e.key_pos, "`presto` and `trino` are the same engine; configure only one");
+                continue;
+            }
+            let settings = match e.value.to_json() {
+                Value::Null => Value::Object(Default::default()),
+                v => v,
+            };
+            spans.engines.insert(name.to_string(), e.key_pos);
+            out.insert(name.to_string(), settings);
+        }
+        out
+    }
+
+    fn node(&mut self, entry: &Entry, d: &Defaults, dir: &Path) -> (Node, NodeSpans) {
+        let id = entry.key.clone();
+        let mut ns = NodeSpans { key: entry.key_pos, ..NodeSpans::default() };
+        let mut node = Node {
+            id: id.clone(),
+            kind: NodeKind::Notebook { rel: String::new(), path: PathBuf::new() },
+            needs: Vec::new(),
+            params: IndexMap::new(),
+            outputs: Vec::new(),
+            when: None,
+            trigger: d.trigger,
+            foreach: None,
+            foreach_parallel: d.foreach_parallel,
+            retries: d.retries,
+            retry_delay: d.retry_delay,
+            timeout: d.timeout,
+            kernel: d.kernel.clone(),
+            labels: d.labels.clone(),
+        };
+        if !is_node_id(&id) {
+            self.sink.error(entry.key_pos, format!("node id `{id}` must start with a letter or `_` and contain only letters, digits, `_` and `-`"));
+        }
+        let what = format!("node `{id}`");
+        let Some(f) = self.fields(&entry.value, &what, NODE_KEYS, &[]) else { return (node, ns) };
+
+        match (f.get("notebook"), f.get("sql")) {
+            (Some(_), Some(s)) => {
+                self.sink.error(s.key_pos, format!("{what} has both `notebook` and `sql`; give exactly one"));
+                // Still report what is wrong inside `sql`.
+                let _ = self.sql(&s.value, &what, &mut ns);
+            }
+            (None, None) => self.sink.error(entry.value.pos, format!("{what} needs `notebook` or `sql`")),
+            (Some(nb), None) => {
+                ns.notebook = Some(nb.value.pos);
+                if let Some(rel) = self.string(&nb.value, &format!("`notebook` of {what}")) {
+                    node.kind = NodeKind::Notebook { path: dir.join(&rel), rel };
+                }
+            }
+            (None, Some(s)) => {
+                if let Some(sql) = self.sql(&s.value, &what, &mut ns) {
+                    node.kind = NodeKind::Sql(sql);
+                }
+            }
+        }
+        if let Some(e) = f.get("needs") {
+            let mut seen: Vec<String> = Vec::new();
+            for (need, pos) in self.strings(&e.value, &format!("`needs` of {what}")) {
+                if seen.contains(&need) {
+                    self.sink.error(pos, format!("{what} lists `{need}` in `needs` twice"));
+                    continue;
+                }
+                seen.push(need.clone());
+                node.needs.push(need);
+                ns.needs.push(pos);
+            }
+        }
+        if let Some(e) = f.get("params") {
+            match &e.value.value {
+                Yaml::Map(entries) => {
+                    for p in entries {
+                        if !is_identifier(&p.key) || PYTHON_KEYWORDS.contains(&p.key.as_str()) {
+                            self.sink.error(p.key_pos, format!("param name `{}` of {what} must be an identifier (it becomes a notebook variable)", p.key));
+                        }
+                        ns.params.insert(p.key.clone(), p.value.pos);
+                        let t = self.template(&p.value, &format!("param `{}` of {what}", p.key));
+                        node.params.insert(p.key.clone(), t.unwrap_or_else(|| Template::literal(Value::Null)));
+                    }
+                }
+                Yaml::Null => {}
+                _ => self.sink.error(e.value.pos, format!("`params` of {what} must be a map, got {}", e.value.kind())),
+            }
+        }
+        if let Some(e) = f.get("outputs") {
+            for (name, pos) in self.strings(&e.value, &format!("`outputs` of {what}")) {
+                if !is_identifier(&name) {
+                    self.sink.error(pos, format!("output `{name}` of {what} must be an identifier ([A-Za-z_][A-Za-z0-9_]*)"));
+                } else if node.outputs.contains(&name) {
+                    self.sink.error(pos, format!("output `{name}` of {what} is listed twice"));
+                } else {
+                    node.outputs.push(name);
+                }
+            }
+        }
+        if let Some(e) = f.get("when") {
+            ns.when = Some(e.value.pos);
+            node.when = self.when(&e.value, &what);
+        }
+        if let Some(e) = f.get("trigger") {
+            node.trigger = self.trigger(&e.value).unwrap_or_default();
+        }
+        if let Some(e) = f.get("foreach") {
+            ns.foreach = Some(e.value.pos);
+            match &e.value.value {
+                Yaml::Seq(_) => node.foreach = self.template(&e.value, &format!("`foreach` of {what}")),
+                Yaml::Str(s) if s.contains("${{") => node.foreach = self.template(&e.value, &format!("`foreach` of {what}")),
+                _ => self.sink.error(e.value.pos, format!("`foreach` of {what} must be a list or a `${{{{ … }}}}` expression yielding one, got {}", e.value.kind())),
+            }
+        }
+        if let Some(e) = f.get("foreach_parallel") {
+            if let Some(i) = self.count(&e.value, &format!("`foreach_parallel` of {what}"), 1) {
+                node.foreach_parallel = i as usize;
+            }
+            if !f.contains_key("foreach") {
+                self.sink.warning(e.key_pos, format!("`foreach_parallel` of {what} has no effect without `foreach`"));
+            }
+        }
+        if let Some(e) = f.get("retries") {
+            if let Some(i) = self.count(&e.value, &format!("`retries` of {what}"), 0) {
+                node.retries = i as u32;
+            }
+        }
+        if let Some(e) = f.get("retry_delay") {
+            if let Some(d) = self.duration(&e.value, &format!("`retry_delay` of {what}")) {
+                node.retry_delay = d;
+            }
+        }
+        if let Some(e) = f.get("timeout") {
+            node.timeout = self.timeout(&e.value, &format!("`timeout` of {what}"));
+        }
+        if let Some(e) = f.get("kernel") {
+            node.kernel = self.string(&e.value, &format!("`kernel` of {what}")).or(node.kernel);
+        }
+        if let Some(e) = f.get("labels") {
+            node.labels = self.strings(&e.value, &format!("`labels` of {what}")).into_iter().map(|(s, _)| s).collect();
+        }
+        (node, ns)
+    }
+
+    /// `when:` is a bare CEL boolean; `${{ … }}` around it and YAML booleans are accepted too.
+    fn when(&mut self, n: &YNode, what: &str) -> Option<Expr> {
+        let source = match &n.value {
+            Yaml::Str(s) => {
+                let t = s.trim();
+                match t.strip_prefix("${{").and_then(|r| r.strip_suffix("}}")) {
+                    Some(inner) if !inner.contains("${{") => inner.to_string(),
+                    _ => t.to_string(),
+                }
+            }
+            Yaml::Bool(b) => b.to_string(),
+            _ => {
+                self.sink.error(n.pos, format!("`when` of {what} must be a CEL expression, got {}", n.kind()));
+                return None;
+            }
+        };
+        Expr::parse(&source).map_err(|e| self.sink.error(n.pos, format!("bad expression in `when` of {what}: {e}"))).ok()
+    }
+
+    fn sql(&mut self, n: &YNode, what: &str, ns: &mut NodeSpans) -> Option<SqlNode> {
+        let f = self.fields(n, &format!("`sql` of {what}"), SQL_KEYS, &["query"])?;
+        let engine = match f.get("engine") {
+            Some(e) => {
+                ns.engine = Some(e.value.pos);
+                let name = self.string(&e.value, &format!("`sql.engine` of {what}"))?;
+                if !ENGINES.contains(&name.as_str()) {
+                    let hint = suggest(&name, ENGINES.iter().copied()).map(|s| format!("did you mean `{s}`? ")).unwrap_or_default();
+                    self.sink.error(e.value.pos, format!("unknown engine `{name}` ({hint}expected one of {})", one_of(ENGINES)));
+                }
+                if name == "presto" { "trino".to_string() } else { name }
+            }
+            None => "duckdb".to_string(),
+        };
+        let query = f.get("query").and_then(|e| {
+            ns.query = Some(e.value.pos);
+            self.string(&e.value, &format!("`sql.query` of {what}"))
+        });
+        let save_to = f.get("save_to").and_then(|e| {
+            ns.save_to = Some(e.value.pos);
+            self.string(&e.value, &format!("`sql.save_to` of {what}"))
+        });
+        Some(SqlNode { engine, query: query?, save_to })
+    }
+}
+
+/// `YYYY-MM-DD`, and a real calendar date.
+pub(crate) fn is_date(s: &str) -> bool {
+    s.len() == 10 && s.as_bytes()[4] == b'-' && s.as_bytes()[7] == b'-' && s.parse::<jiff::civil::Date>().is_ok()
+}
+
+/// Build the workflow from the YAML root, reporting problems to `sink`.
+pub(crate) fn build(root: &YNode, path: &Path, sink: &mut Sink) -> (Workflow, Spans) {
+    Parser { sink }.workflow(root, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> (Workflow, Vec<String>) {
+        let (root, soft) = crate::yaml::parse(text).unwrap();
+        assert!(soft.is_empty());
+        let mut sink = Sink::new(Path::new("dir/wf.yaml"));
+        let (wf, _) = build(&root.unwrap(), Path::new("dir/wf.yaml"), &mut sink);
+        (wf, sink.sorted().into_iter().map(|d| format!("{}:{}: {}", d.line, d.column, d.message)).collect())
+    }
+
+    #[test]
+    fn applies_defaults_and_overrides() {
+        let (wf, errs) = parse(
+            "workflow: w\ndefaults: { retries: 2, retry_delay: 30s, timeout: 30m, kernel: python3, trigger: all_done }\nnodes:\n  a: { notebook: a.ipynb }\n  b: { notebook: b.ipynb, retries: 0, timeout: null, needs: a, trigger: one_success, foreach: [1, 2], foreach_parallel: 2 }\n",
+        );
+        assert!(errs.is_empty(), "{errs:?}");
+        let a = &wf.nodes["a"];
+        assert_eq!((a.retries, a.retry_delay, a.timeout), (2, Duration::from_secs(30), Some(Duration::from_secs(1800))));
+        assert_eq!(a.kernel.as_deref(), Some("python3"));
+        assert_eq!(a.trigger, TriggerRule::AllDone);
+        assert_eq!(a.foreach_parallel, 4);
+        let b = &wf.nodes["b"];
+        assert_eq!((b.retries, b.timeout, b.trigger, b.foreach_parallel), (0, None, TriggerRule::OneSuccess, 2));
+        assert_eq!(b.needs, vec!["a"]);
+        let NodeKind::Notebook { rel, path } = &b.kind else { panic!() };
+        assert_eq!((rel.as_str(), path.as_path()), ("b.ipynb", Path::new("dir/b.ipynb")));
+    }
+
+    #[test]
+    fn unknown_keys_at_every_level_with_suggestions() {
+        let (_, errs) = parse("workflow: w\nshedule: x\nparams:\n  p: { type: int, defalt: 1 }\nnodes:\n  a:\n    notebook: a.ipynb\n    nedes: [b]\n    sql: { query: q, egine: duckdb }\n");
+        assert_eq!(
+            errs,
+            [
+                "2:1: unknown key `shedule` in the workflow file (did you mean `schedule`?)",
+                "4:19: unknown key `defalt` in param `p` (did you mean `default`?)",
+                "8:5: unknown key `nedes` in node `a` (did you mean `needs`?)",
+                "9:5: node `a` has both `notebook` and `sql`; give exactly one",
+                "9:22: unknown key `egine` in `sql` of node `a` (did you mean `engine`?)",
+            ]
+        );
+    }
+
+    #[test]
+    fn sql_nodes_default_to_duckdb_and_normalize_presto() {
+        let (wf, errs) = parse("workflow: w\nnodes:\n  a: { sql: { query: select 1 } }\n  b: { sql: { engine: presto, query: select 2, save_to: x.parquet } }\n");
+        assert!(errs.is_empty(), "{errs:?}");
+        let NodeKind::Sql(a) = &wf.nodes["a"].kind else { panic!() };
+        assert_eq!(a.engine, "duckdb");
+        let NodeKind::Sql(b) = &wf.nodes["b"].kind else { panic!() };
+        assert_eq!((b.engine.as_str(), b.save_to.as_deref()), ("trino", Some("x.parquet")));
+    }
+
+    #[test]
+    fn param_defaults_are_type_checked() {
+        let (wf, errs) = parse(
+            "workflow: w\nparams:\n  a: { type: int, default: x }\n  b: { type: date, default: 2024-02-30 }\n  c: { type: float, default: 1 }\n  d: { type: list, default: {k: v} }\n  e: { type: date, default: 2024-02-29 }\n  f: { type: strin }\nnodes: { n: { notebook: n.ipynb } }\n",
+        );
+        assert_eq!(
+            errs,
+            [
+                "3:28: default of param `a` must be an int, got a string",
+                "4:29: default of param `b` must be a date as YYYY-MM-DD, got `2024-02-30`",
+                "6:29: default of param `d` must be a list, got a map",
+                "8:14: unknown type `strin` for param `f` (expected one of `string`, `int`, `float`, `bool`, `date`, `list`, `map`)",
+            ]
+        );
+        assert_eq!(wf.params["c"].ty, ParamType::Float);
+        assert_eq!(wf.params["e"].default, Some(Value::from("2024-02-29")));
+    }
+
+    #[test]
+    fn durations_triggers_outputs_and_ids() {
+        let (_, errs) = parse(
+            "workflow: Bad_Id\nnodes:\n  1st: { notebook: a.ipynb, retry_delay: -5s, timeout: 0, trigger: one_sucess, outputs: [ok, not-ok, ok], retries: -1 }\n",
+        );
+        assert_eq!(
+            errs,
+            [
+                "1:11: workflow id `Bad_Id` must match [a-z0-9_-]+",
+                "3:3: node id `1st` must start with a letter or `_` and contain only letters, digits, `_` and `-`",
+                "3:42: `retry_delay` of node `1st`: `-5s` is negative; durations must be zero or more",
+                "3:56: `timeout` of node `1st` must be more than zero (omit it, or use null, for no timeout)",
+                "3:68: unknown trigger `one_sucess` (did you mean `one_success`? expected one of `all_success`, `all_done`, `one_success`, `none_failed`)",
+                "3:94: output `not-ok` of node `1st` must be an identifier ([A-Za-z_][A-Za-z0-9_]*)",
+                "3:102: output `ok` of node `1st` is listed twice",
+                "3:116: `retries` of node `1st` must be at least 0, got -1",
+            ]
+        );
+    }
+
+    #[test]
+    fn when_accepts_bare_cel_wrapped_cel_and_bools() {
+        let (wf, errs) = parse("workflow: w\nnodes:\n  a: { notebook: a.ipynb, when: 'params.x > 1' }\n  b: { notebook: b.ipynb, when: '${{ params.x }}' }\n  c: { notebook: c.ipynb, when: false }\n  d: { notebook: d.ipynb, when: 'params.x >' }\n");
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].starts_with("6:33: bad expression in `when` of node `d`"), "{errs:?}");
+        assert_eq!(wf.nodes["b"].when.as_ref().unwrap().source, "params.x");
+        assert_eq!(wf.nodes["c"].when.as_ref().unwrap().source, "false");
+    }
+
+    #[test]
+    fn suggestions_only_for_close_words() {
+        assert_eq!(suggest("nedes", NODE_KEYS.iter().copied()), Some("needs"));
+        assert_eq!(suggest("zzzzzz", NODE_KEYS.iter().copied()), None);
+    }
+}

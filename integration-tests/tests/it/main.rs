@@ -11,3 +11,5 @@ mod execute_compat;
 mod execute_behaviour;
 mod recorded_outputs;
 mod translators;
+mod workflows;
+mod sql_nodes;

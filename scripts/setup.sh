@@ -11,7 +11,7 @@ reqs=python/requirements.txt
 [ "${1:-}" = "--test" ] && reqs=python/requirements-test.txt
 
 python=${PYTHON:-python3}
-command -v "$python" >/dev/null || { echo "setup: $python not found; install Python 3.9+" >&2; exit 2; }
+command -v "$python" >/dev/null || { echo "setup: $python not found; install Python 3.11+" >&2; exit 2; }
 command -v cargo >/dev/null || { echo "setup: cargo not found; install Rust (rustup)" >&2; exit 2; }
 
 stamp=.venv/.deckle-installed

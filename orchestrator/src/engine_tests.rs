@@ -18,6 +18,9 @@ use crate::executor::{Executor, Task, TaskResult, TaskStatus};
 use crate::record::{NodeStatus, RunStatus};
 use crate::store::{MemStore, StateStore};
 
+/// One dispatched attempt: node, index, attempt, params.
+type Ran = (String, Option<usize>, u32, Map<String, Value>);
+
 /// Succeeds unless told otherwise; records what ran and how many ran at once.
 #[derive(Default)]
 struct Stub {
@@ -25,7 +28,7 @@ struct Stub {
     script: HashMap<String, Vec<TaskStatus>>,
     /// How long each attempt takes.
     delay: Duration,
-    ran: Mutex<Vec<(String, Option<usize>, u32, Map<String, Value>)>>,
+    ran: Mutex<Vec<Ran>>,
     now: AtomicUsize,
     peak: AtomicUsize,
 }

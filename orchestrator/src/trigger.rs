@@ -35,7 +35,7 @@ pub fn decide(rule: TriggerRule, upstream: &[NodeStatus]) -> Decision {
     }
     let any_failed = upstream.iter().any(|&s| is_failure(s));
     let all_ok = upstream.iter().all(|&s| s == NodeStatus::Succeeded);
-    let any_ok = upstream.iter().any(|&s| s == NodeStatus::Succeeded);
+    let any_ok = upstream.contains(&NodeStatus::Succeeded);
     match rule {
         TriggerRule::AllDone => Decision::Run,
         TriggerRule::AllSuccess if all_ok => Decision::Run,

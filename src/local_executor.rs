@@ -105,14 +105,18 @@ impl Executor for LocalExecutor {
                 opts.pool = pool_for(&pools, warm, search_env.as_ref(), &kernel, &launch);
             }
             opts.search_env = search_env;
+            // The node's timeout is the run's deadline: a cell still running at it is
+            // interrupted, then its kernel killed, and the notebook records it. The
+            // outer timeout is only a backstop should that machinery hang.
+            let limit = task.timeout_secs.map(Duration::from_secs_f64);
+            opts.deadline = limit.map(|l| tokio::time::Instant::now() + l);
             let run = execute_notebook(&opts);
-            let outcome = match task.timeout_secs {
-                Some(secs) => match tokio::time::timeout(Duration::from_secs_f64(secs), run).await {
+            let outcome = match limit {
+                Some(l) => match tokio::time::timeout(l + Duration::from_secs(30), run).await {
                     Ok(r) => r,
-                    // Dropping the run kills its kernel; the notebook saved at the
-                    // last cell start stays as the partial record.
                     Err(_) => {
                         let written = std::path::Path::new(&task.output_path).exists();
+                        let secs = l.as_secs_f64();
                         return failed(TaskStatus::TimedOut, format!("timed out after {secs}s"), written, started);
                     }
                 },
@@ -132,7 +136,11 @@ impl Executor for LocalExecutor {
                         exit::TIMEOUT => TaskStatus::TimedOut,
                         _ => TaskStatus::Failed,
                     };
-                    failed(status, f.error.to_string(), f.notebook.is_some(), started)
+                    let mut error = f.error.to_string();
+                    if let (TaskStatus::TimedOut, Some(secs)) = (status, task.timeout_secs) {
+                        error = format!("timed out after {secs}s: {error}");
+                    }
+                    failed(status, error, f.notebook.is_some(), started)
                 }
             }
         })

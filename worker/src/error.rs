@@ -44,8 +44,9 @@ pub enum Error {
     #[error("{cell}: raised {ename}: {evalue}")]
     CellFailed { cell: String, ename: String, evalue: String },
 
-    #[error("{cell}: did not finish within {secs}s (interrupted)")]
-    CellTimeout { cell: String, secs: f64 },
+    /// `limit` says which limit: `1s` (the cell timeout) or `the 30s time limit of the run`.
+    #[error("{cell}: did not finish within {limit} (interrupted)")]
+    CellTimeout { cell: String, limit: String },
 
     #[error("output '{name}': {message}")]
     Output { name: String, message: String },

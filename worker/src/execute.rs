@@ -61,6 +61,10 @@ pub struct ExecuteOptions {
     /// Take the kernel from this pool when it serves the notebook's kernel, working
     /// dir and environment; otherwise boot one.
     pub pool: Option<std::sync::Arc<crate::pool::KernelPool>>,
+    /// A limit on the whole run (a workflow node's `timeout`): kernel start and the
+    /// running cell are held to it, and a cell still running at it is interrupted
+    /// and recorded like a cell timeout.
+    pub deadline: Option<Instant>,
 }
 
 impl ExecuteOptions {
@@ -85,6 +89,7 @@ impl ExecuteOptions {
             shutdown_grace: Duration::from_secs(2),
             exit_wait: Duration::ZERO,
             pool: None,
+            deadline: None,
         }
     }
 
@@ -141,7 +146,8 @@ fn now() -> DateTime<Utc> {
 /// How a cell ended, when it did not end well.
 enum CellFailure {
     Raised { ename: String, evalue: String },
-    TimedOut,
+    /// Which limit: `1s` or `the run's time limit`.
+    TimedOut(String),
     KernelDied(String),
 }
 
@@ -339,7 +345,13 @@ impl Run<'_> {
         self.clear_before_next_output = false;
         let code = notebook::source(&self.nb["cells"][i]).to_string();
         let msg_id = kernel.execute(&code, None, false).await?;
-        let deadline = self.opts.execution_timeout.map(|t| Instant::now() + t);
+        let cell_deadline = self.opts.execution_timeout.map(|t| Instant::now() + t);
+        let (deadline, limit) = match (cell_deadline, self.opts.deadline) {
+            (Some(c), Some(run)) if run < c => (Some(run), "the run's time limit".to_string()),
+            (None, Some(run)) => (Some(run), "the run's time limit".to_string()),
+            (c, _) => (c, format!("{}s", self.opts.execution_timeout.map_or(0.0, |d| d.as_secs_f64()))),
+        };
+        let timeout_text = format!("A cell timed out while it was being executed: it did not finish within {limit}.");
         let mut reply: Option<Value> = None;
         let mut idle = false;
         let mut interrupted_at: Option<Instant> = None;
@@ -382,9 +394,8 @@ impl Run<'_> {
                             // The kernel ignored the interrupt; it cannot be trusted
                             // with the next cell.
                             kernel.interrupt().await;
-                            let secs = self.opts.execution_timeout.map_or(0.0, |d| d.as_secs_f64());
-                            self.push_error_output(i, "CellTimeoutError", &format!("A cell timed out while it was being executed, after {secs} seconds."));
-                            return Ok(Some(CellFailure::TimedOut));
+                            self.push_error_output(i, "CellTimeoutError", &timeout_text);
+                            return Ok(Some(CellFailure::TimedOut(limit)));
                         }
                     } else if deadline.is_some_and(|d| now >= d) {
                         warn!(cell = i, "cell timed out; interrupting the kernel");
@@ -395,9 +406,8 @@ impl Run<'_> {
             }
         }
         if interrupted_at.is_some() {
-            let secs = self.opts.execution_timeout.map_or(0.0, |d| d.as_secs_f64());
-            self.push_error_output(i, "CellTimeoutError", &format!("A cell timed out while it was being executed, after {secs} seconds."));
-            return Ok(Some(CellFailure::TimedOut));
+            self.push_error_output(i, "CellTimeoutError", &timeout_text);
+            return Ok(Some(CellFailure::TimedOut(limit)));
         }
         let reply = reply.unwrap_or_default();
         if reply["status"] == "error" {
@@ -569,7 +579,11 @@ pub async fn execute_notebook(opts: &ExecuteOptions) -> std::result::Result<Exec
             return Err(Error::input(cwd, "--cwd is not a directory").into());
         }
     }
-    let launch = LaunchOptions { cwd: opts.cwd.clone(), env: opts.env.clone(), start_timeout: opts.start_timeout };
+    let start_timeout = match opts.deadline {
+        Some(d) => opts.start_timeout.min(d.saturating_duration_since(Instant::now())),
+        None => opts.start_timeout,
+    };
+    let launch = LaunchOptions { cwd: opts.cwd.clone(), env: opts.env.clone(), start_timeout };
     // Boot the kernel while the first save happens.
     let pool = opts.pool.clone().filter(|p| p.serves(&spec.name, &launch));
     let kernel_task = tokio::spawn(async move {
@@ -625,10 +639,7 @@ pub async fn execute_notebook(opts: &ExecuteOptions) -> std::result::Result<Exec
                 let label = cell_label(&run.nb, i);
                 failure = Some(match f {
                     CellFailure::Raised { ename, evalue } => Error::CellFailed { cell: label, ename, evalue },
-                    CellFailure::TimedOut => Error::CellTimeout {
-                        cell: label,
-                        secs: opts.execution_timeout.map_or(0.0, |d| d.as_secs_f64()),
-                    },
+                    CellFailure::TimedOut(limit) => Error::CellTimeout { cell: label, limit },
                     CellFailure::KernelDied(how) => Error::KernelDied { cell: label, how },
                 });
             }

@@ -144,9 +144,15 @@ fn a_node_past_its_timeout_is_stopped_and_its_partial_notebook_kept() {
     let slow = node(&run, "slow");
     assert_eq!(slow["status"], "failed");
     assert!(slow["error"].as_str().unwrap().contains("timed out after 10s"), "{slow:#}");
+    // Interrupted, not just killed: the notebook is finished properly, with the
+    // traceback of where the cell was stuck and papermill's error cells.
     let nb = read_nb(Path::new(slow["attempts"][0]["notebook"].as_str().unwrap()));
-    assert_eq!(stream_text(&cells(&nb)[1], "stdout"), "about to hang\n");
-    assert_eq!(cells(&nb)[2]["metadata"]["papermill"]["status"], "running");
+    let c = cells(&nb);
+    assert_eq!(c[0]["metadata"]["tags"], json!(["papermill-error-cell-tag"]));
+    assert_eq!(stream_text(&c[2], "stdout"), "about to hang\n");
+    let stuck = &c[4];
+    assert_eq!(stuck["metadata"]["papermill"]["status"], "failed");
+    assert_eq!(stuck["outputs"][0]["ename"], "KeyboardInterrupt", "{stuck:#}");
     assert_eq!(status(&run, "after"), "upstream_failed");
 }
 

@@ -208,3 +208,102 @@ async fn cancel_stops_running_work_and_marks_the_rest_cancelled() {
     assert_eq!(store.nodes(&out.run.id).unwrap()[0].attempts[0].status, NodeStatus::Cancelled);
     assert_eq!(stub.now.load(Ordering::SeqCst), 1, "the running attempt was dropped mid-flight");
 }
+
+mod dag_model {
+    //! Whole runs against a reference model: random DAGs, trigger rules, `when`
+    //! skips and scripted failures; the engine must settle every node exactly as
+    //! the model, written independently of `trigger::decide`, says.
+
+    use super::*;
+    use deckle_dsl::Expr;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    struct Spec {
+        needs: Vec<usize>,
+        rule: TriggerRule,
+        skip_by_when: bool,
+        fails: bool,
+    }
+
+    fn spec(i: usize) -> impl Strategy<Value = Spec> {
+        let rules = prop_oneof![
+            Just(TriggerRule::AllSuccess),
+            Just(TriggerRule::AllDone),
+            Just(TriggerRule::OneSuccess),
+            Just(TriggerRule::NoneFailed)
+        ];
+        (proptest::collection::vec(any::<bool>(), i), rules, proptest::bool::weighted(0.2), proptest::bool::weighted(0.25)).prop_map(
+            |(pick, rule, skip_by_when, fails)| Spec {
+                needs: pick.iter().enumerate().filter(|(_, p)| **p).map(|(j, _)| j).collect(),
+                rule,
+                skip_by_when,
+                fails,
+            },
+        )
+    }
+
+    fn dag() -> impl Strategy<Value = Vec<Spec>> {
+        (1usize..8).prop_flat_map(|n| (0..n).map(spec).collect::<Vec<_>>())
+    }
+
+    /// The expected final status of every node.
+    fn model(specs: &[Spec]) -> Vec<NodeStatus> {
+        let mut out: Vec<NodeStatus> = Vec::new();
+        for s in specs {
+            let up: Vec<NodeStatus> = s.needs.iter().map(|&j| out[j]).collect();
+            let ok = up.iter().filter(|u| **u == NodeStatus::Succeeded).count();
+            let bad = up.iter().filter(|u| matches!(u, NodeStatus::Failed | NodeStatus::UpstreamFailed)).count();
+            let runs = match s.rule {
+                TriggerRule::AllDone => true,
+                TriggerRule::AllSuccess => ok == up.len(),
+                TriggerRule::OneSuccess => ok > 0 || up.is_empty(),
+                TriggerRule::NoneFailed => bad == 0,
+            };
+            let status = match runs {
+                true if s.skip_by_when => NodeStatus::Skipped,
+                true if s.fails => NodeStatus::Failed,
+                true => NodeStatus::Succeeded,
+                _ if bad > 0 => NodeStatus::UpstreamFailed,
+                _ if s.rule == TriggerRule::NoneFailed => unreachable!("none_failed runs without failures"),
+                _ => NodeStatus::Skipped,
+            };
+            out.push(status);
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        #[test]
+        fn engine_settles_every_node_as_the_model_says(specs in dag()) {
+            let dir = tempfile::tempdir().unwrap();
+            let mut script = HashMap::new();
+            let nodes: Vec<Node> = specs.iter().enumerate().map(|(i, s)| {
+                let id = format!("n{i}");
+                if s.fails {
+                    script.insert(id.clone(), vec![TaskStatus::Failed]);
+                }
+                let needs: Vec<String> = s.needs.iter().map(|j| format!("n{j}")).collect();
+                let needs: Vec<&str> = needs.iter().map(String::as_str).collect();
+                let mut n = node(&id, &needs);
+                n.trigger = s.rule;
+                if s.skip_by_when {
+                    n.when = Some(Expr::parse("1 > 2").unwrap());
+                }
+                n
+            }).collect();
+            let stub = Arc::new(Stub { script, ..Default::default() });
+            let (e, _) = engine(stub.clone(), 3, dir.path());
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let out = rt.block_on(e.run(&workflow(nodes), RunRequest::default(), never())).unwrap();
+            let got: Vec<NodeStatus> = (0..specs.len()).map(|i| out.nodes.iter().find(|n| n.node == format!("n{i}")).unwrap().status).collect();
+            prop_assert_eq!(&got, &model(&specs));
+            let ran = stub.ran.lock().unwrap().len();
+            let expected_ran = got.iter().filter(|s| matches!(s, NodeStatus::Succeeded | NodeStatus::Failed)).count();
+            prop_assert_eq!(ran, expected_ran, "only nodes that ran were dispatched");
+            let failed = got.iter().any(|s| matches!(s, NodeStatus::Failed | NodeStatus::UpstreamFailed));
+            prop_assert_eq!(out.run.status, if failed { RunStatus::Failed } else { RunStatus::Succeeded });
+        }
+    }
+}

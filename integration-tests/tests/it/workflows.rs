@@ -188,3 +188,52 @@ fn state_is_durable_in_sled_under_the_data_dir() {
     assert_eq!(nodes.len(), 1 + 5 + 1, "parent, five instances, total");
     assert!(nodes.iter().all(|n| n.status == deckle_orchestrator::record::NodeStatus::Succeeded));
 }
+
+fn example(name: &str) -> std::path::PathBuf {
+    repo_root().join("examples").join(name).join("workflow.yaml")
+}
+
+#[test]
+fn example_video_aggregates_runs_and_publishes() {
+    let d = tmp();
+    let (code, run, err) = run(&example("video-aggregates"), d.path(), &["--date", "2026-11-01"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(node(&run, "extract")["outputs"]["row_count"], 4);
+    assert_eq!(node(&run, "extract")["outputs"]["columns"], json!(["region", "plays", "day"]));
+    // The generated SQL notebook is kept as the node's input.
+    let out = node(&run, "extract")["attempts"][0]["notebook"].as_str().unwrap().to_string();
+    let input = out.replace(".1.ipynb", ".1.input.ipynb");
+    assert!(join(&cells(&read_nb(Path::new(&input)))[3]["source"]).contains("2026-11-01"), "rendered query in the input");
+    assert_eq!(node(&run, "per_region")["outputs"]["total"].as_array().unwrap().len(), 3);
+    assert_eq!(node(&run, "audit")["outputs"]["passed"], true);
+    assert_eq!(status(&run, "publish"), "succeeded");
+    assert_eq!(status(&run, "alert"), "skipped");
+    assert_eq!(status(&run, "summary"), "succeeded");
+}
+
+#[test]
+fn example_data_quality_branches_on_the_check() {
+    for (bad_rows, taken, skipped) in [("0", "publish", "quarantine"), ("20", "quarantine", "publish")] {
+        let d = tmp();
+        let out_dir = format!("out_dir={}", d.path().join("out").display());
+        let (code, run, err) = run(&example("data-quality"), d.path(), &["-p", &format!("bad_rows={bad_rows}"), "-p", &out_dir]);
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(status(&run, taken), "succeeded");
+        assert_eq!(status(&run, skipped), "skipped");
+        assert_eq!(status(&run, "report"), "succeeded", "none_failed joins either branch");
+        assert_eq!(node(&run, "check")["outputs"]["passed"], bad_rows == "0");
+    }
+}
+
+#[test]
+fn example_duckdb_report_writes_and_reads_parquet() {
+    let d = tmp();
+    let out_dir = format!("out_dir={}", d.path().join("out").display());
+    let (code, run, err) = run(&example("duckdb-report"), d.path(), &["-p", &out_dir, "-p", "sessions=300", "--date", "2026-01-15"]);
+    assert_eq!(code, 0, "{err}");
+    let path = node(&run, "daily")["outputs"]["path"].as_str().unwrap().to_string();
+    assert_eq!(Path::new(&path), d.path().join("out/sessions-2026-01-15.parquet"));
+    assert!(Path::new(&path).exists());
+    assert_eq!(node(&run, "top_genres")["outputs"]["row_count"], 3);
+    assert_eq!(node(&run, "report")["outputs"]["sessions"], 300);
+}

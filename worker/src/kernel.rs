@@ -25,7 +25,6 @@ use jupyter_protocol::{
 use jupyter_zmq_client::{Connection, RawMessage};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::process::Child;
 use tokio::sync::mpsc;
 use tokio::time::{sleep, timeout, Instant};
 use tracing::{debug, instrument, warn};
@@ -33,6 +32,7 @@ use zeromq::SocketRecv;
 
 use crate::error::{Error, Result};
 use crate::kernelspec::KernelSpec;
+use crate::zygote::{Proc, Zygote};
 
 /// A message from the kernel, with its content as the kernel sent it.
 #[derive(Debug, Clone)]
@@ -91,7 +91,9 @@ impl Drop for SocketDir {
 pub struct Kernel {
     pub name: String,
     pub language: String,
-    child: Child,
+    child: Proc,
+    /// A forked kernel's stdout/stderr go here (a child's are piped to the tail).
+    log: Option<PathBuf>,
     pid: Option<i32>,
     interrupt_by_message: bool,
     shell: Connection<zeromq::DealerSendHalf>,
@@ -183,7 +185,7 @@ fn spawn_tail<R: AsyncRead + Unpin + Send + 'static>(r: R, tail: Arc<Mutex<VecDe
     })
 }
 
-fn describe_exit(status: ExitStatus) -> String {
+pub(crate) fn describe_exit(status: ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
         (_, Some(sig)) => {
@@ -198,8 +200,13 @@ fn describe_exit(status: ExitStatus) -> String {
 impl Kernel {
     /// Launch `spec` and wait until it answers `kernel_info_request` on shell and
     /// its IOPub stream is flowing.
-    #[instrument(skip_all, fields(kernel = %spec.name))]
     pub async fn start(spec: &KernelSpec, opts: &LaunchOptions) -> Result<Kernel> {
+        Self::start_with(spec, opts, None).await
+    }
+
+    /// As [`Kernel::start`], forking the process from `zygote` when given.
+    #[instrument(skip_all, fields(kernel = %spec.name, forked = zygote.is_some()))]
+    pub async fn start_with(spec: &KernelSpec, opts: &LaunchOptions, zygote: Option<&Zygote>) -> Result<Kernel> {
         let started = Instant::now();
         let deadline = started + opts.start_timeout;
         // IPC sockets in a private directory: parallel kernels never race for TCP
@@ -224,42 +231,59 @@ impl Kernel {
         let body = serde_json::to_vec(&info).map_err(|e| Error::Protocol(e.to_string()))?;
         std::fs::write(&conn_file, body).map_err(|e| Error::io(&conn_file, e))?;
 
-        let argv = spec.command_line(&conn_file);
-        let mut cmd = tokio::process::Command::new(&argv[0]);
-        cmd.args(&argv[1..])
-            .envs(&spec.env)
-            .envs(opts.env.iter().map(|(k, v)| (k, v)))
-            // As jupyter_client does: ipykernel polls this pid and exits when it is
-            // gone, so a killed executor never leaves its kernel running.
-            .env("JPY_PARENT_PID", std::process::id().to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            // Own process group: interrupts and kills reach the kernel's children too
-            // (bash_kernel runs a bash under it).
-            .process_group(0)
-            // Killing is done by `Kernel::drop` (the whole group), which also knows
-            // when a kernel was let go after acknowledging shutdown.
-            .kill_on_drop(false);
-        if let Some(cwd) = &opts.cwd {
-            cmd.current_dir(cwd);
-        }
-        let mut child = cmd.spawn().map_err(|e| Error::KernelStart {
-            name: spec.name.clone(),
-            message: format!("cannot run `{}`: {e}", argv[0]),
-        })?;
-        let pid = child.id().map(|p| p as i32);
-        // Until the kernel is handed to a `Kernel`, any early return kills it.
-        let mut guard = GroupKill(pid);
         let output_tail = Arc::new(Mutex::new(VecDeque::new()));
         let mut tasks = Vec::new();
-        if let Some(out) = child.stdout.take() {
-            tasks.push(spawn_tail(out, output_tail.clone()));
-        }
-        if let Some(err) = child.stderr.take() {
-            tasks.push(spawn_tail(err, output_tail.clone()));
-        }
-        let tail = |t: &Arc<Mutex<VecDeque<String>>>| format_tail(t);
+        let (mut child, pid, log) = match zygote {
+            Some(z) => {
+                let log = dir.join("kernel.log");
+                let mut env: Vec<(String, String)> = spec.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                env.extend(opts.env.iter().cloned());
+                let pid = z.fork(&conn_file, opts.cwd.as_deref(), &env, &log).await?;
+                (Proc::Forked(pid), Some(pid), Some(log))
+            }
+            None => {
+                let argv = spec.command_line(&conn_file);
+                let mut cmd = tokio::process::Command::new(&argv[0]);
+                cmd.args(&argv[1..])
+                    .envs(&spec.env)
+                    .envs(opts.env.iter().map(|(k, v)| (k, v)))
+                    // As jupyter_client does: ipykernel polls this pid and exits when
+                    // it is gone, so a killed executor never leaves its kernel running.
+                    .env("JPY_PARENT_PID", std::process::id().to_string())
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    // Own process group: interrupts and kills reach the kernel's
+                    // children too (bash_kernel runs a bash under it).
+                    .process_group(0)
+                    // Killing is done by `Kernel::drop` (the whole group), which also
+                    // knows when a kernel was let go after acknowledging shutdown.
+                    .kill_on_drop(false);
+                if let Some(cwd) = &opts.cwd {
+                    cmd.current_dir(cwd);
+                }
+                let mut child = cmd.spawn().map_err(|e| Error::KernelStart {
+                    name: spec.name.clone(),
+                    message: format!("cannot run `{}`: {e}", argv[0]),
+                })?;
+                let pid = child.id().map(|p| p as i32);
+                if let Some(out) = child.stdout.take() {
+                    tasks.push(spawn_tail(out, output_tail.clone()));
+                }
+                if let Some(err) = child.stderr.take() {
+                    tasks.push(spawn_tail(err, output_tail.clone()));
+                }
+                (Proc::Child(child), pid, None)
+            }
+        };
+        // Until the kernel is handed to a `Kernel`, any early return kills it.
+        let mut guard = GroupKill(pid);
+        let tail = |t: &Arc<Mutex<VecDeque<String>>>| {
+            if let Some(log) = &log {
+                fill_tail_from_log(t, log);
+            }
+            format_tail(t)
+        };
 
         // Wait for the kernel to bind its sockets. Connecting earlier would work (zmq
         // retries) but with exponential back-off that overshoots boot by up to ~0.5 s.
@@ -268,11 +292,11 @@ impl Kernel {
             if socket_paths.iter().all(|p| p.exists()) {
                 break;
             }
-            if let Ok(Some(status)) = child.try_wait() {
+            if let Some(how) = child.try_exited() {
                 sleep(Duration::from_millis(50)).await; // let the tail readers catch up
                 return Err(Error::KernelStart {
                     name: spec.name.clone(),
-                    message: format!("{} before it was ready{}", describe_exit(status), tail(&output_tail)),
+                    message: format!("{how} before it was ready{}", tail(&output_tail)),
                 });
             }
             if Instant::now() >= deadline {
@@ -305,6 +329,7 @@ impl Kernel {
             name: spec.name.clone(),
             language: spec.language.clone(),
             child,
+            log,
             pid,
             interrupt_by_message: spec.interrupt_mode == "message",
             shell: shell_send,
@@ -419,11 +444,10 @@ impl Kernel {
             biased;
             Some(m) = self.iopub_rx.recv() => KernelEvent::IoPub(m),
             Some(m) = self.shell_rx.recv() => KernelEvent::Shell(m),
-            status = self.child.wait() => {
-                let how = match status {
-                    Ok(s) => describe_exit(s),
-                    Err(e) => format!("wait failed: {e}"),
-                };
+            how = self.child.wait() => {
+                if let Some(log) = &self.log {
+                    fill_tail_from_log(&self.output_tail, log);
+                }
                 // Give the readers a moment to hand over what the kernel sent last.
                 sleep(Duration::from_millis(20)).await;
                 self.exited = Some(format!("{how}{}", format_tail(&self.output_tail)));
@@ -497,7 +521,7 @@ impl Kernel {
             let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
         }
         if !self.detached {
-            let _ = self.child.start_kill();
+            self.child.start_kill();
         }
         for t in &self.tasks {
             t.abort();
@@ -517,6 +541,17 @@ impl Kernel {
 impl Drop for Kernel {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// A forked kernel writes to a log file; its last lines become the tail.
+fn fill_tail_from_log(t: &Arc<Mutex<VecDeque<String>>>, log: &std::path::Path) {
+    let text = std::fs::read(log).unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let mut t = t.lock().unwrap_or_else(|p| p.into_inner());
+    t.clear();
+    for line in text.lines().rev().take(TAIL_LINES).collect::<Vec<_>>().into_iter().rev() {
+        t.push_back(line.to_string());
     }
 }
 

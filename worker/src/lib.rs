@@ -32,5 +32,6 @@ pub mod params;
 pub mod pool;
 pub mod sql;
 pub mod translate;
+pub mod zygote;
 
 pub use error::{Error, Result};

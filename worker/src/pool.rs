@@ -5,27 +5,36 @@
 //! (kernelspec, working dir, environment); [`KernelPool::take`] hands out the oldest
 //! and starts a replacement at once. Kernels are never reused: each notebook gets a
 //! kernel no other notebook has touched.
+//!
+//! For kernelspecs that use the standard ipykernel launcher, kernels are forked from
+//! a [`Zygote`] that has done ipykernel's imports once, which roughly halves the CPU
+//! a boot costs; set `DECKLE_NO_ZYGOTE=1` to boot every kernel from scratch.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
+use tokio::sync::OnceCell;
 use tokio::task::JoinHandle;
+use tracing::warn;
 
 use crate::error::{Error, Result};
 use crate::kernel::{Kernel, LaunchOptions};
 use crate::kernelspec::KernelSpec;
+use crate::zygote::Zygote;
 
 pub struct KernelPool {
     spec: KernelSpec,
     launch: LaunchOptions,
     size: usize,
     booting: Mutex<VecDeque<JoinHandle<Result<Kernel>>>>,
+    /// Made by the first boot; `None` inside when forking is off or failed.
+    zygote: Arc<OnceCell<Option<Arc<Zygote>>>>,
 }
 
 impl KernelPool {
     /// Start `size` kernels now. Must be called inside a tokio runtime.
     pub fn new(spec: KernelSpec, launch: LaunchOptions, size: usize) -> Arc<Self> {
-        let pool = Arc::new(KernelPool { spec, launch, size, booting: Mutex::new(VecDeque::new()) });
+        let pool = Arc::new(KernelPool { spec, launch, size, booting: Mutex::new(VecDeque::new()), zygote: Arc::default() });
         for _ in 0..size {
             pool.boot_one();
         }
@@ -35,7 +44,36 @@ impl KernelPool {
     fn boot_one(&self) {
         let spec = self.spec.clone();
         let launch = self.launch.clone();
-        let handle = tokio::spawn(async move { Kernel::start(&spec, &launch).await });
+        let zygote = self.zygote.clone();
+        let handle = tokio::spawn(async move {
+            let forkable = Zygote::supports(&spec) && std::env::var_os("DECKLE_NO_ZYGOTE").is_none();
+            let z = if forkable {
+                zygote
+                    .get_or_init(|| async {
+                        match Zygote::start(&spec, launch.start_timeout).await {
+                            Ok(z) => Some(Arc::new(z)),
+                            Err(e) => {
+                                warn!(error = %e, "kernel zygote unavailable; booting kernels from scratch");
+                                None
+                            }
+                        }
+                    })
+                    .await
+                    .clone()
+            } else {
+                None
+            };
+            match z {
+                Some(z) => match Kernel::start_with(&spec, &launch, Some(&z)).await {
+                    Ok(k) => Ok(k),
+                    Err(e) => {
+                        warn!(error = %e, "forked kernel failed to start; booting one from scratch");
+                        Kernel::start(&spec, &launch).await
+                    }
+                },
+                None => Kernel::start(&spec, &launch).await,
+            }
+        });
         self.booting.lock().unwrap_or_else(|p| p.into_inner()).push_back(handle);
     }
 

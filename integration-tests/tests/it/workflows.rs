@@ -237,3 +237,81 @@ fn example_duckdb_report_writes_and_reads_parquet() {
     assert_eq!(node(&run, "top_genres")["outputs"]["row_count"], 3);
     assert_eq!(node(&run, "report")["outputs"]["sessions"], 300);
 }
+
+/// Kernels come warm from the pool (forked from a zygote that pre-imported
+/// ipykernel) but every notebook gets a fresh process: no shared globals, its own
+/// random state, the workflow's directory, and secrets only through the environment.
+#[test]
+fn every_notebook_gets_a_fresh_kernel_even_when_warm() {
+    let d = tmp();
+    let (code, run, err) = run(&workflow("fresh.yaml"), d.path(), &["-p", "token=s3cr3t-value"]);
+    assert_eq!(code, 0, "{err}");
+    let (a, b) = (&node(&run, "first")["outputs"], &node(&run, "second")["outputs"]);
+    assert_ne!(a["pid"], b["pid"]);
+    assert_ne!(a["rnd"], b["rnd"], "forked kernels must not share a random state");
+    assert_eq!(a["leaked"], false);
+    assert_eq!(b["leaked"], false);
+    assert_eq!(a["modules_ok"], true);
+    let dir = fixture("workflows");
+    assert_eq!(a["cwd"].as_str().map(Path::new), Some(dir.as_path()));
+    assert_eq!(a["secret_seen"], "s3cr3t-value");
+    assert_eq!(b["secret_seen"], "s3cr3t-value");
+    // The secret reached the kernels only through their environment: it is in no
+    // notebook and not in the run's recorded parameters.
+    assert!(!run["run"]["params"].to_string().contains("s3cr3t"), "secret in the run record");
+    for n in ["first", "second"] {
+        let text = std::fs::read_to_string(node(&run, n)["attempts"][0]["notebook"].as_str().unwrap()).unwrap();
+        assert!(!text.contains("s3cr3t-value"), "secret written into {n}'s notebook");
+    }
+}
+
+#[test]
+fn killing_deckle_run_leaves_no_zygote_or_kernel_behind() {
+    let d = tmp();
+    let mut child = deckle()
+        .args(["run", "--data"])
+        .arg(d.path())
+        .arg(workflow("timeout.yaml"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the hanging cell runs, then collect everything under deckle.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut tree = Vec::new();
+    while std::time::Instant::now() < deadline {
+        tree = descendants(child.id());
+        if tree.len() >= 3 {
+            // the zygote, the running kernel and at least one warm one
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+            tree = descendants(child.id());
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(tree.len() >= 3, "expected a zygote and kernels under deckle, found {tree:?}");
+    let _ = std::process::Command::new("kill").args(["-KILL", &child.id().to_string()]).status();
+    let _ = child.wait();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let alive: Vec<u32> = tree.iter().copied().filter(|p| Path::new(&format!("/proc/{p}")).exists() && !is_zombie(*p)).collect();
+        if alive.is_empty() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "left running after deckle was killed: {alive:?}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_warm_kernel_that_dies_mid_cell_fails_its_node() {
+    let d = tmp();
+    let (code, run, err) = run(&workflow("dies.yaml"), d.path(), &[]);
+    assert_eq!(code, 1, "{err}");
+    let dies = node(&run, "dies");
+    assert_eq!(dies["status"], "failed");
+    assert!(dies["error"].as_str().unwrap().contains("kernel died"), "{dies:#}");
+    let nb = read_nb(Path::new(dies["attempts"][0]["notebook"].as_str().unwrap()));
+    assert!(cells(&nb).iter().any(|c| c["outputs"][0]["ename"] == "DeadKernelError"));
+    assert_eq!(status(&run, "after"), "succeeded", "all_done runs after a failure");
+}

@@ -1,0 +1,77 @@
+# Deckle's kernel zygote: imports ipykernel once, then forks a fresh kernel per
+# request. Each request is one JSON line on stdin:
+#   {"connection_file": ..., "cwd": ... | null, "env": {...}, "log": ...}
+# and the answer one JSON line on stdout: {"pid": N} or {"error": "..."}.
+# Children start in their own process group with stdout/stderr appended to `log`,
+# and poll JPY_PARENT_PID (this process), which exits when Deckle closes stdin.
+import json
+import os
+import signal
+import sys
+
+import ipykernel.ipkernel  # noqa: F401  (the expensive imports, paid once)
+import ipykernel.kernelapp
+
+
+def reap(signum, frame):
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def child(req):
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    os.setpgid(0, 0)
+    log = os.open(req["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    sys.stdin = open(os.devnull)
+    sys.stdout = os.fdopen(1, "w", buffering=1)
+    sys.stderr = os.fdopen(2, "w", buffering=1)
+    if req.get("cwd"):
+        os.chdir(req["cwd"])
+    os.environ.update(req.get("env") or {})
+    # The kernel exits when this zygote does. ipykernel reads JPY_PARENT_PID when it
+    # is imported — here, before the fork — so it is passed as config as well.
+    parent = str(os.getppid())
+    os.environ["JPY_PARENT_PID"] = parent
+    # As `python -m ipykernel_launcher` would have them.
+    sys.argv = [ipykernel.kernelapp.__file__, "-f", req["connection_file"]]
+    if sys.path and sys.path[0] == "":
+        sys.path[0] = os.getcwd()
+    ipykernel.kernelapp.launch_new_instance(
+        argv=["-f", req["connection_file"], "--IPKernelApp.parent_handle=" + parent]
+    )
+
+
+def main():
+    signal.signal(signal.SIGCHLD, reap)
+    print(json.dumps({"ready": os.getpid()}), flush=True)
+    for line in sys.stdin:
+        try:
+            req = json.loads(line)
+            pid = os.fork()
+        except Exception as e:  # a bad request or no more processes
+            print(json.dumps({"error": str(e)}), flush=True)
+            continue
+        if pid == 0:
+            code = 0
+            try:
+                child(req)
+            except BaseException:
+                import traceback
+
+                traceback.print_exc()
+                code = 1
+            finally:
+                os._exit(code)
+        print(json.dumps({"pid": pid}), flush=True)
+
+
+main()

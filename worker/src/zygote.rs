@@ -1,0 +1,135 @@
+//! Forking fresh kernels from a process that has already imported ipykernel.
+//!
+//! Most of an ipykernel boot is Python importing ipykernel and IPython (~0.3 s of
+//! CPU). A [`Zygote`] is the kernelspec's own interpreter with those imports done;
+//! each kernel is a `fork` of it that then initializes exactly as
+//! `python -m ipykernel_launcher -f CONN` would. It serves only kernelspecs whose
+//! argv is that standard launcher line; anything else boots the normal way. Kernels
+//! are never reused: every fork is a new process that no notebook has touched.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout};
+use tokio::sync::Mutex;
+
+use crate::error::{Error, Result};
+use crate::kernelspec::KernelSpec;
+
+const SOURCE: &str = include_str!("zygote.py");
+
+struct Io {
+    stdin: ChildStdin,
+    stdout: Lines<BufReader<ChildStdout>>,
+}
+
+pub struct Zygote {
+    io: Mutex<Io>,
+    _child: Child,
+}
+
+impl Zygote {
+    /// Can kernels of `spec` be forked? Only the standard ipykernel launcher line.
+    pub fn supports(spec: &KernelSpec) -> bool {
+        let a = &spec.argv;
+        a.len() == 5 && a[1] == "-m" && a[2] == "ipykernel_launcher" && a[3] == "-f" && a[4] == "{connection_file}"
+    }
+
+    /// Start the zygote with the interpreter `spec` names, and wait for its imports.
+    pub async fn start(spec: &KernelSpec, within: Duration) -> Result<Zygote> {
+        let python = spec.command_line(Path::new("unused"))[0].clone();
+        let err = |message: String| Error::KernelStart { name: spec.name.clone(), message };
+        let mut child = tokio::process::Command::new(&python)
+            .arg("-c")
+            .arg(SOURCE)
+            .envs(&spec.env)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            // Dropping the zygote closes its stdin, and it exits; its kernels follow
+            // through their JPY_PARENT_PID poller.
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| err(format!("cannot run `{python}` for the kernel zygote: {e}")))?;
+        let stdin = child.stdin.take().ok_or_else(|| err("zygote has no stdin".into()))?;
+        let stdout = child.stdout.take().ok_or_else(|| err("zygote has no stdout".into()))?;
+        let mut io = Io { stdin, stdout: BufReader::new(stdout).lines() };
+        match tokio::time::timeout(within, io.stdout.next_line()).await {
+            Ok(Ok(Some(line))) if line.contains("ready") => Ok(Zygote { io: Mutex::new(io), _child: child }),
+            Ok(_) => Err(err("the kernel zygote exited while importing ipykernel".into())),
+            Err(_) => Err(err("the kernel zygote did not finish importing ipykernel in time".into())),
+        }
+    }
+
+    /// Fork a kernel for `connection_file`; returns its pid (also its process group).
+    pub async fn fork(&self, connection_file: &Path, cwd: Option<&Path>, env: &[(String, String)], log: &Path) -> Result<i32> {
+        let env: serde_json::Map<String, Value> = env.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+        let req = json!({
+            "connection_file": connection_file,
+            "cwd": cwd,
+            "env": env,
+            "log": log,
+        });
+        let mut io = self.io.lock().await;
+        let gone = |what: &str| Error::Protocol(format!("kernel zygote {what}"));
+        io.stdin.write_all(format!("{req}\n").as_bytes()).await.map_err(|_| gone("is gone"))?;
+        io.stdin.flush().await.map_err(|_| gone("is gone"))?;
+        let line = io.stdout.next_line().await.map_err(|_| gone("is gone"))?.ok_or_else(|| gone("exited"))?;
+        let answer: Value = serde_json::from_str(&line).map_err(|_| gone("answered nonsense"))?;
+        match answer.get("pid").and_then(Value::as_i64) {
+            Some(pid) => Ok(pid as i32),
+            None => Err(gone(&format!("could not fork: {}", answer.get("error").and_then(Value::as_str).unwrap_or("?")))),
+        }
+    }
+}
+
+/// A kernel process: our child, or a fork of a zygote.
+pub(crate) enum Proc {
+    Child(Child),
+    Forked(i32),
+}
+
+fn alive(pid: i32) -> bool {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+}
+
+impl Proc {
+    /// Has it exited? How, when known.
+    pub(crate) fn try_exited(&mut self) -> Option<String> {
+        match self {
+            Proc::Child(c) => c.try_wait().ok().flatten().map(crate::kernel::describe_exit),
+            Proc::Forked(pid) => (!alive(*pid)).then(|| "exited".to_string()),
+        }
+    }
+
+    /// Wait for it to exit. Cancel-safe.
+    pub(crate) async fn wait(&mut self) -> String {
+        match self {
+            Proc::Child(c) => match c.wait().await {
+                Ok(s) => crate::kernel::describe_exit(s),
+                Err(e) => format!("wait failed: {e}"),
+            },
+            // Not our child: the zygote reaps it; poll until the pid is gone.
+            Proc::Forked(pid) => loop {
+                if !alive(*pid) {
+                    return "exited".to_string();
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            },
+        }
+    }
+
+    pub(crate) fn start_kill(&mut self) {
+        match self {
+            Proc::Child(c) => {
+                let _ = c.start_kill();
+            }
+            Proc::Forked(pid) => {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(*pid), nix::sys::signal::Signal::SIGKILL);
+            }
+        }
+    }
+}

@@ -3,65 +3,29 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use deckle_orchestrator::executor::{Executor, Task, TaskKind, TaskResult, TaskStatus};
 use deckle_worker::error::exit;
 use deckle_worker::execute::{execute_notebook, ExecuteOptions};
-use deckle_worker::kernel::LaunchOptions;
-use deckle_worker::kernelspec;
 use deckle_worker::params::ParamValue;
-use deckle_worker::pool::KernelPool;
+use deckle_worker::pool::Pools;
 use futures::future::BoxFuture;
 use serde_json::Map;
 
 pub struct LocalExecutor {
     /// Where kernelspecs are looked up (`None`: this process's environment).
     pub search_env: Option<HashMap<String, String>>,
-    /// Kernels to keep booted ahead of need, per (kernel, working dir, environment).
-    pub warm_kernels: usize,
-    pools: Arc<Mutex<Vec<Arc<KernelPool>>>>,
+    /// Warm kernels, per (kernel, working dir, environment).
+    pools: Arc<Pools>,
 }
 
 impl LocalExecutor {
+    /// `warm_kernels` fresh kernels are kept booted ahead of need (0: boot on demand).
     pub fn new(search_env: Option<HashMap<String, String>>, warm_kernels: usize) -> Self {
-        LocalExecutor { search_env, warm_kernels, pools: Arc::default() }
+        LocalExecutor { search_env, pools: Pools::new(warm_kernels) }
     }
-}
-
-/// The kernel a notebook asks for: `-k`, else its `metadata.kernelspec.name`.
-fn wanted_kernel(input: &std::path::Path, explicit: Option<&str>) -> Option<String> {
-    if let Some(k) = explicit {
-        return Some(k.to_string());
-    }
-    let nb = deckle_worker::notebook::read(input).ok()?;
-    nb.pointer("/metadata/kernelspec/name").and_then(serde_json::Value::as_str).map(str::to_string)
-}
-
-/// The pool serving this kernel, working dir and environment, made on first use.
-fn pool_for(
-    pools: &Mutex<Vec<Arc<KernelPool>>>,
-    size: usize,
-    search_env: Option<&HashMap<String, String>>,
-    kernel: &str,
-    launch: &LaunchOptions,
-) -> Option<Arc<KernelPool>> {
-    if size == 0 {
-        return None;
-    }
-    let mut pools = pools.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(p) = pools.iter().find(|p| p.serves(kernel, launch)) {
-        return Some(p.clone());
-    }
-    let spec = match search_env {
-        Some(env) => kernelspec::find_kernelspec(kernel, env),
-        None => kernelspec::find_kernelspec(kernel, &kernelspec::ProcessEnv),
-    }
-    .ok()?;
-    let pool = KernelPool::new(spec, launch.clone(), size);
-    pools.push(pool.clone());
-    Some(pool)
 }
 
 fn failed(status: TaskStatus, error: String, written: bool, started: Instant) -> TaskResult {
@@ -72,7 +36,6 @@ impl Executor for LocalExecutor {
     fn run(&self, task: Task) -> BoxFuture<'static, TaskResult> {
         let search_env = self.search_env.clone();
         let pools = self.pools.clone();
-        let warm = self.warm_kernels;
         Box::pin(async move {
             let started = Instant::now();
             let input = match &task.kind {
@@ -100,10 +63,7 @@ impl Executor for LocalExecutor {
             opts.kernel = task.kernel.clone();
             opts.cwd = task.cwd.as_ref().map(PathBuf::from);
             opts.env = task.secret_env.clone();
-            if let Some(kernel) = wanted_kernel(&input, task.kernel.as_deref()) {
-                let launch = LaunchOptions { cwd: opts.cwd.clone(), env: opts.env.clone(), start_timeout: opts.start_timeout };
-                opts.pool = pool_for(&pools, warm, search_env.as_ref(), &kernel, &launch);
-            }
+            opts.pools = Some(pools);
             opts.search_env = search_env;
             // The node's timeout is the run's deadline: a cell still running at it is
             // interrupted, then its kernel killed, and the notebook records it. The

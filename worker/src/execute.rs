@@ -58,9 +58,9 @@ pub struct ExecuteOptions {
     /// How long to wait for an acknowledging kernel's process to exit (see
     /// [`Kernel::shutdown`]).
     pub exit_wait: Duration,
-    /// Take the kernel from this pool when it serves the notebook's kernel, working
-    /// dir and environment; otherwise boot one.
-    pub pool: Option<std::sync::Arc<crate::pool::KernelPool>>,
+    /// Take the kernel from these warm pools (by kernel, working dir and
+    /// environment) instead of booting one.
+    pub pools: Option<std::sync::Arc<crate::pool::Pools>>,
     /// A limit on the whole run (a workflow node's `timeout`): kernel start and the
     /// running cell are held to it, and a cell still running at it is interrupted
     /// and recorded like a cell timeout.
@@ -88,7 +88,7 @@ impl ExecuteOptions {
             autosave_every: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(2),
             exit_wait: Duration::ZERO,
-            pool: None,
+            pools: None,
             deadline: None,
         }
     }
@@ -585,7 +585,7 @@ pub async fn execute_notebook(opts: &ExecuteOptions) -> std::result::Result<Exec
     };
     let launch = LaunchOptions { cwd: opts.cwd.clone(), env: opts.env.clone(), start_timeout };
     // Boot the kernel while the first save happens.
-    let pool = opts.pool.clone().filter(|p| p.serves(&spec.name, &launch));
+    let pool = opts.pools.as_ref().and_then(|p| p.pool_for(&spec, &launch));
     let kernel_task = tokio::spawn(async move {
         match pool {
             Some(p) => p.take().await,

@@ -119,3 +119,32 @@ impl Drop for KernelPool {
         }
     }
 }
+
+/// Pools by (kernel, working dir, environment), each made the first time a notebook
+/// asks for that combination. What an executor keeps for the lifetime of a worker.
+#[derive(Debug)]
+pub struct Pools {
+    size: usize,
+    pools: Mutex<Vec<Arc<KernelPool>>>,
+}
+
+impl Pools {
+    /// `size` warm kernels per combination; 0 disables warming.
+    pub fn new(size: usize) -> Arc<Self> {
+        Arc::new(Pools { size, pools: Mutex::new(Vec::new()) })
+    }
+
+    /// The pool for `spec` launched with `launch`, made on first use.
+    pub fn pool_for(&self, spec: &KernelSpec, launch: &LaunchOptions) -> Option<Arc<KernelPool>> {
+        if self.size == 0 {
+            return None;
+        }
+        let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = pools.iter().find(|p| p.serves(&spec.name, launch)) {
+            return Some(p.clone());
+        }
+        let pool = KernelPool::new(spec.clone(), launch.clone(), self.size);
+        pools.push(pool.clone());
+        Some(pool)
+    }
+}

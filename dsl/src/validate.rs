@@ -243,6 +243,16 @@ impl Reads<'_> {
                             None => format!(" (declared: {})", self.wf.params.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")),
                         };
                         sink.error(pos, format!("{at} reads `params.{name}`, which is not a workflow param{hint}"));
+                    } else if self.wf.params[name].secret {
+                        // Secrets never pass through expressions: that would write them
+                        // into a notebook or a SQL text. Kernels get them as env vars.
+                        sink.error(
+                            pos,
+                            format!(
+                                "{at} reads `params.{name}`, a secret: secrets reach notebooks only as the environment variable DECKLE_SECRET_{}",
+                                name.to_ascii_uppercase()
+                            ),
+                        );
                     }
                 }
             }
@@ -279,6 +289,9 @@ mod tests {
 
     #[test]
     fn transitive_upstream_reads_are_allowed() {
+        let secret = "workflow: w\nparams: { key: { type: string, secret: true } }\nnodes:\n  a: { sql: { query: \"select '{{ params.key }}'\" } }\n";
+        let err = crate::parse_str(secret, std::path::Path::new("/tmp/w.yaml")).unwrap_err().to_string();
+        assert!(err.contains("a secret") && err.contains("DECKLE_SECRET_KEY"), "{err}");
         let ok = "workflow: w\nparams: { xs: { type: list, default: [1] } }\nnodes:\n  a: { sql: { query: q } }\n  b: { sql: { query: q }, needs: a }\n  c:\n    sql: { query: \"select {{ nodes.a.outputs.row_count }}\" }\n    needs: b\n    when: \"params.xs.exists(x, x > nodes.a.outputs.row_count) && run.attempt >= 1\"\n    foreach: \"${{ params.xs }}\"\n    params: { n: \"${{ item + index }}\" }\n";
         check(ok).unwrap();
     }

@@ -7,7 +7,8 @@
 //! - [`params`] and [`translate`]: papermill's parameter parsing and literal forms;
 //! - [`inject`]: put the `injected-parameters` cell where papermill puts it;
 //! - [`notebook`]: read, validate and write `.ipynb` exactly as nbformat does;
-//! - [`execute`]: run every cell, keep papermill's metadata, save as cells start and end;
+//! - [`execute`]: run every cell on the kernel, with timeouts; `record` keeps
+//!   papermill's metadata and saves as cells start and end;
 //! - [`outputs`]: what a notebook recorded (declared variables, scrapbook scraps).
 //!
 //! ```no_run
@@ -30,6 +31,7 @@ pub mod notebook;
 pub mod outputs;
 pub mod params;
 pub mod pool;
+mod record;
 pub mod sql;
 pub mod translate;
 pub mod zygote;

@@ -1,0 +1,367 @@
+//! What a run records in the notebook, as papermill's `NotebookExecutionManager`
+//! and nbclient's `process_message` record it: cell and notebook metadata, timing,
+//! outputs (display updates, `clear_output(wait)`), saves, and the error cells.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::{json, Value};
+use tokio::time::Instant;
+
+use crate::error::Result;
+use crate::execute::ExecuteOptions;
+use crate::inject;
+use crate::kernel::KernelMsg;
+use crate::notebook;
+
+/// papermill's `datetime.now(timezone.utc).isoformat()`.
+pub(crate) fn iso_now(t: DateTime<Utc>) -> String {
+    if t.timestamp_subsec_micros() == 0 {
+        t.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
+    } else {
+        t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string()
+    }
+}
+
+/// `timedelta.total_seconds()` of two microsecond-precision instants.
+pub(crate) fn seconds_between(a: DateTime<Utc>, b: DateTime<Utc>) -> f64 {
+    let micros = (b - a).num_microseconds().unwrap_or(0);
+    micros as f64 / 1e6
+}
+
+pub(crate) fn now() -> DateTime<Utc> {
+    // Truncate to microseconds, as Python's datetime holds them.
+    let t = Utc::now();
+    t - chrono::Duration::nanoseconds(i64::from(t.timestamp_subsec_nanos() % 1000))
+}
+
+/// How a cell ended, when it did not end well.
+pub(crate) enum CellFailure {
+    Raised { ename: String, evalue: String },
+    /// Which limit: `1s` or `the run's time limit`.
+    TimedOut(String),
+    KernelDied(String),
+}
+
+/// The notebook being run and its bookkeeping.
+pub(crate) struct Run<'a> {
+    pub(crate) nb: Value,
+    pub(crate) opts: &'a ExecuteOptions,
+    pub(crate) last_save: Instant,
+    pub(crate) display_map: HashMap<String, HashMap<usize, Vec<usize>>>,
+    pub(crate) clear_before_next_output: bool,
+    pub(crate) pbar: ProgressBar,
+}
+
+impl Run<'_> {
+    pub(crate) fn save(&mut self) -> Result<()> {
+        if let Some(out) = &self.opts.output {
+            if out != Path::new("-") {
+                notebook::write(&self.nb, out)?;
+            }
+        }
+        self.last_save = Instant::now();
+        Ok(())
+    }
+
+    fn cell_pm(&mut self, i: usize) -> &mut Value {
+        &mut self.nb["cells"][i]["metadata"]["papermill"]
+    }
+
+    /// `NotebookExecutionManager.notebook_start`.
+    pub(crate) fn notebook_start(&mut self, start: DateTime<Utc>) -> Result<()> {
+        let pm = &mut self.nb["metadata"]["papermill"];
+        pm["start_time"] = json!(iso_now(start));
+        pm["end_time"] = Value::Null;
+        pm["duration"] = Value::Null;
+        pm["exception"] = Value::Null;
+        for cell in self.nb["cells"].as_array_mut().into_iter().flatten() {
+            let code = cell["cell_type"] == "code";
+            if code {
+                cell["execution_count"] = Value::Null;
+                cell["outputs"] = json!([]);
+            }
+            cell["metadata"]["papermill"] = json!({
+                "exception": null, "start_time": null, "end_time": null, "duration": null, "status": "pending"
+            });
+        }
+        self.save()
+    }
+
+    pub(crate) fn cell_start(&mut self, i: usize) -> Result<()> {
+        if self.opts.log_output {
+            eprintln!("{:-<40}", format!("Executing Cell {}", i + 1));
+        }
+        let pm = self.cell_pm(i);
+        pm["start_time"] = json!(iso_now(now()));
+        pm["status"] = json!("running");
+        pm["exception"] = json!(false);
+        if let Some(desc) = cell_description(notebook::source(&self.nb["cells"][i])) {
+            self.pbar.set_message(format!("Executing {desc}"));
+        }
+        self.save()
+    }
+
+    pub(crate) fn cell_exception(&mut self, i: usize) {
+        let pm = self.cell_pm(i);
+        pm["exception"] = json!(true);
+        pm["status"] = json!("failed");
+        self.nb["metadata"]["papermill"]["exception"] = json!(true);
+    }
+
+    pub(crate) fn cell_complete(&mut self, i: usize) -> Result<()> {
+        if self.opts.log_output {
+            eprintln!("{:-<43}", format!("Ending Cell {}", i + 1));
+        }
+        let end = now();
+        let pm = self.cell_pm(i);
+        pm["end_time"] = json!(iso_now(end));
+        if let Some(start) = pm["start_time"].as_str().and_then(|s| DateTime::parse_from_rfc3339(s).ok()) {
+            pm["duration"] = json!(seconds_between(start.with_timezone(&Utc), end));
+        }
+        if pm["status"] != "failed" {
+            pm["status"] = json!("completed");
+        }
+        self.save()?;
+        self.pbar.inc(1);
+        Ok(())
+    }
+
+    /// `NotebookExecutionManager.notebook_complete`.
+    pub(crate) fn notebook_complete(&mut self, start: DateTime<Utc>) {
+        let end = now();
+        let pm = &mut self.nb["metadata"]["papermill"];
+        pm["end_time"] = json!(iso_now(end));
+        pm["duration"] = json!(seconds_between(start, end));
+        for cell in self.nb["cells"].as_array_mut().into_iter().flatten() {
+            let status = &mut cell["metadata"]["papermill"]["status"];
+            if status == "failed" {
+                break;
+            }
+            if status == "pending" {
+                *status = json!("completed");
+            }
+        }
+    }
+
+    /// nbclient's `process_message` for one IOPub message of the running cell.
+    /// Returns true on `status: idle`.
+    pub(crate) fn process_message(&mut self, i: usize, msg: &KernelMsg) -> bool {
+        let content = &msg.content;
+        let display_id = content
+            .get("transient")
+            .and_then(|t| t.get("display_id"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let mt = msg.msg_type.as_str();
+        if let Some(id) = &display_id {
+            if matches!(mt, "execute_result" | "display_data" | "update_display_data") {
+                self.update_display_id(id, content);
+            }
+        }
+        let cell = &mut self.nb["cells"][i];
+        if let Some(ec) = content.get("execution_count") {
+            cell["execution_count"] = ec.clone();
+        }
+        let stamp = || json!(msg.date.clone());
+        match mt {
+            "status" => match content["execution_state"].as_str() {
+                Some("idle") => {
+                    cell["metadata"]["execution"]["iopub.status.idle"] = stamp();
+                    return true;
+                }
+                Some("busy") => cell["metadata"]["execution"]["iopub.status.busy"] = stamp(),
+                _ => {}
+            },
+            "execute_input" => cell["metadata"]["execution"]["iopub.execute_input"] = stamp(),
+            "clear_output" => {
+                if content["wait"].as_bool().unwrap_or(false) {
+                    self.clear_before_next_output = true;
+                } else {
+                    cell["outputs"] = json!([]);
+                    self.clear_display_mapping(i);
+                }
+            }
+            "stream" | "display_data" | "execute_result" | "error" => {
+                let out = output_from_msg(mt, content);
+                if self.opts.log_output {
+                    log_output(&out);
+                }
+                if self.clear_before_next_output {
+                    self.nb["cells"][i]["outputs"] = json!([]);
+                    self.clear_display_mapping(i);
+                    self.clear_before_next_output = false;
+                }
+                let outs = self.nb["cells"][i]["outputs"].as_array_mut().expect("outputs list");
+                if let Some(id) = display_id {
+                    self.display_map.entry(id).or_default().entry(i).or_default().push(outs.len());
+                }
+                outs.push(out);
+            }
+            // comm messages (widgets) and update_display_data are not outputs.
+            _ => {}
+        }
+        false
+    }
+
+    fn update_display_id(&mut self, id: &str, content: &Value) {
+        let Some(cells) = self.display_map.get(id) else { return };
+        for (&ci, idxs) in cells {
+            for &oi in idxs {
+                if let Some(o) = self.nb["cells"][ci]["outputs"].get_mut(oi) {
+                    o["data"] = content.get("data").cloned().unwrap_or(json!({}));
+                    o["metadata"] = content.get("metadata").cloned().unwrap_or(json!({}));
+                }
+            }
+        }
+    }
+
+    fn clear_display_mapping(&mut self, i: usize) {
+        for cells in self.display_map.values_mut() {
+            if let Some(v) = cells.get_mut(&i) {
+                v.clear();
+            }
+        }
+    }
+
+    pub(crate) fn push_error_output(&mut self, i: usize, ename: &str, evalue: &str) {
+        let outs = self.nb["cells"][i]["outputs"].as_array_mut().expect("outputs list");
+        if !outs.iter().any(|o| o["output_type"] == "error") {
+            outs.push(json!({"output_type": "error", "ename": ename, "evalue": evalue, "traceback": [format!("{ename}: {evalue}")]}));
+        }
+    }
+
+    /// papermill's `raise_for_execution_errors`: the first error output (a clean
+    /// `SystemExit` does not count) or failed cell gets papermill's two marker cells.
+    pub(crate) fn insert_error_cells(&mut self) -> bool {
+        let cells = self.nb["cells"].as_array().expect("cells");
+        let mut found: Option<(usize, Value)> = None;
+        for (idx, cell) in cells.iter().enumerate() {
+            let mut has_sys_exit = false;
+            for o in cell["outputs"].as_array().into_iter().flatten() {
+                if o["output_type"] == "error" {
+                    if o["ename"] == "SystemExit" && (o["evalue"] == "" || o["evalue"] == "0") {
+                        has_sys_exit = true;
+                        continue;
+                    }
+                    found = Some((idx, cell["execution_count"].clone()));
+                    break;
+                }
+            }
+            if found.is_none() && !has_sys_exit && cell.pointer("/metadata/papermill/exception") == Some(&json!(true)) {
+                found = Some((idx, cell["execution_count"].clone()));
+                break;
+            }
+        }
+        let Some((idx, count)) = found else { return false };
+        let count = match count {
+            Value::Null => "None".to_string(),
+            v => v.to_string(),
+        };
+        let cells = self.nb["cells"].as_array_mut().expect("cells");
+        cells.insert(idx, notebook::new_markdown_cell(ERROR_ANCHOR_MSG, &[inject::ERROR_MARKER_TAG]));
+        cells.insert(0, notebook::new_markdown_cell(&ERROR_MESSAGE_TEMPLATE.replace("%s", &count), &[inject::ERROR_MARKER_TAG]));
+        true
+    }
+}
+
+#[cfg_attr(not(test), allow(dead_code))]
+const ERROR_STYLE: &str = r#"style="color:red; font-family:Helvetica Neue, Helvetica, Arial, sans-serif; font-size:2em;""#;
+const ERROR_MESSAGE_TEMPLATE: &str = concat!(
+    r#"<span style="color:red; font-family:Helvetica Neue, Helvetica, Arial, sans-serif; font-size:2em;">"#,
+    r##"An Exception was encountered at '<a href="#papermill-error-cell">In [%s]</a>'.</span>"##
+);
+const ERROR_ANCHOR_MSG: &str = concat!(
+    r#"<span id="papermill-error-cell" style="color:red; font-family:Helvetica Neue, Helvetica, Arial, sans-serif; font-size:2em;">"#,
+    "Execution using papermill encountered an exception here and stopped:</span>"
+);
+
+/// nbformat's `output_from_msg`.
+pub(crate) fn output_from_msg(msg_type: &str, c: &Value) -> Value {
+    let g = |k: &str| c.get(k).cloned().unwrap_or(Value::Null);
+    match msg_type {
+        "execute_result" => json!({"output_type": msg_type, "metadata": g("metadata"), "data": g("data"), "execution_count": g("execution_count")}),
+        "stream" => json!({"output_type": msg_type, "name": g("name"), "text": g("text")}),
+        "display_data" => json!({"output_type": msg_type, "metadata": g("metadata"), "data": g("data")}),
+        _ => json!({"output_type": "error", "ename": g("ename"), "evalue": g("evalue"), "traceback": g("traceback")}),
+    }
+}
+
+pub(crate) fn log_output(out: &Value) {
+    use std::io::Write;
+    match out["output_type"].as_str() {
+        Some("stream") => {
+            let text = out["text"].as_str().unwrap_or("");
+            if out["name"] == "stderr" {
+                let _ = std::io::stderr().write_all(text.as_bytes());
+            } else {
+                let mut o = std::io::stdout().lock();
+                let _ = o.write_all(text.as_bytes());
+                let _ = o.flush();
+            }
+        }
+        _ => {
+            if let Some(t) = out.pointer("/data/text~1plain").and_then(Value::as_str) {
+                println!("{t}");
+            }
+        }
+    }
+}
+
+/// papermill's `get_cell_description`: `papermill_description=NAME` in the source.
+pub(crate) fn cell_description(src: &str) -> Option<&str> {
+    src.split_once("papermill_description=")?.1.split_whitespace().next()
+}
+
+/// A short human name for cell `i`: its position and first line.
+pub(crate) fn cell_label(nb: &Value, i: usize) -> String {
+    let cell = &nb["cells"][i];
+    let first = notebook::source(cell).lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+    let first: String = if first.chars().count() > 40 { format!("{}…", first.chars().take(40).collect::<String>()) } else { first.to_string() };
+    let count = match &cell["execution_count"] {
+        Value::Number(n) => format!(" (In [{n}])"),
+        _ => String::new(),
+    };
+    format!("cell {}{count} `{first}`", i + 1)
+}
+
+pub(crate) fn progress_bar(enabled: bool, len: usize) -> ProgressBar {
+    if !enabled {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::stderr());
+    pb.set_style(
+        ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} cells [{elapsed}<{eta}]")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    pb.set_message("Executing");
+    pb
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_look_like_python_isoformat() {
+        let t = DateTime::parse_from_rfc3339("2026-11-23T20:18:24.760261Z").unwrap().with_timezone(&Utc);
+        assert_eq!(iso_now(t), "2026-11-23T20:18:24.760261+00:00");
+        let whole = DateTime::parse_from_rfc3339("2026-11-23T20:18:24Z").unwrap().with_timezone(&Utc);
+        assert_eq!(iso_now(whole), "2026-11-23T20:18:24+00:00");
+        assert_eq!(seconds_between(whole, t), 0.760261);
+    }
+
+    #[test]
+    fn error_cells_match_papermill_text() {
+        assert!(ERROR_MESSAGE_TEMPLATE.contains(ERROR_STYLE));
+        assert!(ERROR_ANCHOR_MSG.contains(ERROR_STYLE));
+    }
+
+    #[test]
+    fn cell_description_is_found() {
+        assert_eq!(cell_description("x = 1 # papermill_description=load_data\n"), Some("load_data"));
+        assert_eq!(cell_description("x = 1"), None);
+    }
+}

@@ -315,3 +315,25 @@ fn a_warm_kernel_that_dies_mid_cell_fails_its_node() {
     assert!(cells(&nb).iter().any(|c| c["outputs"][0]["ename"] == "DeadKernelError"));
     assert_eq!(status(&run, "after"), "succeeded", "all_done runs after a failure");
 }
+
+#[test]
+fn an_invalid_workflow_is_refused_before_anything_runs() {
+    let d = tmp();
+    let wf = d.path().join("broken.yaml");
+    std::fs::write(
+        &wf,
+        "workflow: broken\nnodes:\n  a: { notebook: nope.ipynb, needs: [b] }\n  b: { notebook: nope.ipynb, needs: [a], retires: 2 }\n",
+    )
+    .unwrap();
+    let data = d.path().join("data");
+    let (code, _, err) = run(&wf, &data, &[]);
+    assert_eq!(code, 2, "{err}");
+    let name = wf.display().to_string();
+    assert!(err.contains(&format!("{name}:4:")) && err.contains("retires"), "unknown key with its line: {err}");
+    assert!(err.contains("cycle"), "the cycle is named: {err}");
+    assert!(err.contains("nope.ipynb"), "the missing notebook: {err}");
+    assert!(!data.join("artifacts").exists(), "nothing ran");
+    let o = deckle().arg("validate").arg(&wf).output().unwrap();
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).starts_with(&err), "validate reports what run reports, then a count: {}", stderr(&o));
+}

@@ -326,8 +326,8 @@ fn an_invalid_workflow_is_refused_before_anything_runs() {
     )
     .unwrap();
     let data = d.path().join("data");
-    let (code, _, err) = run(&wf, &data, &[]);
-    assert_eq!(code, 2, "{err}");
+    let (exit, _, err) = run(&wf, &data, &[]);
+    assert_eq!(exit, 2, "{err}");
     let name = wf.display().to_string();
     assert!(err.contains(&format!("{name}:4:")) && err.contains("retires"), "unknown key with its line: {err}");
     assert!(err.contains("cycle"), "the cycle is named: {err}");

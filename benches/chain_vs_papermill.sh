@@ -5,14 +5,8 @@
 #
 #   benches/chain_vs_papermill.sh [NODES]     (default 40)
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root"
 n=${1:-40}
-scripts/setup.sh --test
-cargo build --quiet --release --bin deckle
-export VIRTUAL_ENV="$root/.venv" PATH="$root/.venv/bin:$PATH"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+source "$(dirname "$0")/common.sh"
 cp benches/notebooks/trivial.ipynb "$work/trivial.ipynb"
 {
   echo "workflow: chain"
@@ -23,7 +17,6 @@ cp benches/notebooks/trivial.ipynb "$work/trivial.ipynb"
   done
 } > "$work/chain.yaml"
 
-now() { date +%s.%N; }
 t0=$(now)
 ./target/release/deckle run "$work/chain.yaml" --data "$work/data" --json > "$work/run.json"
 t1=$(now)

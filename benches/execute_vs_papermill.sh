@@ -5,17 +5,10 @@
 #
 #   benches/execute_vs_papermill.sh [RUNS]      (default 9)
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root"
 runs=${1:-9}
-scripts/setup.sh --test
-cargo build --quiet --release --bin deckle
-export VIRTUAL_ENV="$root/.venv" PATH="$root/.venv/bin:$PATH"
+source "$(dirname "$0")/common.sh"
 nb=benches/notebooks/five_cells.ipynb
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 
-now() { date +%s.%N; }
 pm=() dk=()
 # One untimed run of each warms the page cache (Python imports, the binary).
 papermill --no-progress-bar "$nb" "$work/pm.ipynb" -p x 3 >/dev/null 2>&1

@@ -90,7 +90,6 @@ impl Drop for SocketDir {
 
 pub struct Kernel {
     pub name: String,
-    pub language: String,
     child: Proc,
     /// A forked kernel's stdout/stderr go here (a child's are piped to the tail).
     log: Option<PathBuf>,
@@ -105,8 +104,6 @@ pub struct Kernel {
     exited: Option<String>,
     /// Let go after acknowledging shutdown: not to be killed.
     detached: bool,
-    /// `language_info` from the first `kernel_info_reply`.
-    pub language_info: Option<Value>,
     _sockets: SocketDir,
 }
 
@@ -327,7 +324,6 @@ impl Kernel {
         guard.0 = None;
         let mut kernel = Kernel {
             name: spec.name.clone(),
-            language: spec.language.clone(),
             child,
             log,
             pid,
@@ -340,7 +336,6 @@ impl Kernel {
             output_tail,
             exited: None,
             detached: false,
-            language_info: None,
             _sockets: sockets,
         };
         kernel.wait_ready(deadline, opts.start_timeout).await?;
@@ -370,9 +365,6 @@ impl Kernel {
                     Err(_) => break, // resend
                     Ok(KernelEvent::Shell(m)) if m.msg_type == "kernel_info_reply" => {
                         replied = true;
-                        if self.language_info.is_none() {
-                            self.language_info = m.content.get("language_info").cloned();
-                        }
                     }
                     Ok(KernelEvent::IoPub(_)) => iopub_seen = true,
                     Ok(KernelEvent::Shell(_)) => {}
@@ -528,14 +520,6 @@ impl Kernel {
         }
     }
 
-    /// The last lines the kernel process printed (for error messages).
-    pub fn output_tail(&self) -> String {
-        format_tail(&self.output_tail)
-    }
-
-    pub fn pid(&self) -> Option<i32> {
-        self.pid
-    }
 }
 
 impl Drop for Kernel {

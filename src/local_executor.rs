@@ -39,7 +39,7 @@ impl Executor for LocalExecutor {
         Box::pin(async move {
             let started = Instant::now();
             let input = match &task.kind {
-                TaskKind::Notebook { path } => PathBuf::from(path),
+                TaskKind::Notebook { path, .. } => PathBuf::from(path),
                 TaskKind::Sql { spec } => {
                     // The coordinator renders `save_to`; make sure its directory exists.
                     if let Some(dir) = spec.save_to.as_deref().and_then(|p| std::path::Path::new(p).parent()) {

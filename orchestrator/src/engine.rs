@@ -157,6 +157,8 @@ impl Engine {
             date: date.clone(),
             logical_time: logical_time.clone(),
             params: params.visible.clone(),
+            version: 0,
+            attempt: 1,
             status: RunStatus::Running,
             started_at: ts(self.clock.as_ref()),
             ended_at: None,
@@ -362,6 +364,8 @@ impl Engine {
                             outputs: Map::new(),
                             error: None,
                             notebook,
+                            worker: None,
+                            lost: false,
                         });
                         let inst = inst.clone();
                         self.save(ctx.run_id, &inst)?;
@@ -407,7 +411,7 @@ impl Engine {
         let output_path = artifacts::output_notebook(&ctx.run_dir, &node.id, index, attempt);
         let workdir = ctx.wf.path.parent().map(|p| p.to_string_lossy().into_owned());
         let (kind, outputs, input_copy_path) = match &node.kind {
-            NodeKind::Notebook { path, .. } => (TaskKind::Notebook { path: path.to_string_lossy().into_owned() }, node.outputs.clone(), None),
+            NodeKind::Notebook { path, .. } => (TaskKind::Notebook { path: path.to_string_lossy().into_owned(), hash: None }, node.outputs.clone(), None),
             NodeKind::Sql(sql) => {
                 let engine = if sql.engine == "presto" { "trino".to_string() } else { sql.engine.clone() };
                 let query = resolve::render(&sql.query, &c).map_err(|e| format!("sql query: {e}"))?;
@@ -442,6 +446,7 @@ impl Engine {
             output_path: output_path.to_string_lossy().into_owned(),
             input_copy_path,
             cwd: workdir,
+            labels: node.labels.clone(),
         })
     }
 

@@ -18,7 +18,7 @@ pub mod engine;
 mod engine_tests;
 pub mod error;
 pub mod executor;
-pub mod record;
+pub use deckle_protocol::record;
 pub mod resolve;
 pub mod store;
 pub mod trigger;

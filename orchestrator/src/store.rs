@@ -132,6 +132,8 @@ mod tests {
             date: "2026-01-01".into(),
             logical_time: "2026-01-01T00:00:00Z".into(),
             params: Default::default(),
+            version: 0,
+            attempt: 1,
             status: RunStatus::Running,
             started_at: "t".into(),
             ended_at: None,

@@ -1,8 +1,14 @@
 //! deckle-protocol: the serde types the coordinator and workers exchange over HTTP.
 //!
 //! `orchestrator` and `worker` never depend on each other; both depend on this
-//! crate. The lease, heartbeat and completion bodies land with the coordinator
-//! issue.
+//! crate.
+//!
+//! - [`api`]: request and reply bodies of `/api/v1` (the route table is there);
+//! - [`record`]: the persisted run, node and attempt records the API returns;
+//! - [`task`]: one node attempt to execute and its result (what a lease carries);
+//! - [`sql`]: a SQL node, rendered.
 
+pub mod api;
+pub mod record;
 pub mod sql;
 pub mod task;

@@ -8,8 +8,14 @@ use serde_json::{Map, Value};
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TaskKind {
-    /// A notebook file on the executor's disk.
-    Notebook { path: String },
+    /// A notebook file. The embedded engine runs `path` from its own disk; a remote
+    /// worker fetches the snapshot by `hash` (`GET /api/v1/blobs/{hash}`).
+    Notebook {
+        path: String,
+        /// sha256 of the notebook's content, when it was registered.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hash: Option<String>,
+    },
     /// A SQL node: the executor generates the notebook.
     Sql { spec: crate::sql::SqlSpec },
 }
@@ -39,6 +45,16 @@ pub struct Task {
     pub input_copy_path: Option<String>,
     /// Working directory for the kernel.
     pub cwd: Option<String>,
+    /// Only a worker with all of these labels may run it.
+    #[serde(default)]
+    pub labels: Vec<String>,
+}
+
+impl Task {
+    /// `node` or `node.3`: the instance this attempt belongs to.
+    pub fn instance(&self) -> String {
+        crate::record::instance_key(&self.node, self.index)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -49,6 +65,11 @@ pub enum TaskStatus {
     TimedOut,
     /// The executor could not run it (bad notebook, unknown kernel…): retrying won't help.
     Invalid,
+    /// The worker running it was lost (its lease expired): run it again elsewhere,
+    /// without counting it against `retries`.
+    Lost,
+    /// Stopped because the run was cancelled.
+    Cancelled,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -2,9 +2,10 @@
 //! node instance (a foreach node has a parent record and one per item).
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use serde_json::{Map, Value};
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeStatus {
     Pending,
@@ -39,7 +40,7 @@ impl NodeStatus {
     }
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     Running,
@@ -59,7 +60,7 @@ impl RunStatus {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct RunRecord {
     pub id: String,
     pub workflow: String,
@@ -67,13 +68,21 @@ pub struct RunRecord {
     pub date: String,
     pub logical_time: String,
     /// Resolved workflow parameters (secrets left out).
+    #[schema(value_type = Object)]
     pub params: Map<String, Value>,
+    /// The registered workflow version this run is pinned to (0: an unregistered
+    /// file run by `deckle run`).
+    #[serde(default)]
+    pub version: u32,
+    /// 1, then one more for every rerun.
+    #[serde(default = "one")]
+    pub attempt: u32,
     pub status: RunStatus,
     pub started_at: String,
     pub ended_at: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct AttemptRecord {
     pub n: u32,
     pub status: NodeStatus,
@@ -81,14 +90,26 @@ pub struct AttemptRecord {
     pub ended_at: Option<String>,
     pub duration_secs: Option<f64>,
     /// The parameters as injected.
+    #[schema(value_type = Object)]
     pub params: Map<String, Value>,
+    #[schema(value_type = Object)]
     pub outputs: Map<String, Value>,
     pub error: Option<String>,
     /// The output notebook, when one was written.
     pub notebook: Option<String>,
+    /// The worker that ran it (remote workers only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<String>,
+    /// The worker was lost (its lease expired): not counted against `retries`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lost: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+fn one() -> u32 {
+    1
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct NodeRecord {
     pub node: String,
     /// Foreach item index; `None` for a plain node or a foreach parent.
@@ -96,6 +117,7 @@ pub struct NodeRecord {
     pub status: NodeStatus,
     pub attempts: Vec<AttemptRecord>,
     /// Recorded outputs of the last attempt (for a foreach parent: lists in item order).
+    #[schema(value_type = Object)]
     pub outputs: Map<String, Value>,
     pub error: Option<String>,
     /// For a foreach parent: how many items.

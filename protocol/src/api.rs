@@ -1,0 +1,204 @@
+//! The bodies of the coordinator's HTTP API (`/api/v1`): what the CLI, the workers
+//! and the web UI send and receive. Run and node records are in [`crate::record`];
+//! the work a lease carries is a [`crate::task::Task`].
+//!
+//! Routes (all JSON unless noted; every error is an [`ApiError`]):
+//!
+//! | route | body | reply |
+//! |---|---|---|
+//! | `POST /api/v1/workflows` | [`RegisterWorkflow`] | 201 [`WorkflowVersion`] |
+//! | `GET /api/v1/workflows` | | [`WorkflowSummary`]`[]` |
+//! | `GET /api/v1/workflows/{id}` | | [`WorkflowDetail`] |
+//! | `POST /api/v1/workflows/{id}/runs` | [`TriggerRun`] | 201 [`RunRecord`] |
+//! | `GET /api/v1/runs?workflow=` | | [`RunRecord`]`[]` (newest first) |
+//! | `GET /api/v1/runs/{run}` | | [`RunDetail`] |
+//! | `GET /api/v1/runs/{run}/nodes/{node}/attempts/{n}/notebook` | | the `.ipynb` |
+//! | `GET /api/v1/runs/{run}/nodes/{node}/log?attempt=` | | [`NodeLog`] |
+//! | `POST /api/v1/runs/{run}/cancel` | | [`RunRecord`] |
+//! | `POST /api/v1/runs/{run}/rerun` | [`Rerun`] | [`RunRecord`] |
+//! | `GET /api/v1/blobs/{sha256}` | | the snapshotted file's bytes |
+//! | `POST /api/v1/leases` (long-poll) | [`LeaseRequest`] | 200 [`Lease`]`[]`, 204 none within `wait_secs` |
+//! | `POST /api/v1/leases/{id}/heartbeat` | | [`HeartbeatReply`]; 409 when the lease is no longer the worker's |
+//! | `PUT /api/v1/leases/{id}/notebook?input=` | the notebook's bytes | 204; 409 when stale |
+//! | `POST /api/v1/leases/{id}/complete` | [`crate::task::TaskResult`] | 204; 409 when stale |
+//!
+//! A `node` in a path is the node id, or `id.N` for foreach instance N.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::record::{NodeRecord, RunRecord};
+use crate::task::Task;
+
+/// Every error the API returns.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct ApiError {
+    /// What went wrong, for a person.
+    pub error: String,
+    /// A stable code: `unauthorized`, `not_found`, `bad_request`, `invalid_workflow`,
+    /// `conflict`, `stale_lease`, `payload_too_large`, `unavailable`, `internal`.
+    pub code: String,
+    /// For an invalid workflow: every problem, `file:line:column: message`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<String>,
+}
+
+/// Register a workflow: the file and every notebook it names, as text. Each
+/// registration is a new version; runs pin theirs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct RegisterWorkflow {
+    /// The workflow file's name (`workflow.yaml`); only its extension matters.
+    pub file_name: String,
+    /// The workflow file's text.
+    pub content: String,
+    /// Notebooks by their path relative to the workflow file, as written in it.
+    pub files: BTreeMap<String, String>,
+}
+
+/// One registered version.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct WorkflowVersion {
+    pub workflow: String,
+    /// 1, 2, … per registration.
+    pub version: u32,
+    /// sha256 of the workflow file.
+    pub hash: String,
+    pub registered_at: String,
+    /// Notebook path (relative to the workflow file) → sha256 of its content.
+    pub files: BTreeMap<String, String>,
+    /// Validation warnings, `file:line:column: message`.
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct WorkflowSummary {
+    pub id: String,
+    pub description: Option<String>,
+    pub latest_version: u32,
+    pub nodes: usize,
+    /// The most recent run, if any.
+    pub latest_run: Option<RunRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct NodeSummary {
+    pub id: String,
+    pub needs: Vec<String>,
+    /// `notebook` or `sql`.
+    pub kind: String,
+    /// The notebook path, for notebook nodes.
+    pub notebook: Option<String>,
+    pub labels: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct ParamSummary {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+    pub default: Option<Value>,
+    pub secret: bool,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct WorkflowDetail {
+    pub id: String,
+    pub description: Option<String>,
+    /// Of the latest version.
+    pub nodes: Vec<NodeSummary>,
+    pub params: Vec<ParamSummary>,
+    /// Oldest first.
+    pub versions: Vec<WorkflowVersion>,
+}
+
+/// Trigger a run.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct TriggerRun {
+    /// `name → value` as on the command line (`-p name=value`), typed against the
+    /// workflow's params.
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    /// The logical date, `YYYY-MM-DD`; default today in the schedule's time zone.
+    #[serde(default)]
+    pub date: Option<String>,
+    /// Pin a version; default the latest.
+    #[serde(default)]
+    pub version: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct RunDetail {
+    pub run: RunRecord,
+    /// Every node record (foreach parents, then their instances), in workflow order.
+    pub nodes: Vec<NodeRecord>,
+}
+
+/// Rerun a finished run.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct Rerun {
+    /// Keep succeeded nodes and their outputs; re-run failed, cancelled, upstream-failed
+    /// and skipped nodes (and so their downstream). `false` re-runs every node.
+    #[serde(default = "yes")]
+    pub from_failed: bool,
+    /// Params to change, as in [`TriggerRun::params`].
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A node attempt's streamed text (stdout, stderr, errors), from its latest saved
+/// notebook: partial while it runs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct NodeLog {
+    pub run: String,
+    pub node: String,
+    pub attempt: u32,
+    /// Whether the attempt is finished (no more text will come).
+    pub finished: bool,
+    pub text: String,
+}
+
+/// A worker asks for work (long-poll).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct LeaseRequest {
+    /// A stable name for the worker process (`host:pid`).
+    pub worker: String,
+    /// Labels this worker has; a node with `labels` goes only to a worker with all of them.
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// How many tasks it can take now (its free slots), at least 1.
+    pub max: u32,
+    /// How long the server may hold the request open when nothing is ready (capped at 30 s).
+    pub wait_secs: f64,
+}
+
+/// A granted lease: one node attempt, owned by one worker until it completes or
+/// the lease expires.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct Lease {
+    pub id: String,
+    /// Heartbeat at least this often (a third of it is a good cadence); a lease not
+    /// heard from for this long expires and the node is retried elsewhere.
+    pub ttl_secs: f64,
+    #[schema(value_type = Object)]
+    pub task: Task,
+    /// Secret params as environment variables for the kernel. Sent only to the worker
+    /// holding the lease; never recorded.
+    #[serde(default)]
+    pub secret_env: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct HeartbeatReply {
+    /// The run was cancelled: stop the kernel and complete with status `failed`.
+    pub cancel: bool,
+    pub ttl_secs: f64,
+}

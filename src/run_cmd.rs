@@ -60,11 +60,11 @@ async fn show_events(mut rx: mpsc::UnboundedReceiver<Event>, tty: bool) {
         let t = started.elapsed().as_secs_f64();
         let line = match e {
             Event::RunStarted { run_id, nodes } => format!("run {run_id}: {nodes} nodes"),
-            Event::NodeStarted { node, index, attempt } => {
+            Event::NodeStarted { node, index, attempt, .. } => {
                 let at = if attempt > 1 { format!(" (attempt {attempt})") } else { String::new() };
                 format!("{t:7.2}s  > {}{at}", key(&node, index))
             }
-            Event::NodeSettled { node, index, status, error } => {
+            Event::NodeSettled { node, index, status, error, .. } => {
                 let err = error.map(|e| format!(": {e}")).unwrap_or_default();
                 format!("{t:7.2}s  {} {}{err}", key(&node, index), status_mark(status))
             }
@@ -152,7 +152,7 @@ pub async fn run(args: RunArgs) -> i32 {
     let cancel = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    let outcome = engine.run(&wf, RunRequest { params, date: args.date.clone() }, cancel).await;
+    let outcome = engine.run(&wf, RunRequest { params, date: args.date.clone(), version: 0 }, cancel).await;
     drop(engine);
     let _ = viewer.await;
     match outcome {

@@ -1,4 +1,4 @@
-//! Running one workflow run to its end.
+//! Running a workflow run to its end.
 //!
 //! The engine keeps a state machine per node and per foreach instance (pending →
 //! ready → running → succeeded | failed | retrying …), persists every transition and
@@ -8,14 +8,17 @@
 //! whether it runs, is skipped or is `upstream_failed`; `when` false skips it.
 //! Parameters, `when`, `foreach` and SQL are evaluated at dispatch, against the
 //! outputs upstream nodes recorded.
+//!
+//! A run is created by [`Engine::start`] and carried to its end by [`Engine::drive`],
+//! which rebuilds its state from the store: the same call resumes a run after a
+//! coordinator restart and carries on a rerun ([`Engine::prepare_rerun`]).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use deckle_dsl::{Context, Node, NodeKind, Workflow};
-use deckle_protocol::sql::SqlSpec;
+use deckle_dsl::{Context, Node, Workflow};
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -24,17 +27,21 @@ use tracing::{debug, instrument};
 use crate::artifacts;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
-use crate::executor::{Executor, Task, TaskKind, TaskResult, TaskStatus};
+use crate::executor::{Executor, TaskResult, TaskStatus};
 use crate::record::{AttemptRecord, NodeRecord, NodeStatus, RunRecord, RunStatus};
 use crate::resolve;
 use crate::store::StateStore;
 use crate::trigger::{self, Decision};
 
+/// A worker lost this many times running one instance fails it: something in the
+/// notebook is likely taking its worker down.
+pub const MAX_LOST_ATTEMPTS: u32 = 5;
+
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     /// `--data`: state and artifacts.
     pub data_dir: PathBuf,
-    /// How many node instances run at once.
+    /// How many node instances of one run run at once.
     pub slots: usize,
     /// Rows a SQL node shows and records as `preview`.
     pub preview_rows: usize,
@@ -47,14 +54,16 @@ pub struct RunRequest {
     pub params: Vec<(String, String)>,
     /// The logical date (`YYYY-MM-DD`); default: today in the schedule's time zone.
     pub date: Option<String>,
+    /// The registered version the run pins (0 for a file run directly).
+    pub version: u32,
 }
 
-/// Progress, for live views. Sent after the transition is durable.
+/// Progress, for live views and metrics. Sent after the transition is durable.
 #[derive(Debug, Clone)]
 pub enum Event {
     RunStarted { run_id: String, nodes: usize },
-    NodeStarted { node: String, index: Option<usize>, attempt: u32 },
-    NodeSettled { node: String, index: Option<usize>, status: NodeStatus, error: Option<String> },
+    NodeStarted { run_id: String, node: String, index: Option<usize>, attempt: u32 },
+    NodeSettled { run_id: String, node: String, index: Option<usize>, status: NodeStatus, error: Option<String> },
     RunFinished { run_id: String, status: RunStatus },
 }
 
@@ -65,11 +74,19 @@ pub struct RunOutcome {
     pub nodes: Vec<NodeRecord>,
 }
 
+/// A run created by [`Engine::start`], ready for [`Engine::drive`].
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub run: RunRecord,
+    /// Secret params as `(ENV_NAME, value)`: held in memory only, never stored.
+    pub secret_env: Vec<(String, String)>,
+}
+
 pub struct Engine {
-    store: Arc<dyn StateStore>,
+    pub(crate) store: Arc<dyn StateStore>,
     executor: Arc<dyn Executor>,
-    clock: Arc<dyn Clock>,
-    cfg: EngineConfig,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) cfg: EngineConfig,
     events: Option<mpsc::UnboundedSender<Event>>,
 }
 
@@ -79,21 +96,34 @@ enum Done {
     RetryDue { node: String, index: Option<usize>, attempt: u32 },
 }
 
+/// One queued attempt of an instance.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Queued {
+    pub(crate) index: Option<usize>,
+    pub(crate) attempt: u32,
+    /// The attempt is already recorded as running (a resumed run): hand it to the
+    /// executor again, which reattaches to it, without recording a new attempt.
+    pub(crate) reattach: bool,
+}
+
 /// A node's live state in this run.
-struct NodeState {
-    rec: NodeRecord,
+pub(crate) struct NodeState {
+    pub(crate) rec: NodeRecord,
     /// Foreach instances, by index.
-    instances: Vec<NodeRecord>,
-    is_foreach: bool,
+    pub(crate) instances: Vec<NodeRecord>,
+    pub(crate) is_foreach: bool,
     /// Items of a foreach node, in order.
-    items: Vec<Value>,
-    /// Instance attempts ready to dispatch: (index, attempt).
-    queue: VecDeque<(Option<usize>, u32)>,
-    running: usize,
+    pub(crate) items: Vec<Value>,
+    pub(crate) queue: VecDeque<Queued>,
+    pub(crate) running: usize,
 }
 
 impl NodeState {
-    fn instance_mut(&mut self, index: Option<usize>) -> &mut NodeRecord {
+    pub(crate) fn new(rec: NodeRecord) -> Self {
+        NodeState { rec, instances: Vec::new(), is_foreach: false, items: Vec::new(), queue: VecDeque::new(), running: 0 }
+    }
+
+    pub(crate) fn instance_mut(&mut self, index: Option<usize>) -> &mut NodeRecord {
         match index {
             Some(i) => &mut self.instances[i],
             None => &mut self.rec,
@@ -101,7 +131,7 @@ impl NodeState {
     }
 }
 
-fn ts(clock: &dyn Clock) -> String {
+pub(crate) fn ts(clock: &dyn Clock) -> String {
     clock.now().to_string()
 }
 
@@ -121,6 +151,10 @@ fn new_run_id(clock: &dyn Clock) -> String {
     format!("{}-{suffix}", t.strftime("%Y%m%dT%H%M%S"))
 }
 
+fn io_err(path: &std::path::Path, e: std::io::Error) -> Error {
+    Error::Io { path: path.display().to_string(), message: e.to_string() }
+}
+
 impl Engine {
     pub fn new(store: Arc<dyn StateStore>, executor: Arc<dyn Executor>, clock: Arc<dyn Clock>, cfg: EngineConfig) -> Self {
         Engine { store, executor, clock, cfg, events: None }
@@ -131,16 +165,26 @@ impl Engine {
         self
     }
 
+    pub fn store(&self) -> &Arc<dyn StateStore> {
+        &self.store
+    }
+
     fn emit(&self, e: Event) {
         if let Some(tx) = &self.events {
             let _ = tx.send(e);
         }
     }
 
-    /// Run `wf` to the end. `cancel` resolving cancels the run: running attempts are
-    /// dropped (their kernels killed), everything unfinished is `cancelled`.
-    #[instrument(skip_all, fields(workflow = %wf.id))]
+    /// Start `wf` and run it to the end. `cancel` resolving cancels the run: running
+    /// attempts are dropped (their kernels killed), everything unfinished is `cancelled`.
     pub async fn run(&self, wf: &Workflow, req: RunRequest, cancel: impl std::future::Future<Output = ()>) -> Result<RunOutcome> {
+        let started = self.start(wf, req).await?;
+        self.drive(wf, &started.run.id, &started.secret_env, cancel).await
+    }
+
+    /// Create a run: its record and a pending record per node, durable on return.
+    #[instrument(skip_all, fields(workflow = %wf.id))]
+    pub async fn start(&self, wf: &Workflow, req: RunRequest) -> Result<Started> {
         let params = resolve::run_params(wf, &req.params)?;
         let date = match &req.date {
             Some(d) => {
@@ -149,57 +193,58 @@ impl Engine {
             }
             None => default_date(wf, self.clock.as_ref()),
         };
-        let run_id = new_run_id(self.clock.as_ref());
-        let logical_time = format!("{date}T00:00:00Z");
-        let mut run = RunRecord {
-            id: run_id.clone(),
+        let run = RunRecord {
+            id: new_run_id(self.clock.as_ref()),
             workflow: wf.id.clone(),
             date: date.clone(),
-            logical_time: logical_time.clone(),
-            params: params.visible.clone(),
-            version: 0,
+            logical_time: format!("{date}T00:00:00Z"),
+            params: params.visible,
+            version: req.version,
             attempt: 1,
             status: RunStatus::Running,
             started_at: ts(self.clock.as_ref()),
             ended_at: None,
         };
-        let run_dir = artifacts::run_dir(&self.cfg.data_dir, &wf.id, &date, &run_id);
-        std::fs::create_dir_all(&run_dir).map_err(|e| Error::Io { path: run_dir.display().to_string(), message: e.to_string() })?;
+        let run_dir = artifacts::run_dir(&self.cfg.data_dir, &wf.id, &date, &run.id);
+        std::fs::create_dir_all(&run_dir).map_err(|e| io_err(&run_dir, e))?;
         self.store.put_run(&run)?;
-        let order = wf.topo_order();
-        let mut states: HashMap<String, NodeState> = HashMap::new();
-        for id in &order {
-            let rec = NodeRecord::new(id, None);
-            self.store.put_node(&run_id, &rec)?;
-            states.insert(id.clone(), NodeState { rec, instances: Vec::new(), is_foreach: false, items: Vec::new(), queue: VecDeque::new(), running: 0 });
+        for id in wf.nodes.keys() {
+            self.store.put_node(&run.id, &NodeRecord::new(id, None))?;
         }
         self.store.flush().await?;
-        self.emit(Event::RunStarted { run_id: run_id.clone(), nodes: order.len() });
+        Ok(Started { run, secret_env: params.secret_env })
+    }
 
-        let mut ctx = RunCtx {
-            wf,
-            run_id: &run_id,
-            run_json: resolve::run_context(&run_id, &wf.id, &date, &logical_time, 1),
-            params: Value::Object(params.visible),
-            secret_env: params.secret_env,
-            run_dir,
-            states,
-            order: &order,
-        };
+    /// Carry a run to its end from whatever state the store holds: a new run, a run
+    /// that was in flight when the coordinator stopped, or a rerun.
+    #[instrument(skip_all, fields(workflow = %wf.id, run_id))]
+    pub async fn drive(
+        &self,
+        wf: &Workflow,
+        run_id: &str,
+        secret_env: &[(String, String)],
+        cancel: impl std::future::Future<Output = ()>,
+    ) -> Result<RunOutcome> {
+        let mut run = self.store.get_run(run_id)?.ok_or_else(|| Error::NotFound(format!("run {run_id}")))?;
+        let order = wf.topo_order();
+        let mut ctx = RunCtx::new(wf, &run, &self.cfg.data_dir, secret_env.to_vec(), &order);
+        crate::rebuild::restore(self, &mut ctx)?;
+        self.emit(Event::RunStarted { run_id: run.id.clone(), nodes: order.len() });
+
         let mut join: JoinSet<Done> = JoinSet::new();
         let mut running_total = 0usize;
         tokio::pin!(cancel);
         let mut cancelled = false;
 
         loop {
-            // Settle what can be settled, start what can start.
+            // Settle what can be settled, start what can start, then make it durable.
             self.advance(&mut ctx)?;
             self.dispatch(&mut ctx, &mut join, &mut running_total)?;
             self.store.flush().await?;
-            if ctx.states.values().all(|s| s.rec.status.is_terminal()) && join.is_empty() {
+            if ctx.unsettled == 0 && join.is_empty() {
                 break;
             }
-            let done = tokio::select! {
+            let first = tokio::select! {
                 d = join.join_next() => d,
                 _ = &mut cancel, if !cancelled => {
                     cancelled = true;
@@ -212,18 +257,23 @@ impl Engine {
                 self.store.flush().await?;
                 break;
             }
-            match done {
-                Some(Ok(Done::Attempt { node, index, attempt, result })) => {
-                    running_total -= 1;
-                    self.finish_attempt(&mut ctx, &mut join, &node, index, attempt, result)?;
-                }
-                Some(Ok(Done::RetryDue { node, index, attempt })) => {
-                    if let Some(s) = ctx.states.get_mut(&node) {
-                        s.queue.push_back((index, attempt));
+            // Take everything else that is already done too: one flush for the batch.
+            let mut batch = vec![first];
+            while let Some(d) = join.try_join_next() {
+                batch.push(Some(d));
+            }
+            for done in batch {
+                match done {
+                    Some(Ok(Done::Attempt { node, index, attempt, result })) => {
+                        running_total -= 1;
+                        self.finish_attempt(&mut ctx, &mut join, &node, index, attempt, result)?;
                     }
+                    Some(Ok(Done::RetryDue { node, index, attempt })) => {
+                        ctx.enqueue(&node, Queued { index, attempt, reattach: false });
+                    }
+                    Some(Err(e)) => return Err(Error::Store(format!("a node task panicked: {e}"))),
+                    None => {}
                 }
-                Some(Err(e)) => return Err(Error::Store(format!("a node task panicked: {e}"))),
-                None => {}
             }
         }
 
@@ -237,7 +287,7 @@ impl Engine {
         run.ended_at = Some(ts(self.clock.as_ref()));
         self.store.put_run(&run)?;
         self.store.flush().await?;
-        self.emit(Event::RunFinished { run_id: run_id.clone(), status: run.status });
+        self.emit(Event::RunFinished { run_id: run.id.clone(), status: run.status });
         let mut nodes = Vec::new();
         for id in &order {
             let s = &ctx.states[id];
@@ -247,7 +297,7 @@ impl Engine {
         Ok(RunOutcome { run, nodes })
     }
 
-    fn save(&self, run_id: &str, rec: &NodeRecord) -> Result<()> {
+    pub(crate) fn save(&self, run_id: &str, rec: &NodeRecord) -> Result<()> {
         self.store.put_node(run_id, rec)
     }
 
@@ -258,75 +308,90 @@ impl Engine {
         s.rec.status = status;
         s.rec.error = error.clone();
         s.rec.ended_at = Some(now);
-        self.save(ctx.run_id, &s.rec)?;
-        self.emit(Event::NodeSettled { node: id.to_string(), index: None, status, error });
+        self.save(&ctx.run_id, &s.rec)?;
+        ctx.node_settled(id);
+        self.emit(Event::NodeSettled { run_id: ctx.run_id.clone(), node: id.to_string(), index: None, status, error });
         Ok(())
     }
 
-    /// Decide every pending node whose upstream has settled.
+    /// Decide every pending node whose upstream may have settled.
     fn advance(&self, ctx: &mut RunCtx<'_>) -> Result<()> {
-        let mut progress = true;
-        while progress {
-            progress = false;
-            for id in ctx.order {
-                if ctx.states[id].rec.status != NodeStatus::Pending {
-                    continue;
-                }
-                let node = &ctx.wf.nodes[id];
-                let upstream: Vec<NodeStatus> = node.needs.iter().map(|d| ctx.states[d].rec.status).collect();
-                match trigger::decide(node.trigger, &upstream) {
-                    Decision::Wait => continue,
-                    Decision::Skip => self.settle(ctx, id, NodeStatus::Skipped, None)?,
-                    Decision::UpstreamFailed => self.settle(ctx, id, NodeStatus::UpstreamFailed, None)?,
-                    Decision::Run => self.start_node(ctx, node)?,
-                }
-                progress = true;
+        // Dependants always come later in topological order, so one ordered pass
+        // sees every node a settlement in this pass makes decidable.
+        while let Some(i) = ctx.dirty.pop_first() {
+            let id = &ctx.order[i];
+            if ctx.states[id].rec.status != NodeStatus::Pending {
+                continue;
+            }
+            let node = &ctx.wf.nodes[id];
+            let upstream: Vec<NodeStatus> = node.needs.iter().map(|d| ctx.states[d].rec.status).collect();
+            match trigger::decide(node.trigger, &upstream) {
+                Decision::Wait => {}
+                Decision::Skip => self.settle(ctx, id, NodeStatus::Skipped, None)?,
+                Decision::UpstreamFailed => self.settle(ctx, id, NodeStatus::UpstreamFailed, None)?,
+                Decision::Run => self.start_node(ctx, node)?,
             }
         }
         Ok(())
     }
 
+    /// Evaluate a node's `foreach` against the run so far.
+    pub(crate) fn foreach_items(&self, ctx: &RunCtx<'_>, node: &Node) -> std::result::Result<Option<Vec<Value>>, String> {
+        match &node.foreach {
+            None => Ok(None),
+            Some(t) => match t.eval(&ctx.context(&node.id)) {
+                Ok(Value::Array(items)) => Ok(Some(items)),
+                Ok(other) => Err(format!("foreach: expected a list, got {other}")),
+                Err(e) => Err(format!("foreach: {e}")),
+            },
+        }
+    }
+
     /// `when`, then `foreach`; queue the first attempts.
     fn start_node(&self, ctx: &mut RunCtx<'_>, node: &Node) -> Result<()> {
-        let c = ctx.context();
         if let Some(when) = &node.when {
-            match when.eval_bool(&c) {
+            match when.eval_bool(&ctx.context(&node.id)) {
                 Ok(false) => return self.settle(ctx, &node.id, NodeStatus::Skipped, None),
                 Ok(true) => {}
                 Err(e) => return self.settle(ctx, &node.id, NodeStatus::Failed, Some(format!("when: {e}"))),
             }
         }
-        let items = match &node.foreach {
-            None => None,
-            Some(t) => match t.eval(&c) {
-                Ok(Value::Array(items)) => Some(items),
-                Ok(other) => {
-                    return self.settle(ctx, &node.id, NodeStatus::Failed, Some(format!("foreach: expected a list, got {other}")))
-                }
-                Err(e) => return self.settle(ctx, &node.id, NodeStatus::Failed, Some(format!("foreach: {e}"))),
-            },
+        let items = match self.foreach_items(ctx, node) {
+            Ok(items) => items,
+            Err(e) => return self.settle(ctx, &node.id, NodeStatus::Failed, Some(e)),
         };
         let now = ts(self.clock.as_ref());
-        let run_id = ctx.run_id;
+        let run_id = ctx.run_id.clone();
         let s = ctx.states.get_mut(&node.id).expect("known node");
         s.rec.status = NodeStatus::Ready;
         s.rec.started_at = Some(now);
+        let mut queued = Vec::new();
         match items {
-            None => s.queue.push_back((None, 1)),
+            None => queued.push(Queued { index: None, attempt: s.rec.attempts.len() as u32 + 1, reattach: false }),
             Some(items) => {
                 s.is_foreach = true;
                 s.rec.items = Some(items.len());
+                s.instances.clear();
                 for i in 0..items.len() {
-                    let inst = NodeRecord::new(&node.id, Some(i));
-                    self.store.put_node(run_id, &inst)?;
+                    // A rerun keeps the history of earlier attempts.
+                    let mut inst = ctx.old_instances.remove(&(node.id.clone(), i)).unwrap_or_else(|| NodeRecord::new(&node.id, Some(i)));
+                    inst.status = NodeStatus::Pending;
+                    inst.outputs = Map::new();
+                    inst.error = None;
+                    inst.ended_at = None;
+                    self.store.put_node(&run_id, &inst)?;
+                    queued.push(Queued { index: Some(i), attempt: inst.attempts.len() as u32 + 1, reattach: false });
                     s.instances.push(inst);
-                    s.queue.push_back((Some(i), 1));
                 }
                 s.items = items;
             }
         }
-        self.save(run_id, &s.rec)?;
-        if s.is_foreach && s.items.is_empty() {
+        self.save(&run_id, &s.rec)?;
+        let empty_foreach = s.is_foreach && s.items.is_empty();
+        for q in queued {
+            ctx.enqueue(&node.id, q);
+        }
+        if empty_foreach {
             // Nothing to fan out over: done, with empty output lists.
             return self.finish_foreach_if_done(ctx, &node.id);
         }
@@ -335,119 +400,80 @@ impl Engine {
 
     /// Spawn queued attempts while there are free slots.
     fn dispatch(&self, ctx: &mut RunCtx<'_>, join: &mut JoinSet<Done>, running_total: &mut usize) -> Result<()> {
-        for id in ctx.order {
-            while *running_total < self.cfg.slots.max(1) {
-                let node = &ctx.wf.nodes[id];
-                let s = &ctx.states[id];
+        let slots = self.cfg.slots.max(1);
+        let mut cursor = 0;
+        while *running_total < slots {
+            let Some(&i) = ctx.queued.range(cursor..).next() else { break };
+            cursor = i + 1;
+            let id = ctx.order[i].clone();
+            let node = &ctx.wf.nodes[&id];
+            while *running_total < slots {
+                let s = &ctx.states[&id];
                 let per_node = if s.is_foreach { node.foreach_parallel.max(1) } else { 1 };
                 if s.running >= per_node || s.queue.is_empty() {
                     break;
                 }
-                let (index, attempt) = ctx.states.get_mut(id).expect("node").queue.pop_front().expect("non-empty");
-                match self.build_task(ctx, node, index, attempt) {
+                let q = ctx.states.get_mut(&id).expect("node").queue.pop_front().expect("non-empty");
+                match crate::task_build::build_task(self, ctx, node, q.index, q.attempt) {
                     Ok(task) => {
                         let now = ts(self.clock.as_ref());
-                        let s = ctx.states.get_mut(id).expect("node");
+                        let run_id = ctx.run_id.clone();
+                        let run_attempt = ctx.run_attempt;
+                        let s = ctx.states.get_mut(&id).expect("node");
                         s.running += 1;
                         s.rec.status = NodeStatus::Running;
                         let notebook = Some(task.output_path.clone());
-                        let inst = s.instance_mut(index);
+                        let inst = s.instance_mut(q.index);
                         inst.status = NodeStatus::Running;
                         inst.started_at.get_or_insert(now.clone());
-                        inst.attempts.push(AttemptRecord {
-                            n: attempt,
-                            status: NodeStatus::Running,
-                            started_at: now,
-                            ended_at: None,
-                            duration_secs: None,
-                            params: task.params.clone(),
-                            outputs: Map::new(),
-                            error: None,
-                            notebook,
-                            worker: None,
-                            lost: false,
-                        });
+                        if !q.reattach {
+                            inst.attempts.push(AttemptRecord {
+                                n: q.attempt,
+                                status: NodeStatus::Running,
+                                started_at: now,
+                                ended_at: None,
+                                duration_secs: None,
+                                params: task.params.clone(),
+                                outputs: Map::new(),
+                                error: None,
+                                notebook,
+                                worker: None,
+                                lost: false,
+                                run_attempt,
+                            });
+                        }
                         let inst = inst.clone();
-                        self.save(ctx.run_id, &inst)?;
-                        if index.is_some() {
-                            let parent = ctx.states[id].rec.clone();
-                            self.save(ctx.run_id, &parent)?;
+                        self.save(&run_id, &inst)?;
+                        if q.index.is_some() {
+                            let parent = ctx.states[&id].rec.clone();
+                            self.save(&run_id, &parent)?;
                         }
                         *running_total += 1;
-                        self.emit(Event::NodeStarted { node: id.clone(), index, attempt });
+                        self.emit(Event::NodeStarted { run_id, node: id.clone(), index: q.index, attempt: q.attempt });
                         let fut = self.executor.run(task);
                         let node_id = id.clone();
+                        let (index, attempt) = (q.index, q.attempt);
                         join.spawn(async move { Done::Attempt { node: node_id, index, attempt, result: fut.await } });
                     }
                     Err(message) => {
                         // Parameters that cannot be resolved will not resolve on retry.
-                        let s = ctx.states.get_mut(id).expect("node");
-                        let inst = s.instance_mut(index);
+                        let run_id = ctx.run_id.clone();
+                        let s = ctx.states.get_mut(&id).expect("node");
+                        let inst = s.instance_mut(q.index);
                         inst.status = NodeStatus::Failed;
                         inst.error = Some(message.clone());
                         inst.ended_at = Some(ts(self.clock.as_ref()));
                         let inst = inst.clone();
-                        self.save(ctx.run_id, &inst)?;
-                        self.instance_settled(ctx, id, index, NodeStatus::Failed, Some(message))?;
+                        self.save(&run_id, &inst)?;
+                        self.instance_settled(ctx, &id, q.index, NodeStatus::Failed, Some(message))?;
                     }
                 }
+            }
+            if ctx.states[&id].queue.is_empty() {
+                ctx.queued.remove(&i);
             }
         }
         Ok(())
-    }
-
-    /// Everything the executor needs for one attempt, resolved now.
-    fn build_task(&self, ctx: &RunCtx<'_>, node: &Node, index: Option<usize>, attempt: u32) -> std::result::Result<Task, String> {
-        let mut c = ctx.context();
-        c.run["attempt"] = Value::from(attempt);
-        if let Some(i) = index {
-            c = c.with_item(ctx.states[&node.id].items[i].clone(), i);
-        }
-        let mut params = Map::new();
-        for (name, t) in &node.params {
-            let v = t.eval(&c).map_err(|e| format!("param {name}: {e}"))?;
-            params.insert(name.clone(), v);
-        }
-        let output_path = artifacts::output_notebook(&ctx.run_dir, &node.id, index, attempt);
-        let workdir = ctx.wf.path.parent().map(|p| p.to_string_lossy().into_owned());
-        let (kind, outputs, input_copy_path) = match &node.kind {
-            NodeKind::Notebook { path, .. } => (TaskKind::Notebook { path: path.to_string_lossy().into_owned(), hash: None }, node.outputs.clone(), None),
-            NodeKind::Sql(sql) => {
-                let engine = if sql.engine == "presto" { "trino".to_string() } else { sql.engine.clone() };
-                let query = resolve::render(&sql.query, &c).map_err(|e| format!("sql query: {e}"))?;
-                let save_to = sql.save_to.as_deref().map(|t| resolve::render(t, &c)).transpose().map_err(|e| format!("sql save_to: {e}"))?;
-                let connection = ctx.wf.engines.get(&engine).or_else(|| ctx.wf.engines.get(&sql.engine)).cloned().unwrap_or(Value::Null);
-                let mut outputs = vec!["row_count".to_string(), "columns".to_string(), "preview".to_string()];
-                if save_to.is_some() {
-                    outputs.push("path".into());
-                }
-                for o in &node.outputs {
-                    if !outputs.contains(o) {
-                        outputs.push(o.clone());
-                    }
-                }
-                let spec = SqlSpec { engine, query, save_to, connection, preview_rows: self.cfg.preview_rows };
-                let copy = artifacts::generated_input(&ctx.run_dir, &node.id, index, attempt);
-                (TaskKind::Sql { spec }, outputs, Some(copy.to_string_lossy().into_owned()))
-            }
-        };
-        Ok(Task {
-            run_id: ctx.run_id.to_string(),
-            workflow: ctx.wf.id.clone(),
-            node: node.id.clone(),
-            index,
-            attempt,
-            kind,
-            params,
-            secret_env: ctx.secret_env.clone(),
-            outputs,
-            kernel: node.kernel.clone(),
-            timeout_secs: node.timeout.map(|d| d.as_secs_f64()),
-            output_path: output_path.to_string_lossy().into_owned(),
-            input_copy_path,
-            cwd: workdir,
-            labels: node.labels.clone(),
-        })
     }
 
     /// Record an attempt's result; retry, or settle the instance.
@@ -455,12 +481,19 @@ impl Engine {
         let node = &ctx.wf.nodes[id];
         let now = ts(self.clock.as_ref());
         let ok = result.status == TaskStatus::Succeeded;
-        let retry = !ok && result.status != TaskStatus::Invalid && attempt <= node.retries;
+        let lost = result.status == TaskStatus::Lost;
+        let run_id = ctx.run_id.clone();
+        let run_attempt = ctx.run_attempt;
         let s = ctx.states.get_mut(id).expect("node");
         s.running -= 1;
         let inst = s.instance_mut(index);
         if let Some(a) = inst.attempts.iter_mut().rev().find(|a| a.n == attempt) {
-            a.status = if ok { NodeStatus::Succeeded } else { NodeStatus::Failed };
+            a.status = match result.status {
+                TaskStatus::Succeeded => NodeStatus::Succeeded,
+                TaskStatus::Cancelled => NodeStatus::Cancelled,
+                _ => NodeStatus::Failed,
+            };
+            a.lost = lost;
             a.ended_at = Some(now.clone());
             a.duration_secs = Some(result.duration_secs);
             a.outputs = result.outputs.clone();
@@ -469,6 +502,18 @@ impl Engine {
                 a.notebook = None;
             }
         }
+        // Failures of the notebook count against `retries`; a lost worker does not.
+        let this_run = inst.attempts.iter().filter(|a| a.run_attempt == run_attempt);
+        let (failures, losses) = this_run.fold((0u32, 0u32), |(f, l), a| match (a.status, a.lost) {
+            (NodeStatus::Failed, true) => (f, l + 1),
+            (NodeStatus::Failed, false) => (f + 1, l),
+            _ => (f, l),
+        });
+        let retry = match result.status {
+            TaskStatus::Succeeded | TaskStatus::Invalid | TaskStatus::Cancelled => false,
+            TaskStatus::Lost => losses <= MAX_LOST_ATTEMPTS,
+            TaskStatus::Failed | TaskStatus::TimedOut => failures <= node.retries,
+        };
         if ok {
             inst.status = NodeStatus::Succeeded;
             inst.outputs = result.outputs;
@@ -478,29 +523,35 @@ impl Engine {
             inst.status = NodeStatus::Retrying;
             inst.error = result.error.clone();
         } else {
-            inst.status = NodeStatus::Failed;
+            inst.status = if result.status == TaskStatus::Cancelled { NodeStatus::Cancelled } else { NodeStatus::Failed };
             inst.error = result.error.clone();
+            if lost {
+                inst.error = Some(format!("worker lost {losses} times; last: {}", result.error.unwrap_or_default()));
+            }
             inst.ended_at = Some(now);
         }
         let status = inst.status;
         let error = inst.error.clone();
         let inst = inst.clone();
-        self.save(ctx.run_id, &inst)?;
+        self.save(&run_id, &inst)?;
         if retry {
             if index.is_none() {
                 ctx.states.get_mut(id).expect("node").rec.status = NodeStatus::Retrying;
                 let rec = ctx.states[id].rec.clone();
-                self.save(ctx.run_id, &rec)?;
+                self.save(&run_id, &rec)?;
             }
-            self.emit(Event::NodeSettled { node: id.to_string(), index, status, error });
-            let delay = node.retry_delay;
-            let node_id = id.to_string();
-            join.spawn(async move {
-                if delay > Duration::ZERO {
+            self.emit(Event::NodeSettled { run_id: run_id.clone(), node: id.to_string(), index, status, error });
+            let delay = if lost { Duration::ZERO } else { node.retry_delay };
+            let next = Queued { index, attempt: attempt + 1, reattach: false };
+            if delay.is_zero() {
+                ctx.enqueue(id, next);
+            } else {
+                let node_id = id.to_string();
+                join.spawn(async move {
                     tokio::time::sleep(delay).await;
-                }
-                Done::RetryDue { node: node_id, index, attempt: attempt + 1 }
-            });
+                    Done::RetryDue { node: node_id, index, attempt: next.attempt }
+                });
+            }
             return Ok(());
         }
         self.instance_settled(ctx, id, index, status, error)
@@ -508,23 +559,27 @@ impl Engine {
 
     /// An instance reached a final state: settle the node when it was the last.
     fn instance_settled(&self, ctx: &mut RunCtx<'_>, id: &str, index: Option<usize>, status: NodeStatus, error: Option<String>) -> Result<()> {
+        let run_id = ctx.run_id.clone();
         if index.is_some() {
-            self.emit(Event::NodeSettled { node: id.to_string(), index, status, error });
+            self.emit(Event::NodeSettled { run_id, node: id.to_string(), index, status, error });
             return self.finish_foreach_if_done(ctx, id);
         }
         let now = ts(self.clock.as_ref());
         let s = ctx.states.get_mut(id).expect("node");
         s.rec.status = status;
         s.rec.ended_at = Some(now);
-        self.save(ctx.run_id, &s.rec)?;
-        self.emit(Event::NodeSettled { node: id.to_string(), index: None, status, error });
+        s.rec.error = error.clone();
+        self.save(&run_id, &s.rec)?;
+        ctx.node_settled(id);
+        self.emit(Event::NodeSettled { run_id, node: id.to_string(), index: None, status, error });
         Ok(())
     }
 
     /// A foreach node is done when every instance is: its outputs become lists in
     /// item order (null where an instance recorded nothing).
-    fn finish_foreach_if_done(&self, ctx: &mut RunCtx<'_>, id: &str) -> Result<()> {
+    pub(crate) fn finish_foreach_if_done(&self, ctx: &mut RunCtx<'_>, id: &str) -> Result<()> {
         let now = ts(self.clock.as_ref());
+        let run_id = ctx.run_id.clone();
         let s = ctx.states.get_mut(id).expect("node");
         if !s.instances.iter().all(|i| i.status.is_terminal()) {
             return Ok(());
@@ -547,63 +602,152 @@ impl Engine {
         s.rec.status = if failed == 0 { NodeStatus::Succeeded } else { NodeStatus::Failed };
         s.rec.error = (failed > 0).then(|| format!("{failed} of {} foreach instances failed", s.instances.len()));
         s.rec.ended_at = Some(now);
-        self.save(ctx.run_id, &s.rec)?;
+        self.save(&run_id, &s.rec)?;
         let (status, error) = (s.rec.status, s.rec.error.clone());
+        ctx.node_settled(id);
         debug!(node = id, ?status, "foreach settled");
-        self.emit(Event::NodeSettled { node: id.to_string(), index: None, status, error });
+        self.emit(Event::NodeSettled { run_id, node: id.to_string(), index: None, status, error });
         Ok(())
     }
 
     fn cancel_all(&self, ctx: &mut RunCtx<'_>) -> Result<()> {
         let now = ts(self.clock.as_ref());
+        let run_id = ctx.run_id.clone();
         for id in ctx.order {
             let s = ctx.states.get_mut(id).expect("node");
             for inst in s.instances.iter_mut().filter(|i| !i.status.is_terminal()) {
-                inst.status = NodeStatus::Cancelled;
-                inst.ended_at = Some(now.clone());
-                for a in inst.attempts.iter_mut().filter(|a| a.ended_at.is_none()) {
-                    a.status = NodeStatus::Cancelled;
-                    a.ended_at = Some(now.clone());
-                }
-                self.store.put_node(ctx.run_id, inst)?;
+                cancel_record(inst, &now);
+                self.store.put_node(&run_id, inst)?;
             }
             if !s.rec.status.is_terminal() {
-                s.rec.status = NodeStatus::Cancelled;
-                s.rec.ended_at = Some(now.clone());
-                for a in s.rec.attempts.iter_mut().filter(|a| a.ended_at.is_none()) {
-                    a.status = NodeStatus::Cancelled;
-                    a.ended_at = Some(now.clone());
-                }
-                self.store.put_node(ctx.run_id, &s.rec)?;
-                self.emit(Event::NodeSettled { node: id.clone(), index: None, status: NodeStatus::Cancelled, error: None });
+                cancel_record(&mut s.rec, &now);
+                self.store.put_node(&run_id, &s.rec)?;
+                self.emit(Event::NodeSettled { run_id: run_id.clone(), node: id.clone(), index: None, status: NodeStatus::Cancelled, error: None });
             }
         }
         Ok(())
     }
 }
 
-/// Per-run state the engine threads through its steps.
-struct RunCtx<'a> {
-    wf: &'a Workflow,
-    run_id: &'a str,
-    run_json: Value,
-    params: Value,
-    secret_env: Vec<(String, String)>,
-    run_dir: PathBuf,
-    states: HashMap<String, NodeState>,
-    order: &'a [String],
+fn cancel_record(rec: &mut NodeRecord, now: &str) {
+    rec.status = NodeStatus::Cancelled;
+    rec.ended_at = Some(now.to_string());
+    for a in rec.attempts.iter_mut().filter(|a| a.ended_at.is_none()) {
+        a.status = NodeStatus::Cancelled;
+        a.ended_at = Some(now.to_string());
+    }
 }
 
-impl RunCtx<'_> {
-    /// The expression context: params, run, and every node's status and outputs.
-    fn context(&self) -> Context {
+/// Which nodes' state a node's expressions read: `None` when it cannot be told
+/// (SQL templates, or `nodes` read as a whole), so the context carries them all.
+fn reads_of(node: &Node) -> Option<Vec<String>> {
+    if matches!(node.kind, deckle_dsl::NodeKind::Sql(_)) {
+        return None;
+    }
+    let mut paths = Vec::new();
+    for t in node.params.values().chain(node.foreach.iter()) {
+        paths.extend(t.paths());
+    }
+    if let Some(w) = &node.when {
+        paths.extend(w.paths());
+    }
+    let mut ids = BTreeSet::new();
+    for p in paths {
+        match p.as_slice() {
+            [first, id, ..] if first == "nodes" => {
+                ids.insert(id.clone());
+            }
+            [first] if first == "nodes" => return None,
+            _ => {}
+        }
+    }
+    Some(ids.into_iter().collect())
+}
+
+/// Per-run state the engine threads through its steps.
+pub(crate) struct RunCtx<'a> {
+    pub(crate) wf: &'a Workflow,
+    pub(crate) run_id: String,
+    pub(crate) run_attempt: u32,
+    pub(crate) run_json: Value,
+    pub(crate) params: Value,
+    pub(crate) secret_env: Vec<(String, String)>,
+    pub(crate) run_dir: PathBuf,
+    pub(crate) states: HashMap<String, NodeState>,
+    pub(crate) order: &'a [String],
+    /// Topological position of each node.
+    pub(crate) pos: HashMap<String, usize>,
+    /// Direct dependants, by position.
+    dependants: Vec<Vec<usize>>,
+    /// Nodes each node's expressions read (`None`: all).
+    reads: HashMap<String, Option<Vec<String>>>,
+    /// Positions of pending nodes whose upstream may have changed.
+    pub(crate) dirty: BTreeSet<usize>,
+    /// Positions of nodes with queued attempts.
+    pub(crate) queued: BTreeSet<usize>,
+    /// Nodes not yet in a final state.
+    pub(crate) unsettled: usize,
+    /// Foreach instance records from earlier attempts of the run, reused on rerun.
+    pub(crate) old_instances: HashMap<(String, usize), NodeRecord>,
+}
+
+impl<'a> RunCtx<'a> {
+    fn new(wf: &'a Workflow, run: &RunRecord, data_dir: &std::path::Path, secret_env: Vec<(String, String)>, order: &'a [String]) -> Self {
+        let pos: HashMap<String, usize> = order.iter().enumerate().map(|(i, id)| (id.clone(), i)).collect();
+        let mut dependants = vec![Vec::new(); order.len()];
+        for (i, id) in order.iter().enumerate() {
+            for d in &wf.nodes[id].needs {
+                if let Some(&p) = pos.get(d) {
+                    dependants[p].push(i);
+                }
+            }
+        }
+        RunCtx {
+            wf,
+            run_id: run.id.clone(),
+            run_attempt: run.attempt,
+            run_json: resolve::run_context(&run.id, &wf.id, &run.date, &run.logical_time, run.attempt),
+            params: Value::Object(run.params.clone()),
+            secret_env,
+            run_dir: artifacts::run_dir(data_dir, &wf.id, &run.date, &run.id),
+            states: HashMap::new(),
+            order,
+            pos,
+            dependants,
+            reads: wf.nodes.values().map(|n| (n.id.clone(), reads_of(n))).collect(),
+            dirty: (0..order.len()).collect(),
+            queued: BTreeSet::new(),
+            unsettled: 0,
+            old_instances: HashMap::new(),
+        }
+    }
+
+    pub(crate) fn enqueue(&mut self, id: &str, q: Queued) {
+        if let Some(s) = self.states.get_mut(id) {
+            s.queue.push_back(q);
+            self.queued.insert(self.pos[id]);
+        }
+    }
+
+    /// A node reached a final state: its dependants may now be decidable.
+    pub(crate) fn node_settled(&mut self, id: &str) {
+        self.unsettled -= 1;
+        let p = self.pos[id];
+        self.dirty.extend(self.dependants[p].iter().copied());
+    }
+
+    /// The expression context for `for_node`: params, run, and the status and outputs
+    /// of the nodes its expressions read.
+    pub(crate) fn context(&self, for_node: &str) -> Context {
         let mut nodes = Map::new();
-        for id in self.order {
-            let s = &self.states[id];
-            nodes.insert(
-                id.clone(),
-                serde_json::json!({"status": s.rec.status.as_str(), "outputs": Value::Object(s.rec.outputs.clone())}),
-            );
+        let mut add = |id: &String| {
+            if let Some(s) = self.states.get(id) {
+                nodes.insert(id.clone(), serde_json::json!({"status": s.rec.status.as_str(), "outputs": Value::Object(s.rec.outputs.clone())}));
+            }
+        };
+        match self.reads.get(for_node) {
+            Some(Some(ids)) => ids.iter().for_each(&mut add),
+            _ => self.order.iter().for_each(&mut add),
         }
         Context::new(self.params.clone(), self.run_json.clone(), Value::Object(nodes))
     }

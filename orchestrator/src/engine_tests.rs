@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 use crate::clock::FixedClock;
 use crate::engine::{Engine, EngineConfig, RunRequest};
 use crate::executor::{Executor, Task, TaskResult, TaskStatus};
-use crate::record::{NodeStatus, RunStatus};
+use crate::record::{AttemptRecord, NodeRecord, NodeStatus, RunStatus};
 use crate::store::{MemStore, StateStore};
 
 /// One dispatched attempt: node, index, attempt, params.
@@ -207,6 +207,95 @@ async fn cancel_stops_running_work_and_marks_the_rest_cancelled() {
     assert!(out.nodes.iter().all(|n| n.status == NodeStatus::Cancelled));
     assert_eq!(store.nodes(&out.run.id).unwrap()[0].attempts[0].status, NodeStatus::Cancelled);
     assert_eq!(stub.now.load(Ordering::SeqCst), 1, "the running attempt was dropped mid-flight");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_worker_is_retried_without_spending_retries() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut script = HashMap::new();
+    script.insert("n".to_string(), vec![TaskStatus::Lost, TaskStatus::Lost, TaskStatus::Failed, TaskStatus::Succeeded]);
+    let stub = Arc::new(Stub { script, ..Default::default() });
+    let mut n = node("n", &[]);
+    n.retries = 1;
+    n.retry_delay = Duration::from_secs(10);
+    let (e, _) = engine(stub.clone(), 2, dir.path());
+    let started = tokio::time::Instant::now();
+    let out = e.run(&workflow(vec![n]), RunRequest::default(), never()).await.unwrap();
+    let n = &out.nodes[0];
+    assert_eq!(n.status, NodeStatus::Succeeded);
+    assert_eq!(n.attempts.iter().map(|a| a.lost).collect::<Vec<_>>(), [true, true, false, false]);
+    assert!(started.elapsed() < Duration::from_secs(20), "lost attempts are re-dispatched at once, only the failure waits");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_in_flight_resumes_from_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let stub = Arc::new(Stub::default());
+    let wf = workflow(vec![node("a", &[]), node("b", &["a"]), node("c", &["b"])]);
+    let (e, store) = engine(stub.clone(), 4, dir.path());
+    let started = e.start(&wf, RunRequest::default()).await.unwrap();
+    let run_id = started.run.id.clone();
+    // As a coordinator killed mid-run left it: a done, b's first attempt running.
+    let mut a = NodeRecord::new("a", None);
+    a.status = NodeStatus::Succeeded;
+    a.outputs.insert("x".into(), json!(7));
+    store.put_node(&run_id, &a).unwrap();
+    let mut b = NodeRecord::new("b", None);
+    b.status = NodeStatus::Running;
+    b.attempts.push(AttemptRecord {
+        n: 1,
+        status: NodeStatus::Running,
+        started_at: "t".into(),
+        ended_at: None,
+        duration_secs: None,
+        params: Map::new(),
+        outputs: Map::new(),
+        error: None,
+        notebook: None,
+        worker: Some("w1".into()),
+        lost: false,
+        run_attempt: 1,
+    });
+    store.put_node(&run_id, &b).unwrap();
+    let out = e.drive(&wf, &run_id, &[], never()).await.unwrap();
+    assert_eq!(out.run.status, RunStatus::Succeeded);
+    let ran: Vec<(String, u32)> = stub.ran.lock().unwrap().iter().map(|r| (r.0.clone(), r.2)).collect();
+    assert_eq!(ran, [("b".to_string(), 1), ("c".to_string(), 1)], "a is not run again; b's attempt 1 is picked up, not duplicated");
+    let b = out.nodes.iter().find(|n| n.node == "b").unwrap();
+    assert_eq!(b.attempts.len(), 1);
+    assert_eq!(b.attempts[0].worker.as_deref(), Some("w1"));
+    assert_eq!(out.nodes[0].outputs["x"], json!(7));
+}
+
+#[tokio::test(start_paused = true)]
+async fn rerun_from_failed_keeps_upstream_outputs_and_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut script = HashMap::new();
+    script.insert("b".to_string(), vec![TaskStatus::Failed, TaskStatus::Succeeded]);
+    let stub = Arc::new(Stub { script, ..Default::default() });
+    let mut b = node("b", &["a"]);
+    b.params.insert("x".into(), Template::literal(json!(5)));
+    let wf = workflow(vec![node("a", &[]), b, node("c", &["b"]), node("side", &[])]);
+    let (e, _) = engine(stub.clone(), 4, dir.path());
+    let first = e.run(&wf, RunRequest::default(), never()).await.unwrap();
+    assert_eq!(first.run.status, RunStatus::Failed);
+    let again = e.prepare_rerun(&wf, &first.run.id, true, &[]).await.unwrap();
+    assert_eq!(again.run.attempt, 2);
+    let out = e.drive(&wf, &first.run.id, &again.secret_env, never()).await.unwrap();
+    assert_eq!(out.run.status, RunStatus::Succeeded);
+    assert_eq!(out.run.id, first.run.id, "a rerun is the same run");
+    let ran: Vec<String> = stub.ran.lock().unwrap().iter().map(|r| r.0.clone()).collect();
+    assert_eq!(ran.iter().filter(|n| *n == "a").count(), 1, "succeeded nodes are kept: {ran:?}");
+    assert_eq!(ran.iter().filter(|n| *n == "side").count(), 1);
+    let get = |id: &str| out.nodes.iter().find(|n| n.node == id).unwrap();
+    assert_eq!(get("a").attempts[0].outputs["attempt"], json!(1));
+    let b = get("b");
+    assert_eq!(b.attempts.iter().map(|a| (a.n, a.run_attempt, a.status)).collect::<Vec<_>>(), [(1, 1, NodeStatus::Failed), (2, 2, NodeStatus::Succeeded)]);
+    assert_eq!(b.outputs["double"], json!(10));
+    assert_eq!(get("c").status, NodeStatus::Succeeded);
+    // A running run cannot be rerun.
+    let started = e.start(&wf, RunRequest::default()).await.unwrap();
+    assert!(matches!(e.prepare_rerun(&wf, &started.run.id, true, &[]).await, Err(crate::Error::Conflict(_))));
 }
 
 mod dag_model {

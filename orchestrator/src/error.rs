@@ -5,6 +5,11 @@ pub enum Error {
     /// Bad run input: unknown or ill-typed parameter, bad date.
     #[error("{0}")]
     Input(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The request does not fit the current state (rerun a running run…).
+    #[error("{0}")]
+    Conflict(String),
     #[error("state store: {0}")]
     Store(String),
     #[error("{path}: {message}")]

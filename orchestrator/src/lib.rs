@@ -18,9 +18,11 @@ pub mod engine;
 mod engine_tests;
 pub mod error;
 pub mod executor;
+mod rebuild;
 pub use deckle_protocol::record;
 pub mod resolve;
 pub mod store;
+mod task_build;
 pub mod trigger;
 
 pub use error::{Error, Result};

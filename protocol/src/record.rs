@@ -103,6 +103,9 @@ pub struct AttemptRecord {
     /// The worker was lost (its lease expired): not counted against `retries`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub lost: bool,
+    /// Which attempt of the run (1, then one more per rerun) made this node attempt.
+    #[serde(default = "one")]
+    pub run_attempt: u32,
 }
 
 fn one() -> u32 {

@@ -1,0 +1,151 @@
+//! A run's live state rebuilt from the store, so [`Engine::drive`] can carry on a
+//! run that was in flight when the coordinator stopped, and reset a finished run
+//! for a rerun.
+//!
+//! An attempt recorded as running with no end is handed to the executor again as
+//! the *same* attempt (`reattach`): a remote executor reattaches to the worker's
+//! lease if it is still alive, or the lease expires and the attempt counts as lost.
+
+use std::collections::{BTreeSet, HashMap};
+
+use deckle_dsl::Workflow;
+use serde_json::{Map, Value};
+
+use crate::engine::{Engine, NodeState, Queued, RunCtx, Started};
+use crate::error::{Error, Result};
+use crate::record::{NodeRecord, NodeStatus, RunStatus};
+use crate::resolve;
+
+/// What to queue for an unfinished instance.
+fn resume_entry(rec: &NodeRecord) -> Queued {
+    match rec.attempts.last() {
+        Some(a) if a.ended_at.is_none() => Queued { index: rec.index, attempt: a.n, reattach: true },
+        Some(a) => Queued { index: rec.index, attempt: a.n + 1, reattach: false },
+        None => Queued { index: rec.index, attempt: 1, reattach: false },
+    }
+}
+
+pub(crate) fn restore(engine: &Engine, ctx: &mut RunCtx<'_>) -> Result<()> {
+    let mut parents: HashMap<String, NodeRecord> = HashMap::new();
+    let mut instances: HashMap<String, Vec<NodeRecord>> = HashMap::new();
+    for r in engine.store.nodes(&ctx.run_id)? {
+        match r.index {
+            None => {
+                parents.insert(r.node.clone(), r);
+            }
+            Some(_) => instances.entry(r.node.clone()).or_default().push(r),
+        }
+    }
+    for id in ctx.order {
+        let rec = parents.remove(id).unwrap_or_else(|| NodeRecord::new(id, None));
+        if !rec.status.is_terminal() {
+            ctx.unsettled += 1;
+        }
+        ctx.states.insert(id.clone(), NodeState::new(rec));
+    }
+    for id in ctx.order {
+        let mut insts = instances.remove(id).unwrap_or_default();
+        insts.sort_by_key(|r| r.index);
+        let status = ctx.states[id].rec.status;
+        let node = &ctx.wf.nodes[id];
+        match status {
+            NodeStatus::Pending => {
+                // A rerun: the instances' history carries over when the node starts again.
+                for r in insts {
+                    ctx.old_instances.insert((id.clone(), r.index.unwrap_or(0)), r);
+                }
+            }
+            s if s.is_terminal() => {
+                let st = ctx.states.get_mut(id).expect("node");
+                st.is_foreach = st.rec.items.is_some();
+                st.instances = insts;
+            }
+            _ if node.foreach.is_some() => {
+                let items = match engine.foreach_items(ctx, node) {
+                    Ok(items) => items.unwrap_or_default(),
+                    Err(e) => {
+                        // The upstream outputs it was computed from are recorded, so this
+                        // only happens if the record was damaged.
+                        let st = ctx.states.get_mut(id).expect("node");
+                        st.rec.status = NodeStatus::Failed;
+                        st.rec.error = Some(e);
+                        engine.save(&ctx.run_id, &st.rec)?;
+                        ctx.node_settled(id);
+                        continue;
+                    }
+                };
+                let run_id = ctx.run_id.clone();
+                let st = ctx.states.get_mut(id).expect("node");
+                st.is_foreach = true;
+                st.rec.items = Some(items.len());
+                for i in insts.len()..items.len() {
+                    let r = NodeRecord::new(id, Some(i));
+                    engine.store.put_node(&run_id, &r)?;
+                    insts.push(r);
+                }
+                st.items = items;
+                let queued: Vec<Queued> = insts.iter().filter(|r| !r.status.is_terminal()).map(resume_entry).collect();
+                st.instances = insts;
+                for q in queued {
+                    ctx.enqueue(id, q);
+                }
+                engine.finish_foreach_if_done(ctx, id)?;
+            }
+            _ => {
+                let q = resume_entry(&ctx.states[id].rec);
+                ctx.enqueue(id, q);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A recorded value back to the `-p` text that types to it again.
+fn as_raw(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+impl Engine {
+    /// Reset a finished run for a rerun, as its next run attempt: with `from_failed`
+    /// succeeded nodes keep their state and outputs unless something they need is
+    /// re-run; every other node goes back to pending (its attempts stay in its
+    /// history). `params` change the run's params. Drive the result with
+    /// [`Engine::drive`].
+    pub async fn prepare_rerun(&self, wf: &Workflow, run_id: &str, from_failed: bool, params: &[(String, String)]) -> Result<Started> {
+        let mut run = self.store.get_run(run_id)?.ok_or_else(|| Error::NotFound(format!("run {run_id}")))?;
+        if run.status == RunStatus::Running {
+            return Err(Error::Conflict(format!("run {run_id} is still running; cancel it or wait for it to finish")));
+        }
+        let mut raw: Vec<(String, String)> = run.params.iter().filter(|(k, _)| wf.params.contains_key(*k)).map(|(k, v)| (k.clone(), as_raw(v))).collect();
+        raw.extend(params.iter().cloned());
+        let resolved = resolve::run_params(wf, &raw)?;
+        let nodes = self.store.nodes(run_id)?;
+        // Which nodes run again: every one that did not succeed, and everything downstream.
+        let mut again: BTreeSet<String> =
+            nodes.iter().filter(|r| r.index.is_none() && (!from_failed || r.status != NodeStatus::Succeeded)).map(|r| r.node.clone()).collect();
+        for id in wf.topo_order() {
+            if wf.nodes[&id].needs.iter().any(|d| again.contains(d)) {
+                again.insert(id);
+            }
+        }
+        for mut r in nodes.into_iter().filter(|r| r.index.is_none() && again.contains(&r.node)) {
+            r.status = NodeStatus::Pending;
+            r.outputs = Map::new();
+            r.error = None;
+            r.items = None;
+            r.started_at = None;
+            r.ended_at = None;
+            self.store.put_node(run_id, &r)?;
+        }
+        run.params = resolved.visible;
+        run.attempt += 1;
+        run.status = RunStatus::Running;
+        run.ended_at = None;
+        self.store.put_run(&run)?;
+        self.store.flush().await?;
+        Ok(Started { run, secret_env: resolved.secret_env })
+    }
+}

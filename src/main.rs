@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod execute_cmd;
 mod local_executor;
 mod run_cmd;
+mod server_cmd;
 mod validate_cmd;
 
 #[derive(Parser)]
@@ -27,6 +28,8 @@ enum Command {
     Validate(validate_cmd::ValidateArgs),
     /// Draw a workflow's DAG as Graphviz dot or Mermaid.
     Graph(validate_cmd::GraphArgs),
+    /// The coordinator: state, scheduling and the HTTP API workers and the CLI talk to.
+    Server(server_cmd::ServerArgs),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
             Command::Run(args) => run_cmd::run(args).await,
             Command::Validate(args) => validate_cmd::validate(args),
             Command::Graph(args) => validate_cmd::graph(args),
+            Command::Server(args) => server_cmd::run(args).await,
         }
     });
     // Do not wait for stray blocking tasks (a stdin reader, a slow kernel reaper).

@@ -450,7 +450,7 @@ impl Engine {
                         }
                         *running_total += 1;
                         self.emit(Event::NodeStarted { run_id, node: id.clone(), index: q.index, attempt: q.attempt });
-                        let fut = self.executor.run(task);
+                        let fut = if q.reattach { self.executor.resume(task) } else { self.executor.run(task) };
                         let node_id = id.clone();
                         let (index, attempt) = (q.index, q.attempt);
                         join.spawn(async move { Done::Attempt { node: node_id, index, attempt, result: fut.await } });
@@ -494,6 +494,9 @@ impl Engine {
                 _ => NodeStatus::Failed,
             };
             a.lost = lost;
+            if result.worker.is_some() {
+                a.worker = result.worker.clone();
+            }
             a.ended_at = Some(now.clone());
             a.duration_secs = Some(result.duration_secs);
             a.outputs = result.outputs.clone();

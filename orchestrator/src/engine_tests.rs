@@ -52,7 +52,7 @@ impl Executor for Arc<Stub> {
             if let Some(x) = task.params.get("x") {
                 outputs.insert("double".into(), json!(x.as_i64().unwrap_or(0) * 2));
             }
-            TaskResult { status, outputs, error: (status != TaskStatus::Succeeded).then(|| "scripted".into()), notebook_written: true, duration_secs: 0.0 }
+            TaskResult { status, outputs, error: (status != TaskStatus::Succeeded).then(|| "scripted".into()), notebook_written: true, duration_secs: 0.0, worker: None }
         })
     }
 }

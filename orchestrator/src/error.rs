@@ -10,6 +10,20 @@ pub enum Error {
     /// The request does not fit the current state (rerun a running run…).
     #[error("{0}")]
     Conflict(String),
+    /// A lease that expired or was superseded: its worker no longer owns the attempt.
+    #[error("lease {0} is not held any more (it expired or the attempt was given to another worker)")]
+    StaleLease(String),
+    /// A registered workflow failed validation: every problem, `file:line:column: message`.
+    #[error("the workflow is invalid:\n{}", .0.join("\n"))]
+    InvalidWorkflow(Vec<String>),
+    #[error("a valid bearer token is required (Authorization: Bearer <token>)")]
+    Unauthorized,
+    #[error("request too large: {0}")]
+    TooLarge(String),
+    #[error("{0}")]
+    UnsupportedMedia(String),
+    #[error("method not allowed on this route")]
+    MethodNotAllowed,
     #[error("state store: {0}")]
     Store(String),
     #[error("{path}: {message}")]

@@ -10,4 +10,12 @@ pub trait Executor: Send + Sync {
     /// Run one attempt. The future must be `'static`: the engine spawns it. Dropping
     /// it must stop the work (the engine drops it on cancel).
     fn run(&self, task: Task) -> BoxFuture<'static, TaskResult>;
+
+    /// Pick up an attempt a previous coordinator process dispatched and recorded as
+    /// running. An executor that cannot reattach to it answers
+    /// [`TaskStatus::Lost`], so the engine runs it again as a new attempt; running
+    /// it anew is the default.
+    fn resume(&self, task: Task) -> BoxFuture<'static, TaskResult> {
+        self.run(task)
+    }
 }

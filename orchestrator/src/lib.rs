@@ -9,16 +9,25 @@
 //! - [`record`]: the persisted run and node records;
 //! - [`artifacts`]: where output notebooks live.
 //!
-//! The HTTP API, remote workers and the web UI build on these in later issues.
+//! - [`coordinator`]: the service behind `deckle server`: registered workflows
+//!   ([`registry`]), runs driven with remote workers as the executor ([`lease`]);
+//! - [`api`]: the HTTP API under `/api/v1`, its OpenAPI document and `/metrics`.
 
+pub mod api;
+mod api_error;
 pub mod artifacts;
+mod auth;
 pub mod clock;
+pub mod coordinator;
 pub mod engine;
 #[cfg(test)]
 mod engine_tests;
 pub mod error;
 pub mod executor;
+pub mod lease;
+pub mod metrics;
 mod rebuild;
+pub mod registry;
 pub use deckle_protocol::record;
 pub mod resolve;
 pub mod store;

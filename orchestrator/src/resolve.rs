@@ -77,6 +77,21 @@ pub fn run_params(wf: &Workflow, overrides: &[(String, String)]) -> Result<RunPa
     Ok(RunParams { visible, secret_env })
 }
 
+/// Secret params as this process's environment has them (`DECKLE_SECRET_<NAME>`),
+/// else their defaults: what a run resumed after a restart gets, since values given
+/// at trigger time are never stored.
+pub fn secrets_from_env(wf: &Workflow) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (name, spec) in wf.params.iter().filter(|(_, s)| s.secret) {
+        let env = secret_env_name(name);
+        let value = std::env::var(&env).ok().or_else(|| spec.default.as_ref().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string)));
+        if let Some(v) = value {
+            out.push((env, v));
+        }
+    }
+    out
+}
+
 /// `run` in expressions.
 pub fn run_context(id: &str, workflow: &str, date: &str, logical_time: &str, attempt: u32) -> Value {
     serde_json::json!({"id": id, "date": date, "logical_time": logical_time, "attempt": attempt, "workflow": workflow})

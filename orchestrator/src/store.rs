@@ -9,7 +9,9 @@ use std::sync::Mutex;
 use futures::future::BoxFuture;
 
 use crate::error::{Error, Result};
+use crate::lease::LeaseRecord;
 use crate::record::{NodeRecord, RunRecord};
+use crate::registry::WorkflowEntry;
 
 pub trait StateStore: Send + Sync {
     fn put_run(&self, run: &RunRecord) -> Result<()>;
@@ -18,6 +20,12 @@ pub trait StateStore: Send + Sync {
     /// Every node record of a run, ordered by key.
     fn nodes(&self, run_id: &str) -> Result<Vec<NodeRecord>>;
     fn runs(&self) -> Result<Vec<RunRecord>>;
+    fn put_lease(&self, lease: &LeaseRecord) -> Result<()>;
+    fn delete_lease(&self, id: &str) -> Result<()>;
+    fn leases(&self) -> Result<Vec<LeaseRecord>>;
+    fn put_workflow(&self, wf: &WorkflowEntry) -> Result<()>;
+    fn get_workflow(&self, id: &str) -> Result<Option<WorkflowEntry>>;
+    fn workflows(&self) -> Result<Vec<WorkflowEntry>>;
     /// Make everything written so far durable.
     fn flush(&self) -> BoxFuture<'_, Result<()>>;
 }
@@ -26,12 +34,20 @@ pub struct SledStore {
     db: sled::Db,
     runs: sled::Tree,
     nodes: sled::Tree,
+    leases: sled::Tree,
+    workflows: sled::Tree,
 }
 
 impl SledStore {
     pub fn open(dir: &Path) -> Result<Self> {
         let db = sled::Config::new().path(dir).open().map_err(|e| Error::Store(format!("opening {}: {e}", dir.display())))?;
-        Ok(SledStore { runs: db.open_tree("runs")?, nodes: db.open_tree("nodes")?, db })
+        Ok(SledStore {
+            runs: db.open_tree("runs")?,
+            nodes: db.open_tree("nodes")?,
+            leases: db.open_tree("leases")?,
+            workflows: db.open_tree("workflows")?,
+            db,
+        })
     }
 }
 
@@ -73,6 +89,33 @@ impl StateStore for SledStore {
         self.runs.iter().map(|kv| decode(&kv?.1)).collect()
     }
 
+    fn put_lease(&self, lease: &LeaseRecord) -> Result<()> {
+        self.leases.insert(lease.id.as_bytes(), encode(lease)?)?;
+        Ok(())
+    }
+
+    fn delete_lease(&self, id: &str) -> Result<()> {
+        self.leases.remove(id.as_bytes())?;
+        Ok(())
+    }
+
+    fn leases(&self) -> Result<Vec<LeaseRecord>> {
+        self.leases.iter().map(|kv| decode(&kv?.1)).collect()
+    }
+
+    fn put_workflow(&self, wf: &WorkflowEntry) -> Result<()> {
+        self.workflows.insert(wf.id.as_bytes(), encode(wf)?)?;
+        Ok(())
+    }
+
+    fn get_workflow(&self, id: &str) -> Result<Option<WorkflowEntry>> {
+        self.workflows.get(id.as_bytes())?.map(|b| decode(&b)).transpose()
+    }
+
+    fn workflows(&self) -> Result<Vec<WorkflowEntry>> {
+        self.workflows.iter().map(|kv| decode(&kv?.1)).collect()
+    }
+
     fn flush(&self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
             self.db.flush_async().await?;
@@ -86,31 +129,64 @@ impl StateStore for SledStore {
 pub struct MemStore {
     runs: Mutex<BTreeMap<String, RunRecord>>,
     nodes: Mutex<BTreeMap<Vec<u8>, NodeRecord>>,
+    leases: Mutex<BTreeMap<String, LeaseRecord>>,
+    workflows: Mutex<BTreeMap<String, WorkflowEntry>>,
+}
+
+fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl StateStore for MemStore {
     fn put_run(&self, run: &RunRecord) -> Result<()> {
-        self.runs.lock().unwrap_or_else(|p| p.into_inner()).insert(run.id.clone(), run.clone());
+        locked(&self.runs).insert(run.id.clone(), run.clone());
         Ok(())
     }
 
     fn put_node(&self, run_id: &str, node: &NodeRecord) -> Result<()> {
-        self.nodes.lock().unwrap_or_else(|p| p.into_inner()).insert(node_key(run_id, node), node.clone());
+        locked(&self.nodes).insert(node_key(run_id, node), node.clone());
         Ok(())
     }
 
     fn get_run(&self, id: &str) -> Result<Option<RunRecord>> {
-        Ok(self.runs.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned())
+        Ok(locked(&self.runs).get(id).cloned())
     }
 
     fn nodes(&self, run_id: &str) -> Result<Vec<NodeRecord>> {
         let prefix = format!("{run_id}\0").into_bytes();
-        let nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
+        let nodes = locked(&self.nodes);
         Ok(nodes.iter().filter(|(k, _)| k.starts_with(&prefix)).map(|(_, v)| v.clone()).collect())
     }
 
     fn runs(&self) -> Result<Vec<RunRecord>> {
-        Ok(self.runs.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect())
+        Ok(locked(&self.runs).values().cloned().collect())
+    }
+
+    fn put_lease(&self, lease: &LeaseRecord) -> Result<()> {
+        locked(&self.leases).insert(lease.id.clone(), lease.clone());
+        Ok(())
+    }
+
+    fn delete_lease(&self, id: &str) -> Result<()> {
+        locked(&self.leases).remove(id);
+        Ok(())
+    }
+
+    fn leases(&self) -> Result<Vec<LeaseRecord>> {
+        Ok(locked(&self.leases).values().cloned().collect())
+    }
+
+    fn put_workflow(&self, wf: &WorkflowEntry) -> Result<()> {
+        locked(&self.workflows).insert(wf.id.clone(), wf.clone());
+        Ok(())
+    }
+
+    fn get_workflow(&self, id: &str) -> Result<Option<WorkflowEntry>> {
+        Ok(locked(&self.workflows).get(id).cloned())
+    }
+
+    fn workflows(&self) -> Result<Vec<WorkflowEntry>> {
+        Ok(locked(&self.workflows).values().cloned().collect())
     }
 
     fn flush(&self) -> BoxFuture<'_, Result<()>> {

@@ -64,6 +64,8 @@ pub struct WorkflowVersion {
     pub workflow: String,
     /// 1, 2, … per registration.
     pub version: u32,
+    /// The workflow file's name as registered.
+    pub file_name: String,
     /// sha256 of the workflow file.
     pub hash: String,
     pub registered_at: String,

@@ -82,4 +82,8 @@ pub struct TaskResult {
     /// Whether an output notebook was written at `output_path`.
     pub notebook_written: bool,
     pub duration_secs: f64,
+    /// The worker that ran it; set by the coordinator from the lease, not trusted
+    /// from the worker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<String>,
 }

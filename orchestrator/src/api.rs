@@ -1,0 +1,307 @@
+//! The HTTP API under `/api/v1` (axum), its OpenAPI document (utoipa) and
+//! `/metrics`. Every error is an [`ApiError`] body; the status comes from
+//! [`crate::api_error`], the one place errors meet HTTP.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use deckle_protocol::api::{
+    ApiError, HeartbeatReply, Lease, LeaseRequest, NodeLog, NodeSummary, ParamSummary, RegisterWorkflow, Rerun, RunDetail, TriggerRun,
+    WorkflowDetail, WorkflowSummary, WorkflowVersion,
+};
+use deckle_protocol::record::RunRecord;
+use deckle_protocol::task::TaskResult;
+use serde::Deserialize;
+use utoipa::OpenApi;
+
+use crate::coordinator::Coordinator;
+use crate::error::Error;
+
+type ApiResult<T> = std::result::Result<T, Error>;
+
+#[derive(Clone)]
+struct AppState {
+    c: Arc<Coordinator>,
+    token: Option<Arc<str>>,
+}
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Bearer token required on every route, when set.
+    pub token: Option<String>,
+    /// Largest request body accepted (registrations, notebook uploads).
+    pub max_body: usize,
+}
+
+/// JSON bodies whose rejections are [`ApiError`]s too: 400 for malformed JSON or a
+/// wrong shape, 413 past the size limit, 415 without a JSON content type.
+struct ApiJson<T>(T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(Error::TooLarge(r.body_text())),
+            Err(r) if r.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE => Err(Error::UnsupportedMedia(r.body_text())),
+            Err(r) => Err(Error::Input(r.body_text())),
+        }
+    }
+}
+
+/// Raw bodies (notebook uploads), with the size limit reported as JSON.
+struct ApiBytes(Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ApiBytes {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Bytes::from_request(req, state).await {
+            Ok(b) => Ok(ApiBytes(b)),
+            Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(Error::TooLarge(r.body_text())),
+            Err(r) => Err(Error::Input(r.body_text())),
+        }
+    }
+}
+
+pub fn router(c: Arc<Coordinator>, cfg: &ApiConfig) -> Router {
+    let state = AppState { c, token: cfg.token.clone().map(Arc::from) };
+    let api = Router::new()
+        .route("/workflows", get(list_workflows).post(register_workflow))
+        .route("/workflows/{id}", get(get_workflow))
+        .route("/workflows/{id}/runs", post(trigger_run))
+        .route("/runs", get(list_runs))
+        .route("/runs/{run}", get(get_run))
+        .route("/runs/{run}/nodes/{node}/attempts/{n}/notebook", get(get_notebook))
+        .route("/runs/{run}/nodes/{node}/log", get(get_log))
+        .route("/runs/{run}/cancel", post(cancel_run))
+        .route("/runs/{run}/rerun", post(rerun_run))
+        .route("/blobs/{hash}", get(get_blob))
+        .route("/leases", post(take_leases))
+        .route("/leases/{id}/heartbeat", post(heartbeat))
+        .route("/leases/{id}/notebook", put(upload_notebook))
+        .route("/leases/{id}/complete", post(complete))
+        .route("/openapi.json", get(openapi));
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), auth))
+        .layer(DefaultBodyLimit::max(cfg.max_body))
+        .with_state(state)
+}
+
+async fn auth(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    if let Some(token) = &s.token {
+        let given = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        if !given.is_some_and(|g| crate::auth::token_matches(g, token)) {
+            return Error::Unauthorized.into_response();
+        }
+    }
+    next.run(req).await
+}
+
+async fn not_found() -> Error {
+    Error::NotFound("this route".into())
+}
+
+async fn method_not_allowed() -> Error {
+    Error::MethodNotAllowed
+}
+
+#[utoipa::path(post, path = "/api/v1/workflows", request_body = RegisterWorkflow,
+    responses((status = 201, body = WorkflowVersion), (status = 400, body = ApiError), (status = 422, body = ApiError)))]
+async fn register_workflow(State(s): State<AppState>, ApiJson(req): ApiJson<RegisterWorkflow>) -> ApiResult<(StatusCode, Json<WorkflowVersion>)> {
+    Ok((StatusCode::CREATED, Json(s.c.registry.register(&req).await?)))
+}
+
+#[utoipa::path(get, path = "/api/v1/workflows", responses((status = 200, body = Vec<WorkflowSummary>)))]
+async fn list_workflows(State(s): State<AppState>) -> ApiResult<Json<Vec<WorkflowSummary>>> {
+    let mut out = Vec::new();
+    for e in s.c.registry.entries()? {
+        let latest = e.versions.last().map_or(0, |v| v.version);
+        let nodes = s.c.registry.load(&e.id, latest).map(|w| w.nodes.len()).unwrap_or(0);
+        let latest_run = s.c.runs(Some(&e.id))?.into_iter().next();
+        out.push(WorkflowSummary { id: e.id, description: e.description, latest_version: latest, nodes, latest_run });
+    }
+    Ok(Json(out))
+}
+
+#[utoipa::path(get, path = "/api/v1/workflows/{id}", params(("id" = String, Path)),
+    responses((status = 200, body = WorkflowDetail), (status = 404, body = ApiError)))]
+async fn get_workflow(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<WorkflowDetail>> {
+    let e = s.c.registry.entry(&id)?;
+    let latest = e.versions.last().map_or(0, |v| v.version);
+    let wf = s.c.registry.load(&id, latest)?;
+    let nodes = wf
+        .nodes
+        .values()
+        .map(|n| {
+            let (kind, notebook) = match &n.kind {
+                deckle_dsl::NodeKind::Notebook { rel, .. } => ("notebook", Some(rel.clone())),
+                deckle_dsl::NodeKind::Sql(_) => ("sql", None),
+            };
+            NodeSummary { id: n.id.clone(), needs: n.needs.clone(), kind: kind.into(), notebook, labels: n.labels.clone() }
+        })
+        .collect();
+    let params = wf
+        .params
+        .iter()
+        .map(|(name, p)| ParamSummary {
+            name: name.clone(),
+            ty: format!("{:?}", p.ty).to_ascii_lowercase(),
+            default: if p.secret { None } else { p.default.clone() },
+            secret: p.secret,
+            description: p.description.clone(),
+        })
+        .collect();
+    Ok(Json(WorkflowDetail { id: e.id, description: e.description, nodes, params, versions: e.versions }))
+}
+
+#[utoipa::path(post, path = "/api/v1/workflows/{id}/runs", params(("id" = String, Path)), request_body = TriggerRun,
+    responses((status = 201, body = RunRecord), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
+async fn trigger_run(State(s): State<AppState>, Path(id): Path<String>, ApiJson(req): ApiJson<TriggerRun>) -> ApiResult<(StatusCode, Json<RunRecord>)> {
+    Ok((StatusCode::CREATED, Json(s.c.trigger(&id, &req).await?)))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+struct RunsQuery {
+    workflow: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/runs", params(RunsQuery), responses((status = 200, body = Vec<RunRecord>)))]
+async fn list_runs(State(s): State<AppState>, Query(q): Query<RunsQuery>) -> ApiResult<Json<Vec<RunRecord>>> {
+    Ok(Json(s.c.runs(q.workflow.as_deref())?))
+}
+
+#[utoipa::path(get, path = "/api/v1/runs/{run}", params(("run" = String, Path)),
+    responses((status = 200, body = RunDetail), (status = 404, body = ApiError)))]
+async fn get_run(State(s): State<AppState>, Path(run): Path<String>) -> ApiResult<Json<RunDetail>> {
+    Ok(Json(s.c.run_detail(&run)?))
+}
+
+#[utoipa::path(get, path = "/api/v1/runs/{run}/nodes/{node}/attempts/{n}/notebook",
+    params(("run" = String, Path), ("node" = String, Path, description = "node id, or id.N for a foreach instance"), ("n" = u32, Path)),
+    responses((status = 200, description = "the output notebook (.ipynb)", content_type = "application/x-ipynb+json"), (status = 404, body = ApiError)))]
+async fn get_notebook(State(s): State<AppState>, Path((run, node, n)): Path<(String, String, u32)>) -> ApiResult<Response> {
+    let (n, path, _) = s.c.notebook(&run, &node, Some(n))?;
+    let bytes = tokio::fs::read(&path).await.map_err(|e| Error::Io { path: path.display().to_string(), message: e.to_string() })?;
+    let disposition = format!("attachment; filename=\"{node}.{n}.ipynb\"");
+    Ok(([(header::CONTENT_TYPE, "application/x-ipynb+json".to_string()), (header::CONTENT_DISPOSITION, disposition)], bytes).into_response())
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+struct LogQuery {
+    /// Default: the latest attempt.
+    attempt: Option<u32>,
+}
+
+#[utoipa::path(get, path = "/api/v1/runs/{run}/nodes/{node}/log", params(("run" = String, Path), ("node" = String, Path), LogQuery),
+    responses((status = 200, body = NodeLog), (status = 404, body = ApiError)))]
+async fn get_log(State(s): State<AppState>, Path((run, node)): Path<(String, String)>, Query(q): Query<LogQuery>) -> ApiResult<Json<NodeLog>> {
+    Ok(Json(s.c.log(&run, &node, q.attempt)?))
+}
+
+#[utoipa::path(post, path = "/api/v1/runs/{run}/cancel", params(("run" = String, Path)),
+    responses((status = 200, body = RunRecord), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+async fn cancel_run(State(s): State<AppState>, Path(run): Path<String>) -> ApiResult<Json<RunRecord>> {
+    Ok(Json(s.c.cancel(&run).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/runs/{run}/rerun", params(("run" = String, Path)), request_body = Rerun,
+    responses((status = 200, body = RunRecord), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+async fn rerun_run(State(s): State<AppState>, Path(run): Path<String>, ApiJson(req): ApiJson<Rerun>) -> ApiResult<Json<RunRecord>> {
+    Ok(Json(s.c.rerun(&run, &req).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/blobs/{hash}", params(("hash" = String, Path, description = "sha256, hex")),
+    responses((status = 200, description = "the file's bytes", content_type = "application/octet-stream"), (status = 404, body = ApiError)))]
+async fn get_blob(State(s): State<AppState>, Path(hash): Path<String>) -> ApiResult<Response> {
+    let path = s.c.registry.blob(&hash)?;
+    let bytes = tokio::fs::read(&path).await.map_err(|e| Error::Io { path: path.display().to_string(), message: e.to_string() })?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+}
+
+#[utoipa::path(post, path = "/api/v1/leases", request_body = LeaseRequest,
+    responses((status = 200, body = Vec<Lease>), (status = 204, description = "nothing ready within wait_secs")))]
+async fn take_leases(State(s): State<AppState>, ApiJson(req): ApiJson<LeaseRequest>) -> ApiResult<Response> {
+    if req.worker.trim().is_empty() {
+        return Err(Error::Input("worker must name the worker".into()));
+    }
+    let wait = Duration::from_secs_f64(if req.wait_secs.is_finite() { req.wait_secs.clamp(0.0, 30.0) } else { 0.0 });
+    let leases = s.c.board.take(&req.worker, &req.labels, req.max.clamp(1, 64) as usize, wait).await?;
+    if leases.is_empty() {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Ok(Json(leases).into_response())
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/leases/{id}/heartbeat", params(("id" = String, Path)),
+    responses((status = 200, body = HeartbeatReply), (status = 409, body = ApiError)))]
+async fn heartbeat(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<HeartbeatReply>> {
+    Ok(Json(s.c.board.heartbeat(&id)?))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+struct UploadQuery {
+    /// The generated input of a SQL node rather than the output notebook.
+    #[serde(default)]
+    input: bool,
+}
+
+#[utoipa::path(put, path = "/api/v1/leases/{id}/notebook", params(("id" = String, Path), UploadQuery),
+    request_body(content = String, content_type = "application/json", description = "the notebook"),
+    responses((status = 204), (status = 400, body = ApiError), (status = 409, body = ApiError), (status = 413, body = ApiError)))]
+async fn upload_notebook(State(s): State<AppState>, Path(id): Path<String>, Query(q): Query<UploadQuery>, ApiBytes(body): ApiBytes) -> ApiResult<StatusCode> {
+    s.c.board.upload(&id, q.input, &body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/leases/{id}/complete", params(("id" = String, Path)), request_body(content = Object, description = "a TaskResult"),
+    responses((status = 204), (status = 409, body = ApiError)))]
+async fn complete(State(s): State<AppState>, Path(id): Path<String>, ApiJson(result): ApiJson<TaskResult>) -> ApiResult<StatusCode> {
+    s.c.board.complete(&id, result).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn metrics(State(s): State<AppState>) -> ApiResult<Response> {
+    let text = s.c.metrics.render(&s.c.gauges()?);
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+}
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Deckle coordinator", description = "Workflows of Jupyter notebooks: register, trigger, inspect; workers lease node attempts."),
+    paths(register_workflow, list_workflows, get_workflow, trigger_run, list_runs, get_run, get_notebook, get_log, cancel_run, rerun_run,
+        get_blob, take_leases, heartbeat, upload_notebook, complete),
+    components(schemas(ApiError, RegisterWorkflow, WorkflowVersion, WorkflowSummary, WorkflowDetail, NodeSummary, ParamSummary, TriggerRun,
+        RunDetail, Rerun, NodeLog, LeaseRequest, Lease, HeartbeatReply)),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+pub struct ApiDoc;

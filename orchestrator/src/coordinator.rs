@@ -1,0 +1,277 @@
+//! The coordinator service behind `deckle server`: registered workflows, runs
+//! driven by the engine with remote workers as its executor, and the operations the
+//! HTTP API exposes. Runs in flight when the process stopped are carried on by
+//! [`Coordinator::resume_all`].
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use deckle_dsl::Workflow;
+use deckle_protocol::api::{NodeLog, Rerun, RunDetail, TriggerRun};
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{error, info, instrument};
+
+use crate::clock::{Clock, SystemClock};
+use crate::engine::{Engine, EngineConfig, Event, RunRequest, Started};
+use crate::error::{Error, Result};
+use crate::lease::{LeaseBoard, RemoteExecutor};
+use crate::metrics::{Gauges, Metrics};
+use crate::record::{NodeRecord, NodeStatus, RunRecord, RunStatus};
+use crate::registry::Registry;
+use crate::resolve;
+use crate::store::{SledStore, StateStore};
+
+#[derive(Debug, Clone)]
+pub struct CoordinatorConfig {
+    pub data_dir: PathBuf,
+    /// A lease not heard from for this long expires.
+    pub lease_ttl: Duration,
+    /// Node instances of one run in flight at once (workers' slots bound the rest).
+    pub run_slots: usize,
+}
+
+impl CoordinatorConfig {
+    pub fn new(data_dir: &Path) -> Self {
+        CoordinatorConfig { data_dir: data_dir.to_path_buf(), lease_ttl: Duration::from_secs(15), run_slots: 1024 }
+    }
+}
+
+pub struct Coordinator {
+    pub engine: Arc<Engine>,
+    pub board: Arc<LeaseBoard>,
+    pub registry: Registry,
+    pub metrics: Arc<Metrics>,
+    store: Arc<dyn StateStore>,
+    data_dir: PathBuf,
+    /// Cancel switches of the runs this process drives.
+    live: Mutex<HashMap<String, oneshot::Sender<()>>>,
+}
+
+impl Coordinator {
+    /// Open the state under `cfg.data_dir` (sled in `state/`, artifacts, blobs).
+    pub fn open(cfg: &CoordinatorConfig) -> Result<Arc<Self>> {
+        let store: Arc<dyn StateStore> = Arc::new(SledStore::open(&cfg.data_dir.join("state"))?);
+        Self::with_store(cfg, store, Arc::new(SystemClock))
+    }
+
+    pub fn with_store(cfg: &CoordinatorConfig, store: Arc<dyn StateStore>, clock: Arc<dyn Clock>) -> Result<Arc<Self>> {
+        let metrics = Arc::new(Metrics::default());
+        let board = LeaseBoard::load(store.clone(), cfg.lease_ttl, metrics.clone())?;
+        board.spawn_reaper(Duration::from_millis(250).min(cfg.lease_ttl / 4));
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let ecfg = EngineConfig { data_dir: cfg.data_dir.clone(), slots: cfg.run_slots, preview_rows: 20 };
+        let engine = Engine::new(store.clone(), Arc::new(RemoteExecutor(board.clone())), clock.clone(), ecfg).with_events(tx);
+        let m = metrics.clone();
+        tokio::spawn(async move {
+            while let Some(e) = rx.recv().await {
+                match e {
+                    Event::NodeSettled { status, index: None, .. } => m.node_settled(status),
+                    Event::RunFinished { status, .. } => m.run_finished(status),
+                    _ => {}
+                }
+            }
+        });
+        Ok(Arc::new(Coordinator {
+            engine: Arc::new(engine),
+            board,
+            registry: Registry::new(&cfg.data_dir, store.clone(), clock),
+            metrics,
+            store,
+            data_dir: cfg.data_dir.clone(),
+            live: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    pub fn store(&self) -> &Arc<dyn StateStore> {
+        &self.store
+    }
+
+    /// Carry on every run the store says is running. Secret params given when a run
+    /// was triggered are never stored; a resumed run takes them from this process's
+    /// environment (`DECKLE_SECRET_<NAME>`).
+    pub fn resume_all(self: &Arc<Self>) -> Result<usize> {
+        let mut n = 0;
+        for run in self.store.runs()?.into_iter().filter(|r| r.status == RunStatus::Running) {
+            let wf = match self.registry.load(&run.workflow, run.version) {
+                Ok(wf) => wf,
+                Err(e) => {
+                    error!(run_id = %run.id, error = %e, "cannot resume a run: its workflow version does not load");
+                    continue;
+                }
+            };
+            let secrets = resolve::secrets_from_env(&wf);
+            info!(run_id = %run.id, workflow = %run.workflow, "resuming a run in flight");
+            self.spawn_drive(wf, run.id.clone(), secrets);
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn spawn_drive(self: &Arc<Self>, wf: Arc<Workflow>, run_id: String, secrets: Vec<(String, String)>) {
+        let (tx, rx) = oneshot::channel::<()>();
+        self.live.lock().unwrap_or_else(|p| p.into_inner()).insert(run_id.clone(), tx);
+        let me = self.clone();
+        tokio::spawn(async move {
+            let cancel = async move {
+                // A dropped sender is not a cancel: only an explicit send is.
+                if rx.await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            };
+            if let Err(e) = me.engine.drive(&wf, &run_id, &secrets, cancel).await {
+                error!(run_id = %run_id, error = %e, "run stopped on an error");
+            }
+            me.live.lock().unwrap_or_else(|p| p.into_inner()).remove(&run_id);
+        });
+    }
+
+    #[instrument(skip_all, fields(workflow = %workflow))]
+    pub async fn trigger(self: &Arc<Self>, workflow: &str, req: &TriggerRun) -> Result<RunRecord> {
+        let entry = self.registry.entry(workflow)?;
+        let version = match req.version {
+            Some(v) => v,
+            None => entry.versions.last().map_or(0, |v| v.version),
+        };
+        let wf = self.registry.load(workflow, version)?;
+        let params = req.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let Started { run, secret_env } = self.engine.start(&wf, RunRequest { params, date: req.date.clone(), version }).await?;
+        self.spawn_drive(wf, run.id.clone(), secret_env);
+        Ok(run)
+    }
+
+    /// Cancel a running run; returns once the run is recorded as cancelled.
+    pub async fn cancel(&self, run_id: &str) -> Result<RunRecord> {
+        let run = self.run(run_id)?;
+        if run.status != RunStatus::Running {
+            return Err(Error::Conflict(format!("run {run_id} is {}, not running", run.status.as_str())));
+        }
+        let tx = self.live.lock().unwrap_or_else(|p| p.into_inner()).remove(run_id);
+        if let Some(tx) = tx {
+            let _ = tx.send(());
+        }
+        for _ in 0..200 {
+            let run = self.run(run_id)?;
+            if run.status != RunStatus::Running {
+                return Ok(run);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(Error::Conflict(format!("run {run_id} did not stop within 10 s")))
+    }
+
+    pub async fn rerun(self: &Arc<Self>, run_id: &str, req: &Rerun) -> Result<RunRecord> {
+        let run = self.run(run_id)?;
+        let wf = self.registry.load(&run.workflow, run.version)?;
+        let params: Vec<(String, String)> = req.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut started = self.engine.prepare_rerun(&wf, run_id, req.from_failed, &params).await?;
+        let given: Vec<String> = started.secret_env.iter().map(|(k, _)| k.clone()).collect();
+        started.secret_env.extend(resolve::secrets_from_env(&wf).into_iter().filter(|(k, _)| !given.contains(k)));
+        self.spawn_drive(wf, run_id.to_string(), started.secret_env);
+        Ok(started.run)
+    }
+
+    pub fn run(&self, run_id: &str) -> Result<RunRecord> {
+        self.store.get_run(run_id)?.ok_or_else(|| Error::NotFound(format!("run {run_id}")))
+    }
+
+    /// Newest first.
+    pub fn runs(&self, workflow: Option<&str>) -> Result<Vec<RunRecord>> {
+        let mut runs: Vec<RunRecord> = self.store.runs()?.into_iter().filter(|r| workflow.is_none_or(|w| r.workflow == w)).collect();
+        runs.sort_by(|a, b| b.started_at.cmp(&a.started_at).then_with(|| b.id.cmp(&a.id)));
+        Ok(runs)
+    }
+
+    pub fn run_detail(&self, run_id: &str) -> Result<RunDetail> {
+        let run = self.run(run_id)?;
+        let mut nodes = self.store.nodes(run_id)?;
+        // Workflow order when the version loads; key order otherwise.
+        if let Ok(wf) = self.registry.load(&run.workflow, run.version) {
+            let order = wf.topo_order();
+            let pos = |n: &NodeRecord| order.iter().position(|id| *id == n.node).unwrap_or(usize::MAX);
+            nodes.sort_by_key(|n| (pos(n), n.index.map_or(0, |i| i + 1)));
+        }
+        Ok(RunDetail { run, nodes })
+    }
+
+    /// `node` or `node.N` (a foreach instance).
+    fn node_record(&self, run_id: &str, node: &str) -> Result<NodeRecord> {
+        let nodes = self.store.nodes(run_id)?;
+        nodes.into_iter().find(|n| n.key() == node).ok_or_else(|| Error::NotFound(format!("node {node} in run {run_id}")))
+    }
+
+    /// The output notebook of an attempt (the latest when `attempt` is `None`).
+    pub fn notebook(&self, run_id: &str, node: &str, attempt: Option<u32>) -> Result<(u32, PathBuf, bool)> {
+        let rec = self.node_record(run_id, node)?;
+        let a = match attempt {
+            Some(n) => rec.attempts.iter().find(|a| a.n == n),
+            None => rec.attempts.last(),
+        }
+        .ok_or_else(|| Error::NotFound(format!("attempt {} of {node} in run {run_id}", attempt.map_or("any".into(), |n| n.to_string()))))?;
+        let path = crate::artifacts::output_notebook(
+            &crate::artifacts::run_dir(&self.data_dir, &self.run(run_id)?.workflow, &self.run(run_id)?.date, run_id),
+            &rec.node,
+            rec.index,
+            a.n,
+        );
+        if !path.exists() {
+            return Err(Error::NotFound(format!("the output notebook of {node} attempt {} (none was written yet)", a.n)));
+        }
+        Ok((a.n, path, a.ended_at.is_some()))
+    }
+
+    /// What an attempt printed so far: stream outputs and errors of its latest saved notebook.
+    pub fn log(&self, run_id: &str, node: &str, attempt: Option<u32>) -> Result<NodeLog> {
+        let (n, path, finished) = self.notebook(run_id, node, attempt)?;
+        let bytes = std::fs::read(&path).map_err(|e| Error::Io { path: path.display().to_string(), message: e.to_string() })?;
+        let nb: Value = serde_json::from_slice(&bytes).map_err(|e| Error::Io { path: path.display().to_string(), message: e.to_string() })?;
+        Ok(NodeLog { run: run_id.to_string(), node: node.to_string(), attempt: n, finished, text: notebook_text(&nb) })
+    }
+
+    pub fn gauges(&self) -> Result<Gauges> {
+        let mut runs: HashMap<RunStatus, usize> = HashMap::new();
+        let mut nodes: HashMap<NodeStatus, usize> = HashMap::new();
+        for r in self.store.runs()? {
+            *runs.entry(r.status).or_default() += 1;
+            if r.status == RunStatus::Running {
+                for n in self.store.nodes(&r.id)? {
+                    *nodes.entry(n.status).or_default() += 1;
+                }
+            }
+        }
+        let order = [RunStatus::Running, RunStatus::Succeeded, RunStatus::Failed, RunStatus::Cancelled];
+        Ok(Gauges {
+            queue_depth: self.board.queue_depth(),
+            active_leases: self.board.active_leases(),
+            runs: order.iter().map(|s| (*s, runs.get(s).copied().unwrap_or(0))).collect(),
+            nodes: nodes.into_iter().collect(),
+        })
+    }
+}
+
+/// Stream text and error tracebacks of a notebook, cell by cell.
+fn notebook_text(nb: &Value) -> String {
+    let mut out = String::new();
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts.iter().filter_map(Value::as_str).collect(),
+        _ => String::new(),
+    };
+    for cell in nb["cells"].as_array().into_iter().flatten() {
+        for o in cell["outputs"].as_array().into_iter().flatten() {
+            match o["output_type"].as_str() {
+                Some("stream") => out.push_str(&text(&o["text"])),
+                Some("error") => {
+                    for line in o["traceback"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+                        out.push_str(line);
+                        out.push('\n');
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}

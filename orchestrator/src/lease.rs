@@ -1,0 +1,397 @@
+//! Work handed to remote workers: the [`LeaseBoard`] is the engine's
+//! [`Executor`] on a coordinator. A dispatched attempt waits in a queue until a
+//! worker's long-poll takes it; the grant is made durable before the worker hears
+//! of it. The worker then owns the attempt while it heartbeats: a completion, an
+//! upload or a heartbeat naming a lease that expired or was superseded is refused
+//! ([`Error::StaleLease`]), so a worker presumed dead can never overwrite a retry.
+//!
+//! A lease not heard from for its TTL expires and the attempt ends
+//! [`TaskStatus::Lost`]; the engine re-dispatches it as a new attempt. After a
+//! coordinator restart the durable leases come back with a fresh TTL, and the
+//! engine's resumed run reattaches to them ([`Executor::resume`]).
+
+use std::collections::{HashMap, VecDeque};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use deckle_protocol::api::{HeartbeatReply, Lease};
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::sync::{oneshot, Notify};
+use tracing::{debug, info, instrument, warn};
+
+use crate::error::{Error, Result};
+use crate::executor::{Executor, Task, TaskKind, TaskResult, TaskStatus};
+use crate::metrics::Metrics;
+use crate::store::StateStore;
+
+/// A granted lease as stored: enough to reattach after a restart.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeaseRecord {
+    pub id: String,
+    pub worker: String,
+    pub task: Task,
+    /// Set once the worker completed: delivered to the engine when it reattaches.
+    pub result: Option<TaskResult>,
+}
+
+/// (run, instance, attempt): one attempt, whoever runs it.
+type AttemptKey = (String, String, u32);
+
+fn key_of(task: &Task) -> AttemptKey {
+    (task.run_id.clone(), task.instance(), task.attempt)
+}
+
+struct Pending {
+    task: Task,
+    enqueued: Instant,
+}
+
+struct Active {
+    task: Task,
+    worker: String,
+    expires: Instant,
+    cancel: bool,
+}
+
+#[derive(Default)]
+struct Inner {
+    pending: VecDeque<Pending>,
+    active: HashMap<String, Active>,
+    by_attempt: HashMap<AttemptKey, String>,
+    /// The engine's futures, waiting for their attempt to end.
+    waiters: HashMap<AttemptKey, oneshot::Sender<TaskResult>>,
+    /// Ends that came before the engine reattached (right after a restart).
+    results: HashMap<AttemptKey, TaskResult>,
+    /// Notebook path → sha256 (registered snapshots never change).
+    hashes: HashMap<String, String>,
+}
+
+pub struct LeaseBoard {
+    inner: Mutex<Inner>,
+    work: Notify,
+    store: Arc<dyn StateStore>,
+    ttl: Duration,
+    metrics: Arc<Metrics>,
+}
+
+fn lost(worker: &str, why: &str) -> TaskResult {
+    TaskResult {
+        status: TaskStatus::Lost,
+        outputs: Default::default(),
+        error: Some(format!("worker {worker} lost: {why}")),
+        notebook_written: false,
+        duration_secs: 0.0,
+        worker: Some(worker.to_string()),
+    }
+}
+
+fn sha256_file(path: &str) -> std::io::Result<String> {
+    Ok(hex::encode(Sha256::digest(std::fs::read(path)?)))
+}
+
+impl LeaseBoard {
+    /// A board holding the leases the store kept, each with a fresh TTL: their
+    /// workers get that long to be heard from again.
+    pub fn load(store: Arc<dyn StateStore>, ttl: Duration, metrics: Arc<Metrics>) -> Result<Arc<Self>> {
+        let mut inner = Inner::default();
+        let now = Instant::now();
+        for rec in store.leases()? {
+            let key = key_of(&rec.task);
+            match rec.result {
+                Some(r) => {
+                    inner.results.insert(key, r);
+                }
+                None => {
+                    inner.by_attempt.insert(key, rec.id.clone());
+                    inner.active.insert(rec.id, Active { task: rec.task, worker: rec.worker, expires: now + ttl, cancel: false });
+                }
+            }
+        }
+        if !inner.active.is_empty() {
+            info!(leases = inner.active.len(), "leases held before the restart are back");
+        }
+        Ok(Arc::new(LeaseBoard { inner: Mutex::new(inner), work: Notify::new(), store, ttl, metrics }))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// Attempts waiting for a worker.
+    pub fn queue_depth(&self) -> usize {
+        self.lock().pending.len()
+    }
+
+    pub fn active_leases(&self) -> usize {
+        self.lock().active.len()
+    }
+
+    /// The worker holding an attempt's lease, if one does.
+    pub fn holder(&self, run_id: &str, instance: &str, attempt: u32) -> Option<String> {
+        let inner = self.lock();
+        let id = inner.by_attempt.get(&(run_id.to_string(), instance.to_string(), attempt))?;
+        inner.active.get(id).map(|a| a.worker.clone())
+    }
+
+    /// Up to `max` attempts whose labels `labels` cover, waiting up to `wait` for
+    /// some to become ready. Durable before return.
+    #[instrument(skip_all, fields(worker = %worker, max))]
+    pub async fn take(&self, worker: &str, labels: &[String], max: usize, wait: Duration) -> Result<Vec<Lease>> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let notified = self.work.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let granted = self.grant(worker, labels, max.max(1));
+            if !granted.is_empty() {
+                for l in &granted {
+                    self.store.put_lease(&LeaseRecord { id: l.id.clone(), worker: worker.to_string(), task: l.task.clone(), result: None })?;
+                }
+                self.store.flush().await?;
+                return Ok(granted);
+            }
+            tokio::select! {
+                _ = &mut notified => {}
+                _ = tokio::time::sleep_until(deadline) => return Ok(Vec::new()),
+            }
+        }
+    }
+
+    fn grant(&self, worker: &str, labels: &[String], max: usize) -> Vec<Lease> {
+        let mut inner = self.lock();
+        let mut out = Vec::new();
+        let mut i = 0;
+        let now = Instant::now();
+        while i < inner.pending.len() && out.len() < max {
+            if !inner.pending[i].task.labels.iter().all(|l| labels.contains(l)) {
+                i += 1;
+                continue;
+            }
+            let p = inner.pending.remove(i).expect("in range");
+            self.metrics.observe_dispatch(now.duration_since(p.enqueued));
+            let id = uuid::Uuid::new_v4().simple().to_string();
+            let secret_env = p.task.secret_env.iter().cloned().collect();
+            debug!(lease = %id, node = %p.task.node, attempt = p.task.attempt, "leased");
+            inner.by_attempt.insert(key_of(&p.task), id.clone());
+            out.push(Lease { id: id.clone(), ttl_secs: self.ttl.as_secs_f64(), task: p.task.clone(), secret_env });
+            inner.active.insert(id, Active { task: p.task, worker: worker.to_string(), expires: now + self.ttl, cancel: false });
+        }
+        out
+    }
+
+    fn active<T>(&self, lease: &str, f: impl FnOnce(&mut Active) -> T) -> Result<T> {
+        let mut inner = self.lock();
+        match inner.active.get_mut(lease) {
+            Some(a) => Ok(f(a)),
+            None => Err(Error::StaleLease(lease.to_string())),
+        }
+    }
+
+    pub fn heartbeat(&self, lease: &str) -> Result<HeartbeatReply> {
+        let ttl = self.ttl;
+        self.active(lease, |a| {
+            a.expires = Instant::now() + ttl;
+            HeartbeatReply { cancel: a.cancel, ttl_secs: ttl.as_secs_f64() }
+        })
+    }
+
+    /// Store a (partial or final) output notebook, or a SQL node's generated input.
+    pub async fn upload(&self, lease: &str, input: bool, body: &[u8]) -> Result<()> {
+        let path = self.active(lease, |a| {
+            a.expires = Instant::now() + self.ttl;
+            if input {
+                a.task.input_copy_path.clone()
+            } else {
+                Some(a.task.output_path.clone())
+            }
+        })?;
+        let Some(path) = path else {
+            return Err(Error::Input("this task has no generated input notebook".into()));
+        };
+        serde_json::from_slice::<serde_json::Value>(body).map_err(|e| Error::Input(format!("the notebook is not JSON: {e}")))?;
+        write_atomic(Path::new(&path), body).await
+    }
+
+    /// The worker's result: durable, then handed to the engine.
+    pub async fn complete(&self, lease: &str, mut result: TaskResult) -> Result<()> {
+        let (task, worker, abandoned) = self.active(lease, |a| (a.task.clone(), a.worker.clone(), a.cancel))?;
+        result.worker = Some(worker.clone());
+        self.store.put_lease(&LeaseRecord { id: lease.to_string(), worker, task: task.clone(), result: Some(result.clone()) })?;
+        self.store.flush().await?;
+        let key = key_of(&task);
+        let mut inner = self.lock();
+        if inner.active.remove(lease).is_none() {
+            // Expired while we were flushing: the retry owns the node now.
+            return Err(Error::StaleLease(lease.to_string()));
+        }
+        inner.by_attempt.remove(&key);
+        self.deliver(&mut inner, key, lease, result, abandoned);
+        Ok(())
+    }
+
+    fn deliver(&self, inner: &mut Inner, key: AttemptKey, lease: &str, result: TaskResult, abandoned: bool) {
+        match inner.waiters.remove(&key) {
+            // The run was cancelled and already recorded the attempt as such.
+            None if abandoned => {
+                if let Err(e) = self.store.delete_lease(lease) {
+                    warn!(error = %e, "could not drop an abandoned lease");
+                }
+            }
+            Some(tx) => {
+                let _ = tx.send(result);
+                // The engine records it at once; losing this record in a crash
+                // before that only makes the attempt count as lost.
+                if let Err(e) = self.store.delete_lease(lease) {
+                    warn!(error = %e, "could not drop a delivered lease");
+                }
+            }
+            None => {
+                inner.results.insert(key, result);
+            }
+        }
+    }
+
+    /// Expire leases not heard from for their TTL. Returns how many expired.
+    pub fn expire(&self) -> usize {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        let dead: Vec<String> = inner.active.iter().filter(|(_, a)| a.expires <= now).map(|(id, _)| id.clone()).collect();
+        for id in &dead {
+            let a = inner.active.remove(id).expect("listed");
+            let key = key_of(&a.task);
+            inner.by_attempt.remove(&key);
+            warn!(lease = %id, worker = %a.worker, node = %a.task.node, attempt = a.task.attempt, "lease expired");
+            self.metrics.lease_expired();
+            let why = format!("no heartbeat for {:.0}s", self.ttl.as_secs_f64());
+            self.deliver(&mut inner, key, id, lost(&a.worker, &why), a.cancel);
+        }
+        dead.len()
+    }
+
+    /// Run [`Self::expire`] every `every` until the board is dropped.
+    pub fn spawn_reaper(self: &Arc<Self>, every: Duration) {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                match weak.upgrade() {
+                    Some(b) => {
+                        b.expire();
+                    }
+                    None => return,
+                }
+            }
+        });
+    }
+
+    fn enqueue(self: &Arc<Self>, mut task: Task, resume: bool) -> BoxFuture<'static, TaskResult> {
+        if let TaskKind::Notebook { path, hash: hash @ None } = &mut task.kind {
+            let mut inner = self.lock();
+            let known = inner.hashes.get(path.as_str()).cloned();
+            let h = match known {
+                Some(h) => h,
+                None => match sha256_file(path) {
+                    Ok(h) => {
+                        inner.hashes.insert(path.clone(), h.clone());
+                        h
+                    }
+                    Err(e) => {
+                        let r = TaskResult {
+                            status: TaskStatus::Invalid,
+                            outputs: Default::default(),
+                            error: Some(format!("{path}: {e}")),
+                            notebook_written: false,
+                            duration_secs: 0.0,
+                            worker: None,
+                        };
+                        return Box::pin(async move { r });
+                    }
+                },
+            };
+            *hash = Some(h);
+        }
+        let key = key_of(&task);
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut inner = self.lock();
+            if let Some(r) = inner.results.remove(&key) {
+                if let Some(id) = inner.by_attempt.remove(&key) {
+                    let _ = self.store.delete_lease(&id);
+                }
+                return Box::pin(async move { r });
+            }
+            if inner.by_attempt.contains_key(&key) {
+                inner.waiters.insert(key.clone(), tx);
+            } else if resume {
+                // Nobody holds it any more: the coordinator stopped between granting
+                // and the worker hearing of it, or the lease expired meanwhile.
+                let r = lost("unknown", "no worker held this attempt when the coordinator restarted");
+                return Box::pin(async move { r });
+            } else {
+                inner.waiters.insert(key.clone(), tx);
+                inner.pending.push_back(Pending { task, enqueued: Instant::now() });
+                drop(inner);
+                self.work.notify_waiters();
+            }
+        }
+        let guard = Abandon { board: self.clone(), key: Some(key) };
+        Box::pin(async move {
+            let mut guard = guard;
+            let r = rx.await.unwrap_or_else(|_| lost("unknown", "the coordinator dropped the attempt"));
+            guard.key = None;
+            r
+        })
+    }
+}
+
+/// The engine dropped an attempt (its run was cancelled): take it off the queue,
+/// and tell the worker holding it to stop at its next heartbeat.
+struct Abandon {
+    board: Arc<LeaseBoard>,
+    key: Option<AttemptKey>,
+}
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        let Some(key) = self.key.take() else { return };
+        let mut inner = self.board.lock();
+        inner.waiters.remove(&key);
+        inner.pending.retain(|p| key_of(&p.task) != key);
+        if let Some(id) = inner.by_attempt.get(&key).cloned() {
+            if let Some(a) = inner.active.get_mut(&id) {
+                a.cancel = true;
+            }
+        }
+    }
+}
+
+/// The board, as the engine's executor.
+pub struct RemoteExecutor(pub Arc<LeaseBoard>);
+
+impl Executor for RemoteExecutor {
+    fn run(&self, task: Task) -> BoxFuture<'static, TaskResult> {
+        self.0.enqueue(task, false)
+    }
+
+    fn resume(&self, task: Task) -> BoxFuture<'static, TaskResult> {
+        self.0.enqueue(task, true)
+    }
+}
+
+async fn write_atomic(path: &Path, body: &[u8]) -> Result<()> {
+    let io = |e: std::io::Error| Error::Io { path: path.display().to_string(), message: e.to_string() };
+    if let Some(dir) = path.parent() {
+        tokio::fs::create_dir_all(dir).await.map_err(io)?;
+    }
+    let tmp = path.with_extension(format!("tmp{}", uuid::Uuid::new_v4().simple()));
+    tokio::fs::write(&tmp, body).await.map_err(io)?;
+    tokio::fs::rename(&tmp, path).await.map_err(io)
+}

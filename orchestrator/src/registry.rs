@@ -1,0 +1,176 @@
+//! Registered workflows: each registration snapshots the workflow file and every
+//! notebook it names. Files are stored content-addressed under `DIR/blobs/<sha256>`
+//! (what workers fetch) and laid out per version under
+//! `DIR/workflows/<id>/<version>/` (what the engine loads); runs pin a version, so
+//! re-registering never changes a run in flight.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use deckle_dsl::Workflow;
+use deckle_protocol::api::{RegisterWorkflow, WorkflowVersion};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::store::StateStore;
+
+/// A workflow and its versions, as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WorkflowEntry {
+    pub id: String,
+    pub description: Option<String>,
+    /// Oldest first.
+    pub versions: Vec<WorkflowVersion>,
+}
+
+pub struct Registry {
+    data_dir: PathBuf,
+    store: Arc<dyn StateStore>,
+    clock: Arc<dyn Clock>,
+    /// One registration at a time, so versions are numbered without gaps.
+    lock: tokio::sync::Mutex<()>,
+    loaded: Mutex<HashMap<(String, u32), Arc<Workflow>>>,
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// A path a registration may write: relative, without `..`, and plain.
+fn safe_relative(p: &str) -> Result<PathBuf> {
+    let path = Path::new(p);
+    let ok = !p.is_empty() && path.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    if ok {
+        Ok(path.to_path_buf())
+    } else {
+        Err(Error::Input(format!("file path {p:?} must be relative to the workflow file and stay inside its directory")))
+    }
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |e| Error::Io { path: path.display().to_string(), message: e.to_string() }
+}
+
+impl Registry {
+    pub fn new(data_dir: &Path, store: Arc<dyn StateStore>, clock: Arc<dyn Clock>) -> Self {
+        Registry { data_dir: data_dir.to_path_buf(), store, clock, lock: tokio::sync::Mutex::new(()), loaded: Mutex::new(HashMap::new()) }
+    }
+
+    /// Validate and store a new version.
+    pub async fn register(&self, req: &RegisterWorkflow) -> Result<WorkflowVersion> {
+        let file_name = safe_relative(&req.file_name)?;
+        if file_name.components().count() != 1 {
+            return Err(Error::Input(format!("file_name {:?} must be a plain file name", req.file_name)));
+        }
+        let staging = self.data_dir.join("tmp").join(uuid::Uuid::new_v4().simple().to_string());
+        let result = self.register_in(req, &file_name, &staging).await;
+        let _ = std::fs::remove_dir_all(&staging);
+        result
+    }
+
+    async fn register_in(&self, req: &RegisterWorkflow, file_name: &Path, staging: &Path) -> Result<WorkflowVersion> {
+        std::fs::create_dir_all(staging).map_err(io(staging))?;
+        let wf_path = staging.join(file_name);
+        std::fs::write(&wf_path, &req.content).map_err(io(&wf_path))?;
+        let mut files = BTreeMap::new();
+        for (rel, content) in &req.files {
+            let dest = staging.join(safe_relative(rel)?);
+            if let Some(dir) = dest.parent() {
+                std::fs::create_dir_all(dir).map_err(io(dir))?;
+            }
+            std::fs::write(&dest, content).map_err(io(&dest))?;
+            files.insert(rel.clone(), sha256(content.as_bytes()));
+        }
+        let show = |d: &deckle_dsl::Diagnostic| {
+            // Name the file as the user registered it, not our staging directory.
+            d.to_string().replace(&format!("{}/", staging.display()), "")
+        };
+        let loaded = deckle_dsl::load(&wf_path).map_err(|d| Error::InvalidWorkflow(d.0.iter().filter(|d| d.is_error()).map(show).collect()))?;
+        let wf = loaded.workflow;
+        for node in wf.nodes.values() {
+            if let deckle_dsl::NodeKind::Notebook { rel, .. } = &node.kind {
+                if !req.files.contains_key(rel) {
+                    return Err(Error::InvalidWorkflow(vec![format!("node {}: notebook {rel} was not sent with the registration", node.id)]));
+                }
+            }
+        }
+        // Content-addressed copies for workers.
+        let blobs = self.data_dir.join("blobs");
+        std::fs::create_dir_all(&blobs).map_err(io(&blobs))?;
+        for (rel, hash) in &files {
+            let blob = blobs.join(hash);
+            if !blob.exists() {
+                let tmp = blobs.join(format!("{hash}.{}", uuid::Uuid::new_v4().simple()));
+                std::fs::write(&tmp, &req.files[rel]).map_err(io(&tmp))?;
+                std::fs::rename(&tmp, &blob).map_err(io(&blob))?;
+            }
+        }
+        let _one_at_a_time = self.lock.lock().await;
+        let mut entry = self.store.get_workflow(&wf.id)?.unwrap_or(WorkflowEntry { id: wf.id.clone(), description: None, versions: Vec::new() });
+        let version = entry.versions.last().map_or(1, |v| v.version + 1);
+        let dest = self.version_dir(&wf.id, version);
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        let _ = std::fs::remove_dir_all(&dest); // a half-made directory from a crash
+        std::fs::rename(staging, &dest).map_err(io(&dest))?;
+        let v = WorkflowVersion {
+            workflow: wf.id.clone(),
+            version,
+            file_name: req.file_name.clone(),
+            hash: sha256(req.content.as_bytes()),
+            registered_at: self.clock.now().to_string(),
+            files,
+            warnings: loaded.warnings.iter().map(|d| d.to_string().replace(&format!("{}/", dest.display()), "")).collect(),
+        };
+        entry.description = wf.description.clone();
+        entry.versions.push(v.clone());
+        self.store.put_workflow(&entry)?;
+        self.store.flush().await?;
+        Ok(v)
+    }
+
+    fn version_dir(&self, id: &str, version: u32) -> PathBuf {
+        self.data_dir.join("workflows").join(id).join(version.to_string())
+    }
+
+    pub fn entry(&self, id: &str) -> Result<WorkflowEntry> {
+        self.store.get_workflow(id)?.ok_or_else(|| Error::NotFound(format!("workflow {id}")))
+    }
+
+    pub fn entries(&self) -> Result<Vec<WorkflowEntry>> {
+        self.store.workflows()
+    }
+
+    /// A registered version, parsed (cached: versions never change).
+    pub fn load(&self, id: &str, version: u32) -> Result<Arc<Workflow>> {
+        if let Some(wf) = self.loaded.lock().unwrap_or_else(|p| p.into_inner()).get(&(id.to_string(), version)) {
+            return Ok(wf.clone());
+        }
+        let entry = self.entry(id)?;
+        let v = entry.versions.iter().find(|v| v.version == version).ok_or_else(|| Error::NotFound(format!("workflow {id} version {version}")))?;
+        let path = self.version_dir(id, version).join(&v.file_name);
+        let wf = deckle_dsl::load(&path)
+            .map_err(|d| Error::InvalidWorkflow(d.0.iter().map(|d| d.to_string()).collect()))?
+            .workflow;
+        let wf = Arc::new(wf);
+        self.loaded.lock().unwrap_or_else(|p| p.into_inner()).insert((id.to_string(), version), wf.clone());
+        Ok(wf)
+    }
+
+    /// A snapshotted file by its sha256.
+    pub fn blob(&self, hash: &str) -> Result<PathBuf> {
+        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::Input(format!("{hash:?} is not a sha256")));
+        }
+        let p = self.data_dir.join("blobs").join(hash.to_ascii_lowercase());
+        if p.exists() {
+            Ok(p)
+        } else {
+            Err(Error::NotFound(format!("blob {hash}")))
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! `deckle server`: the coordinator over HTTP.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use deckle_orchestrator::api::{router, ApiConfig};
+use deckle_orchestrator::coordinator::{Coordinator, CoordinatorConfig};
+
+#[derive(Args, Debug)]
+pub struct ServerArgs {
+    /// State (sled), registered workflows and output notebooks.
+    #[arg(long, default_value = ".deckle")]
+    data: PathBuf,
+    /// Address to listen on (`127.0.0.1:0` picks a free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// A file holding the bearer token every request must carry (else `DECKLE_TOKEN`;
+    /// without either, the API is open).
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    /// Seconds a lease lives without a heartbeat before its node is retried elsewhere.
+    #[arg(long, default_value_t = 15.0)]
+    lease_ttl: f64,
+    /// Largest request body in MiB (registrations, notebook uploads).
+    #[arg(long, default_value_t = 64)]
+    max_body_mib: usize,
+}
+
+pub fn read_token(file: Option<&PathBuf>) -> Result<Option<String>, String> {
+    match file {
+        Some(f) => {
+            let t = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
+            let t = t.trim().to_string();
+            if t.is_empty() {
+                return Err(format!("{}: the token file is empty", f.display()));
+            }
+            Ok(Some(t))
+        }
+        None => Ok(std::env::var("DECKLE_TOKEN").ok().filter(|t| !t.trim().is_empty()).map(|t| t.trim().to_string())),
+    }
+}
+
+pub async fn run(args: ServerArgs) -> i32 {
+    let token = match read_token(args.token_file.as_ref()) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("deckle: {e}");
+            return 2;
+        }
+    };
+    if !(args.lease_ttl.is_finite() && args.lease_ttl > 0.0) {
+        eprintln!("deckle: --lease-ttl must be a positive number of seconds");
+        return 2;
+    }
+    let mut cfg = CoordinatorConfig::new(&args.data);
+    cfg.lease_ttl = Duration::from_secs_f64(args.lease_ttl);
+    let coordinator = match Coordinator::open(&cfg) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("deckle: cannot open the data dir {}: {e}", args.data.display());
+            return 1;
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(&args.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("deckle: cannot listen on {}: {e}", args.listen);
+            return 1;
+        }
+    };
+    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or(args.listen.clone());
+    match coordinator.resume_all() {
+        Ok(0) => {}
+        Ok(n) => eprintln!("deckle server: resumed {n} run(s) in flight"),
+        Err(e) => {
+            eprintln!("deckle: cannot read the runs in flight: {e}");
+            return 1;
+        }
+    }
+    let app = router(coordinator, &ApiConfig { token: token.clone(), max_body: args.max_body_mib << 20 });
+    eprintln!("deckle server listening on http://{addr} (data: {}, auth: {})", args.data.display(), if token.is_some() { "token" } else { "none" });
+    let shutdown = async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+        }
+    };
+    match axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("deckle: server error: {e}");
+            1
+        }
+    }
+}

@@ -4,6 +4,7 @@
 //! (`.venv`: ipykernel, papermill, scrapbook, bash_kernel from PyPI). A missing venv
 //! fails the tests with instructions rather than skipping them.
 
+mod cluster;
 mod harness;
 
 mod bad_input;
@@ -13,3 +14,4 @@ mod recorded_outputs;
 mod translators;
 mod workflows;
 mod sql_nodes;
+mod server_faults;

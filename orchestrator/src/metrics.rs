@@ -32,6 +32,8 @@ pub struct Metrics {
     lease_expiries: AtomicU64,
     settled: Mutex<std::collections::HashMap<&'static str, u64>>,
     runs_finished: Mutex<std::collections::HashMap<&'static str, u64>>,
+    /// Every dispatch latency, when asked for (benchmarks want exact percentiles).
+    samples: Option<Mutex<Vec<Duration>>>,
 }
 
 /// Gauges read at scrape time.
@@ -46,7 +48,19 @@ pub struct Gauges {
 }
 
 impl Metrics {
+    /// Metrics that also keep every dispatch latency (see [`Self::dispatch_samples`]).
+    pub fn with_samples() -> Self {
+        Metrics { samples: Some(Mutex::new(Vec::new())), ..Default::default() }
+    }
+
+    pub fn dispatch_samples(&self) -> Vec<Duration> {
+        self.samples.as_ref().map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).clone()).unwrap_or_default()
+    }
+
     pub fn observe_dispatch(&self, d: Duration) {
+        if let Some(s) = &self.samples {
+            s.lock().unwrap_or_else(|p| p.into_inner()).push(d);
+        }
         let secs = d.as_secs_f64();
         for (i, b) in BUCKETS.iter().enumerate() {
             if secs <= *b {

@@ -105,11 +105,13 @@ impl Workflow {
     /// Node ids in a topological order (needs before dependants), stable by file order.
     pub fn topo_order(&self) -> Vec<String> {
         let mut done: Vec<String> = Vec::with_capacity(self.nodes.len());
+        let mut placed: std::collections::HashSet<&str> = std::collections::HashSet::with_capacity(self.nodes.len());
         let mut left: Vec<&Node> = self.nodes.values().collect();
         while !left.is_empty() {
             let before = left.len();
             left.retain(|n| {
-                if n.needs.iter().all(|d| done.contains(d)) {
+                if n.needs.iter().all(|d| placed.contains(d.as_str())) {
+                    placed.insert(n.id.as_str());
                     done.push(n.id.clone());
                     false
                 } else {

@@ -5,11 +5,15 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod client;
 mod execute_cmd;
 mod local_executor;
+mod remote_cmds;
 mod run_cmd;
 mod server_cmd;
+mod table;
 mod validate_cmd;
+mod worker_cmd;
 
 #[derive(Parser)]
 #[command(name = "deckle", version, about = "Run Jupyter notebooks as parameterized, scheduled workflows")]
@@ -30,15 +34,36 @@ enum Command {
     Graph(validate_cmd::GraphArgs),
     /// The coordinator: state, scheduling and the HTTP API workers and the CLI talk to.
     Server(server_cmd::ServerArgs),
+    /// Take work from a coordinator (`deckle server`) and run it on this machine's kernels.
+    Worker(worker_cmd::WorkerArgs),
+    /// Register a workflow (and the notebooks it names) with the server, as a new version.
+    Register(remote_cmds::RegisterArgs),
+    /// Start a run of a registered workflow.
+    Trigger(remote_cmds::TriggerArgs),
+    /// List runs, newest first.
+    Runs(remote_cmds::RunsArgs),
+    /// Show a run: its state and one line per node.
+    Status(remote_cmds::StatusArgs),
+    /// Print what a node attempt wrote (stdout, stderr, errors).
+    Logs(remote_cmds::LogsArgs),
+    /// Download a node attempt's output notebook, to open and re-run locally.
+    Pull(remote_cmds::PullArgs),
+    /// Re-run a finished run, from its failed nodes (default) or all of them.
+    Rerun(remote_cmds::RerunArgs),
+    /// Cancel a running run.
+    Cancel(remote_cmds::CancelArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A worker is a service: what it takes and hands back is worth a line each.
+    let default_level = if matches!(cli.command, Command::Worker(_)) { "warn,deckle_worker=info" } else { "warn" };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("DECKLE_LOG").unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("DECKLE_LOG").unwrap_or_else(|_| default_level.into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .without_time()
         .with_target(false)
         .init();
@@ -56,6 +81,15 @@ fn main() -> ExitCode {
             Command::Validate(args) => validate_cmd::validate(args),
             Command::Graph(args) => validate_cmd::graph(args),
             Command::Server(args) => server_cmd::run(args).await,
+            Command::Worker(args) => worker_cmd::run(args).await,
+            Command::Register(args) => remote_cmds::register(args).await,
+            Command::Trigger(args) => remote_cmds::trigger(args).await,
+            Command::Runs(args) => remote_cmds::runs(args).await,
+            Command::Status(args) => remote_cmds::status(args).await,
+            Command::Logs(args) => remote_cmds::logs(args).await,
+            Command::Pull(args) => remote_cmds::pull(args).await,
+            Command::Rerun(args) => remote_cmds::rerun(args).await,
+            Command::Cancel(args) => remote_cmds::cancel(args).await,
         }
     });
     // Do not wait for stray blocking tasks (a stdin reader, a slow kernel reaper).

@@ -200,7 +200,8 @@ pub struct Lease {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct HeartbeatReply {
-    /// The run was cancelled: stop the kernel and complete with status `failed`.
+    /// The run was cancelled: stop the kernel, upload the notebook and complete with
+    /// status `cancelled`.
     pub cancel: bool,
     pub ttl_secs: f64,
 }

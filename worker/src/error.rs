@@ -1,4 +1,5 @@
-//! The one error type of this crate, and the process exit code each maps to.
+//! The one error type of this crate (the executor's and the remote worker's), and
+//! the process exit code each maps to.
 
 use std::path::PathBuf;
 
@@ -56,6 +57,27 @@ pub enum Error {
 
     #[error("{path}: {source}")]
     Io { path: PathBuf, #[source] source: std::io::Error },
+
+    // What a remote worker meets talking to the coordinator.
+    /// The request never got an answer: connection refused, reset, timed out.
+    #[error("{what}: {message}")]
+    Http { what: String, message: String },
+
+    /// The server answered with an error ([`deckle_protocol::api::ApiError`]).
+    #[error("{what}: the server answered {status} {code}: {message}")]
+    Api { what: String, status: u16, code: String, message: String },
+
+    /// 401: the token is missing or wrong.
+    #[error("{what}: the server refused the token (401 unauthorized): {message}")]
+    Unauthorized { what: String, message: String },
+
+    /// 409: the lease expired or was superseded; the attempt is no longer ours.
+    #[error("lease {lease}: no longer this worker's (409): {message}")]
+    StaleLease { lease: String, message: String },
+
+    /// A downloaded notebook does not have the content its hash names.
+    #[error("blob {hash}: {message}")]
+    Blob { hash: String, message: String },
 }
 
 impl Error {
@@ -71,7 +93,17 @@ impl Error {
                 exit::KERNEL_DIED
             }
             Error::KernelStartTimeout { .. } | Error::CellTimeout { .. } => exit::TIMEOUT,
-            Error::Io { .. } => exit::BAD_INPUT,
+            Error::Io { .. } | Error::Unauthorized { .. } => exit::BAD_INPUT,
+            Error::Http { .. } | Error::Api { .. } | Error::StaleLease { .. } | Error::Blob { .. } => exit::CELL_ERROR,
+        }
+    }
+
+    /// Worth trying again: no answer at all, or a server-side failure (5xx, 408, 429).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Http { .. } => true,
+            Error::Api { status, .. } => *status >= 500 || *status == 408 || *status == 429,
+            _ => false,
         }
     }
 

@@ -64,6 +64,9 @@ pub struct ExecuteOptions {
     /// running cell are held to it, and a cell still running at it is interrupted
     /// and recorded like a cell timeout.
     pub deadline: Option<Instant>,
+    /// Bumped after each save of the output notebook to a file, so a watcher (the
+    /// remote worker's uploader) can send the latest version on.
+    pub saved: Option<tokio::sync::watch::Sender<u64>>,
 }
 
 impl ExecuteOptions {
@@ -89,6 +92,7 @@ impl ExecuteOptions {
             exit_wait: Duration::ZERO,
             pools: None,
             deadline: None,
+            saved: None,
         }
     }
 

@@ -9,7 +9,11 @@
 //! - [`notebook`]: read, validate and write `.ipynb` exactly as nbformat does;
 //! - [`execute`]: run every cell on the kernel, with timeouts; `record` keeps
 //!   papermill's metadata and saves as cells start and end;
-//! - [`outputs`]: what a notebook recorded (declared variables, scrapbook scraps).
+//! - [`outputs`]: what a notebook recorded (declared variables, scrapbook scraps);
+//! - [`task_run`]: one workflow node attempt (a task) to its result, as both the
+//!   embedded executor of `deckle run` and the remote worker run it;
+//! - [`remote`]: the remote worker (`deckle worker`): leases from a coordinator
+//!   over HTTP, heartbeats, notebook cache and uploads.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), deckle_worker::Error> {
@@ -32,7 +36,9 @@ pub mod outputs;
 pub mod params;
 pub mod pool;
 mod record;
+pub mod remote;
 pub mod sql;
+pub mod task_run;
 pub mod translate;
 pub mod zygote;
 

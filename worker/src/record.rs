@@ -60,6 +60,9 @@ impl Run<'_> {
         if let Some(out) = &self.opts.output {
             if out != Path::new("-") {
                 notebook::write(&self.nb, out)?;
+                if let Some(saved) = &self.opts.saved {
+                    saved.send_modify(|n| *n += 1);
+                }
             }
         }
         self.last_save = Instant::now();

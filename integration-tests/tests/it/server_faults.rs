@@ -300,3 +300,20 @@ fn a_worker_told_to_stop_finishes_its_node_then_exits() {
     assert_eq!(detail["run"]["status"], "succeeded", "the running node was finished, not dropped: {detail:#}");
     assert_eq!(attempts(&detail, "only").len(), 1);
 }
+
+#[test]
+fn a_worker_cut_off_from_the_server_past_its_lease_kills_its_kernel() {
+    let dir = tmp();
+    let mut server = Server::start(&dir.path().join("data"), &["--lease-ttl", "3"]);
+    server.register("one.yaml");
+    let w = Worker::start(&server, "wa", &["--slots", "1", "--warm-kernels", "0"]);
+    let run = server.trigger("one", json!({"secs": "300"}));
+    server.wait_until(&run, Duration::from_secs(60), "the node running in a kernel", |d| node(d, "only")["status"] == "running" && !kernels_of(&w).is_empty());
+    server.kill9();
+    // The lease is 3 s: past it, the worker may no longer assume it owns the node.
+    let until = std::time::Instant::now() + Duration::from_secs(30);
+    while !kernels_of(&w).is_empty() {
+        assert!(std::time::Instant::now() < until, "the kernel outlived the lease by 27 s:\n{}", w.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

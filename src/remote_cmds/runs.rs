@@ -1,0 +1,170 @@
+//! `deckle runs [WORKFLOW]`, `deckle status RUN`, `deckle cancel RUN` and
+//! `deckle rerun RUN [--from-failed | --all] [-p k=v]… [--wait]`.
+
+use clap::Args;
+use deckle_protocol::api::{Rerun, RunDetail};
+use deckle_protocol::record::RunRecord;
+
+use super::{emit, local_time, params_map, parse_param, print_json, render_detail, run_duration, wait_and_report, EXIT_CODES, EXIT_CODES_WAIT};
+use crate::client::{Client, RemoteArgs};
+use crate::table::Table;
+
+#[derive(Args, Debug)]
+#[command(after_help = EXIT_CODES)]
+pub struct RunsArgs {
+    /// Only this workflow's runs.
+    pub workflow: Option<String>,
+    /// At most this many (newest first).
+    #[arg(long, short = 'n', value_name = "N")]
+    pub limit: Option<usize>,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = EXIT_CODES)]
+pub struct StatusArgs {
+    /// The run id.
+    pub run: String,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = EXIT_CODES)]
+pub struct CancelArgs {
+    /// The run id.
+    pub run: String,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = EXIT_CODES_WAIT)]
+pub struct RerunArgs {
+    /// The run id (a finished run).
+    pub run: String,
+    /// Keep succeeded nodes and their outputs; re-run failed, cancelled, skipped and
+    /// upstream-failed nodes and what depends on them (the default).
+    #[arg(long, conflicts_with = "all")]
+    pub from_failed: bool,
+    /// Re-run every node.
+    #[arg(long)]
+    pub all: bool,
+    /// Change a workflow parameter, `name=value`.
+    #[arg(short = 'p', long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+    /// Wait for the run to finish, then print its status (exit 1 unless it succeeded).
+    #[arg(long)]
+    pub wait: bool,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+fn client(remote: &RemoteArgs) -> Result<Client, i32> {
+    Client::from_args(remote).map_err(|e| e.report())
+}
+
+pub fn runs_table(runs: &[RunRecord]) -> Table {
+    let mut t = Table::new(["RUN", "WORKFLOW", "DATE", "STATUS", "STARTED", "DURATION"]);
+    for r in runs {
+        t.row([r.id.clone(), format!("{} v{}", r.workflow, r.version), r.date.clone(), r.status.as_str().to_string(), local_time(&r.started_at), run_duration(r)]);
+    }
+    t
+}
+
+pub async fn runs(args: RunsArgs) -> i32 {
+    let client = match client(&args.remote) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let query: Vec<(&str, String)> = args.workflow.iter().map(|w| ("workflow", w.clone())).collect();
+    match client.get::<Vec<RunRecord>>(&["runs"], &query).await {
+        Ok(mut reply) => {
+            if let Some(n) = args.limit {
+                reply.body.truncate(n);
+                if let serde_json::Value::Array(a) = &mut reply.json {
+                    a.truncate(n);
+                }
+            }
+            if args.remote.json {
+                print_json(&reply.json);
+            } else if reply.body.is_empty() {
+                match &args.workflow {
+                    Some(w) => eprintln!("no runs of {w}"),
+                    None => eprintln!("no runs"),
+                }
+            } else {
+                emit(&runs_table(&reply.body).render());
+            }
+            0
+        }
+        Err(e) => e.report(),
+    }
+}
+
+pub async fn status(args: StatusArgs) -> i32 {
+    let client = match client(&args.remote) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match client.get::<RunDetail>(&["runs", &args.run], &[]).await {
+        Ok(reply) => {
+            if args.remote.json {
+                print_json(&reply.json);
+            } else {
+                emit(&render_detail(&reply.body));
+            }
+            0
+        }
+        Err(e) => e.report(),
+    }
+}
+
+pub async fn cancel(args: CancelArgs) -> i32 {
+    let client = match client(&args.remote) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match client.post::<_, RunRecord>(&["runs", &args.run, "cancel"], &serde_json::json!({})).await {
+        Ok(reply) => {
+            if args.remote.json {
+                print_json(&reply.json);
+            } else {
+                let r = &reply.body;
+                let text = match r.status {
+                    deckle_protocol::record::RunStatus::Cancelled => format!("cancelled run {}\n", r.id),
+                    s => format!("run {} is {} (it finished before the cancel took effect)\n", r.id, s.as_str()),
+                };
+                emit(&text);
+            }
+            0
+        }
+        Err(e) => e.report(),
+    }
+}
+
+pub async fn rerun(args: RerunArgs) -> i32 {
+    let client = match client(&args.remote) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let req = Rerun { from_failed: !args.all, params: params_map(&args.params) };
+    let reply = match client.post::<_, RunRecord>(&["runs", &args.run, "rerun"], &req).await {
+        Ok(r) => r,
+        Err(e) => return e.report(),
+    };
+    let r = &reply.body;
+    if args.wait {
+        if !args.remote.json {
+            eprintln!("rerunning run {} ({}, run attempt {})", r.id, if args.all { "all nodes" } else { "from its failed nodes" }, r.attempt);
+        }
+        return wait_and_report(&client, &r.id, args.remote.json).await;
+    }
+    if args.remote.json {
+        print_json(&reply.json);
+    } else {
+        emit(&format!("rerunning run {} ({}, run attempt {})\n", r.id, if args.all { "all nodes" } else { "from its failed nodes" }, r.attempt));
+    }
+    0
+}

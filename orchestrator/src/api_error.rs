@@ -46,6 +46,7 @@ impl IntoResponse for Error {
             _ => Vec::new(),
         };
         let error = match &self {
+            Error::InvalidWorkflow(d) if d.len() == 1 => "the workflow is invalid (1 problem)".to_string(),
             Error::InvalidWorkflow(d) => format!("the workflow is invalid ({} problems)", d.len()),
             e => e.to_string(),
         };

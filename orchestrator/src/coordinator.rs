@@ -193,6 +193,13 @@ impl Coordinator {
             let pos = |n: &NodeRecord| order.iter().position(|id| *id == n.node).unwrap_or(usize::MAX);
             nodes.sort_by_key(|n| (pos(n), n.index.map_or(0, |i| i + 1)));
         }
+        // Who holds a running attempt is the board's to say; records get it at the end.
+        for n in &mut nodes {
+            let key = n.key();
+            for a in n.attempts.iter_mut().filter(|a| a.ended_at.is_none() && a.worker.is_none()) {
+                a.worker = self.board.holder(run_id, &key, a.n);
+            }
+        }
         Ok(RunDetail { run, nodes })
     }
 

@@ -63,8 +63,9 @@ struct Inner {
     by_attempt: HashMap<AttemptKey, String>,
     /// The engine's futures, waiting for their attempt to end.
     waiters: HashMap<AttemptKey, oneshot::Sender<TaskResult>>,
-    /// Ends that came before the engine reattached (right after a restart).
-    results: HashMap<AttemptKey, TaskResult>,
+    /// Ends that came before the engine reattached (right after a restart), with
+    /// their lease ids.
+    results: HashMap<AttemptKey, (String, TaskResult)>,
     /// Notebook path → sha256 (registered snapshots never change).
     hashes: HashMap<String, String>,
 }
@@ -102,7 +103,7 @@ impl LeaseBoard {
             let key = key_of(&rec.task);
             match rec.result {
                 Some(r) => {
-                    inner.results.insert(key, r);
+                    inner.results.insert(key, (rec.id, r));
                 }
                 None => {
                     inner.by_attempt.insert(key, rec.id.clone());
@@ -253,7 +254,7 @@ impl LeaseBoard {
                 }
             }
             None => {
-                inner.results.insert(key, result);
+                inner.results.insert(key, (lease.to_string(), result));
             }
         }
     }
@@ -322,9 +323,9 @@ impl LeaseBoard {
         let (tx, rx) = oneshot::channel();
         {
             let mut inner = self.lock();
-            if let Some(r) = inner.results.remove(&key) {
-                if let Some(id) = inner.by_attempt.remove(&key) {
-                    let _ = self.store.delete_lease(&id);
+            if let Some((id, r)) = inner.results.remove(&key) {
+                if let Err(e) = self.store.delete_lease(&id) {
+                    warn!(error = %e, "could not drop a delivered lease");
                 }
                 return Box::pin(async move { r });
             }

@@ -25,6 +25,8 @@ mod engine_tests;
 pub mod error;
 pub mod executor;
 pub mod lease;
+#[cfg(test)]
+mod lease_tests;
 pub mod metrics;
 mod rebuild;
 pub mod registry;

@@ -143,6 +143,8 @@ impl Engine {
         run.params = resolved.visible;
         run.attempt += 1;
         run.status = RunStatus::Running;
+        // Timings describe the latest attempt of the run; each node attempt keeps its own.
+        run.started_at = crate::engine::ts(self.clock.as_ref());
         run.ended_at = None;
         self.store.put_run(&run)?;
         self.store.flush().await?;

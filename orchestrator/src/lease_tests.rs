@@ -1,0 +1,162 @@
+//! The lease board without HTTP: grants, labels, fencing, expiry, abandonment and
+//! reattaching after a restart.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+
+use crate::executor::{Executor, Task, TaskKind, TaskResult, TaskStatus};
+use crate::lease::{LeaseBoard, RemoteExecutor};
+use crate::metrics::Metrics;
+use crate::store::{MemStore, StateStore};
+use crate::Error;
+
+fn task(node: &str, labels: &[&str], notebook: &std::path::Path) -> Task {
+    Task {
+        run_id: "r1".into(),
+        workflow: "w".into(),
+        node: node.into(),
+        index: None,
+        attempt: 1,
+        kind: TaskKind::Notebook { path: notebook.to_string_lossy().into_owned(), hash: None },
+        params: Default::default(),
+        secret_env: vec![("DECKLE_SECRET_K".into(), "v".into())],
+        outputs: vec![],
+        kernel: None,
+        timeout_secs: None,
+        output_path: notebook.with_extension("out.ipynb").to_string_lossy().into_owned(),
+        input_copy_path: None,
+        cwd: None,
+        labels: labels.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+fn ok() -> TaskResult {
+    TaskResult { status: TaskStatus::Succeeded, outputs: Default::default(), error: None, notebook_written: true, duration_secs: 1.0, worker: None }
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    notebook: std::path::PathBuf,
+    store: Arc<MemStore>,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let notebook = dir.path().join("nb.ipynb");
+    std::fs::write(&notebook, "{}").unwrap();
+    Fixture { _dir: dir, notebook, store: Arc::new(MemStore::default()) }
+}
+
+fn board(store: &Arc<MemStore>, ttl: Duration) -> Arc<LeaseBoard> {
+    LeaseBoard::load(store.clone(), ttl, Arc::new(Metrics::default())).unwrap()
+}
+
+#[tokio::test]
+async fn a_grant_is_durable_carries_the_hash_and_secrets_and_respects_labels() {
+    let f = fixture();
+    let b = board(&f.store, Duration::from_secs(30));
+    let exec = RemoteExecutor(b.clone());
+    let gpu = exec.run(task("gpu", &["gpu"], &f.notebook));
+    let plain = exec.run(task("plain", &[], &f.notebook));
+    let got = b.take("cpu-worker", &[], 8, Duration::ZERO).await.unwrap();
+    assert_eq!(got.iter().map(|l| l.task.node.as_str()).collect::<Vec<_>>(), ["plain"], "an unlabelled worker does not get the gpu node");
+    assert_eq!(f.store.leases().unwrap().len(), 1, "granted leases are stored");
+    let TaskKind::Notebook { hash: Some(h), .. } = &got[0].task.kind else { panic!("no hash") };
+    assert_eq!(h, "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", "sha256 of the notebook");
+    assert_eq!(got[0].secret_env.get("DECKLE_SECRET_K").map(String::as_str), Some("v"));
+    let got_gpu = b.take("gpu-worker", &["gpu".into(), "x".into()], 8, Duration::ZERO).await.unwrap();
+    assert_eq!(got_gpu.len(), 1);
+    b.complete(&got[0].id, ok()).await.unwrap();
+    let r = plain.await;
+    assert_eq!((r.status, r.worker.as_deref()), (TaskStatus::Succeeded, Some("cpu-worker")), "the worker is taken from the lease");
+    assert!(matches!(b.complete(&got[0].id, ok()).await, Err(Error::StaleLease(_))), "a second completion is refused");
+    drop(gpu);
+}
+
+#[tokio::test]
+async fn an_expired_lease_ends_the_attempt_lost_and_fences_its_worker() {
+    let f = fixture();
+    let b = board(&f.store, Duration::from_millis(200));
+    let fut = RemoteExecutor(b.clone()).run(task("n", &[], &f.notebook));
+    let l = b.take("w1", &[], 1, Duration::ZERO).await.unwrap().remove(0);
+    b.heartbeat(&l.id).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(b.expire(), 1);
+    let r = fut.await;
+    assert_eq!(r.status, TaskStatus::Lost);
+    assert_eq!(r.worker.as_deref(), Some("w1"));
+    assert!(matches!(b.heartbeat(&l.id), Err(Error::StaleLease(_))));
+    assert!(matches!(b.upload(&l.id, false, b"{}").await, Err(Error::StaleLease(_))));
+    assert!(matches!(b.complete(&l.id, ok()).await, Err(Error::StaleLease(_))));
+    assert!(f.store.leases().unwrap().is_empty(), "the expired lease is dropped from the store");
+}
+
+#[tokio::test]
+async fn dropping_an_attempt_takes_it_off_the_queue_or_asks_its_worker_to_stop() {
+    let f = fixture();
+    let b = board(&f.store, Duration::from_secs(30));
+    let exec = RemoteExecutor(b.clone());
+    let queued = exec.run(task("queued", &["nobody"], &f.notebook));
+    let running = exec.run(task("running", &[], &f.notebook));
+    let l = b.take("w1", &[], 8, Duration::ZERO).await.unwrap().remove(0);
+    assert_eq!(b.queue_depth(), 1);
+    drop(queued);
+    drop(running);
+    assert_eq!(b.queue_depth(), 0);
+    assert!(b.heartbeat(&l.id).unwrap().cancel, "the next heartbeat tells the worker to stop");
+    let mut cancelled = ok();
+    cancelled.status = TaskStatus::Cancelled;
+    b.complete(&l.id, cancelled).await.unwrap();
+    assert!(f.store.leases().unwrap().is_empty(), "nobody waits for an abandoned attempt's result: it is not kept");
+}
+
+#[tokio::test]
+async fn after_a_restart_a_resumed_attempt_reattaches_to_its_lease_or_is_lost() {
+    let f = fixture();
+    let first = board(&f.store, Duration::from_secs(30));
+    let held = task("held", &[], &f.notebook);
+    let _attempt = RemoteExecutor(first.clone()).run(held.clone());
+    let l = first.take("w1", &[], 1, Duration::ZERO).await.unwrap().remove(0);
+    drop(first); // the coordinator dies; the store keeps the grant
+
+    let second = board(&f.store, Duration::from_secs(30));
+    assert_eq!(second.active_leases(), 1);
+    second.heartbeat(&l.id).expect("the worker's lease survived the restart");
+    let exec = RemoteExecutor(second.clone());
+    let reattached = exec.resume(held);
+    let never_granted = exec.resume(task("never", &[], &f.notebook)).now_or_never().expect("answered at once");
+    assert_eq!(never_granted.status, TaskStatus::Lost, "an attempt nobody holds is lost, to be retried");
+    second.complete(&l.id, ok()).await.unwrap();
+    assert_eq!(reattached.await.status, TaskStatus::Succeeded);
+
+    // A completion that landed before the engine reattached is kept for it.
+    let third = board(&f.store, Duration::from_secs(30));
+    let t = task("early", &[], &f.notebook);
+    let _attempt2 = RemoteExecutor(third.clone()).run(t.clone());
+    let l = third.take("w1", &[], 1, Duration::ZERO).await.unwrap().remove(0);
+    drop(third);
+    let fourth = board(&f.store, Duration::from_secs(30));
+    fourth.complete(&l.id, ok()).await.unwrap();
+    let r = RemoteExecutor(fourth.clone()).resume(t).now_or_never().expect("answered at once");
+    assert_eq!(r.status, TaskStatus::Succeeded);
+    assert!(f.store.leases().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_long_poll_wakes_when_work_arrives() {
+    let f = fixture();
+    let b = board(&f.store, Duration::from_secs(30));
+    let waiter = {
+        let b = b.clone();
+        tokio::spawn(async move { b.take("w1", &[], 1, Duration::from_secs(20)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    let _fut = RemoteExecutor(b.clone()).run(task("n", &[], &f.notebook));
+    let got = waiter.await.unwrap().unwrap();
+    assert_eq!(got.len(), 1);
+    assert!(started.elapsed() < Duration::from_secs(10), "woken by the new work, not by the 20 s timeout");
+    assert!(b.take("w2", &[], 1, Duration::from_millis(50)).await.unwrap().is_empty(), "an empty poll returns after its wait");
+}

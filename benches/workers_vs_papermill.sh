@@ -30,7 +30,7 @@ done
 sleep 3 # let the workers boot their warm kernels, as long-running workers would have
 
 t0=$(now)
-"$deckle" trigger many --wait > "$work/trigger.out" || { cat "$work/trigger.out"; exit 1; }
+"$deckle" trigger many --wait > "$work/trigger.out" 2>&1 || { cat "$work/trigger.out"; exit 1; }
 t1=$(now)
 seq "$n" | xargs -P 2 -I{} papermill --no-progress-bar "$work/wf/trivial.ipynb" "$work/pm/out-{}.ipynb" -p x {} >/dev/null 2>&1
 t2=$(now)

@@ -40,9 +40,9 @@ pub struct WorkerArgs {
     pub drain_secs: f64,
 }
 
-/// Exit codes.
+/// Exit codes, as the other client commands use them (see `client.rs`).
 const EXIT_ERROR: i32 = 1;
-const EXIT_USAGE: i32 = 2;
+const EXIT_USAGE: i32 = crate::client::EXIT_USAGE;
 
 fn config(args: &WorkerArgs) -> Result<WorkerConfig, String> {
     if !(args.server.starts_with("http://") || args.server.starts_with("https://")) {
@@ -104,7 +104,7 @@ pub async fn run(args: WorkerArgs) -> i32 {
             match e {
                 deckle_worker::Error::Unauthorized { .. } => {
                     eprintln!("deckle worker: check --token-file or DECKLE_TOKEN against the server's token");
-                    EXIT_USAGE
+                    crate::client::EXIT_AUTH
                 }
                 deckle_worker::Error::Io { .. } => EXIT_USAGE,
                 _ => EXIT_ERROR,

@@ -193,11 +193,20 @@ impl Coordinator {
             let pos = |n: &NodeRecord| order.iter().position(|id| *id == n.node).unwrap_or(usize::MAX);
             nodes.sort_by_key(|n| (pos(n), n.index.map_or(0, |i| i + 1)));
         }
-        // Who holds a running attempt is the board's to say; records get it at the end.
+        // Who holds a running attempt is the board's to say (records get it at the
+        // end); one no worker holds yet is waiting in the queue: shown as `ready`.
         for n in &mut nodes {
             let key = n.key();
+            let mut waiting = false;
             for a in n.attempts.iter_mut().filter(|a| a.ended_at.is_none() && a.worker.is_none()) {
                 a.worker = self.board.holder(run_id, &key, a.n);
+                waiting = a.worker.is_none();
+                if waiting {
+                    a.status = NodeStatus::Ready;
+                }
+            }
+            if waiting && n.status == NodeStatus::Running && n.items.is_none() {
+                n.status = NodeStatus::Ready;
             }
         }
         Ok(RunDetail { run, nodes })

@@ -8,6 +8,7 @@ mod cluster;
 mod harness;
 
 mod bad_input;
+mod cli_remote;
 mod execute_compat;
 mod execute_behaviour;
 mod recorded_outputs;

@@ -97,6 +97,7 @@ pub fn router(c: Arc<Coordinator>, cfg: &ApiConfig) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), auth))
+        .layer(middleware::from_fn_with_state(cfg.max_body, refuse_oversize))
         .layer(DefaultBodyLimit::max(cfg.max_body))
         .with_state(state)
 }
@@ -109,6 +110,26 @@ async fn auth(State(s): State<AppState>, req: Request, next: Next) -> Response {
         }
     }
     next.run(req).await
+}
+
+/// A body declared larger than the limit is refused with 413 before any handler
+/// runs. Its bytes are read and dropped first (up to a bound), so the client, still
+/// sending, gets the reply instead of a reset connection.
+async fn refuse_oversize(State(max): State<usize>, req: Request, next: Next) -> Response {
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let Some(len) = declared.filter(|l| *l > max as u64) else {
+        return next.run(req).await;
+    };
+    let mut body = req.into_body().into_data_stream();
+    let mut drained = 0u64;
+    let bound = (max as u64).saturating_mul(4).max(16 << 20);
+    while drained < bound.min(len) {
+        match futures::StreamExt::next(&mut body).await {
+            Some(Ok(chunk)) => drained += chunk.len() as u64,
+            _ => break,
+        }
+    }
+    Error::TooLarge(format!("the body is {len} bytes; this server accepts at most {max}")).into_response()
 }
 
 async fn not_found() -> Error {

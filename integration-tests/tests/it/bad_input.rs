@@ -187,7 +187,8 @@ fn cell_that_ignores_the_interrupt_gets_its_kernel_killed() {
         .output()
         .unwrap();
     assert_eq!(code(&o), 4, "{}", stderr(&o));
-    assert!(started.elapsed().as_secs() < 30);
+    // A guard against hanging forever, not a speed check (a loaded CI machine is slow).
+    assert!(started.elapsed().as_secs() < 120, "took {:?}", started.elapsed());
     let nb = read_nb(&out);
     let stuck = &cells(&nb)[2];
     assert_eq!(stuck["outputs"].as_array().unwrap().last().unwrap()["ename"], "CellTimeoutError");

@@ -152,7 +152,7 @@ pub async fn run(args: RunArgs) -> i32 {
     let cancel = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    let outcome = engine.run(&wf, RunRequest { params, date: args.date.clone(), version: 0 }, cancel).await;
+    let outcome = engine.run(&wf, RunRequest { params, date: args.date.clone(), ..Default::default() }, cancel).await;
     drop(engine);
     let _ = viewer.await;
     match outcome {

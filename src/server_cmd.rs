@@ -25,6 +25,9 @@ pub struct ServerArgs {
     /// Largest request body in MiB (registrations, notebook uploads).
     #[arg(long, default_value_t = 64)]
     max_body_mib: usize,
+    /// How others reach this server, for links in webhooks (default: the listen address).
+    #[arg(long)]
+    public_url: Option<String>,
 }
 
 pub fn read_token(file: Option<&PathBuf>) -> Result<Option<String>, String> {
@@ -53,15 +56,6 @@ pub async fn run(args: ServerArgs) -> i32 {
         eprintln!("deckle: --lease-ttl must be a positive number of seconds");
         return 2;
     }
-    let mut cfg = CoordinatorConfig::new(&args.data);
-    cfg.lease_ttl = Duration::from_secs_f64(args.lease_ttl);
-    let coordinator = match Coordinator::open(&cfg) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("deckle: cannot open the data dir {}: {e}", args.data.display());
-            return 1;
-        }
-    };
     let listener = match tokio::net::TcpListener::bind(&args.listen).await {
         Ok(l) => l,
         Err(e) => {
@@ -70,6 +64,16 @@ pub async fn run(args: ServerArgs) -> i32 {
         }
     };
     let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or(args.listen.clone());
+    let mut cfg = CoordinatorConfig::new(&args.data);
+    cfg.lease_ttl = Duration::from_secs_f64(args.lease_ttl);
+    cfg.public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let coordinator = match Coordinator::open(&cfg) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("deckle: cannot open the data dir {}: {e}", args.data.display());
+            return 1;
+        }
+    };
     match coordinator.resume_all() {
         Ok(0) => {}
         Ok(n) => eprintln!("deckle server: resumed {n} run(s) in flight"),
@@ -78,6 +82,7 @@ pub async fn run(args: ServerArgs) -> i32 {
             return 1;
         }
     }
+    coordinator.start_planner();
     let app = router(coordinator, &ApiConfig { token: token.clone(), max_body: args.max_body_mib << 20 });
     eprintln!("deckle server listening on http://{addr} (data: {}, auth: {})", args.data.display(), if token.is_some() { "token" } else { "none" });
     let shutdown = async {

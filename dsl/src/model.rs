@@ -21,6 +21,37 @@ pub struct Workflow {
     pub nodes: IndexMap<String, Node>,
     /// The workflow file.
     pub path: PathBuf,
+    /// At most this many runs of the workflow run at once; the rest wait, queued.
+    pub max_active_runs: Option<u32>,
+    pub run_strategy: RunStrategy,
+    /// Called when a run fails / succeeds.
+    pub on_failure: Option<Hook>,
+    pub on_success: Option<Hook>,
+}
+
+/// How runs of one workflow relate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RunStrategy {
+    /// Runs start as soon as they are created (within `max_active_runs`).
+    #[default]
+    Parallel,
+    /// A run starts only when every run of an earlier logical time has finished.
+    Sequential,
+}
+
+/// `on_failure` / `on_success`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hook {
+    pub webhook: WebhookSpec,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookSpec {
+    pub url: String,
+    /// Retries after the first attempt (default 3).
+    pub retries: u32,
+    /// Per attempt (default 10 s).
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]

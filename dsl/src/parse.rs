@@ -45,7 +45,11 @@ pub(crate) struct NodeSpans {
 }
 
 pub(crate) const ENGINES: &[&str] = &["duckdb", "spark", "trino", "presto"];
-const TOP_KEYS: &[&str] = &["workflow", "description", "schedule", "params", "defaults", "engines", "nodes"];
+const TOP_KEYS: &[&str] =
+    &["workflow", "description", "schedule", "params", "defaults", "engines", "nodes", "max_active_runs", "run_strategy", "on_failure", "on_success"];
+const HOOK_KEYS: &[&str] = &["webhook"];
+const WEBHOOK_KEYS: &[&str] = &["url", "retries", "timeout"];
+const STRATEGIES: &[&str] = &["parallel", "sequential"];
 const SCHEDULE_KEYS: &[&str] = &["cron", "timezone", "catchup"];
 const PARAM_KEYS: &[&str] = &["type", "default", "secret", "description"];
 const DEFAULT_KEYS: &[&str] = &["retries", "retry_delay", "timeout", "kernel", "trigger", "labels", "foreach_parallel"];
@@ -249,6 +253,10 @@ impl Parser<'_> {
             engines: IndexMap::new(),
             nodes: IndexMap::new(),
             path: path.to_path_buf(),
+            max_active_runs: None,
+            run_strategy: RunStrategy::Parallel,
+            on_failure: None,
+            on_success: None,
         };
         let Some(f) = self.fields(root, "the workflow file", TOP_KEYS, &["workflow", "nodes"]) else {
             return (wf, spans);
@@ -269,6 +277,26 @@ impl Parser<'_> {
         }
         if let Some(e) = f.get("params") {
             wf.params = self.params(&e.value);
+        }
+        if let Some(e) = f.get("max_active_runs") {
+            wf.max_active_runs = self.count(&e.value, "`max_active_runs`", 1).map(|i| i as u32);
+        }
+        if let Some(e) = f.get("run_strategy") {
+            match self.string(&e.value, "`run_strategy`").as_deref() {
+                Some("parallel") => wf.run_strategy = RunStrategy::Parallel,
+                Some("sequential") => wf.run_strategy = RunStrategy::Sequential,
+                Some(other) => {
+                    let hint = suggest(other, STRATEGIES.iter().copied()).map(|s| format!("did you mean `{s}`? ")).unwrap_or_default();
+                    self.sink.error(e.value.pos, format!("unknown run_strategy `{other}` ({hint}expected one of {})", one_of(STRATEGIES)));
+                }
+                None => {}
+            }
+        }
+        if let Some(e) = f.get("on_failure") {
+            wf.on_failure = self.hook(&e.value, "`on_failure`");
+        }
+        if let Some(e) = f.get("on_success") {
+            wf.on_success = self.hook(&e.value, "`on_success`");
         }
         let defaults = match f.get("defaults") {
             Some(e) => self.defaults(&e.value),
@@ -293,6 +321,31 @@ impl Parser<'_> {
             }
         }
         (wf, spans)
+    }
+
+    /// `on_failure: { webhook: URL }` or `{ webhook: { url, retries, timeout } }`.
+    fn hook(&mut self, n: &YNode, what: &str) -> Option<Hook> {
+        let f = self.fields(n, what, HOOK_KEYS, &["webhook"])?;
+        let w = &f.get("webhook")?.value;
+        let what = format!("{what}.webhook");
+        let mut hook = WebhookSpec { url: String::new(), retries: 3, timeout: Duration::from_secs(10) };
+        if let Yaml::Str(url) = &w.value {
+            hook.url = url.clone();
+        } else {
+            let f = self.fields(w, &what, WEBHOOK_KEYS, &["url"])?;
+            hook.url = self.string(&f.get("url")?.value, &format!("`{what}.url`"))?;
+            if let Some(e) = f.get("retries") {
+                hook.retries = self.count(&e.value, &format!("`{what}.retries`"), 0).map_or(3, |i| i as u32);
+            }
+            if let Some(e) = f.get("timeout") {
+                hook.timeout = self.duration(&e.value, &format!("`{what}.timeout`")).unwrap_or(hook.timeout);
+            }
+        }
+        if !(hook.url.starts_with("http://") || hook.url.starts_with("https://")) {
+            self.sink.error(w.pos, format!("{what}: {:?} is not an http:// or https:// URL", hook.url));
+            return None;
+        }
+        Some(Hook { webhook: hook })
     }
 
     fn schedule(&mut self, n: &YNode, spans: &mut Spans) -> Option<Schedule> {

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use deckle_protocol::api::{
-    ApiError, HeartbeatReply, Lease, LeaseRequest, NodeLog, NodeSummary, ParamSummary, RegisterWorkflow, Rerun, RunDetail, TriggerRun,
+    ApiError, Backfill, BackfillDate, CreateBackfill, HeartbeatReply, ScheduleState, Lease, LeaseRequest, NodeLog, NodeSummary, ParamSummary, RegisterWorkflow, Rerun, RunDetail, TriggerRun,
     WorkflowDetail, WorkflowSummary, WorkflowVersion,
 };
 use deckle_protocol::record::RunRecord;
@@ -79,6 +79,12 @@ pub fn router(c: Arc<Coordinator>, cfg: &ApiConfig) -> Router {
         .route("/workflows", get(list_workflows).post(register_workflow))
         .route("/workflows/{id}", get(get_workflow))
         .route("/workflows/{id}/runs", post(trigger_run))
+        .route("/workflows/{id}/pause", post(pause))
+        .route("/workflows/{id}/unpause", post(unpause))
+        .route("/workflows/{id}/backfills", post(create_backfill))
+        .route("/backfills", get(list_backfills))
+        .route("/backfills/{id}", get(get_backfill))
+        .route("/backfills/{id}/cancel", post(cancel_backfill))
         .route("/runs", get(list_runs))
         .route("/runs/{run}", get(get_run))
         .route("/runs/{run}/nodes/{node}/attempts/{n}/notebook", get(get_notebook))
@@ -153,7 +159,8 @@ async fn list_workflows(State(s): State<AppState>) -> ApiResult<Json<Vec<Workflo
         let latest = e.versions.last().map_or(0, |v| v.version);
         let nodes = s.c.registry.load(&e.id, latest).map(|w| w.nodes.len()).unwrap_or(0);
         let latest_run = s.c.runs(Some(&e.id))?.into_iter().next();
-        out.push(WorkflowSummary { id: e.id, description: e.description, latest_version: latest, nodes, latest_run });
+        let schedule = s.c.schedule_state(&e.id)?;
+        out.push(WorkflowSummary { id: e.id, description: e.description, latest_version: latest, nodes, latest_run, schedule });
     }
     Ok(Json(out))
 }
@@ -186,7 +193,61 @@ async fn get_workflow(State(s): State<AppState>, Path(id): Path<String>) -> ApiR
             description: p.description.clone(),
         })
         .collect();
-    Ok(Json(WorkflowDetail { id: e.id, description: e.description, nodes, params, versions: e.versions }))
+    let strategy = match wf.run_strategy {
+        deckle_dsl::RunStrategy::Parallel => "parallel",
+        deckle_dsl::RunStrategy::Sequential => "sequential",
+    };
+    Ok(Json(WorkflowDetail {
+        schedule: s.c.schedule_state(&id)?,
+        id: e.id,
+        description: e.description,
+        nodes,
+        params,
+        versions: e.versions,
+        max_active_runs: wf.max_active_runs,
+        run_strategy: strategy.into(),
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/workflows/{id}/pause", params(("id" = String, Path)),
+    responses((status = 200, body = ScheduleState), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+async fn pause(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<ScheduleState>> {
+    Ok(Json(s.c.set_paused(&id, true).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/workflows/{id}/unpause", params(("id" = String, Path)),
+    responses((status = 200, body = ScheduleState), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+async fn unpause(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<ScheduleState>> {
+    Ok(Json(s.c.set_paused(&id, false).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/workflows/{id}/backfills", params(("id" = String, Path)), request_body = CreateBackfill,
+    responses((status = 201, body = Backfill), (status = 200, description = "a dry run: the plan", body = Backfill), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
+async fn create_backfill(State(s): State<AppState>, Path(id): Path<String>, ApiJson(req): ApiJson<CreateBackfill>) -> ApiResult<(StatusCode, Json<Backfill>)> {
+    let status = if req.dry_run { StatusCode::OK } else { StatusCode::CREATED };
+    Ok((status, Json(s.c.create_backfill(&id, &req).await?)))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+struct BackfillsQuery {
+    workflow: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/backfills", params(BackfillsQuery), responses((status = 200, body = Vec<Backfill>)))]
+async fn list_backfills(State(s): State<AppState>, Query(q): Query<BackfillsQuery>) -> ApiResult<Json<Vec<Backfill>>> {
+    Ok(Json(s.c.backfills(q.workflow.as_deref())?))
+}
+
+#[utoipa::path(get, path = "/api/v1/backfills/{id}", params(("id" = String, Path)),
+    responses((status = 200, body = Backfill), (status = 404, body = ApiError)))]
+async fn get_backfill(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Backfill>> {
+    Ok(Json(s.c.backfill(&id)?))
+}
+
+#[utoipa::path(post, path = "/api/v1/backfills/{id}/cancel", params(("id" = String, Path)),
+    responses((status = 200, body = Backfill), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+async fn cancel_backfill(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Backfill>> {
+    Ok(Json(s.c.cancel_backfill(&id).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/workflows/{id}/runs", params(("id" = String, Path)), request_body = TriggerRun,
@@ -318,10 +379,10 @@ impl utoipa::Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Deckle coordinator", description = "Workflows of Jupyter notebooks: register, trigger, inspect; workers lease node attempts."),
-    paths(register_workflow, list_workflows, get_workflow, trigger_run, list_runs, get_run, get_notebook, get_log, cancel_run, rerun_run,
+    paths(register_workflow, list_workflows, get_workflow, pause, unpause, create_backfill, list_backfills, get_backfill, cancel_backfill, trigger_run, list_runs, get_run, get_notebook, get_log, cancel_run, rerun_run,
         get_blob, take_leases, heartbeat, upload_notebook, complete),
     components(schemas(ApiError, RegisterWorkflow, WorkflowVersion, WorkflowSummary, WorkflowDetail, NodeSummary, ParamSummary, TriggerRun,
-        RunDetail, Rerun, NodeLog, LeaseRequest, Lease, HeartbeatReply)),
+        RunDetail, Rerun, NodeLog, LeaseRequest, Lease, HeartbeatReply, ScheduleState, CreateBackfill, Backfill, BackfillDate)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]

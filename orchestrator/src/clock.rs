@@ -21,3 +21,22 @@ impl Clock for FixedClock {
         self.0
     }
 }
+
+/// A clock tests move by hand (a scheduler's downtime, say).
+pub struct ManualClock(std::sync::Mutex<jiff::Timestamp>);
+
+impl ManualClock {
+    pub fn new(t: jiff::Timestamp) -> Self {
+        ManualClock(std::sync::Mutex::new(t))
+    }
+
+    pub fn set(&self, t: jiff::Timestamp) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = t;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> jiff::Timestamp {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}

@@ -31,11 +31,18 @@ pub struct CoordinatorConfig {
     pub lease_ttl: Duration,
     /// Node instances of one run in flight at once (workers' slots bound the rest).
     pub run_slots: usize,
+    /// How the server is reached from outside, for links in webhooks (no trailing slash).
+    pub public_url: String,
 }
 
 impl CoordinatorConfig {
     pub fn new(data_dir: &Path) -> Self {
-        CoordinatorConfig { data_dir: data_dir.to_path_buf(), lease_ttl: Duration::from_secs(15), run_slots: 1024 }
+        CoordinatorConfig {
+            data_dir: data_dir.to_path_buf(),
+            lease_ttl: Duration::from_secs(15),
+            run_slots: 1024,
+            public_url: "http://127.0.0.1:8080".into(),
+        }
     }
 }
 
@@ -44,10 +51,20 @@ pub struct Coordinator {
     pub board: Arc<LeaseBoard>,
     pub registry: Registry,
     pub metrics: Arc<Metrics>,
-    store: Arc<dyn StateStore>,
+    pub(crate) store: Arc<dyn StateStore>,
+    pub(crate) clock: Arc<dyn Clock>,
     data_dir: PathBuf,
+    pub(crate) public_url: String,
     /// Cancel switches of the runs this process drives.
     live: Mutex<HashMap<String, oneshot::Sender<()>>>,
+    /// Secret params of runs not started yet (queued), by run id; and of backfills, by id.
+    /// Never stored: after a restart they come from the environment.
+    pub(crate) secrets: Mutex<HashMap<String, Vec<(String, String)>>>,
+    /// Wakes the planner: a run finished, a run or backfill was created, a workflow unpaused.
+    pub(crate) wake: tokio::sync::Notify,
+    /// One admission pass at a time, so `max_active_runs` is never overshot.
+    admission: tokio::sync::Mutex<()>,
+    notifier: crate::notify::Notifier,
 }
 
 impl Coordinator {
@@ -77,11 +94,17 @@ impl Coordinator {
         Ok(Arc::new(Coordinator {
             engine: Arc::new(engine),
             board,
-            registry: Registry::new(&cfg.data_dir, store.clone(), clock),
+            registry: Registry::new(&cfg.data_dir, store.clone(), clock.clone()),
             metrics,
             store,
+            clock,
             data_dir: cfg.data_dir.clone(),
+            public_url: cfg.public_url.trim_end_matches('/').to_string(),
             live: Mutex::new(HashMap::new()),
+            secrets: Mutex::new(HashMap::new()),
+            wake: tokio::sync::Notify::new(),
+            admission: tokio::sync::Mutex::new(()),
+            notifier: crate::notify::Notifier::new(),
         }))
     }
 
@@ -92,6 +115,7 @@ impl Coordinator {
     /// Carry on every run the store says is running. Secret params given when a run
     /// was triggered are never stored; a resumed run takes them from this process's
     /// environment (`DECKLE_SECRET_<NAME>`).
+    /// Queued runs are left to the planner ([`Self::start_planner`]).
     pub fn resume_all(self: &Arc<Self>) -> Result<usize> {
         let mut n = 0;
         for run in self.store.runs()?.into_iter().filter(|r| r.status == RunStatus::Running) {
@@ -121,11 +145,93 @@ impl Coordinator {
                     std::future::pending::<()>().await;
                 }
             };
-            if let Err(e) = me.engine.drive(&wf, &run_id, &secrets, cancel).await {
-                error!(run_id = %run_id, error = %e, "run stopped on an error");
+            match me.engine.drive(&wf, &run_id, &secrets, cancel).await {
+                Ok(outcome) => me.notify(&wf, &outcome).await,
+                Err(e) => error!(run_id = %run_id, error = %e, "run stopped on an error"),
             }
             me.live.lock().unwrap_or_else(|p| p.into_inner()).remove(&run_id);
+            me.wake.notify_one();
         });
+    }
+
+    /// Call the workflow's `on_failure` / `on_success` webhook and record the delivery
+    /// on the run.
+    async fn notify(&self, wf: &Workflow, outcome: &crate::engine::RunOutcome) {
+        let (hook, event) = match outcome.run.status {
+            RunStatus::Failed => (wf.on_failure.as_ref(), "run_failed"),
+            RunStatus::Succeeded => (wf.on_success.as_ref(), "run_succeeded"),
+            _ => (None, ""),
+        };
+        let Some(hook) = hook else { return };
+        let mut body = crate::notify::run_event(&outcome.run, &outcome.nodes, &self.public_url);
+        body.event = event.to_string();
+        let spec = &hook.webhook;
+        let d = self.notifier.deliver(&crate::notify::Webhook { url: spec.url.clone(), retries: spec.retries, timeout: spec.timeout }, &body).await;
+        let note = crate::record::Notification { url: d.url, event: d.event, attempts: d.attempts, delivered: d.delivered, status: d.status, error: d.error };
+        let saved = async {
+            let mut run = self.run(&outcome.run.id)?;
+            run.notifications.push(note);
+            self.store.put_run(&run)?;
+            self.store.flush().await
+        };
+        if let Err(e) = saved.await {
+            error!(run_id = %outcome.run.id, error = %e, "could not record a webhook delivery");
+        }
+    }
+
+    /// Create a run, queued, and start it now if `max_active_runs` and the run
+    /// strategy allow. Secrets are held in memory until it starts.
+    pub(crate) async fn create_run(self: &Arc<Self>, wf: &Workflow, mut req: RunRequest) -> Result<RunRecord> {
+        req.queued = true;
+        let Started { run, secret_env } = self.engine.start(wf, req).await?;
+        self.secrets.lock().unwrap_or_else(|p| p.into_inner()).insert(run.id.clone(), secret_env);
+        self.admit().await?;
+        self.run(&run.id)
+    }
+
+    /// Start queued runs while their workflow's limits allow: `max_active_runs`
+    /// running at once, one at a time in logical-time order when sequential.
+    pub(crate) async fn admit(self: &Arc<Self>) -> Result<()> {
+        let _one_pass = self.admission.lock().await;
+        let runs = self.store.runs()?;
+        let mut by_wf: HashMap<&str, (usize, Vec<&RunRecord>)> = HashMap::new();
+        for r in &runs {
+            let e = by_wf.entry(r.workflow.as_str()).or_default();
+            match r.status {
+                RunStatus::Running => e.0 += 1,
+                RunStatus::Queued => e.1.push(r),
+                _ => {}
+            }
+        }
+        for (id, (mut running, mut queued)) in by_wf {
+            if queued.is_empty() {
+                continue;
+            }
+            queued.sort_by(|a, b| a.logical_time.cmp(&b.logical_time).then_with(|| a.started_at.cmp(&b.started_at)));
+            let latest = self.registry.entry(id).ok().and_then(|e| e.versions.last().map(|v| v.version));
+            let limits = latest.and_then(|v| self.registry.load(id, v).ok());
+            let limit = match limits.as_deref() {
+                Some(w) if w.run_strategy == deckle_dsl::RunStrategy::Sequential => 1,
+                Some(w) => w.max_active_runs.map_or(usize::MAX, |m| m as usize),
+                None => usize::MAX,
+            };
+            for r in queued {
+                if running >= limit {
+                    break;
+                }
+                let wf = self.registry.load(&r.workflow, r.version)?;
+                let mut run = r.clone();
+                run.status = RunStatus::Running;
+                run.started_at = crate::engine::ts(self.clock.as_ref());
+                self.store.put_run(&run)?;
+                self.store.flush().await?;
+                let secrets = self.secrets.lock().unwrap_or_else(|p| p.into_inner()).remove(&run.id);
+                let secrets = secrets.unwrap_or_else(|| resolve::secrets_from_env(&wf));
+                self.spawn_drive(wf, run.id.clone(), secrets);
+                running += 1;
+            }
+        }
+        Ok(())
     }
 
     #[instrument(skip_all, fields(workflow = %workflow))]
@@ -137,14 +243,27 @@ impl Coordinator {
         };
         let wf = self.registry.load(workflow, version)?;
         let params = req.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        let Started { run, secret_env } = self.engine.start(&wf, RunRequest { params, date: req.date.clone(), version }).await?;
-        self.spawn_drive(wf, run.id.clone(), secret_env);
-        Ok(run)
+        self.create_run(&wf, RunRequest { params, date: req.date.clone(), version, ..Default::default() }).await
     }
 
-    /// Cancel a running run; returns once the run is recorded as cancelled.
+    /// Cancel a running or queued run; returns once the run is recorded as cancelled.
     pub async fn cancel(&self, run_id: &str) -> Result<RunRecord> {
-        let run = self.run(run_id)?;
+        let mut run = self.run(run_id)?;
+        if run.status == RunStatus::Queued {
+            let now = crate::engine::ts(self.clock.as_ref());
+            for mut n in self.store.nodes(run_id)?.into_iter().filter(|n| !n.status.is_terminal()) {
+                n.status = NodeStatus::Cancelled;
+                n.ended_at = Some(now.clone());
+                self.store.put_node(run_id, &n)?;
+            }
+            run.status = RunStatus::Cancelled;
+            run.ended_at = Some(now);
+            self.store.put_run(&run)?;
+            self.store.flush().await?;
+            self.secrets.lock().unwrap_or_else(|p| p.into_inner()).remove(run_id);
+            self.wake.notify_one();
+            return Ok(run);
+        }
         if run.status != RunStatus::Running {
             return Err(Error::Conflict(format!("run {run_id} is {}, not running", run.status.as_str())));
         }
@@ -257,7 +376,7 @@ impl Coordinator {
                 }
             }
         }
-        let order = [RunStatus::Running, RunStatus::Succeeded, RunStatus::Failed, RunStatus::Cancelled];
+        let order = [RunStatus::Queued, RunStatus::Running, RunStatus::Succeeded, RunStatus::Failed, RunStatus::Cancelled];
         Ok(Gauges {
             queue_depth: self.board.queue_depth(),
             active_leases: self.board.active_leases(),

@@ -28,7 +28,7 @@ use crate::artifacts;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::executor::{Executor, TaskResult, TaskStatus};
-use crate::record::{AttemptRecord, NodeRecord, NodeStatus, RunRecord, RunStatus};
+use crate::record::{AttemptRecord, NodeRecord, NodeStatus, RunRecord, RunStatus, RunTrigger};
 use crate::resolve;
 use crate::store::StateStore;
 use crate::trigger::{self, Decision};
@@ -56,6 +56,12 @@ pub struct RunRequest {
     pub date: Option<String>,
     /// The registered version the run pins (0 for a file run directly).
     pub version: u32,
+    /// The run's logical time (a schedule tick, a backfill step); its date in the
+    /// schedule's time zone becomes the logical date. Default: `date` at 00:00 UTC.
+    pub logical_time: Option<jiff::Timestamp>,
+    pub trigger: RunTrigger,
+    /// Create the run `queued`: the caller starts it later (`max_active_runs`, sequential runs).
+    pub queued: bool,
 }
 
 /// Progress, for live views and metrics. Sent after the transition is durable.
@@ -135,14 +141,14 @@ pub(crate) fn ts(clock: &dyn Clock) -> String {
     clock.now().to_string()
 }
 
+/// The schedule's time zone (UTC without a schedule).
+pub fn workflow_tz(wf: &Workflow) -> jiff::tz::TimeZone {
+    wf.schedule.as_ref().and_then(|s| jiff::tz::TimeZone::get(&s.timezone).ok()).unwrap_or(jiff::tz::TimeZone::UTC)
+}
+
 /// Today in the schedule's time zone (UTC without a schedule).
 pub fn default_date(wf: &Workflow, clock: &dyn Clock) -> String {
-    let tz = wf
-        .schedule
-        .as_ref()
-        .and_then(|s| jiff::tz::TimeZone::get(&s.timezone).ok())
-        .unwrap_or(jiff::tz::TimeZone::UTC);
-    clock.now().to_zoned(tz).date().to_string()
+    clock.now().to_zoned(workflow_tz(wf)).date().to_string()
 }
 
 fn new_run_id(clock: &dyn Clock) -> String {
@@ -186,24 +192,34 @@ impl Engine {
     #[instrument(skip_all, fields(workflow = %wf.id))]
     pub async fn start(&self, wf: &Workflow, req: RunRequest) -> Result<Started> {
         let params = resolve::run_params(wf, &req.params)?;
-        let date = match &req.date {
-            Some(d) => {
-                d.parse::<jiff::civil::Date>().map_err(|_| Error::Input(format!("--date {d:?} is not a date (YYYY-MM-DD)")))?;
-                d.clone()
+        let (date, logical_time) = match (&req.logical_time, &req.date) {
+            (Some(t), _) => {
+                let z = t.to_zoned(workflow_tz(wf));
+                (z.date().to_string(), z.timestamp().to_string())
             }
-            None => default_date(wf, self.clock.as_ref()),
+            (None, Some(d)) => {
+                d.parse::<jiff::civil::Date>().map_err(|_| Error::Input(format!("--date {d:?} is not a date (YYYY-MM-DD)")))?;
+                (d.clone(), format!("{d}T00:00:00Z"))
+            }
+            (None, None) => {
+                let d = default_date(wf, self.clock.as_ref());
+                let t = format!("{d}T00:00:00Z");
+                (d, t)
+            }
         };
         let run = RunRecord {
             id: new_run_id(self.clock.as_ref()),
             workflow: wf.id.clone(),
             date: date.clone(),
-            logical_time: format!("{date}T00:00:00Z"),
+            logical_time,
             params: params.visible,
             version: req.version,
             attempt: 1,
-            status: RunStatus::Running,
+            trigger: req.trigger.clone(),
+            status: if req.queued { RunStatus::Queued } else { RunStatus::Running },
             started_at: ts(self.clock.as_ref()),
             ended_at: None,
+            notifications: Vec::new(),
         };
         let run_dir = artifacts::run_dir(&self.cfg.data_dir, &wf.id, &date, &run.id);
         std::fs::create_dir_all(&run_dir).map_err(|e| io_err(&run_dir, e))?;

@@ -85,6 +85,10 @@ fn workflow(nodes: Vec<Node>) -> Workflow {
         engines: IndexMap::new(),
         nodes: nodes.into_iter().map(|n| (n.id.clone(), n)).collect(),
         path: PathBuf::from("/wf/workflow.yaml"),
+        max_active_runs: None,
+        run_strategy: Default::default(),
+        on_failure: None,
+        on_success: None,
     }
 }
 

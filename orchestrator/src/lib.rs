@@ -4,19 +4,22 @@
 //! - [`engine`]: runs one workflow run to the end, dispatching ready nodes to an
 //!   [`executor::Executor`];
 //! - [`trigger`]: what a node does once its upstream has settled (pure);
+//! - [`ticks`]: schedule ticks and backfill logical times in a time zone, DST-correct (pure);
 //! - [`resolve`]: workflow params, run context, node params at dispatch (CEL, minijinja);
 //! - [`store`]: the [`store::StateStore`] seam and its sled implementation;
 //! - [`record`]: the persisted run and node records;
-//! - [`artifacts`]: where output notebooks live.
-//!
+//! - [`artifacts`]: where output notebooks live;
 //! - [`coordinator`]: the service behind `deckle server`: registered workflows
 //!   ([`registry`]), runs driven with remote workers as the executor ([`lease`]);
+//!   The [`planner`] fires schedule ticks, feeds backfills and starts queued runs
+//!   within `max_active_runs`; [`notify`] calls `on_failure` / `on_success` webhooks;
 //! - [`api`]: the HTTP API under `/api/v1`, its OpenAPI document and `/metrics`.
 
 pub mod api;
 mod api_error;
 pub mod artifacts;
 mod auth;
+mod backfill;
 pub mod clock;
 pub mod coordinator;
 pub mod engine;
@@ -28,12 +31,15 @@ pub mod lease;
 #[cfg(test)]
 mod lease_tests;
 pub mod metrics;
+pub mod notify;
+pub mod planner;
 mod rebuild;
 pub mod registry;
 pub use deckle_protocol::record;
 pub mod resolve;
 pub mod store;
 mod task_build;
+pub mod ticks;
 pub mod trigger;
 
 pub use error::{Error, Result};

@@ -26,8 +26,42 @@ pub trait StateStore: Send + Sync {
     fn put_workflow(&self, wf: &WorkflowEntry) -> Result<()>;
     fn get_workflow(&self, id: &str) -> Result<Option<WorkflowEntry>>;
     fn workflows(&self) -> Result<Vec<WorkflowEntry>>;
+    /// Other documents (schedule state, backfills), JSON by kind and key; see [`put_doc`].
+    fn put_doc_bytes(&self, kind: DocKind, key: &str, value: Vec<u8>) -> Result<()>;
+    fn get_doc_bytes(&self, kind: DocKind, key: &str) -> Result<Option<Vec<u8>>>;
+    fn doc_bytes(&self, kind: DocKind) -> Result<Vec<Vec<u8>>>;
     /// Make everything written so far durable.
     fn flush(&self) -> BoxFuture<'_, Result<()>>;
+}
+
+/// Kinds of [`StateStore`] documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DocKind {
+    /// A workflow's schedule state (last tick fired, paused), by workflow id.
+    Schedule,
+    /// A backfill, by id.
+    Backfill,
+}
+
+impl DocKind {
+    fn tree(self) -> &'static str {
+        match self {
+            DocKind::Schedule => "schedules",
+            DocKind::Backfill => "backfills",
+        }
+    }
+}
+
+pub fn put_doc<T: serde::Serialize>(store: &dyn StateStore, kind: DocKind, key: &str, v: &T) -> Result<()> {
+    store.put_doc_bytes(kind, key, encode(v)?)
+}
+
+pub fn get_doc<T: serde::de::DeserializeOwned>(store: &dyn StateStore, kind: DocKind, key: &str) -> Result<Option<T>> {
+    store.get_doc_bytes(kind, key)?.map(|b| decode(&b)).transpose()
+}
+
+pub fn docs<T: serde::de::DeserializeOwned>(store: &dyn StateStore, kind: DocKind) -> Result<Vec<T>> {
+    store.doc_bytes(kind)?.iter().map(|b| decode(b)).collect()
 }
 
 pub struct SledStore {
@@ -133,6 +167,20 @@ impl StateStore for SledStore {
         self.workflows.iter().map(|kv| decode(&kv?.1)).collect()
     }
 
+    fn put_doc_bytes(&self, kind: DocKind, key: &str, value: Vec<u8>) -> Result<()> {
+        self.db.open_tree(kind.tree())?.insert(key.as_bytes(), value)?;
+        self.wrote();
+        Ok(())
+    }
+
+    fn get_doc_bytes(&self, kind: DocKind, key: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.open_tree(kind.tree())?.get(key.as_bytes())?.map(|v| v.to_vec()))
+    }
+
+    fn doc_bytes(&self, kind: DocKind) -> Result<Vec<Vec<u8>>> {
+        self.db.open_tree(kind.tree())?.iter().map(|kv| Ok(kv?.1.to_vec())).collect()
+    }
+
     fn flush(&self) -> BoxFuture<'_, Result<()>> {
         use std::sync::atomic::Ordering::SeqCst;
         Box::pin(async move {
@@ -156,6 +204,7 @@ pub struct MemStore {
     nodes: Mutex<BTreeMap<Vec<u8>, NodeRecord>>,
     leases: Mutex<BTreeMap<String, LeaseRecord>>,
     workflows: Mutex<BTreeMap<String, WorkflowEntry>>,
+    docs: Mutex<BTreeMap<(DocKind, String), Vec<u8>>>,
 }
 
 fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -212,6 +261,19 @@ impl StateStore for MemStore {
 
     fn workflows(&self) -> Result<Vec<WorkflowEntry>> {
         Ok(locked(&self.workflows).values().cloned().collect())
+    }
+
+    fn put_doc_bytes(&self, kind: DocKind, key: &str, value: Vec<u8>) -> Result<()> {
+        locked(&self.docs).insert((kind, key.to_string()), value);
+        Ok(())
+    }
+
+    fn get_doc_bytes(&self, kind: DocKind, key: &str) -> Result<Option<Vec<u8>>> {
+        Ok(locked(&self.docs).get(&(kind, key.to_string())).cloned())
+    }
+
+    fn doc_bytes(&self, kind: DocKind) -> Result<Vec<Vec<u8>>> {
+        Ok(locked(&self.docs).iter().filter(|((k, _), _)| *k == kind).map(|(_, v)| v.clone()).collect())
     }
 
     fn flush(&self) -> BoxFuture<'_, Result<()>> {

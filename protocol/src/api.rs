@@ -16,6 +16,11 @@
 //! | `GET /api/v1/runs/{run}/nodes/{node}/log?attempt=` | | [`NodeLog`] |
 //! | `POST /api/v1/runs/{run}/cancel` | | [`RunRecord`] |
 //! | `POST /api/v1/runs/{run}/rerun` | [`Rerun`] | [`RunRecord`] |
+//! | `POST /api/v1/workflows/{id}/pause`, `…/unpause` | | [`ScheduleState`] |
+//! | `POST /api/v1/workflows/{id}/backfills` | [`CreateBackfill`] | 201 [`Backfill`] (200 for a dry run) |
+//! | `GET /api/v1/backfills?workflow=` | | [`Backfill`]`[]` (newest first) |
+//! | `GET /api/v1/backfills/{id}` | | [`Backfill`] |
+//! | `POST /api/v1/backfills/{id}/cancel` | | [`Backfill`] |
 //! | `GET /api/v1/blobs/{sha256}` | | the snapshotted file's bytes |
 //! | `POST /api/v1/leases` (long-poll) | [`LeaseRequest`] | 200 [`Lease`]`[]`, 204 none within `wait_secs` |
 //! | `POST /api/v1/leases/{id}/heartbeat` | | [`HeartbeatReply`]; 409 when the lease is no longer the worker's |
@@ -84,6 +89,8 @@ pub struct WorkflowSummary {
     pub nodes: usize,
     /// The most recent run, if any.
     pub latest_run: Option<RunRecord>,
+    #[serde(default)]
+    pub schedule: Option<ScheduleState>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
@@ -116,6 +123,11 @@ pub struct WorkflowDetail {
     pub params: Vec<ParamSummary>,
     /// Oldest first.
     pub versions: Vec<WorkflowVersion>,
+    #[serde(default)]
+    pub schedule: Option<ScheduleState>,
+    pub max_active_runs: Option<u32>,
+    /// `parallel` or `sequential`.
+    pub run_strategy: String,
 }
 
 /// Trigger a run.
@@ -204,4 +216,76 @@ pub struct HeartbeatReply {
     /// status `cancelled`.
     pub cancel: bool,
     pub ttl_secs: f64,
+}
+
+/// A workflow's schedule as the coordinator runs it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct ScheduleState {
+    pub cron: String,
+    pub timezone: String,
+    pub catchup: bool,
+    pub paused: bool,
+    /// The last tick a run was created for (RFC 3339).
+    pub last_tick: Option<String>,
+    /// When the next run is due, unless paused.
+    pub next_tick: Option<String>,
+}
+
+/// Start a backfill: one run per logical time in `[from, to]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct CreateBackfill {
+    /// First logical date, `YYYY-MM-DD`.
+    pub from: String,
+    /// Last logical date, inclusive.
+    pub to: String,
+    /// `1d` (default), `Nh`, `Nm`, `Nd`, or a cron expression, in the workflow's time zone.
+    #[serde(default)]
+    pub every: Option<String>,
+    /// Runs of this backfill in flight at once (default 1).
+    #[serde(default)]
+    pub parallel: Option<u32>,
+    /// Latest date first.
+    #[serde(default)]
+    pub reverse: bool,
+    /// Only the dates whose latest run of the workflow failed (or was cancelled).
+    #[serde(default)]
+    pub only_failed: bool,
+    /// Return the plan without creating anything.
+    #[serde(default)]
+    pub dry_run: bool,
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    /// Pin a version; default the latest.
+    #[serde(default)]
+    pub version: Option<u32>,
+}
+
+/// One logical time of a backfill.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct BackfillDate {
+    pub date: String,
+    pub logical_time: String,
+    /// The run created for it, once one was.
+    pub run: Option<String>,
+    /// `pending` until its run exists, then the run's status.
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct Backfill {
+    pub id: String,
+    pub workflow: String,
+    pub version: u32,
+    /// `running`, `succeeded`, `failed` (some date's run failed), `cancelled`; `planned` for a dry run.
+    pub status: String,
+    pub every: String,
+    pub parallel: u32,
+    pub reverse: bool,
+    pub only_failed: bool,
+    /// Params given with `-p` (secret ones are never stored).
+    pub params: BTreeMap<String, String>,
+    pub created_at: String,
+    pub ended_at: Option<String>,
+    /// In the order runs are started.
+    pub dates: Vec<BackfillDate>,
 }

@@ -43,6 +43,8 @@ impl NodeStatus {
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
+    /// Created, waiting for `max_active_runs` or a sequential predecessor.
+    Queued,
     Running,
     Succeeded,
     Failed,
@@ -52,12 +54,43 @@ pub enum RunStatus {
 impl RunStatus {
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Queued => "queued",
             Self::Running => "running",
             Self::Succeeded => "succeeded",
             Self::Failed => "failed",
             Self::Cancelled => "cancelled",
         }
     }
+
+    pub fn is_finished(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed | Self::Cancelled)
+    }
+}
+
+/// What created a run.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RunTrigger {
+    /// `deckle run`, `deckle trigger`, the API.
+    #[default]
+    Manual,
+    /// A schedule tick (the run's `logical_time`).
+    Schedule,
+    /// One date of a backfill.
+    Backfill { id: String },
+}
+
+/// A webhook delivery made when the run finished.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct Notification {
+    pub url: String,
+    /// `run_failed` or `run_succeeded`.
+    pub event: String,
+    pub attempts: u32,
+    pub delivered: bool,
+    /// The receiver's last HTTP status, if it answered.
+    pub status: Option<u16>,
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
@@ -77,9 +110,14 @@ pub struct RunRecord {
     /// 1, then one more for every rerun.
     #[serde(default = "one")]
     pub attempt: u32,
+    #[serde(default)]
+    pub trigger: RunTrigger,
     pub status: RunStatus,
     pub started_at: String,
     pub ended_at: Option<String>,
+    /// Webhooks called when the run (or its latest attempt) finished.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<Notification>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]

@@ -1,0 +1,224 @@
+//! Backfills: one run per logical time in a range, at most `parallel` of them in
+//! flight, started in order (or reverse) as soon as a slot frees. A backfill is a
+//! stored object: the planner feeds it after a restart too, and a run it created
+//! before a crash is found again by its trigger, never created twice.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use deckle_protocol::api::{Backfill, BackfillDate, CreateBackfill};
+use tracing::{info, instrument};
+
+use crate::coordinator::Coordinator;
+use crate::engine::{workflow_tz, RunRequest};
+use crate::error::{Error, Result};
+use crate::record::{RunRecord, RunStatus, RunTrigger};
+use crate::store::{docs, get_doc, put_doc, DocKind};
+use crate::{resolve, ticks};
+
+/// Dates one backfill may cover.
+const MAX_DATES: usize = 10_000;
+
+fn parse_date(what: &str, d: &str) -> Result<jiff::civil::Date> {
+    d.parse().map_err(|_| Error::Input(format!("{what} {d:?} is not a date (YYYY-MM-DD)")))
+}
+
+impl Coordinator {
+    /// Plan a backfill; unless it is a dry run, store it and let the planner start it.
+    #[instrument(skip_all, fields(workflow = %workflow))]
+    pub async fn create_backfill(self: &Arc<Self>, workflow: &str, req: &CreateBackfill) -> Result<Backfill> {
+        let entry = self.registry.entry(workflow)?;
+        let version = req.version.or(entry.versions.last().map(|v| v.version)).unwrap_or(0);
+        let wf = self.registry.load(workflow, version)?;
+        let (from, to) = (parse_date("--from", &req.from)?, parse_date("--to", &req.to)?);
+        let every = req.every.clone().unwrap_or_else(|| "1d".into());
+        let parallel = req.parallel.unwrap_or(1);
+        if parallel == 0 {
+            return Err(Error::Input("--parallel must be at least 1".into()));
+        }
+        let params: Vec<(String, String)> = req.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let resolved = resolve::run_params(&wf, &params)?;
+        let tz = workflow_tz(&wf);
+        let mut times = ticks::backfill_times(from, to, &every, &tz, MAX_DATES).map_err(Error::Input)?;
+        if req.reverse {
+            times.reverse();
+        }
+        if req.only_failed {
+            // The latest run of each logical time, whatever created it.
+            let mut latest: HashMap<String, RunRecord> = HashMap::new();
+            for r in self.store.runs()?.into_iter().filter(|r| r.workflow == workflow) {
+                let key = r.logical_time.parse::<jiff::Timestamp>().map(|t| t.to_string()).unwrap_or(r.logical_time.clone());
+                match latest.get(&key) {
+                    Some(l) if l.started_at >= r.started_at => {}
+                    _ => {
+                        latest.insert(key, r);
+                    }
+                }
+            }
+            times.retain(|t| latest.get(&t.to_string()).is_some_and(|r| matches!(r.status, RunStatus::Failed | RunStatus::Cancelled)));
+        }
+        let now = self.clock.now();
+        let dates = times
+            .iter()
+            .map(|t| BackfillDate { date: ticks::logical_date(*t, &tz).to_string(), logical_time: t.to_string(), run: None, status: "pending".into() })
+            .collect();
+        let secret: Vec<&String> = wf.params.iter().filter(|(_, p)| p.secret).map(|(k, _)| k).collect();
+        let stored_params: BTreeMap<String, String> = req.params.iter().filter(|(k, _)| !secret.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let suffix = &uuid::Uuid::new_v4().simple().to_string()[..6];
+        let mut bf = Backfill {
+            id: format!("bf-{}-{suffix}", now.strftime("%Y%m%dT%H%M%S")),
+            workflow: workflow.to_string(),
+            version,
+            status: "running".into(),
+            every,
+            parallel,
+            reverse: req.reverse,
+            only_failed: req.only_failed,
+            params: stored_params,
+            created_at: now.to_string(),
+            ended_at: None,
+            dates,
+        };
+        if req.dry_run {
+            bf.status = "planned".into();
+            return Ok(bf);
+        }
+        if bf.dates.is_empty() {
+            bf.status = "succeeded".into();
+            bf.ended_at = Some(now.to_string());
+        }
+        self.secrets.lock().unwrap_or_else(|p| p.into_inner()).insert(bf.id.clone(), resolved.secret_env);
+        put_doc(self.store.as_ref(), DocKind::Backfill, &bf.id, &bf)?;
+        self.store.flush().await?;
+        info!(backfill = %bf.id, dates = bf.dates.len(), parallel, "backfill created");
+        self.wake.notify_one();
+        Ok(bf)
+    }
+
+    /// A backfill with every date's status read from its run.
+    pub fn backfill(&self, id: &str) -> Result<Backfill> {
+        let mut bf: Backfill = get_doc(self.store.as_ref(), DocKind::Backfill, id)?.ok_or_else(|| Error::NotFound(format!("backfill {id}")))?;
+        self.refresh(&mut bf)?;
+        Ok(bf)
+    }
+
+    /// Newest first.
+    pub fn backfills(&self, workflow: Option<&str>) -> Result<Vec<Backfill>> {
+        let mut all: Vec<Backfill> = docs(self.store.as_ref(), DocKind::Backfill)?;
+        all.retain(|b| workflow.is_none_or(|w| b.workflow == w));
+        for b in &mut all {
+            self.refresh(b)?;
+        }
+        all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.id.cmp(&a.id)));
+        Ok(all)
+    }
+
+    fn refresh(&self, bf: &mut Backfill) -> Result<()> {
+        for d in &mut bf.dates {
+            if let Some(run) = &d.run {
+                if let Some(r) = self.store.get_run(run)? {
+                    d.status = r.status.as_str().to_string();
+                }
+            } else if bf.status == "cancelled" {
+                d.status = "cancelled".into();
+            }
+        }
+        Ok(())
+    }
+
+    /// Start runs for the next dates of every running backfill, up to its `parallel`,
+    /// and settle the backfills whose dates have all finished.
+    pub(crate) async fn advance_backfills(self: &Arc<Self>) -> Result<()> {
+        let running: Vec<Backfill> = docs::<Backfill>(self.store.as_ref(), DocKind::Backfill)?.into_iter().filter(|b| b.status == "running").collect();
+        if running.is_empty() {
+            return Ok(());
+        }
+        let runs = self.store.runs()?;
+        for mut bf in running {
+            self.refresh(&mut bf)?;
+            let wf = self.registry.load(&bf.workflow, bf.version)?;
+            // Runs this backfill created, by logical time: found again after a crash.
+            let mine: HashMap<String, &RunRecord> = runs
+                .iter()
+                .filter(|r| matches!(&r.trigger, RunTrigger::Backfill { id } if *id == bf.id))
+                .map(|r| (r.logical_time.clone(), r))
+                .collect();
+            let mut in_flight = bf.dates.iter().filter(|d| d.run.is_some() && !is_finished(&d.status)).count();
+            for i in 0..bf.dates.len() {
+                if in_flight >= bf.parallel as usize {
+                    break;
+                }
+                if bf.dates[i].run.is_some() {
+                    continue;
+                }
+                let t: jiff::Timestamp = bf.dates[i].logical_time.parse().map_err(|e| Error::Store(format!("backfill {}: {e}", bf.id)))?;
+                let run = match mine.get(&t.to_string()) {
+                    Some(r) => (*r).clone(),
+                    None => {
+                        let mut params: Vec<(String, String)> = bf.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                        let secret = self.secrets.lock().unwrap_or_else(|p| p.into_inner()).get(&bf.id).cloned();
+                        let secret = secret.unwrap_or_else(|| resolve::secrets_from_env(&wf));
+                        // Secrets go back in as their params (typed the same way).
+                        for (env, v) in secret {
+                            if let Some((name, _)) = wf.params.iter().find(|(n, _)| resolve::secret_env_name(n) == env) {
+                                params.push((name.clone(), v));
+                            }
+                        }
+                        let req = RunRequest {
+                            params,
+                            logical_time: Some(t),
+                            trigger: RunTrigger::Backfill { id: bf.id.clone() },
+                            version: bf.version,
+                            ..Default::default()
+                        };
+                        self.create_run(&wf, req).await?
+                    }
+                };
+                bf.dates[i].run = Some(run.id.clone());
+                bf.dates[i].status = run.status.as_str().to_string();
+                put_doc(self.store.as_ref(), DocKind::Backfill, &bf.id, &bf)?;
+                self.store.flush().await?;
+                if !run.status.is_finished() {
+                    in_flight += 1;
+                }
+            }
+            self.refresh(&mut bf)?;
+            if bf.dates.iter().all(|d| d.run.is_some() && is_finished(&d.status)) {
+                let failed = bf.dates.iter().any(|d| d.status != "succeeded");
+                bf.status = if failed { "failed" } else { "succeeded" }.into();
+                bf.ended_at = Some(self.clock.now().to_string());
+                put_doc(self.store.as_ref(), DocKind::Backfill, &bf.id, &bf)?;
+                self.store.flush().await?;
+                self.secrets.lock().unwrap_or_else(|p| p.into_inner()).remove(&bf.id);
+                info!(backfill = %bf.id, status = %bf.status, "backfill finished");
+            }
+        }
+        Ok(())
+    }
+
+    /// Stop a backfill: pending dates are not started, runs in flight are cancelled.
+    pub async fn cancel_backfill(self: &Arc<Self>, id: &str) -> Result<Backfill> {
+        let mut bf = self.backfill(id)?;
+        if bf.status != "running" {
+            return Err(Error::Conflict(format!("backfill {id} is {}, not running", bf.status)));
+        }
+        bf.status = "cancelled".into();
+        bf.ended_at = Some(self.clock.now().to_string());
+        put_doc(self.store.as_ref(), DocKind::Backfill, id, &bf)?;
+        self.store.flush().await?;
+        for d in &bf.dates {
+            if let (Some(run), false) = (&d.run, is_finished(&d.status)) {
+                match self.cancel(run).await {
+                    Ok(_) | Err(Error::Conflict(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        self.secrets.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+        self.backfill(id)
+    }
+}
+
+fn is_finished(status: &str) -> bool {
+    matches!(status, "succeeded" | "failed" | "cancelled")
+}

@@ -1,0 +1,151 @@
+//! The coordinator's planner: one task that fires schedule ticks, feeds backfills
+//! and starts queued runs. It wakes when a run finishes or something is created
+//! ([`Coordinator::wake`]) and at the next tick.
+//!
+//! A tick is never fired twice: the last fired tick is stored per workflow after
+//! its run is created, and on start the planner also takes the latest scheduled
+//! run in the store as fired, so a crash between the two writes cannot repeat it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use deckle_protocol::api::ScheduleState;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use tracing::{error, info, instrument};
+
+use crate::coordinator::Coordinator;
+use crate::engine::RunRequest;
+use crate::error::{Error, Result};
+use crate::record::RunTrigger;
+use crate::store::{get_doc, put_doc, DocKind};
+use crate::ticks::{self, Cron};
+
+/// Ticks fired in one pass at most (a `* * * * *` schedule after a month away).
+const MAX_TICKS_PER_PASS: usize = 1000;
+
+/// A workflow's schedule state, stored by workflow id.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ScheduleDoc {
+    pub paused: bool,
+    /// The last tick a run was created for.
+    pub last_tick: Option<Timestamp>,
+    /// Nothing is due before this: when the schedule was first seen.
+    pub since: Timestamp,
+}
+
+impl Coordinator {
+    /// Run the planner until the coordinator is dropped.
+    pub fn start_planner(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let Some(me) = weak.upgrade() else { return };
+                let next = me.plan().await;
+                let now = me.clock.now();
+                let wait = next.map_or(Duration::from_secs(60), |t| Duration::try_from(t.duration_since(now)).unwrap_or(Duration::ZERO));
+                let wait = wait.min(Duration::from_secs(60)) + Duration::from_millis(5);
+                let woken = async { me.wake.notified().await };
+                tokio::select! {
+                    _ = woken => {}
+                    _ = tokio::time::sleep(wait) => {}
+                }
+            }
+        });
+    }
+
+    /// One pass: schedules, backfills, admission. Returns when the next tick is due.
+    pub async fn plan(self: &Arc<Self>) -> Option<Timestamp> {
+        let next = match self.fire_schedules().await {
+            Ok(n) => n,
+            Err(e) => {
+                error!(error = %e, "schedules");
+                None
+            }
+        };
+        if let Err(e) = self.advance_backfills().await {
+            error!(error = %e, "backfills");
+        }
+        if let Err(e) = self.admit().await {
+            error!(error = %e, "starting queued runs");
+        }
+        next
+    }
+
+    fn schedule_doc(&self, workflow: &str) -> Result<ScheduleDoc> {
+        Ok(get_doc(self.store.as_ref(), DocKind::Schedule, workflow)?.unwrap_or(ScheduleDoc { paused: false, last_tick: None, since: self.clock.now() }))
+    }
+
+    /// Create a run for every due tick of every scheduled, unpaused workflow.
+    #[instrument(skip_all)]
+    async fn fire_schedules(self: &Arc<Self>) -> Result<Option<Timestamp>> {
+        let mut next: Option<Timestamp> = None;
+        let runs = self.store.runs()?;
+        for entry in self.registry.entries()? {
+            let Some(v) = entry.versions.last() else { continue };
+            let wf = self.registry.load(&entry.id, v.version)?;
+            let Some(sched) = &wf.schedule else { continue };
+            let cron = Cron::parse(&sched.cron, &sched.timezone).map_err(Error::Input)?;
+            let mut doc = self.schedule_doc(&entry.id)?;
+            if get_doc::<ScheduleDoc>(self.store.as_ref(), DocKind::Schedule, &entry.id)?.is_none() {
+                put_doc(self.store.as_ref(), DocKind::Schedule, &entry.id, &doc)?;
+                self.store.flush().await?;
+            }
+            if doc.paused {
+                continue;
+            }
+            let fired_runs = runs.iter().filter(|r| r.workflow == entry.id && r.trigger == RunTrigger::Schedule);
+            let last_run = fired_runs.filter_map(|r| r.logical_time.parse::<Timestamp>().ok()).max();
+            let last = doc.last_tick.max(last_run);
+            let now = self.clock.now();
+            for tick in ticks::due(&cron, last, doc.since, now, sched.catchup, MAX_TICKS_PER_PASS) {
+                info!(workflow = %entry.id, tick = %tick, "schedule tick");
+                let req = RunRequest { logical_time: Some(tick), trigger: RunTrigger::Schedule, version: v.version, ..Default::default() };
+                self.create_run(&wf, req).await?;
+                doc.last_tick = Some(tick);
+                put_doc(self.store.as_ref(), DocKind::Schedule, &entry.id, &doc)?;
+                self.store.flush().await?;
+            }
+            if let Some(t) = cron.next_after(now) {
+                next = Some(next.map_or(t, |n| n.min(t)));
+            }
+        }
+        Ok(next)
+    }
+
+    /// The schedule as the coordinator runs it, for the API.
+    pub fn schedule_state(&self, workflow: &str) -> Result<Option<ScheduleState>> {
+        let entry = self.registry.entry(workflow)?;
+        let Some(v) = entry.versions.last() else { return Ok(None) };
+        let wf = self.registry.load(workflow, v.version)?;
+        let Some(sched) = &wf.schedule else { return Ok(None) };
+        let doc = self.schedule_doc(workflow)?;
+        let next = if doc.paused {
+            None
+        } else {
+            Cron::parse(&sched.cron, &sched.timezone).ok().and_then(|c| c.next_after(self.clock.now().max(doc.last_tick.unwrap_or(doc.since))))
+        };
+        Ok(Some(ScheduleState {
+            cron: sched.cron.clone(),
+            timezone: sched.timezone.clone(),
+            catchup: sched.catchup,
+            paused: doc.paused,
+            last_tick: doc.last_tick.map(|t| t.to_string()),
+            next_tick: next.map(|t| t.to_string()),
+        }))
+    }
+
+    /// Pause or unpause a workflow's schedule.
+    pub async fn set_paused(self: &Arc<Self>, workflow: &str, paused: bool) -> Result<ScheduleState> {
+        let state = self.schedule_state(workflow)?;
+        if state.is_none() {
+            return Err(Error::Conflict(format!("workflow {workflow} has no schedule to pause or unpause")));
+        }
+        let mut doc = self.schedule_doc(workflow)?;
+        doc.paused = paused;
+        put_doc(self.store.as_ref(), DocKind::Schedule, workflow, &doc)?;
+        self.store.flush().await?;
+        self.wake.notify_one();
+        self.schedule_state(workflow)?.ok_or_else(|| Error::NotFound(format!("the schedule of {workflow}")))
+    }
+}

@@ -248,37 +248,46 @@ impl Coordinator {
 
     /// Cancel a running or queued run; returns once the run is recorded as cancelled.
     pub async fn cancel(&self, run_id: &str) -> Result<RunRecord> {
-        let mut run = self.run(run_id)?;
-        if run.status == RunStatus::Queued {
-            let now = crate::engine::ts(self.clock.as_ref());
-            for mut n in self.store.nodes(run_id)?.into_iter().filter(|n| !n.status.is_terminal()) {
-                n.status = NodeStatus::Cancelled;
-                n.ended_at = Some(now.clone());
-                self.store.put_node(run_id, &n)?;
-            }
-            run.status = RunStatus::Cancelled;
-            run.ended_at = Some(now);
-            self.store.put_run(&run)?;
-            self.store.flush().await?;
-            self.secrets.lock().unwrap_or_else(|p| p.into_inner()).remove(run_id);
-            self.wake.notify_one();
-            return Ok(run);
-        }
-        if run.status != RunStatus::Running {
+        let run = self.run(run_id)?;
+        if run.status.is_finished() {
             return Err(Error::Conflict(format!("run {run_id} is {}, not running", run.status.as_str())));
         }
         let tx = self.live.lock().unwrap_or_else(|p| p.into_inner()).remove(run_id);
-        if let Some(tx) = tx {
-            let _ = tx.send(());
+        match tx {
+            Some(tx) => {
+                let _ = tx.send(());
+            }
+            // Queued, or nothing in this process drives it: record it cancelled here.
+            None => return self.cancel_undriven(run).await,
         }
         for _ in 0..200 {
             let run = self.run(run_id)?;
-            if run.status != RunStatus::Running {
+            if run.status.is_finished() {
                 return Ok(run);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         Err(Error::Conflict(format!("run {run_id} did not stop within 10 s")))
+    }
+
+    async fn cancel_undriven(&self, mut run: RunRecord) -> Result<RunRecord> {
+        let now = crate::engine::ts(self.clock.as_ref());
+        for mut n in self.store.nodes(&run.id)?.into_iter().filter(|n| !n.status.is_terminal()) {
+            n.status = NodeStatus::Cancelled;
+            n.ended_at = Some(now.clone());
+            for a in n.attempts.iter_mut().filter(|a| a.ended_at.is_none()) {
+                a.status = NodeStatus::Cancelled;
+                a.ended_at = Some(now.clone());
+            }
+            self.store.put_node(&run.id, &n)?;
+        }
+        run.status = RunStatus::Cancelled;
+        run.ended_at = Some(now);
+        self.store.put_run(&run)?;
+        self.store.flush().await?;
+        self.secrets.lock().unwrap_or_else(|p| p.into_inner()).remove(&run.id);
+        self.wake.notify_one();
+        Ok(run)
     }
 
     pub async fn rerun(self: &Arc<Self>, run_id: &str, req: &Rerun) -> Result<RunRecord> {

@@ -33,6 +33,8 @@ mod lease_tests;
 pub mod metrics;
 pub mod notify;
 pub mod planner;
+#[cfg(test)]
+mod planner_tests;
 mod rebuild;
 pub mod registry;
 pub use deckle_protocol::record;

@@ -297,9 +297,11 @@ mod tests {
             params: Default::default(),
             version: 0,
             attempt: 1,
+            trigger: Default::default(),
             status: RunStatus::Running,
             started_at: "t".into(),
             ended_at: None,
+            notifications: Vec::new(),
         };
         {
             let s = SledStore::open(dir.path()).unwrap();

@@ -130,7 +130,7 @@ pub async fn logs(args: LogsArgs) -> i32 {
                     }
                     // The latest attempt finished; another comes only when the node retries.
                     match node_record(&client, &args.run, &args.node).await {
-                        Ok((run, n)) if n.status.is_terminal() || run != RunStatus::Running => return 0,
+                        Ok((run, n)) if n.status.is_terminal() || run.is_finished() => return 0,
                         Ok(_) => {}
                         Err(e) => return e.report(),
                     }
@@ -139,7 +139,7 @@ pub async fn logs(args: LogsArgs) -> i32 {
             Err(e) if e.is_not_found() => {
                 // No notebook yet (the node has not started), or no such run/node/attempt.
                 match node_record(&client, &args.run, &args.node).await {
-                    Ok((run, n)) if !n.status.is_terminal() && run == RunStatus::Running => {
+                    Ok((run, n)) if !n.status.is_terminal() && !run.is_finished() => {
                         if !said_waiting {
                             eprintln!("no output from {} yet (it is {}); waiting…", args.node, n.status.as_str());
                             said_waiting = true;

@@ -235,7 +235,7 @@ pub async fn wait_for_run(client: &Client, run_id: &str) -> Result<Reply<RunDeta
                         seen.insert(key, n.status);
                     }
                 }
-                if d.run.status != RunStatus::Running {
+                if d.run.status.is_finished() {
                     pb.finish_and_clear();
                     return Ok(reply);
                 }

@@ -112,7 +112,7 @@ impl Server {
     }
 
     pub fn wait_finished(&self, run_id: &str, within: Duration) -> Value {
-        self.wait_until(run_id, within, "run finished", |d| d["run"]["status"] != "running")
+        self.wait_until(run_id, within, "run finished", |d| ["succeeded", "failed", "cancelled"].iter().any(|s| d["run"]["status"] == *s))
     }
 }
 

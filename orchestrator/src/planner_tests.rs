@@ -1,0 +1,192 @@
+//! Schedules, admission and backfills on a coordinator with an injected clock and
+//! an in-memory store: no workers, so runs that start stay running.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use deckle_protocol::api::{CreateBackfill, RegisterWorkflow};
+use jiff::Timestamp;
+
+use crate::clock::ManualClock;
+use crate::coordinator::{Coordinator, CoordinatorConfig};
+use crate::record::{RunStatus, RunTrigger};
+use crate::store::MemStore;
+
+const NOTEBOOK: &str = r#"{"cells": [{"cell_type": "code", "execution_count": null, "id": "a", "metadata": {"tags": ["parameters"]}, "outputs": [], "source": "x = 1"}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}"#;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    clock: Arc<ManualClock>,
+    store: Arc<MemStore>,
+    cfg: CoordinatorConfig,
+}
+
+fn t(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+impl Fixture {
+    fn new(at: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = CoordinatorConfig::new(dir.path());
+        Fixture { clock: Arc::new(ManualClock::new(t(at))), store: Arc::new(MemStore::default()), cfg, _dir: dir }
+    }
+
+    /// A coordinator process over the same store (a restart makes a new one).
+    fn coordinator(&self) -> Arc<Coordinator> {
+        Coordinator::with_store(&self.cfg, self.store.clone(), self.clock.clone()).unwrap()
+    }
+
+    async fn register(&self, c: &Coordinator, head: &str) {
+        let content = format!("workflow: wf\n{head}\nnodes:\n  a: {{ notebook: a.ipynb }}\n");
+        let files = BTreeMap::from([("a.ipynb".to_string(), NOTEBOOK.to_string())]);
+        c.registry.register(&RegisterWorkflow { file_name: "wf.yaml".into(), content, files }).await.unwrap();
+    }
+}
+
+fn runs(c: &Coordinator) -> Vec<crate::record::RunRecord> {
+    let mut r = c.runs(Some("wf")).unwrap();
+    r.sort_by(|a, b| a.logical_time.cmp(&b.logical_time));
+    r
+}
+
+#[tokio::test]
+async fn catchup_after_downtime_fires_every_missed_tick_once_in_order() {
+    let f = Fixture::new("2026-01-01T00:00:00Z");
+    let c = f.coordinator();
+    f.register(&c, "schedule: { cron: \"0 3 * * *\", timezone: UTC, catchup: true }").await;
+    c.plan().await;
+    assert!(runs(&c).is_empty(), "nothing is due before the schedule was first seen");
+    f.clock.set(t("2026-01-01T03:00:00Z"));
+    c.plan().await;
+    assert_eq!(runs(&c).len(), 1);
+    // The coordinator is down for three days and comes back.
+    drop(c);
+    f.clock.set(t("2026-01-04T04:00:00Z"));
+    let c = f.coordinator();
+    let next = c.plan().await;
+    let got: Vec<(String, String)> = runs(&c).iter().map(|r| (r.date.clone(), r.logical_time.clone())).collect();
+    assert_eq!(
+        got,
+        [
+            ("2026-01-01".to_string(), "2026-01-01T03:00:00Z".to_string()),
+            ("2026-01-02".into(), "2026-01-02T03:00:00Z".into()),
+            ("2026-01-03".into(), "2026-01-03T03:00:00Z".into()),
+            ("2026-01-04".into(), "2026-01-04T03:00:00Z".into()),
+        ]
+    );
+    assert!(runs(&c).iter().all(|r| r.trigger == RunTrigger::Schedule));
+    assert_eq!(next, Some(t("2026-01-05T03:00:00Z")));
+    // Planning again, or after another restart, never fires a tick twice.
+    c.plan().await;
+    drop(c);
+    let c = f.coordinator();
+    c.plan().await;
+    assert_eq!(runs(&c).len(), 4);
+}
+
+#[tokio::test]
+async fn without_catchup_only_the_latest_missed_tick_runs() {
+    let f = Fixture::new("2026-01-01T00:00:00Z");
+    let c = f.coordinator();
+    f.register(&c, "schedule: { cron: \"0 3 * * *\", timezone: UTC, catchup: false }").await;
+    c.plan().await;
+    f.clock.set(t("2026-01-04T04:00:00Z"));
+    c.plan().await;
+    let r = runs(&c);
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].logical_time, "2026-01-04T03:00:00Z");
+}
+
+#[tokio::test]
+async fn a_tick_in_a_time_zone_gets_that_zone_s_date() {
+    let f = Fixture::new("2026-03-07T12:00:00Z");
+    let c = f.coordinator();
+    f.register(&c, "schedule: { cron: \"30 2 * * *\", timezone: America/Los_Angeles, catchup: true }").await;
+    c.plan().await;
+    f.clock.set(t("2026-03-09T12:00:00Z"));
+    c.plan().await;
+    let got: Vec<(String, String)> = runs(&c).iter().map(|r| (r.date.clone(), r.logical_time.clone())).collect();
+    // 02:30 does not exist on 2026-03-08 in Los Angeles: it runs once, at 03:30 PDT.
+    assert_eq!(got, [("2026-03-08".to_string(), "2026-03-08T10:30:00Z".to_string()), ("2026-03-09".into(), "2026-03-09T09:30:00Z".into())]);
+}
+
+#[tokio::test]
+async fn max_active_runs_and_sequential_strategy_queue_the_rest_in_order() {
+    for (head, running) in [("max_active_runs: 2", 2), ("run_strategy: sequential", 1), ("", 4)] {
+        let f = Fixture::new("2026-01-01T00:00:00Z");
+        let c = f.coordinator();
+        f.register(&c, &format!("schedule: {{ cron: \"0 3 * * *\", catchup: true }}\n{head}")).await;
+        c.plan().await;
+        f.clock.set(t("2026-01-04T04:00:00Z"));
+        c.plan().await;
+        let statuses: Vec<RunStatus> = runs(&c).iter().map(|r| r.status).collect();
+        let expect: Vec<RunStatus> = (0..4).map(|i| if i < running { RunStatus::Running } else { RunStatus::Queued }).collect();
+        assert_eq!(statuses, expect, "{head:?}: the earliest logical times start first");
+        // Cancelling a running one lets the next queued one start.
+        if running < 4 {
+            let first = runs(&c)[0].id.clone();
+            c.cancel(&first).await.unwrap();
+            c.plan().await;
+            let r = runs(&c);
+            assert_eq!(r[running].status, RunStatus::Running, "{head:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_paused_schedule_fires_nothing_until_unpaused() {
+    let f = Fixture::new("2026-01-01T00:00:00Z");
+    let c = f.coordinator();
+    f.register(&c, "schedule: { cron: \"0 3 * * *\", catchup: true }").await;
+    c.plan().await;
+    let s = c.set_paused("wf", true).await.unwrap();
+    assert!(s.paused && s.next_tick.is_none());
+    f.clock.set(t("2026-01-03T04:00:00Z"));
+    c.plan().await;
+    assert!(runs(&c).is_empty());
+    let s = c.set_paused("wf", false).await.unwrap();
+    assert!(!s.paused);
+    c.plan().await;
+    assert_eq!(runs(&c).len(), 3, "catchup covers the paused days");
+}
+
+#[tokio::test]
+async fn a_backfill_starts_at_most_parallel_runs_in_order_and_a_dry_run_creates_nothing() {
+    let f = Fixture::new("2026-02-01T00:00:00Z");
+    let c = f.coordinator();
+    f.register(&c, "params: { k: { type: string, default: a } }").await;
+    let req = |dry: bool, reverse: bool| CreateBackfill {
+        from: "2026-01-01".into(),
+        to: "2026-01-10".into(),
+        every: None,
+        parallel: Some(3),
+        reverse,
+        only_failed: false,
+        dry_run: dry,
+        params: BTreeMap::from([("k".to_string(), "b".to_string())]),
+        version: None,
+    };
+    let plan = c.create_backfill("wf", &req(true, true)).await.unwrap();
+    assert_eq!(plan.status, "planned");
+    assert_eq!(plan.dates.len(), 10);
+    assert_eq!(plan.dates[0].date, "2026-01-10", "reverse: latest first");
+    assert!(c.backfills(None).unwrap().is_empty() && runs(&c).is_empty(), "a dry run creates nothing");
+    let bf = c.create_backfill("wf", &req(false, false)).await.unwrap();
+    c.plan().await;
+    let r = runs(&c);
+    assert_eq!(r.iter().map(|r| r.date.as_str()).collect::<Vec<_>>(), ["2026-01-01", "2026-01-02", "2026-01-03"]);
+    assert!(r.iter().all(|r| r.trigger == RunTrigger::Backfill { id: bf.id.clone() } && r.params["k"] == "b"));
+    c.plan().await;
+    assert_eq!(runs(&c).len(), 3, "planning again starts no more");
+    // One finishing (here: cancelled) frees a slot at once for the next date.
+    c.cancel(&runs(&c)[0].id).await.unwrap();
+    c.plan().await;
+    let shown = c.backfill(&bf.id).unwrap();
+    assert_eq!(shown.dates.iter().map(|d| d.status.as_str()).collect::<Vec<_>>()[..5], ["cancelled", "running", "running", "running", "pending"]);
+    let cancelled = c.cancel_backfill(&bf.id).await.unwrap();
+    assert_eq!(cancelled.status, "cancelled");
+    assert!(cancelled.dates.iter().all(|d| d.status == "cancelled"), "{:?}", cancelled.dates);
+    c.plan().await;
+    assert_eq!(runs(&c).len(), 4, "nothing more starts after cancel");
+}

@@ -38,6 +38,8 @@ enum Command {
     Worker(worker_cmd::WorkerArgs),
     /// Register a workflow (and the notebooks it names) with the server, as a new version.
     Register(remote_cmds::RegisterArgs),
+    /// List registered workflows: latest version, schedule, next tick, latest run.
+    Workflows(remote_cmds::WorkflowsArgs),
     /// Start a run of a registered workflow.
     Trigger(remote_cmds::TriggerArgs),
     /// List runs, newest first.
@@ -50,8 +52,16 @@ enum Command {
     Pull(remote_cmds::PullArgs),
     /// Re-run a finished run, from its failed nodes (default) or all of them.
     Rerun(remote_cmds::RerunArgs),
-    /// Cancel a running run.
+    /// Cancel a running or queued run.
     Cancel(remote_cmds::CancelArgs),
+    /// Pause a workflow's schedule: no scheduled runs until `deckle unpause`.
+    Pause(remote_cmds::PauseArgs),
+    /// Resume a paused workflow's schedule.
+    Unpause(remote_cmds::PauseArgs),
+    /// Run a workflow once per logical date in a range (inclusive), at most N at a time.
+    Backfill(remote_cmds::BackfillArgs),
+    /// List backfills (`deckle backfills [WORKFLOW]`), or `show ID [--wait]` / `cancel ID` one.
+    Backfills(remote_cmds::BackfillsArgs),
 }
 
 fn main() -> ExitCode {
@@ -83,6 +93,7 @@ fn main() -> ExitCode {
             Command::Server(args) => server_cmd::run(args).await,
             Command::Worker(args) => worker_cmd::run(args).await,
             Command::Register(args) => remote_cmds::register(args).await,
+            Command::Workflows(args) => remote_cmds::workflows(args).await,
             Command::Trigger(args) => remote_cmds::trigger(args).await,
             Command::Runs(args) => remote_cmds::runs(args).await,
             Command::Status(args) => remote_cmds::status(args).await,
@@ -90,6 +101,10 @@ fn main() -> ExitCode {
             Command::Pull(args) => remote_cmds::pull(args).await,
             Command::Rerun(args) => remote_cmds::rerun(args).await,
             Command::Cancel(args) => remote_cmds::cancel(args).await,
+            Command::Pause(args) => remote_cmds::pause(args).await,
+            Command::Unpause(args) => remote_cmds::unpause(args).await,
+            Command::Backfill(args) => remote_cmds::backfill(args).await,
+            Command::Backfills(args) => remote_cmds::backfills(args).await,
         }
     });
     // Do not wait for stray blocking tasks (a stdin reader, a slow kernel reaper).

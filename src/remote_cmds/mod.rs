@@ -1,5 +1,6 @@
 //! The commands that talk to a coordinator (`deckle server`) over its HTTP API:
-//! `register`, `trigger`, `runs`, `status`, `logs`, `pull`, `rerun`, `cancel`.
+//! `register`, `workflows`, `trigger`, `runs`, `status`, `logs`, `pull`, `rerun`,
+//! `cancel`, `pause`, `unpause`, `backfill` and `backfills`.
 //! Each is `pub async fn x(args) -> i32` (the exit code); human output is short
 //! confirmations and aligned tables, `--json` prints the API's JSON instead.
 
@@ -15,15 +16,19 @@ use serde_json::Value;
 use crate::client::{Client, ClientError, Reply};
 use crate::table::Table;
 
+pub mod backfill;
 pub mod logs;
 pub mod register;
 pub mod runs;
 pub mod trigger;
+pub mod workflows;
 
+pub use backfill::{backfill, backfills, BackfillArgs, BackfillsArgs};
 pub use logs::{logs, pull, LogsArgs, PullArgs};
 pub use register::{register, RegisterArgs};
 pub use runs::{cancel, rerun, runs, status, CancelArgs, RerunArgs, RunsArgs, StatusArgs};
 pub use trigger::{trigger, TriggerArgs};
+pub use workflows::{pause, unpause, workflows, PauseArgs, WorkflowsArgs};
 
 /// `after_help` of the commands that only read or change server state.
 pub const EXIT_CODES: &str = "Exit codes: 0 done; 2 bad input, or the server refused the request (4xx); \
@@ -169,6 +174,9 @@ pub fn render_detail(d: &RunDetail) -> String {
         local_time(&r.started_at),
         run_duration(r)
     );
+    if r.status == RunStatus::Queued {
+        out.insert_str(out.len() - 1, "  queued: it starts when the workflow's max_active_runs (or, sequential, an earlier run) allows\n");
+    }
     let mut t = Table::new(["NODE", "STATUS", "ATTEMPTS", "DURATION", "WORKER", "ERROR"]);
     for n in &d.nodes {
         let attempts = match n.items {
@@ -207,17 +215,32 @@ pub async fn wait_for_run(client: &Client, run_id: &str) -> Result<Reply<RunDeta
     pb.enable_steady_tick(Duration::from_millis(120));
     let started = Instant::now();
     let mut seen: BTreeMap<String, NodeStatus> = BTreeMap::new();
+    let mut run_status: Option<RunStatus> = None;
     let mut down_since: Option<Instant> = None;
     loop {
         match client.get::<RunDetail>(&["runs", run_id], &[]).await {
             Ok(reply) => {
                 down_since = None;
                 let d = &reply.body;
+                // A queued run waits for `max_active_runs` or an earlier run (sequential).
+                if run_status != Some(d.run.status) {
+                    if d.run.status == RunStatus::Queued || run_status == Some(RunStatus::Queued) {
+                        let line = format!("{:7.1}s  run {}", started.elapsed().as_secs_f64(), d.run.status.as_str());
+                        pb.suspend(|| eprintln!("{line}"));
+                    }
+                    run_status = Some(d.run.status);
+                }
                 let done = d.nodes.iter().filter(|n| n.status.is_terminal()).count();
                 pb.set_length(d.nodes.len() as u64);
                 pb.set_position(done as u64);
                 let running: Vec<String> = d.nodes.iter().filter(|n| n.status == NodeStatus::Running && n.items.is_none()).map(NodeRecord::key).collect();
-                pb.set_message(if running.is_empty() { String::new() } else { format!("running: {}", running.join(", ")) });
+                pb.set_message(if d.run.status == RunStatus::Queued {
+                    "queued: waiting for the workflow's max_active_runs or an earlier run".to_string()
+                } else if running.is_empty() {
+                    String::new()
+                } else {
+                    format!("running: {}", running.join(", "))
+                });
                 for n in &d.nodes {
                     let key = n.key();
                     if seen.get(&key) != Some(&n.status) {

@@ -3,7 +3,7 @@
 
 use clap::Args;
 use deckle_protocol::api::{Rerun, RunDetail};
-use deckle_protocol::record::RunRecord;
+use deckle_protocol::record::{RunRecord, RunTrigger};
 
 use super::{emit, local_time, params_map, parse_param, print_json, render_detail, run_duration, wait_and_report, EXIT_CODES, EXIT_CODES_WAIT};
 use crate::client::{Client, RemoteArgs};
@@ -65,10 +65,27 @@ fn client(remote: &RemoteArgs) -> Result<Client, i32> {
     Client::from_args(remote).map_err(|e| e.report())
 }
 
+/// What created a run: `manual`, `schedule`, or the backfill's id.
+pub fn trigger_text(t: &RunTrigger) -> String {
+    match t {
+        RunTrigger::Manual => "manual".into(),
+        RunTrigger::Schedule => "schedule".into(),
+        RunTrigger::Backfill { id } => id.clone(),
+    }
+}
+
 pub fn runs_table(runs: &[RunRecord]) -> Table {
-    let mut t = Table::new(["RUN", "WORKFLOW", "DATE", "STATUS", "STARTED", "DURATION"]);
+    let mut t = Table::new(["RUN", "WORKFLOW", "DATE", "STATUS", "TRIGGER", "STARTED", "DURATION"]);
     for r in runs {
-        t.row([r.id.clone(), format!("{} v{}", r.workflow, r.version), r.date.clone(), r.status.as_str().to_string(), local_time(&r.started_at), run_duration(r)]);
+        t.row([
+            r.id.clone(),
+            format!("{} v{}", r.workflow, r.version),
+            r.date.clone(),
+            r.status.as_str().to_string(),
+            trigger_text(&r.trigger),
+            local_time(&r.started_at),
+            run_duration(r),
+        ]);
     }
     t
 }
@@ -167,4 +184,39 @@ pub async fn rerun(args: RerunArgs) -> i32 {
         emit(&format!("rerunning run {} ({}, run attempt {})\n", r.id, if args.all { "all nodes" } else { "from its failed nodes" }, r.attempt));
     }
     0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_table_shows_queued_runs_and_their_trigger() {
+        let run = |id: &str, status: &str, trigger: serde_json::Value| -> RunRecord {
+            serde_json::from_value(serde_json::json!({
+                "id": id, "workflow": "wf", "date": "2024-01-01", "logical_time": "2024-01-01T00:00:00Z",
+                "params": {}, "version": 1, "trigger": trigger, "status": status,
+                "started_at": "2024-01-01T00:00:00Z", "ended_at": "2024-01-01T00:00:02Z"
+            }))
+            .unwrap()
+        };
+        let s = runs_table(&[
+            run("r3", "queued", serde_json::json!({"kind": "backfill", "id": "bf-1"})),
+            run("r2", "running", serde_json::json!({"kind": "schedule"})),
+            run("r1", "succeeded", serde_json::json!({"kind": "manual"})),
+        ])
+        .render();
+        let lines: Vec<&str> = s.lines().collect();
+        assert!(lines[0].starts_with("RUN  WORKFLOW  DATE        STATUS     TRIGGER   STARTED"), "{s}");
+        assert!(lines[1].starts_with("r3   wf v1     2024-01-01  queued     bf-1      "), "{s}");
+        assert!(lines[2].starts_with("r2   wf v1     2024-01-01  running    schedule  "), "{s}");
+        assert!(lines[3].starts_with("r1   wf v1     2024-01-01  succeeded  manual    "), "{s}");
+        // A record from before triggers were recorded reads as manual.
+        let old: RunRecord = serde_json::from_value(serde_json::json!({
+            "id": "r0", "workflow": "wf", "date": "2024-01-01", "logical_time": "2024-01-01T00:00:00Z",
+            "params": {}, "status": "failed", "started_at": "2024-01-01T00:00:00Z", "ended_at": null
+        }))
+        .unwrap();
+        assert_eq!(trigger_text(&old.trigger), "manual");
+    }
 }

@@ -7,6 +7,7 @@
 mod cluster;
 mod harness;
 
+mod backfills;
 mod bad_input;
 mod cli_remote;
 mod execute_compat;

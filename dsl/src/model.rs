@@ -39,10 +39,20 @@ pub enum RunStrategy {
     Sequential,
 }
 
-/// `on_failure` / `on_success`.
+/// `on_failure` / `on_success`: a webhook, a notebook to run, or both.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hook {
-    pub webhook: WebhookSpec,
+    pub webhook: Option<WebhookSpec>,
+    /// Run with params `workflow`, `run_id`, `run_date`, `status`, `run_url` and
+    /// `failed_nodes` (a list of `{node, error, notebook_url}`).
+    pub notebook: Option<HookNotebook>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HookNotebook {
+    /// As written, relative to the workflow file.
+    pub rel: String,
+    pub path: PathBuf,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -156,6 +166,25 @@ impl Workflow {
             }
         }
         done
+    }
+
+    /// Every notebook the workflow names, once each: `(relative path, resolved path,
+    /// who names it)` for notebook nodes and hook notebooks, in file order.
+    pub fn notebooks(&self) -> Vec<(&str, &std::path::Path, String)> {
+        let mut out: Vec<(&str, &std::path::Path, String)> = Vec::new();
+        let nodes = self.nodes.values().filter_map(|n| match &n.kind {
+            NodeKind::Notebook { rel, path } => Some((rel.as_str(), path.as_path(), format!("node {}", n.id))),
+            NodeKind::Sql(_) => None,
+        });
+        let hooks = [("on_failure", &self.on_failure), ("on_success", &self.on_success)]
+            .into_iter()
+            .filter_map(|(what, h)| h.as_ref()?.notebook.as_ref().map(|nb| (nb.rel.as_str(), nb.path.as_path(), what.to_string())));
+        for (rel, path, who) in nodes.chain(hooks) {
+            if !out.iter().any(|(r, _, _)| *r == rel) {
+                out.push((rel, path, who));
+            }
+        }
+        out
     }
 
     /// Direct dependants of `id`.

@@ -47,7 +47,7 @@ pub(crate) struct NodeSpans {
 pub(crate) const ENGINES: &[&str] = &["duckdb", "spark", "trino", "presto"];
 const TOP_KEYS: &[&str] =
     &["workflow", "description", "schedule", "params", "defaults", "engines", "nodes", "max_active_runs", "run_strategy", "on_failure", "on_success"];
-const HOOK_KEYS: &[&str] = &["webhook"];
+const HOOK_KEYS: &[&str] = &["webhook", "notebook"];
 const WEBHOOK_KEYS: &[&str] = &["url", "retries", "timeout"];
 const STRATEGIES: &[&str] = &["parallel", "sequential"];
 const SCHEDULE_KEYS: &[&str] = &["cron", "timezone", "catchup"];
@@ -292,11 +292,12 @@ impl Parser<'_> {
                 None => {}
             }
         }
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         if let Some(e) = f.get("on_failure") {
-            wf.on_failure = self.hook(&e.value, "`on_failure`");
+            wf.on_failure = self.hook(&e.value, "`on_failure`", &dir);
         }
         if let Some(e) = f.get("on_success") {
-            wf.on_success = self.hook(&e.value, "`on_success`");
+            wf.on_success = self.hook(&e.value, "`on_success`", &dir);
         }
         let defaults = match f.get("defaults") {
             Some(e) => self.defaults(&e.value),
@@ -323,16 +324,34 @@ impl Parser<'_> {
         (wf, spans)
     }
 
-    /// `on_failure: { webhook: URL }` or `{ webhook: { url, retries, timeout } }`.
-    fn hook(&mut self, n: &YNode, what: &str) -> Option<Hook> {
-        let f = self.fields(n, what, HOOK_KEYS, &["webhook"])?;
-        let w = &f.get("webhook")?.value;
-        let what = format!("{what}.webhook");
+    /// `on_failure: { webhook: URL | { url, retries, timeout }, notebook: PATH }`.
+    fn hook(&mut self, n: &YNode, what: &str, dir: &Path) -> Option<Hook> {
+        let f = self.fields(n, what, HOOK_KEYS, &[])?;
+        if f.is_empty() {
+            self.sink.error(n.pos, format!("{what} needs `webhook`, `notebook` or both"));
+            return None;
+        }
+        let notebook = f.get("notebook").and_then(|e| {
+            let rel = self.string(&e.value, &format!("`{what}.notebook`"))?;
+            let path = dir.join(&rel);
+            if !path.is_file() {
+                self.sink.error(e.value.pos, format!("{what}.notebook: `{rel}` not found next to the workflow file"));
+            }
+            Some(HookNotebook { rel, path })
+        });
+        let webhook = match f.get("webhook") {
+            Some(e) => Some(self.webhook(&e.value, &format!("{what}.webhook"))?),
+            None => None,
+        };
+        Some(Hook { webhook, notebook })
+    }
+
+    fn webhook(&mut self, w: &YNode, what: &str) -> Option<WebhookSpec> {
         let mut hook = WebhookSpec { url: String::new(), retries: 3, timeout: Duration::from_secs(10) };
         if let Yaml::Str(url) = &w.value {
             hook.url = url.clone();
         } else {
-            let f = self.fields(w, &what, WEBHOOK_KEYS, &["url"])?;
+            let f = self.fields(w, what, WEBHOOK_KEYS, &["url"])?;
             hook.url = self.string(&f.get("url")?.value, &format!("`{what}.url`"))?;
             if let Some(e) = f.get("retries") {
                 hook.retries = self.count(&e.value, &format!("`{what}.retries`"), 0).map_or(3, |i| i as u32);
@@ -345,7 +364,7 @@ impl Parser<'_> {
             self.sink.error(w.pos, format!("{what}: {:?} is not an http:// or https:// URL", hook.url));
             return None;
         }
-        Some(Hook { webhook: hook })
+        Some(hook)
     }
 
     fn schedule(&mut self, n: &YNode, spans: &mut Spans) -> Option<Schedule> {

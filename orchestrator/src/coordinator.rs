@@ -154,29 +154,114 @@ impl Coordinator {
         });
     }
 
-    /// Call the workflow's `on_failure` / `on_success` webhook and record the delivery
-    /// on the run.
-    async fn notify(&self, wf: &Workflow, outcome: &crate::engine::RunOutcome) {
-        let (hook, event) = match outcome.run.status {
-            RunStatus::Failed => (wf.on_failure.as_ref(), "run_failed"),
-            RunStatus::Succeeded => (wf.on_success.as_ref(), "run_succeeded"),
-            _ => (None, ""),
+    /// Call the workflow's `on_failure` / `on_success` hook: POST its webhook and
+    /// run its notebook (through a worker, like a node), recording each on the run.
+    async fn notify(self: &Arc<Self>, wf: &Workflow, outcome: &crate::engine::RunOutcome) {
+        let (hook, event, which) = match outcome.run.status {
+            RunStatus::Failed => (wf.on_failure.as_ref(), "run_failed", "on_failure"),
+            RunStatus::Succeeded => (wf.on_success.as_ref(), "run_succeeded", "on_success"),
+            _ => (None, "", ""),
         };
         let Some(hook) = hook else { return };
         let mut body = crate::notify::run_event(&outcome.run, &outcome.nodes, &self.public_url);
         body.event = event.to_string();
-        let spec = &hook.webhook;
-        let d = self.notifier.deliver(&crate::notify::Webhook { url: spec.url.clone(), retries: spec.retries, timeout: spec.timeout }, &body).await;
-        let note = crate::record::Notification { url: d.url, event: d.event, attempts: d.attempts, delivered: d.delivered, status: d.status, error: d.error };
+        let mut notes = Vec::new();
+        if let Some(spec) = &hook.webhook {
+            let d = self.notifier.deliver(&crate::notify::Webhook { url: spec.url.clone(), retries: spec.retries, timeout: spec.timeout }, &body).await;
+            notes.push(crate::record::Notification { url: d.url, event: d.event, attempts: d.attempts, delivered: d.delivered, status: d.status, error: d.error });
+        }
+        if let Some(nb) = &hook.notebook {
+            notes.push(self.run_hook_notebook(which, nb, &body).await);
+        }
         let saved = async {
             let mut run = self.run(&outcome.run.id)?;
-            run.notifications.push(note);
+            run.notifications.extend(notes);
             self.store.put_run(&run)?;
             self.store.flush().await
         };
         if let Err(e) = saved.await {
-            error!(run_id = %outcome.run.id, error = %e, "could not record a webhook delivery");
+            error!(run_id = %outcome.run.id, error = %e, "could not record a hook");
         }
+    }
+
+    /// A hook notebook runs on a worker as node `@on_failure` / `@on_success` of the
+    /// run (its attempts and output notebook are in the run's records, like a node's).
+    async fn run_hook_notebook(self: &Arc<Self>, which: &str, nb: &deckle_dsl::HookNotebook, event: &crate::notify::RunEvent) -> crate::record::Notification {
+        let run_id = event.run.clone();
+        let node = format!("@{which}");
+        let outcome = async {
+            let run = self.run(&run_id)?;
+            let mut rec = self.store.nodes(&run_id)?.into_iter().find(|n| n.node == node).unwrap_or_else(|| NodeRecord::new(&node, None));
+            let attempt = rec.attempts.len() as u32 + 1;
+            let run_dir = crate::artifacts::run_dir(&self.data_dir, &run.workflow, &run.date, &run_id);
+            let output = crate::artifacts::output_notebook(&run_dir, &node, None, attempt);
+            let failed = serde_json::to_value(&event.failed_nodes).unwrap_or_default();
+            let params: serde_json::Map<String, Value> = serde_json::json!({
+                "workflow": event.workflow, "run_id": run_id, "run_date": event.date, "status": event.status,
+                "run_url": event.run_url, "failed_nodes": failed,
+            })
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+            let task = crate::executor::Task {
+                run_id: run_id.clone(),
+                workflow: run.workflow.clone(),
+                node: node.clone(),
+                index: None,
+                attempt,
+                kind: crate::executor::TaskKind::Notebook { path: nb.path.to_string_lossy().into_owned(), hash: None },
+                params: params.clone(),
+                secret_env: Vec::new(),
+                outputs: Vec::new(),
+                kernel: None,
+                timeout_secs: None,
+                output_path: output.to_string_lossy().into_owned(),
+                input_copy_path: None,
+                cwd: None,
+                labels: Vec::new(),
+            };
+            let now = crate::engine::ts(self.clock.as_ref());
+            rec.status = NodeStatus::Running;
+            rec.started_at.get_or_insert(now.clone());
+            rec.attempts.push(crate::record::AttemptRecord {
+                n: attempt,
+                status: NodeStatus::Running,
+                started_at: now,
+                ended_at: None,
+                duration_secs: None,
+                params,
+                outputs: Default::default(),
+                error: None,
+                notebook: Some(output.to_string_lossy().into_owned()),
+                worker: None,
+                lost: false,
+                run_attempt: run.attempt,
+            });
+            self.store.put_node(&run_id, &rec)?;
+            self.store.flush().await?;
+            let result = crate::executor::Executor::run(&RemoteExecutor(self.board.clone()), task).await;
+            let ok = result.status == crate::executor::TaskStatus::Succeeded;
+            let status = if ok { NodeStatus::Succeeded } else { NodeStatus::Failed };
+            if let Some(a) = rec.attempts.last_mut() {
+                a.status = status;
+                a.ended_at = Some(crate::engine::ts(self.clock.as_ref()));
+                a.duration_secs = Some(result.duration_secs);
+                a.error = result.error.clone();
+                a.worker = result.worker.clone();
+                a.outputs = result.outputs.clone();
+            }
+            rec.status = status;
+            rec.error = result.error.clone();
+            rec.ended_at = Some(crate::engine::ts(self.clock.as_ref()));
+            self.store.put_node(&run_id, &rec)?;
+            self.store.flush().await?;
+            Ok::<_, Error>((ok, result.error))
+        };
+        let (delivered, error) = match outcome.await {
+            Ok((ok, error)) => (ok, error),
+            Err(e) => (false, Some(e.to_string())),
+        };
+        crate::record::Notification { url: format!("notebook:{}", nb.rel), event: event.event.clone(), attempts: 1, delivered, status: None, error }
     }
 
     /// Create a run, queued, and start it now if `max_active_runs` and the run

@@ -124,8 +124,12 @@ impl Engine {
         let resolved = resolve::run_params(wf, &raw)?;
         let nodes = self.store.nodes(run_id)?;
         // Which nodes run again: every one that did not succeed, and everything downstream.
-        let mut again: BTreeSet<String> =
-            nodes.iter().filter(|r| r.index.is_none() && (!from_failed || r.status != NodeStatus::Succeeded)).map(|r| r.node.clone()).collect();
+        // (Records of hook notebooks, `@on_failure`, are not workflow nodes: left as they are.)
+        let mut again: BTreeSet<String> = nodes
+            .iter()
+            .filter(|r| r.index.is_none() && wf.nodes.contains_key(&r.node) && (!from_failed || r.status != NodeStatus::Succeeded))
+            .map(|r| r.node.clone())
+            .collect();
         for id in wf.topo_order() {
             if wf.nodes[&id].needs.iter().any(|d| again.contains(d)) {
                 again.insert(id);

@@ -90,11 +90,9 @@ impl Registry {
         };
         let loaded = deckle_dsl::load(&wf_path).map_err(|d| Error::InvalidWorkflow(d.0.iter().filter(|d| d.is_error()).map(show).collect()))?;
         let wf = loaded.workflow;
-        for node in wf.nodes.values() {
-            if let deckle_dsl::NodeKind::Notebook { rel, .. } = &node.kind {
-                if !req.files.contains_key(rel) {
-                    return Err(Error::InvalidWorkflow(vec![format!("node {}: notebook {rel} was not sent with the registration", node.id)]));
-                }
+        for (rel, _, who) in wf.notebooks() {
+            if !req.files.contains_key(rel) {
+                return Err(Error::InvalidWorkflow(vec![format!("{who}: notebook {rel} was not sent with the registration")]));
             }
         }
         // Content-addressed copies for workers.

@@ -225,6 +225,20 @@ pub fn render_backfill(bf: &Backfill) -> String {
     out
 }
 
+/// After `backfills cancel`: what became of the dates. Dates that never got a run
+/// read `cancelled` in the backfill; here they are counted as never started.
+pub fn cancel_summary(bf: &Backfill) -> String {
+    let started = Backfill { dates: bf.dates.iter().filter(|d| d.run.is_some()).cloned().collect(), ..bf.clone() };
+    let mut parts: Vec<String> = status_counts(&started).iter().map(|(s, n)| format!("{} {s}", plural(*n, "run", "runs"))).collect();
+    let never = bf.dates.len() - started.dates.len();
+    if never > 0 {
+        parts.push(format!("{} never started", plural(never, "date", "dates")));
+    }
+    let what = if bf.status == "cancelled" { "cancelled backfill" } else { "backfill" };
+    let status = if bf.status == "cancelled" { String::new() } else { format!(" is {}", bf.status) };
+    format!("{what} {}{status}: {}", bf.id, if parts.is_empty() { "no dates".to_string() } else { parts.join(", ") })
+}
+
 /// `deckle backfills`: one line per backfill.
 pub fn backfills_table(all: &[Backfill]) -> Table {
     let mut t = Table::new(["BACKFILL", "WORKFLOW", "STATUS", "PROGRESS", "FAILED", "CREATED"]);
@@ -437,9 +451,7 @@ async fn cancel(args: BackfillCancelArgs) -> i32 {
             if args.remote.json {
                 print_json(&reply.json);
             } else {
-                let bf = &reply.body;
-                let (done, total) = progress(bf);
-                emit(&format!("cancelled backfill {} ({done}/{total} done: {})\n", bf.id, counts_text(bf)));
+                emit(&format!("{}\n", cancel_summary(&reply.body)));
             }
             0
         }
@@ -604,6 +616,16 @@ mod tests {
         assert!(lines[0].starts_with("BACKFILL  WORKFLOW  STATUS     PROGRESS  FAILED  CREATED"), "{s}");
         assert!(lines[1].starts_with("bf-1      one v2    running    2/5       1       "), "{s}");
         assert!(lines[2].starts_with("bf-2      one v2    succeeded  1/1       0       "), "{s}");
+    }
+
+    #[test]
+    fn cancel_counts_dates_never_started() {
+        let mut bf = sample();
+        bf.status = "cancelled".into();
+        for d in &mut bf.dates[2..] {
+            d.status = "cancelled".into();
+        }
+        assert_eq!(cancel_summary(&bf), "cancelled backfill bf-1: 1 run succeeded, 1 run failed, 2 runs cancelled, 1 date never started");
     }
 
     #[test]

@@ -406,4 +406,19 @@ mod tests {
         assert!(s.contains("a     failed   1         2.00s     h:1     ValueError: bad\n"), "{s}");
         assert!(s.contains("b     pending  0         -         -\n"), "{s}");
     }
+
+    #[test]
+    fn a_queued_run_says_so() {
+        let run: RunRecord = serde_json::from_value(serde_json::json!({
+            "id": "r2", "workflow": "wf", "date": "2024-01-02", "logical_time": "2024-01-02T00:00:00Z",
+            "params": {}, "version": 1, "status": "queued", "trigger": {"kind": "backfill", "id": "bf-1"},
+            "started_at": "2024-01-01T00:00:00Z", "ended_at": null
+        }))
+        .unwrap();
+        assert!(!run.status.is_finished(), "waiting treats queued as not finished");
+        let s = render_detail(&RunDetail { run, nodes: vec![NodeRecord::new("a", None)] });
+        assert!(s.starts_with("run r2  queued\n  workflow wf v1, date 2024-01-02, "), "{s}");
+        assert!(s.contains("\n  queued: it starts when the workflow's max_active_runs"), "{s}");
+        assert!(s.contains("allows\n\nNODE  STATUS   ATTEMPTS"), "{s}");
+    }
 }

@@ -41,14 +41,9 @@ fn build(file: &std::path::Path) -> Result<RegisterWorkflow, Vec<String>> {
         .ok_or_else(|| vec![format!("deckle: {}: not a file name", file.display())])?
         .to_string();
     let mut files = BTreeMap::new();
-    for node in loaded.workflow.nodes.values() {
-        if let deckle_dsl::NodeKind::Notebook { rel, path } = &node.kind {
-            if files.contains_key(rel) {
-                continue;
-            }
-            let text = std::fs::read_to_string(path).map_err(|e| vec![format!("deckle: node {}: cannot read {}: {e}", node.id, path.display())])?;
-            files.insert(rel.clone(), text);
-        }
+    for (rel, path, who) in loaded.workflow.notebooks() {
+        let text = std::fs::read_to_string(path).map_err(|e| vec![format!("deckle: {who}: cannot read {}: {e}", path.display())])?;
+        files.insert(rel.to_string(), text);
     }
     Ok(RegisterWorkflow { file_name, content, files })
 }

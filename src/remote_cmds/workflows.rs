@@ -171,7 +171,7 @@ mod tests {
         };
         let s = workflows_table(&[wf("a", Some(state(false)), Some(run)), wf("bb", Some(state(true)), None), wf("c", None, None)]).render();
         let lines: Vec<&str> = s.lines().collect();
-        assert_eq!(lines[0], "WORKFLOW  VERSION  NODES  SCHEDULE             PAUSED  NEXT TICK            LATEST RUN", "{s}");
+        assert_eq!(lines[0], "WORKFLOW  VERSION  NODES  SCHEDULE         PAUSED  NEXT TICK            LATEST RUN", "{s}");
         assert!(lines[1].starts_with("a         v2       3      0 3 * * * (UTC)  no      2024-01-0"), "{s}");
         assert!(lines[1].ends_with("  queued"), "{s}");
         assert_eq!(lines[2], "bb        v2       3      0 3 * * * (UTC)  yes     -                    -", "{s}");

@@ -254,3 +254,32 @@ fn pausing_needs_a_schedule_and_shows_in_the_workflow() {
     let (status, body) = server.client().post("/api/v1/workflows/one/pause", &json!({}));
     assert_eq!((status, body["code"].clone()), (409, json!("conflict")));
 }
+
+#[test]
+fn a_hook_notebook_runs_after_the_run_with_its_outcome_as_params() {
+    let dir = tmp();
+    let server = Server::start(&dir.path().join("data"), &["--lease-ttl", "5"]);
+    server.register("hooked.yaml");
+    let _w = Worker::start(&server, "wa", &["--slots", "1"]);
+    for (fail_on, status, failed) in [("", "succeeded", 0), ("2026-05-01", "failed", 1)] {
+        let (code, run) = server.client().post("/api/v1/workflows/hooked/runs", &json!({"params": {"fail_on": fail_on}, "date": "2026-05-01"}));
+        assert_eq!(code, 201, "{run}");
+        let run_id = run["id"].as_str().unwrap().to_string();
+        let detail = server.wait_until(&run_id, Duration::from_secs(120), "the hook notebook recorded", |d| {
+            d["run"]["notifications"].as_array().is_some_and(|n| !n.is_empty())
+        });
+        assert_eq!(detail["run"]["status"], status);
+        let note = &detail["run"]["notifications"][0];
+        assert_eq!((note["url"].clone(), note["delivered"].clone()), (json!("notebook:report.ipynb"), json!(true)), "{note}");
+        let hook = if status == "succeeded" { "@on_success" } else { "@on_failure" };
+        assert_eq!(node(&detail, hook)["status"], "succeeded", "{detail:#}");
+        let (code, nb) = server.client().get(&format!("/api/v1/runs/{run_id}/nodes/{hook}/attempts/1/notebook"));
+        assert_eq!(code, 200, "{nb}");
+        let params = &nb["metadata"]["papermill"]["parameters"];
+        assert_eq!((params["run_id"].clone(), params["status"].clone()), (json!(run_id), json!(status)));
+        assert_eq!(params["failed_nodes"].as_array().unwrap().len(), failed);
+        if failed == 1 {
+            assert_eq!(params["failed_nodes"][0]["node"], "load");
+        }
+    }
+}

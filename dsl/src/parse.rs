@@ -719,6 +719,33 @@ mod tests {
     }
 
     #[test]
+    fn run_limits_strategy_and_hooks() {
+        let (wf, errs) = parse(
+            "workflow: w\nmax_active_runs: 2\nrun_strategy: sequential\non_failure: { webhook: \"https://hooks.example/x\" }\non_success: { webhook: { url: \"http://h/y\", retries: 0, timeout: 2s } }\nnodes:\n  a: { notebook: a.ipynb }\n",
+        );
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(wf.max_active_runs, Some(2));
+        assert_eq!(wf.run_strategy, RunStrategy::Sequential);
+        let hook = wf.on_failure.unwrap().webhook.unwrap();
+        assert_eq!((hook.url.as_str(), hook.retries, hook.timeout), ("https://hooks.example/x", 3, Duration::from_secs(10)));
+        let hook = wf.on_success.unwrap().webhook.unwrap();
+        assert_eq!((hook.retries, hook.timeout), (0, Duration::from_secs(2)));
+        let (_, errs) = parse(
+            "workflow: w\nmax_active_runs: 0\nrun_strategy: sequental\non_failure: { webhook: ftp://x, notebook: gone.ipynb }\non_success: {}\nnodes:\n  a: { notebook: a.ipynb }\n",
+        );
+        assert_eq!(
+            errs,
+            [
+                "2:18: `max_active_runs` must be at least 1, got 0",
+                "3:15: unknown run_strategy `sequental` (did you mean `sequential`? expected one of `parallel`, `sequential`)",
+                "4:24: `on_failure`.webhook: \"ftp://x\" is not an http:// or https:// URL",
+                "4:43: `on_failure`.notebook: `gone.ipynb` not found next to the workflow file",
+                "5:13: `on_success` needs `webhook`, `notebook` or both",
+            ]
+        );
+    }
+
+    #[test]
     fn applies_defaults_and_overrides() {
         let (wf, errs) = parse(
             "workflow: w\ndefaults: { retries: 2, retry_delay: 30s, timeout: 30m, kernel: python3, trigger: all_done }\nnodes:\n  a: { notebook: a.ipynb }\n  b: { notebook: b.ipynb, retries: 0, timeout: null, needs: a, trigger: one_success, foreach: [1, 2], foreach_parallel: 2 }\n",

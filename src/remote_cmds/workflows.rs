@@ -52,19 +52,28 @@ pub fn workflows_table(all: &[WorkflowSummary]) -> Table {
 
 /// The schedule after `pause` / `unpause`.
 pub fn render_schedule(workflow: &str, s: &ScheduleState) -> String {
-    let mut t = Table::new([format!("{workflow}:"), format!("schedule {}", if s.paused { "paused" } else { "active" })]);
-    t.row(["  cron", &s.cron]);
+    let mut out = format!("{workflow}: schedule {}\n", if s.paused { "paused" } else { "active" });
+    let mut t = Table::new(["  cron", &s.cron]);
     t.row(["  timezone", &s.timezone]);
     t.row(["  catchup", if s.catchup { "yes" } else { "no" }]);
     t.row(["  paused", if s.paused { "yes" } else { "no" }]);
     t.row(["  last tick".to_string(), s.last_tick.as_deref().map_or("-".into(), local_time)]);
     let next = match (&s.next_tick, s.paused) {
         (_, true) => format!("- (paused; `deckle unpause {workflow}` resumes it)"),
-        (Some(t), false) => local_time(t),
+        (Some(t), false) => format!("{}{}", local_time(t), in_zone(t, &s.timezone).map(|z| format!(" ({z} {})", s.timezone)).unwrap_or_default()),
         (None, false) => "-".into(),
     };
     t.row(["  next tick".to_string(), next]);
-    t.render()
+    out.push_str(&t.render());
+    out
+}
+
+/// A record's timestamp as a wall-clock time in the schedule's zone, when that reads
+/// differently from the local time shown next to it.
+fn in_zone(ts: &str, tz: &str) -> Option<String> {
+    let t: jiff::Timestamp = ts.parse().ok()?;
+    let there = t.in_tz(tz).ok()?.strftime("%Y-%m-%d %H:%M:%S").to_string();
+    (there != local_time(ts)).then_some(there)
 }
 
 pub async fn workflows(args: WorkflowsArgs) -> i32 {
@@ -183,11 +192,13 @@ mod tests {
         let s = render_schedule("wf", &state(true));
         assert_eq!(
             s,
-            "wf:          schedule paused\n  cron       0 3 * * *\n  timezone   UTC\n  catchup    no\n  paused     yes\n  last tick  -\n  \
+            "wf: schedule paused\n  cron       0 3 * * *\n  timezone   UTC\n  catchup    no\n  paused     yes\n  last tick  -\n  \
              next tick  - (paused; `deckle unpause wf` resumes it)\n"
         );
         let s = render_schedule("wf", &state(false));
-        assert!(s.starts_with("wf:          schedule active\n"), "{s}");
+        assert!(s.starts_with("wf: schedule active\n  cron       0 3 * * *\n"), "{s}");
         assert!(s.contains("  next tick  2024-01-0"), "{s}");
+        assert_eq!(in_zone("2024-01-02T03:00:00Z", "Asia/Tokyo").unwrap(), "2024-01-02 12:00:00");
+        assert!(in_zone("2024-01-02T03:00:00Z", "No/Such_Zone").is_none());
     }
 }

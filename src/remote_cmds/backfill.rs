@@ -266,10 +266,9 @@ pub fn backfill_exit(bf: &Backfill) -> i32 {
 pub async fn wait_for_backfill(client: &Client, id: &str) -> Result<Reply<Backfill>, ClientError> {
     let tty = std::io::stderr().is_terminal();
     let pb = ProgressBar::with_draw_target(Some(0), if tty { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
-    if let Ok(style) = ProgressStyle::with_template("{spinner} [{elapsed}] {bar:30} {pos}/{len} dates done  {wide_msg}") {
+    if let Ok(style) = ProgressStyle::with_template("{spinner} [{elapsed}] {bar:20} {pos}/{len} done  {wide_msg}") {
         pb.set_style(style.progress_chars("=> "));
     }
-    pb.enable_steady_tick(Duration::from_millis(120));
     let started = Instant::now();
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     let mut down_since: Option<Instant> = None;
@@ -282,6 +281,10 @@ pub async fn wait_for_backfill(client: &Client, id: &str) -> Result<Reply<Backfi
                 pb.set_length(total as u64);
                 pb.set_position(done as u64);
                 pb.set_message(counts_text(bf));
+                if seen.is_empty() {
+                    // Only now: before the first reply the bar would read 0/0, all full.
+                    pb.enable_steady_tick(Duration::from_millis(120));
+                }
                 for (key, d) in date_keys(bf).into_iter().zip(&bf.dates) {
                     let was = seen.get(&key);
                     if was == Some(&d.status) {

@@ -222,9 +222,10 @@ pub async fn wait_for_run(client: &Client, run_id: &str) -> Result<Reply<RunDeta
             Ok(reply) => {
                 down_since = None;
                 let d = &reply.body;
-                // A queued run waits for `max_active_runs` or an earlier run (sequential).
+                // A queued run waits for `max_active_runs` or an earlier run (sequential):
+                // say so, and say when it starts (its nodes' lines tell the rest).
                 if run_status != Some(d.run.status) {
-                    if d.run.status == RunStatus::Queued || run_status == Some(RunStatus::Queued) {
+                    if d.run.status == RunStatus::Queued || (run_status == Some(RunStatus::Queued) && !d.run.status.is_finished()) {
                         let line = format!("{:7.1}s  run {}", started.elapsed().as_secs_f64(), d.run.status.as_str());
                         pb.suspend(|| eprintln!("{line}"));
                     }

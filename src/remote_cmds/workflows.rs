@@ -198,7 +198,8 @@ mod tests {
         let s = render_schedule("wf", &state(false));
         assert!(s.starts_with("wf: schedule active\n  cron       0 3 * * *\n"), "{s}");
         assert!(s.contains("  next tick  2024-01-0"), "{s}");
-        assert_eq!(in_zone("2024-01-02T03:00:00Z", "Asia/Tokyo").unwrap(), "2024-01-02 12:00:00");
+        // None when the local zone is Tokyo's too.
+        assert!(matches!(in_zone("2024-01-02T03:00:00Z", "Asia/Tokyo").as_deref(), None | Some("2024-01-02 12:00:00")));
         assert!(in_zone("2024-01-02T03:00:00Z", "No/Such_Zone").is_none());
     }
 }

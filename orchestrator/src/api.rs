@@ -27,9 +27,11 @@ use crate::error::Error;
 type ApiResult<T> = std::result::Result<T, Error>;
 
 #[derive(Clone)]
-struct AppState {
-    c: Arc<Coordinator>,
-    token: Option<Arc<str>>,
+pub(crate) struct AppState {
+    pub(crate) c: Arc<Coordinator>,
+    pub(crate) token: Option<Arc<str>>,
+    /// Per-process secret for CSRF tokens of UI forms.
+    pub(crate) csrf_secret: Arc<str>,
 }
 
 /// Settings of the HTTP layer.
@@ -74,7 +76,8 @@ impl<S: Send + Sync> FromRequest<S> for ApiBytes {
 }
 
 pub fn router(c: Arc<Coordinator>, cfg: &ApiConfig) -> Router {
-    let state = AppState { c, token: cfg.token.clone().map(Arc::from) };
+    let csrf_secret: Arc<str> = Arc::from(uuid::Uuid::new_v4().simple().to_string());
+    let state = AppState { c, token: cfg.token.clone().map(Arc::from), csrf_secret };
     let api = Router::new()
         .route("/workflows", get(list_workflows).post(register_workflow))
         .route("/workflows/{id}", get(get_workflow))
@@ -100,6 +103,7 @@ pub fn router(c: Arc<Coordinator>, cfg: &ApiConfig) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .route("/metrics", get(metrics))
+        .merge(crate::ui::routes::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), auth))
@@ -108,14 +112,38 @@ pub fn router(c: Arc<Coordinator>, cfg: &ApiConfig) -> Router {
         .with_state(state)
 }
 
+/// Pages anyone may load: the sign-in form and the assets it needs.
+const PUBLIC: [&str; 3] = ["/login", "/ui/app.css", "/ui/app.js"];
+
+/// A bearer token (API clients, workers) or the UI's session cookie, when the server
+/// has a token. Unauthenticated API calls get 401; pages send the browser to sign in.
+/// Every response gets the security headers.
 async fn auth(State(s): State<AppState>, req: Request, next: Next) -> Response {
     if let Some(token) = &s.token {
-        let given = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-        if !given.is_some_and(|g| crate::auth::token_matches(g, token)) {
-            return Error::Unauthorized.into_response();
+        let path = req.uri().path();
+        let bearer = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        let by_bearer = bearer.is_some_and(|g| crate::auth::token_matches(g, token));
+        let by_cookie = crate::ui::routes::session_of(req.headers()).is_some_and(|c| crate::auth::token_matches(&c, &crate::ui::routes::session_value(token)));
+        if !(by_bearer || by_cookie || PUBLIC.contains(&path)) {
+            let api = path.starts_with("/api/") || path == "/metrics" || bearer.is_some();
+            let refused = if api || req.method() != axum::http::Method::GET {
+                Error::Unauthorized.into_response()
+            } else {
+                axum::response::Redirect::to("/login").into_response()
+            };
+            return secured(refused);
         }
     }
-    next.run(req).await
+    secured(next.run(req).await)
+}
+
+fn secured(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, axum::http::HeaderValue::from_static(crate::ui::routes::CSP));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, axum::http::HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, axum::http::HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_FRAME_OPTIONS, axum::http::HeaderValue::from_static("DENY"));
+    r
 }
 
 /// A body declared larger than the limit is refused with 413 before any handler
@@ -154,59 +182,13 @@ async fn register_workflow(State(s): State<AppState>, ApiJson(req): ApiJson<Regi
 
 #[utoipa::path(get, path = "/api/v1/workflows", responses((status = 200, body = Vec<WorkflowSummary>)))]
 async fn list_workflows(State(s): State<AppState>) -> ApiResult<Json<Vec<WorkflowSummary>>> {
-    let mut out = Vec::new();
-    for e in s.c.registry.entries()? {
-        let latest = e.versions.last().map_or(0, |v| v.version);
-        let nodes = s.c.registry.load(&e.id, latest).map(|w| w.nodes.len()).unwrap_or(0);
-        let latest_run = s.c.runs(Some(&e.id))?.into_iter().next();
-        let schedule = s.c.schedule_state(&e.id)?;
-        out.push(WorkflowSummary { id: e.id, description: e.description, latest_version: latest, nodes, latest_run, schedule });
-    }
-    Ok(Json(out))
+    Ok(Json(s.c.workflow_summaries()?))
 }
 
 #[utoipa::path(get, path = "/api/v1/workflows/{id}", params(("id" = String, Path)),
     responses((status = 200, body = WorkflowDetail), (status = 404, body = ApiError)))]
 async fn get_workflow(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<WorkflowDetail>> {
-    let e = s.c.registry.entry(&id)?;
-    let latest = e.versions.last().map_or(0, |v| v.version);
-    let wf = s.c.registry.load(&id, latest)?;
-    let nodes = wf
-        .nodes
-        .values()
-        .map(|n| {
-            let (kind, notebook) = match &n.kind {
-                deckle_dsl::NodeKind::Notebook { rel, .. } => ("notebook", Some(rel.clone())),
-                deckle_dsl::NodeKind::Sql(_) => ("sql", None),
-            };
-            NodeSummary { id: n.id.clone(), needs: n.needs.clone(), kind: kind.into(), notebook, labels: n.labels.clone() }
-        })
-        .collect();
-    let params = wf
-        .params
-        .iter()
-        .map(|(name, p)| ParamSummary {
-            name: name.clone(),
-            ty: format!("{:?}", p.ty).to_ascii_lowercase(),
-            default: if p.secret { None } else { p.default.clone() },
-            secret: p.secret,
-            description: p.description.clone(),
-        })
-        .collect();
-    let strategy = match wf.run_strategy {
-        deckle_dsl::RunStrategy::Parallel => "parallel",
-        deckle_dsl::RunStrategy::Sequential => "sequential",
-    };
-    Ok(Json(WorkflowDetail {
-        schedule: s.c.schedule_state(&id)?,
-        id: e.id,
-        description: e.description,
-        nodes,
-        params,
-        versions: e.versions,
-        max_active_runs: wf.max_active_runs,
-        run_strategy: strategy.into(),
-    }))
+    Ok(Json(s.c.workflow_detail(&id)?))
 }
 
 #[utoipa::path(post, path = "/api/v1/workflows/{id}/pause", params(("id" = String, Path)),

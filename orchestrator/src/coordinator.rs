@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use deckle_dsl::Workflow;
-use deckle_protocol::api::{NodeLog, Rerun, RunDetail, TriggerRun};
+use deckle_protocol::api::{NodeLog, NodeSummary, ParamSummary, Rerun, RunDetail, TriggerRun, WorkflowDetail, WorkflowSummary};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, instrument};
@@ -384,6 +384,62 @@ impl Coordinator {
         started.secret_env.extend(resolve::secrets_from_env(&wf).into_iter().filter(|(k, _)| !given.contains(k)));
         self.spawn_drive(wf, run_id.to_string(), started.secret_env);
         Ok(started.run)
+    }
+
+    /// Every registered workflow, with its latest run and schedule.
+    pub fn workflow_summaries(&self) -> Result<Vec<WorkflowSummary>> {
+        let mut out = Vec::new();
+        for e in self.registry.entries()? {
+            let latest = e.versions.last().map_or(0, |v| v.version);
+            let nodes = self.registry.load(&e.id, latest).map(|w| w.nodes.len()).unwrap_or(0);
+            let latest_run = self.runs(Some(&e.id))?.into_iter().next();
+            let schedule = self.schedule_state(&e.id)?;
+            out.push(WorkflowSummary { id: e.id, description: e.description, latest_version: latest, nodes, latest_run, schedule });
+        }
+        Ok(out)
+    }
+
+    /// A workflow's latest version, its schedule state and every version.
+    pub fn workflow_detail(&self, id: &str) -> Result<WorkflowDetail> {
+        let e = self.registry.entry(id)?;
+        let latest = e.versions.last().map_or(0, |v| v.version);
+        let wf = self.registry.load(id, latest)?;
+        let nodes = wf
+            .nodes
+            .values()
+            .map(|n| {
+                let (kind, notebook) = match &n.kind {
+                    deckle_dsl::NodeKind::Notebook { rel, .. } => ("notebook", Some(rel.clone())),
+                    deckle_dsl::NodeKind::Sql(_) => ("sql", None),
+                };
+                NodeSummary { id: n.id.clone(), needs: n.needs.clone(), kind: kind.into(), notebook, labels: n.labels.clone() }
+            })
+            .collect();
+        let params = wf
+            .params
+            .iter()
+            .map(|(name, p)| ParamSummary {
+                name: name.clone(),
+                ty: format!("{:?}", p.ty).to_ascii_lowercase(),
+                default: if p.secret { None } else { p.default.clone() },
+                secret: p.secret,
+                description: p.description.clone(),
+            })
+            .collect();
+        let strategy = match wf.run_strategy {
+            deckle_dsl::RunStrategy::Parallel => "parallel",
+            deckle_dsl::RunStrategy::Sequential => "sequential",
+        };
+        Ok(WorkflowDetail {
+            schedule: self.schedule_state(id)?,
+            id: e.id,
+            description: e.description,
+            nodes,
+            params,
+            versions: e.versions,
+            max_active_runs: wf.max_active_runs,
+            run_strategy: strategy.into(),
+        })
     }
 
     pub fn run(&self, run_id: &str) -> Result<RunRecord> {

@@ -43,5 +43,6 @@ pub mod store;
 mod task_build;
 pub mod ticks;
 pub mod trigger;
+pub mod ui;
 
 pub use error::{Error, Result};

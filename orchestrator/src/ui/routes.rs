@@ -1,0 +1,282 @@
+//! The web UI's routes, served by the coordinator: pages, the live run feed
+//! (server-sent events), form actions, sign-in, and the two static assets.
+//!
+//! With a token configured, the UI signs in with it once and keeps a session
+//! cookie (`HttpOnly`, `SameSite=Strict`) holding a digest of the token, never the
+//! token. Forms that change state carry a CSRF token. Every response carries a
+//! strict Content-Security-Policy: scripts only from `/ui/app.js`, and notebook
+//! outputs that hold HTML or JavaScript live in sandboxed iframes without
+//! same-origin (see [`super::notebook`]).
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use deckle_protocol::api::{CreateBackfill, Rerun, TriggerRun};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::{pages, run_page};
+use crate::api::AppState;
+use crate::error::Error;
+
+pub const SESSION_COOKIE: &str = "deckle_session";
+
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
+frame-src 'self' data: blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// The session cookie's value for a token: a digest, so the cookie never holds the token.
+pub fn session_value(token: &str) -> String {
+    hex::encode(Sha256::digest(format!("deckle-session\0{token}").as_bytes()))
+}
+
+/// The session cookie sent with a request, if any.
+pub fn session_of(headers: &HeaderMap) -> Option<String> {
+    let cookies = headers.get_all(header::COOKIE);
+    cookies
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.to_string())
+}
+
+fn csrf_for(s: &AppState, headers: &HeaderMap) -> String {
+    let session = session_of(headers).unwrap_or_default();
+    hex::encode(Sha256::digest(format!("deckle-csrf\0{}\0{session}", s.csrf_secret).as_bytes()))
+}
+
+fn check_csrf(s: &AppState, headers: &HeaderMap, form: &HashMap<String, String>) -> Result<(), UiError> {
+    let expected = csrf_for(s, headers);
+    match form.get("csrf") {
+        Some(given) if crate::auth::token_matches(given, &expected) => Ok(()),
+        _ => Err(UiError(Error::Input("this form has expired or did not come from this server; reload the page and try again".into()))),
+    }
+}
+
+/// Errors on UI routes are pages, not JSON.
+pub struct UiError(Error);
+
+impl From<Error> for UiError {
+    fn from(e: Error) -> Self {
+        UiError(e)
+    }
+}
+
+impl IntoResponse for UiError {
+    fn into_response(self) -> Response {
+        let body = format!("<h1>{}</h1><p class=\"errorbox\">{}</p><p><a href=\"/\">Back to the workflows</a></p>", self.0.status(), super::notebook::escape(&self.0.to_string()));
+        (self.0.status(), Html(pages::layout("Error", &body, None, ""))).into_response()
+    }
+}
+
+type UiResult = Result<Response, UiError>;
+
+fn page(title: &str, body: &str, run: Option<(&str, bool)>, csrf: &str) -> Response {
+    Html(pages::layout(title, body, run, csrf)).into_response()
+}
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(workflows))
+        .route("/workflows/{id}", get(workflow))
+        .route("/runs/{run}", get(run))
+        .route("/runs/{run}/nodes/{node}/attempts/{n}", get(attempt))
+        .route("/backfills", get(backfills))
+        .route("/backfills/{id}", get(backfill))
+        .route("/login", get(login_form).post(login))
+        .route("/ui/app.css", get(css))
+        .route("/ui/app.js", get(js))
+        .route("/ui/runs/{run}/events", get(events))
+        .route("/ui/workflows/{id}/trigger", post(trigger))
+        .route("/ui/workflows/{id}/backfill", post(start_backfill))
+        .route("/ui/workflows/{id}/pause", post(pause))
+        .route("/ui/workflows/{id}/unpause", post(unpause))
+        .route("/ui/runs/{run}/rerun", post(rerun))
+        .route("/ui/runs/{run}/cancel", post(cancel))
+        .route("/ui/backfills/{id}/cancel", post(cancel_backfill))
+}
+
+async fn css() -> Response {
+    let body = format!("{}\n{}\n{}", include_str!("app.css"), super::notebook::NOTEBOOK_CSS, super::dag::DAG_CSS);
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], body).into_response()
+}
+
+async fn js() -> Response {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], include_str!("app.js")).into_response()
+}
+
+async fn workflows(State(s): State<AppState>, headers: HeaderMap) -> UiResult {
+    let list = s.c.workflow_summaries()?;
+    Ok(page("Workflows", &pages::workflows_page(&list), None, &csrf_for(&s, &headers)))
+}
+
+async fn workflow(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> UiResult {
+    let detail = s.c.workflow_detail(&id)?;
+    let mut runs = Vec::new();
+    for r in s.c.runs(Some(&id))?.into_iter().take(30) {
+        let nodes = s.c.store().nodes(&r.id)?;
+        runs.push((r, nodes));
+    }
+    let csrf = csrf_for(&s, &headers);
+    Ok(page(&id, &pages::workflow_page(&detail, &runs, &csrf), None, &csrf))
+}
+
+async fn run(State(s): State<AppState>, Path(run): Path<String>, headers: HeaderMap) -> UiResult {
+    let detail = s.c.run_detail(&run)?;
+    let wf = s.c.registry.load(&detail.run.workflow, detail.run.version)?;
+    let needs: Vec<(String, Vec<String>)> = wf.nodes.values().map(|n| (n.id.clone(), n.needs.clone())).collect();
+    let csrf = csrf_for(&s, &headers);
+    let body = run_page::run_page(&detail, &needs, &csrf);
+    Ok(page(&format!("Run {run}"), &body, Some((&run, detail.run.status.is_finished())), &csrf))
+}
+
+async fn attempt(State(s): State<AppState>, Path((run, node, n)): Path<(String, String, u32)>, headers: HeaderMap) -> UiResult {
+    let detail = s.c.run_detail(&run)?;
+    let rec = detail.nodes.iter().find(|r| r.key() == node).ok_or_else(|| Error::NotFound(format!("node {node} in run {run}")))?;
+    let a = rec.attempts.iter().find(|a| a.n == n).ok_or_else(|| Error::NotFound(format!("attempt {n} of {node}")))?;
+    let rendered = match s.c.notebook(&run, &node, Some(n)) {
+        Ok((_, path, _)) => {
+            let bytes = std::fs::read(&path).map_err(|e| Error::Io { path: path.display().to_string(), message: e.to_string() })?;
+            let nb: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| Error::Io { path: path.display().to_string(), message: e.to_string() })?;
+            Some(super::notebook::render_notebook(&nb))
+        }
+        Err(Error::NotFound(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let notebook = s.c.registry.load(&detail.run.workflow, detail.run.version).ok().and_then(|wf| {
+        let own = wf.nodes.get(&rec.node).and_then(|n| match &n.kind {
+            deckle_dsl::NodeKind::Notebook { rel, .. } => Some(rel.clone()),
+            deckle_dsl::NodeKind::Sql(_) => None,
+        });
+        own.or_else(|| {
+            let hook = match rec.node.as_str() {
+                "@on_failure" => wf.on_failure.as_ref(),
+                "@on_success" => wf.on_success.as_ref(),
+                _ => None,
+            };
+            hook.and_then(|h| h.notebook.as_ref().map(|nb| nb.rel.clone()))
+        })
+    });
+    let view = run_page::AttemptView { run: &detail.run, node: rec, attempt: a, notebook, rendered };
+    Ok(page(&format!("{node} #{n}"), &run_page::attempt_page(&view), None, &csrf_for(&s, &headers)))
+}
+
+async fn backfills(State(s): State<AppState>, headers: HeaderMap) -> UiResult {
+    Ok(page("Backfills", &pages::backfills_page(&s.c.backfills(None)?), None, &csrf_for(&s, &headers)))
+}
+
+async fn backfill(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> UiResult {
+    let csrf = csrf_for(&s, &headers);
+    Ok(page(&id, &pages::backfill_page(&s.c.backfill(&id)?, &csrf), None, &csrf))
+}
+
+/// The run's node statuses whenever they change, until it finishes.
+async fn events(State(s): State<AppState>, Path(run): Path<String>) -> Result<Sse<impl futures::Stream<Item = Result<Event, Infallible>>>, UiError> {
+    s.c.run(&run)?;
+    let c = s.c.clone();
+    let stream = futures::stream::unfold((c, run, String::new(), false), |(c, run, last, done)| async move {
+        if done {
+            return None;
+        }
+        loop {
+            let Ok(d) = c.run_detail(&run) else { return None };
+            let finished = d.run.status.is_finished();
+            let nodes: Vec<_> = d.nodes.iter().map(|n| json!({"key": n.key(), "status": n.status.as_str()})).collect();
+            let body = json!({"status": d.run.status.as_str(), "finished": finished, "nodes": nodes}).to_string();
+            if body != last {
+                return Some((Ok(Event::default().data(body.clone())), (c, run, body, finished)));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
+
+async fn trigger(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> UiResult {
+    check_csrf(&s, &headers, &form)?;
+    let params = form.iter().filter_map(|(k, v)| Some((k.strip_prefix("p.")?.to_string(), v.clone()))).filter(|(_, v)| !v.is_empty()).collect();
+    let date = form.get("date").filter(|d| !d.is_empty()).cloned();
+    let run = s.c.trigger(&id, &TriggerRun { params, date, version: None }).await?;
+    Ok(see_other(&format!("/runs/{}", pages::url(&run.id))))
+}
+
+async fn start_backfill(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> UiResult {
+    check_csrf(&s, &headers, &form)?;
+    let field = |k: &str| form.get(k).cloned().unwrap_or_default();
+    let parallel = field("parallel").parse::<u32>().ok();
+    let req = CreateBackfill {
+        from: field("from"),
+        to: field("to"),
+        every: None,
+        parallel,
+        reverse: false,
+        only_failed: false,
+        dry_run: false,
+        params: Default::default(),
+        version: None,
+    };
+    let bf = s.c.create_backfill(&id, &req).await?;
+    Ok(see_other(&format!("/backfills/{}", pages::url(&bf.id))))
+}
+
+async fn pause(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> UiResult {
+    check_csrf(&s, &headers, &form)?;
+    s.c.set_paused(&id, true).await?;
+    Ok(see_other(&format!("/workflows/{}", pages::url(&id))))
+}
+
+async fn unpause(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> UiResult {
+    check_csrf(&s, &headers, &form)?;
+    s.c.set_paused(&id, false).await?;
+    Ok(see_other(&format!("/workflows/{}", pages::url(&id))))
+}
+
+async fn rerun(State(s): State<AppState>, Path(run): Path<String>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> UiResult {
+    check_csrf(&s, &headers, &form)?;
+    s.c.rerun(&run, &Rerun { from_failed: true, params: Default::default() }).await?;
+    Ok(see_other(&format!("/runs/{}", pages::url(&run))))
+}
+
+async fn cancel(State(s): State<AppState>, Path(run): Path<String>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> UiResult {
+    check_csrf(&s, &headers, &form)?;
+    s.c.cancel(&run).await?;
+    Ok(see_other(&format!("/runs/{}", pages::url(&run))))
+}
+
+async fn cancel_backfill(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> UiResult {
+    check_csrf(&s, &headers, &form)?;
+    s.c.cancel_backfill(&id).await?;
+    Ok(see_other(&format!("/backfills/{}", pages::url(&id))))
+}
+
+async fn login_form() -> Response {
+    page("Sign in", &pages::login_page(None), None, "")
+}
+
+async fn login(State(s): State<AppState>, Form(form): Form<HashMap<String, String>>) -> Response {
+    let given = form.get("token").map(|t| t.trim()).unwrap_or("");
+    match &s.token {
+        Some(token) if crate::auth::token_matches(given, token) => {
+            let cookie = format!("{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict", session_value(token));
+            let mut r = see_other("/");
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                r.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            r
+        }
+        Some(_) => (StatusCode::UNAUTHORIZED, Html(pages::layout("Sign in", &pages::login_page(Some("That is not this server's token.")), None, ""))).into_response(),
+        None => see_other("/"),
+    }
+}

@@ -190,7 +190,7 @@ fn auth_size_limits_and_malformed_requests_get_json_errors() {
     let ok = server.client();
     let anon = server.client().with_token(None);
     let wrong = server.client().with_token(Some("tok-314"));
-    for path in ["/api/v1/workflows", "/api/v1/runs", "/api/v1/runs/x", "/api/v1/openapi.json", "/metrics", "/api/v1/blobs/00", "/nope"] {
+    for path in ["/api/v1/workflows", "/api/v1/runs", "/api/v1/runs/x", "/api/v1/openapi.json", "/metrics", "/api/v1/blobs/00", "/api/v1/nope"] {
         for (who, api) in [("no token", &anon), ("a wrong token", &wrong)] {
             let (status, body) = api.get(path);
             assert_eq!(status, 401, "GET {path} with {who}: {body}");
@@ -203,6 +203,12 @@ fn auth_size_limits_and_malformed_requests_get_json_errors() {
     }
     let (status, body) = ok.get("/api/v1/workflows");
     assert_eq!((status, body), (200, json!([])));
+    // Pages send a browser without a session to sign in, showing nothing else.
+    for path in ["/", "/runs/x", "/backfills"] {
+        let (status, page) = anon.get(path);
+        assert_eq!(status, 200, "{path}");
+        assert!(page.as_str().is_some_and(|p| p.contains("Sign in") && !p.contains("Recent runs")), "{path}: {page}");
+    }
     // Oversize: 413 with a JSON body.
     let big = json!({"file_name": "w.yaml", "content": "x".repeat(2 << 20), "files": {}});
     let (status, body) = ok.post("/api/v1/workflows", &big);

@@ -12,7 +12,7 @@
 //!
 //! [`NOTEBOOK_CSS`] styles the classes used here; scope: `.notebook`.
 
-use pulldown_cmark::{CowStr, Event, LinkType, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{CodeBlockKind, CowStr, Event, LinkType, Options, Parser, Tag, TagEnd};
 use serde_json::{Map, Value};
 
 /// The rendered fragment and what the page around it wants to point at.
@@ -52,12 +52,13 @@ pub const NOTEBOOK_CSS: &str = r#"
 .notebook .cell.failed, .notebook .cell.has-error { border-left-color: #dc2626; background: #fef2f2; }
 .notebook .cell.failed .cell-meta .status { color: #dc2626; }
 .notebook .outputs { margin-top: .3em; }
-.notebook .output { position: relative; margin: .2em 0; overflow-x: auto; }
+.notebook .output { position: relative; margin: .2em 0; }
+.notebook .output .markdown, .notebook .output-json { overflow-x: auto; }
 .notebook .stream-stderr { background: #fff7ed; }
 .notebook .error { border-left: 4px solid #dc2626; background: #fee2e2; padding: .4em .7em; border-radius: 3px; }
 .notebook .error .error-summary { margin: 0 0 .3em; font-weight: 600; color: #991b1b; }
 .notebook .bad { color: #991b1b; background: #fef2f2; border: 1px dashed #fca5a5; padding: .2em .5em; font-size: .9em; }
-.notebook iframe.output-html { width: 100%; height: 20em; border: 1px solid #e5e7eb; border-radius: 3px; background: #fff; }
+.notebook iframe.output-html { display: block; box-sizing: border-box; width: 100%; height: 20em; border: 1px solid #e5e7eb; border-radius: 3px; background: #fff; }
 .notebook img.output-image { max-width: 100%; height: auto; }
 .notebook .markdown img { max-width: 100%; }
 .notebook .markdown table { border-collapse: collapse; }
@@ -103,7 +104,9 @@ fn push_escaped(out: &mut String, s: &str) {
 // ---------------------------------------------------------------------------------------
 // ANSI
 
-const ANSI_NAMES: [&str; 8] = ["black", "red", "green", "yellow", "blue", "magenta", "cyan", "white"];
+const ANSI_NAMES: [&str; 8] = [
+    "black", "red", "green", "yellow", "blue", "magenta", "cyan", "white",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Color {
@@ -198,7 +201,13 @@ impl Sgr {
     fn apply(&mut self, params: &str) {
         let codes: Vec<u32> = params
             .split(';')
-            .map(|p| if p.is_empty() { 0 } else { p.parse::<u32>().unwrap_or(u32::MAX) })
+            .map(|p| {
+                if p.is_empty() {
+                    0
+                } else {
+                    p.parse::<u32>().unwrap_or(u32::MAX)
+                }
+            })
             .collect();
         let mut i = 0;
         while i < codes.len() {
@@ -239,7 +248,10 @@ impl Sgr {
 fn extended_color(rest: &[u32]) -> (Option<Color>, usize) {
     let byte = |v: u32| u8::try_from(v).ok();
     match rest.first() {
-        Some(5) => (rest.get(1).and_then(|&n| byte(n)).map(Color::from_256), 2.min(rest.len())),
+        Some(5) => (
+            rest.get(1).and_then(|&n| byte(n)).map(Color::from_256),
+            2.min(rest.len()),
+        ),
         Some(2) => {
             let rgb = match (rest.get(1), rest.get(2), rest.get(3)) {
                 (Some(&r), Some(&g), Some(&b)) => match (byte(r), byte(g), byte(b)) {
@@ -384,25 +396,36 @@ fn safe_link_href(url: &str) -> String {
         || norm.starts_with("mailto:")
         || norm.starts_with('#');
     if ok {
-        url.chars().filter(|c| !c.is_control()).collect::<String>().trim().to_string()
+        url.chars()
+            .filter(|c| !c.is_control())
+            .collect::<String>()
+            .trim()
+            .to_string()
     } else {
         "#".to_string()
     }
 }
 
-const RASTER_DATA_PREFIXES: [&str; 4] =
-    ["data:image/png", "data:image/jpeg", "data:image/gif", "data:image/webp"];
+const RASTER_DATA_PREFIXES: [&str; 4] = [
+    "data:image/png",
+    "data:image/jpeg",
+    "data:image/gif",
+    "data:image/webp",
+];
 
 /// The src kept for a markdown image: a raster `data:` URL or `http(s)`; `None` otherwise.
 fn safe_image_src(url: &str) -> Option<String> {
     let norm = url_for_scheme_check(url);
     let raster_data = RASTER_DATA_PREFIXES.iter().any(|p| {
-        norm.strip_prefix(p).is_some_and(|rest| rest.starts_with(';') || rest.starts_with(','))
+        norm.strip_prefix(p)
+            .is_some_and(|rest| rest.starts_with(';') || rest.starts_with(','))
     });
     if raster_data {
         // Same characters as `norm`, case kept: base64 is case-sensitive.
-        let stripped: String =
-            url.chars().filter(|c| !c.is_ascii_whitespace() && !c.is_control()).collect();
+        let stripped: String = url
+            .chars()
+            .filter(|c| !c.is_ascii_whitespace() && !c.is_control())
+            .collect();
         let comma = stripped.find(',')?;
         let meta = stripped[..comma].to_ascii_lowercase();
         if meta.ends_with(";base64") {
@@ -412,7 +435,13 @@ fn safe_image_src(url: &str) -> Option<String> {
         return Some(stripped);
     }
     if norm.starts_with("http://") || norm.starts_with("https://") {
-        return Some(url.chars().filter(|c| !c.is_control()).collect::<String>().trim().to_string());
+        return Some(
+            url.chars()
+                .filter(|c| !c.is_control())
+                .collect::<String>()
+                .trim()
+                .to_string(),
+        );
     }
     None
 }
@@ -432,7 +461,10 @@ fn clean_base64(s: &str) -> Option<String> {
     if body.len() % 4 == 1 {
         return None;
     }
-    if !body.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/') {
+    if !body
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+    {
         return None;
     }
     Some(cleaned)
@@ -444,7 +476,8 @@ fn clean_base64(s: &str) -> Option<String> {
 /// Renders markdown with raw HTML shown as text, links and images restricted (see module
 /// docs); `attachments` resolves `attachment:NAME` images of a markdown cell.
 fn render_markdown(src: &str, attachments: Option<&Map<String, Value>>) -> String {
-    let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
+    let options =
+        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
     let events: Vec<Event<'_>> = Parser::new_ext(src, options).collect();
     let mut safe: Vec<Event<'_>> = Vec::with_capacity(events.len());
     let mut iter = events.into_iter();
@@ -452,21 +485,47 @@ fn render_markdown(src: &str, attachments: Option<&Map<String, Value>>) -> Strin
         match event {
             // Raw HTML from the notebook is shown, never interpreted.
             Event::Html(html) | Event::InlineHtml(html) => safe.push(Event::Text(html)),
-            Event::Start(Tag::Link { link_type, dest_url, title, .. }) => {
+            Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                title,
+                ..
+            }) => {
                 let url = if link_type == LinkType::Email {
                     format!("mailto:{dest_url}")
                 } else {
                     dest_url.to_string()
                 };
-                let mut tag = format!("<a href=\"{}\" rel=\"noopener noreferrer\"", escape(&safe_link_href(&url)));
+                let mut tag = format!(
+                    "<a href=\"{}\" rel=\"noopener noreferrer\"",
+                    escape(&safe_link_href(&url))
+                );
                 if !title.is_empty() {
                     tag.push_str(&format!(" title=\"{}\"", escape(&title)));
                 }
                 tag.push('>');
                 safe.push(Event::InlineHtml(CowStr::from(tag)));
             }
+            // The fence's info string becomes a class: keep a plain language name only.
+            Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info))) => {
+                let lang: String = info
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .chars()
+                    .filter(|c| {
+                        c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '_' | '.' | '#')
+                    })
+                    .take(40)
+                    .collect();
+                safe.push(Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(
+                    CowStr::from(lang),
+                ))));
+            }
             Event::End(TagEnd::Link) => safe.push(Event::InlineHtml(CowStr::Borrowed("</a>"))),
-            Event::Start(Tag::Image { dest_url, title, .. }) => {
+            Event::Start(Tag::Image {
+                dest_url, title, ..
+            }) => {
                 // Collect the alt text up to the matching end (images can nest in alt text).
                 let mut alt = String::new();
                 let mut depth = 1usize;
@@ -518,10 +577,12 @@ fn render_markdown(src: &str, attachments: Option<&Map<String, Value>>) -> Strin
 /// `attachment:NAME` of a markdown cell as a raster data URL.
 fn attachment_src(attachments: Option<&Map<String, Value>>, name: &str) -> Option<String> {
     let bundle = attachments?.get(name)?.as_object()?;
-    ["image/png", "image/jpeg", "image/gif", "image/webp"].iter().find_map(|mime| {
-        let data = multiline(bundle.get(*mime))?;
-        Some(format!("data:{mime};base64,{}", clean_base64(&data)?))
-    })
+    ["image/png", "image/jpeg", "image/gif", "image/webp"]
+        .iter()
+        .find_map(|mime| {
+            let data = multiline(bundle.get(*mime))?;
+            Some(format!("data:{mime};base64,{}", clean_base64(&data)?))
+        })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -557,7 +618,9 @@ fn sandboxed_iframe(out: &mut String, kind: &str, body: &str) {
     out.push_str(kind);
     out.push_str("\" sandbox=\"allow-scripts\" srcdoc=\"");
     push_escaped(out, &frame_document(body));
-    out.push_str("\" referrerpolicy=\"no-referrer\" loading=\"lazy\" style=\"height:20em\"></iframe>");
+    out.push_str(
+        "\" referrerpolicy=\"no-referrer\" loading=\"lazy\" style=\"height:20em\"></iframe>",
+    );
 }
 
 /// `</script` inside a script would end it early; `<\/script` means the same in JS strings.
@@ -589,7 +652,9 @@ fn render_mime_bundle(out: &mut String, data: &Map<String, Value>) {
         "text/plain",
     ];
     for mime in ORDER {
-        let Some(value) = data.get(mime) else { continue };
+        let Some(value) = data.get(mime) else {
+            continue;
+        };
         if mime == "application/json" {
             let text = match value {
                 Value::String(s) => s.clone(),
@@ -648,7 +713,10 @@ fn render_mime_bundle(out: &mut String, data: &Map<String, Value>) {
     }
     if !data.is_empty() {
         let mimes: Vec<&str> = data.keys().map(String::as_str).collect();
-        bad(out, &format!("no displayable representation ({})", mimes.join(", ")));
+        bad(
+            out,
+            &format!("no displayable representation ({})", mimes.join(", ")),
+        );
     }
 }
 
@@ -697,9 +765,11 @@ fn render_output(out: &mut String, cell: usize, output: &Value, errors: &mut Cel
             }
             out.push_str("</p>");
             let traceback = match o.get("traceback") {
-                Some(Value::Array(lines)) => {
-                    lines.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("\n")
-                }
+                Some(Value::Array(lines)) => lines
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
                 Some(Value::String(s)) => s.clone(),
                 _ => String::new(),
             };
@@ -738,7 +808,12 @@ fn format_duration(secs: f64) -> String {
         if total < 3600 {
             format!("{}m {:02}s", total / 60, total % 60)
         } else {
-            format!("{}h {:02}m {:02}s", total / 3600, total / 60 % 60, total % 60)
+            format!(
+                "{}h {:02}m {:02}s",
+                total / 3600,
+                total / 60 % 60,
+                total % 60
+            )
         }
     }
 }
@@ -748,7 +823,10 @@ fn is_papermill_error_note(cell: &Map<String, Value>) -> bool {
     cell.get("metadata")
         .and_then(|m| m.get("tags"))
         .and_then(Value::as_array)
-        .is_some_and(|tags| tags.iter().any(|t| t.as_str() == Some("papermill-error-cell-tag")))
+        .is_some_and(|tags| {
+            tags.iter()
+                .any(|t| t.as_str() == Some("papermill-error-cell-tag"))
+        })
 }
 
 /// The index of the first cell with an error output (papermill's note above the
@@ -756,9 +834,14 @@ fn is_papermill_error_note(cell: &Map<String, Value>) -> bool {
 fn find_first_error(cells: &[Value]) -> Option<usize> {
     cells.iter().position(|cell| {
         cell.get("cell_type").and_then(Value::as_str) == Some("code")
-            && cell.get("outputs").and_then(Value::as_array).is_some_and(|outputs| {
-                outputs.iter().any(|o| o.get("output_type").and_then(Value::as_str) == Some("error"))
-            })
+            && cell
+                .get("outputs")
+                .and_then(Value::as_array)
+                .is_some_and(|outputs| {
+                    outputs
+                        .iter()
+                        .any(|o| o.get("output_type").and_then(Value::as_str) == Some("error"))
+                })
     })
 }
 
@@ -770,8 +853,13 @@ fn render_cell(
     rendered: &mut Rendered,
 ) {
     let Some(c) = cell.as_object() else {
-        out.push_str(&format!("<section class=\"cell cell-unknown\" id=\"cell-{index}\">"));
-        bad(out, &format!("cell {index} could not be read (not a JSON object)"));
+        out.push_str(&format!(
+            "<section class=\"cell cell-unknown\" id=\"cell-{index}\">"
+        ));
+        bad(
+            out,
+            &format!("cell {index} could not be read (not a JSON object)"),
+        );
         out.push_str("</section>");
         return;
     };
@@ -786,16 +874,22 @@ fn render_cell(
             if text.contains("An Exception was encountered") {
                 out.push_str("An exception was encountered");
                 match first_error {
-                    Some(i) => out.push_str(&format!(" at <a href=\"#error-{i}\">cell {i}</a>.</p>")),
+                    Some(i) => {
+                        out.push_str(&format!(" at <a href=\"#error-{i}\">cell {i}</a>.</p>"))
+                    }
                     None => out.push_str(".</p>"),
                 }
             } else {
-                out.push_str("Execution using papermill encountered an exception here and stopped:</p>");
+                out.push_str(
+                    "Execution using papermill encountered an exception here and stopped:</p>",
+                );
             }
             out.push_str("</section>");
         }
         "markdown" => {
-            out.push_str(&format!("<section class=\"cell cell-markdown\" id=\"cell-{index}\">"));
+            out.push_str(&format!(
+                "<section class=\"cell cell-markdown\" id=\"cell-{index}\">"
+            ));
             match source {
                 Some(src) => {
                     let attachments = c.get("attachments").and_then(Value::as_object);
@@ -808,7 +902,9 @@ fn render_cell(
             out.push_str("</section>");
         }
         "raw" => {
-            out.push_str(&format!("<section class=\"cell cell-raw\" id=\"cell-{index}\">"));
+            out.push_str(&format!(
+                "<section class=\"cell cell-raw\" id=\"cell-{index}\">"
+            ));
             match source {
                 Some(src) => {
                     out.push_str("<pre class=\"raw\">");
@@ -825,7 +921,9 @@ fn render_cell(
                 .and_then(|p| p.get("status"))
                 .and_then(Value::as_str)
                 .filter(|s| matches!(*s, "pending" | "running" | "completed" | "failed"));
-            let duration = papermill.and_then(|p| p.get("duration")).and_then(Value::as_f64);
+            let duration = papermill
+                .and_then(|p| p.get("duration"))
+                .and_then(Value::as_f64);
 
             // Outputs first: whether the cell has an error decides its class.
             let mut outputs = String::new();
@@ -837,7 +935,10 @@ fn render_cell(
                     }
                 }
                 None | Some(Value::Null) => {}
-                Some(_) => bad(&mut outputs, &format!("cell {index}: outputs could not be read")),
+                Some(_) => bad(
+                    &mut outputs,
+                    &format!("cell {index}: outputs could not be read"),
+                ),
             }
 
             let mut class = String::from("cell cell-code");
@@ -874,7 +975,10 @@ fn render_cell(
                     if status.is_some() {
                         out.push_str(" · ");
                     }
-                    out.push_str(&format!("<span class=\"duration\">{}</span>", format_duration(d)));
+                    out.push_str(&format!(
+                        "<span class=\"duration\">{}</span>",
+                        format_duration(d)
+                    ));
                 }
                 out.push_str("</div>");
             }
@@ -895,7 +999,9 @@ fn render_cell(
             }
         }
         other => {
-            out.push_str(&format!("<section class=\"cell cell-unknown\" id=\"cell-{index}\">"));
+            out.push_str(&format!(
+                "<section class=\"cell cell-unknown\" id=\"cell-{index}\">"
+            ));
             bad(out, &format!("cell {index} has an unknown type {other:?}"));
             if let Some(src) = source {
                 out.push_str("<pre class=\"raw\">");
@@ -915,7 +1021,10 @@ pub fn render_notebook(nb: &Value) -> Rendered {
         Some(Value::Array(cells)) => {
             if let Some(major) = nb.get("nbformat").and_then(Value::as_u64) {
                 if major != 4 {
-                    bad(&mut out, &format!("nbformat {major} notebook: shown as if it were nbformat 4"));
+                    bad(
+                        &mut out,
+                        &format!("nbformat {major} notebook: shown as if it were nbformat 4"),
+                    );
                 }
             }
             let first_error = find_first_error(cells);
@@ -923,7 +1032,10 @@ pub fn render_notebook(nb: &Value) -> Rendered {
                 render_cell(&mut out, i, cell, first_error, &mut rendered);
             }
         }
-        _ => bad(&mut out, "this notebook could not be read (no list of cells)"),
+        _ => bad(
+            &mut out,
+            "this notebook could not be read (no list of cells)",
+        ),
     }
     out.push_str("</div>");
     rendered.html = out;

@@ -14,6 +14,21 @@ python=${PYTHON:-python3}
 command -v "$python" >/dev/null || { echo "setup: $python not found; install Python 3.11+" >&2; exit 2; }
 command -v cargo >/dev/null || { echo "setup: cargo not found; install Rust (rustup)" >&2; exit 2; }
 
+# The UI tests drive headless Chromium through chromedriver: Debian's packages.
+if [ "${1:-}" = "--test" ] && ! { command -v chromium && command -v chromedriver; } >/dev/null; then
+  sudo=
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { echo "setup: chromium and chromedriver are missing; install them as root: apt-get install chromium chromium-driver" >&2; exit 2; }
+    sudo=sudo
+  fi
+  command -v apt-get >/dev/null || { echo "setup: chromium and chromedriver are missing and there is no apt-get; install Chromium and its chromedriver" >&2; exit 2; }
+  apt_get() { $sudo env DEBIAN_FRONTEND=noninteractive apt-get "$@" >&2; }
+  # An install on a machine whose package lists were never fetched fails: fetch them, once.
+  apt_get install -y -q chromium chromium-driver || { apt_get update -q && apt_get install -y -q chromium chromium-driver; } \
+    || { echo "setup: apt-get install chromium chromium-driver failed" >&2; exit 2; }
+  command -v chromedriver >/dev/null || { echo "setup: chromium-driver installed but no chromedriver on PATH" >&2; exit 2; }
+fi
+
 stamp=.venv/.deckle-installed
 want="$(cat "$reqs" python/requirements.txt | sha256sum | cut -c1-16) $reqs"
 if [ -f "$stamp" ] && grep -qxF "$want" "$stamp"; then

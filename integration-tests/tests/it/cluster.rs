@@ -81,8 +81,13 @@ impl Server {
 
     /// Register a fixture workflow (from `fixtures/cluster`) and the notebooks it names.
     pub fn register(&self, file: &str) -> Value {
-        let (status, body) = self.client().post("/api/v1/workflows", &registration(&fixture("cluster").join(file)));
-        assert_eq!(status, 201, "registering {file}: {body}");
+        self.register_from(&fixture("cluster").join(file))
+    }
+
+    /// Register a workflow file from anywhere, with the notebooks beside it.
+    pub fn register_from(&self, file: &Path) -> Value {
+        let (status, body) = self.client().post("/api/v1/workflows", &registration(file));
+        assert_eq!(status, 201, "registering {}: {body}", file.display());
         body
     }
 

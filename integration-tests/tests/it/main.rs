@@ -17,3 +17,4 @@ mod translators;
 mod workflows;
 mod sql_nodes;
 mod server_faults;
+mod ui;

@@ -137,12 +137,16 @@ async fn auth(State(s): State<AppState>, req: Request, next: Next) -> Response {
     secured(next.run(req).await)
 }
 
+/// Security headers. A response that set its own policy (a notebook output frame,
+/// framed by the app) keeps it; everything else may not be framed at all.
 fn secured(mut r: Response) -> Response {
     let h = r.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, axum::http::HeaderValue::from_static(crate::ui::routes::CSP));
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(header::CONTENT_SECURITY_POLICY, axum::http::HeaderValue::from_static(crate::ui::routes::CSP));
+        h.insert(header::X_FRAME_OPTIONS, axum::http::HeaderValue::from_static("DENY"));
+    }
     h.insert(header::X_CONTENT_TYPE_OPTIONS, axum::http::HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, axum::http::HeaderValue::from_static("no-referrer"));
-    h.insert(header::X_FRAME_OPTIONS, axum::http::HeaderValue::from_static("DENY"));
     r
 }
 

@@ -466,6 +466,8 @@ fn hostile_notebook_outputs_cannot_script_the_app() {
         origins.push(b.js("return window.origin"));
         if b.exists("#inside") {
             assert_eq!(b.text("#inside"), "rendered inside the sandbox");
+            // Scripts do run in the frame (plots work); the sandbox is what keeps them out.
+            b.wait_for("the output's own script to run", WAIT, |b| (b.try_js("return document.getElementById('ran').textContent")? == "script ran in the sandbox").then_some(()));
             html_frames += 1;
         }
         b.leave_frame();

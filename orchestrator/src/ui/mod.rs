@@ -3,6 +3,7 @@
 //! ([`notebook`]), DAGs laid out as SVG ([`dag`]), and its routes ([`routes`]).
 
 pub mod dag;
+pub mod frames;
 pub mod notebook;
 #[cfg(test)]
 mod notebook_tests;

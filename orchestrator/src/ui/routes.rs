@@ -89,6 +89,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/workflows/{id}", get(workflow))
         .route("/runs/{run}", get(run))
         .route("/runs/{run}/nodes/{node}/attempts/{n}", get(attempt))
+        .route("/ui/runs/{run}/nodes/{node}/attempts/{n}/frames/{i}", get(frame))
         .route("/backfills", get(backfills))
         .route("/backfills/{id}", get(backfill))
         .route("/login", get(login_form).post(login))
@@ -142,11 +143,12 @@ async fn attempt(State(s): State<AppState>, Path((run, node, n)): Path<(String, 
     let detail = s.c.run_detail(&run)?;
     let rec = detail.nodes.iter().find(|r| r.key() == node).ok_or_else(|| Error::NotFound(format!("node {node} in run {run}")))?;
     let a = rec.attempts.iter().find(|a| a.n == n).ok_or_else(|| Error::NotFound(format!("attempt {n} of {node}")))?;
-    let rendered = match s.c.notebook(&run, &node, Some(n)) {
-        Ok((_, path, _)) => {
-            let bytes = std::fs::read(&path).map_err(|e| Error::Io { path: path.display().to_string(), message: e.to_string() })?;
-            let nb: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| Error::Io { path: path.display().to_string(), message: e.to_string() })?;
-            Some(super::notebook::render_notebook(&nb))
+    let rendered = match rendered_notebook(&s, &run, &node, n) {
+        Ok(mut r) => {
+            // Rich outputs load from their own sandboxed URLs (see `frames`).
+            let base = format!("/ui/runs/{}/nodes/{}/attempts/{n}/frames", pages::url(&run), pages::url(&node));
+            r.html = super::frames::extract(&r.html, &base).0;
+            Some(r)
         }
         Err(Error::NotFound(_)) => None,
         Err(e) => return Err(e.into()),
@@ -167,6 +169,26 @@ async fn attempt(State(s): State<AppState>, Path((run, node, n)): Path<(String, 
     });
     let view = run_page::AttemptView { run: &detail.run, node: rec, attempt: a, notebook, rendered };
     Ok(page(&format!("{node} #{n}"), &run_page::attempt_page(&view), None, &csrf_for(&s, &headers)))
+}
+
+fn rendered_notebook(s: &AppState, run: &str, node: &str, n: u32) -> Result<super::notebook::Rendered, Error> {
+    let (_, path, _) = s.c.notebook(run, node, Some(n))?;
+    let io = |e: String| Error::Io { path: path.display().to_string(), message: e };
+    let bytes = std::fs::read(&path).map_err(|e| io(e.to_string()))?;
+    let nb: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| io(e.to_string()))?;
+    Ok(super::notebook::render_notebook(&nb))
+}
+
+/// One rich output of an attempt's notebook, as its own sandboxed document.
+async fn frame(State(s): State<AppState>, Path((run, node, n, i)): Path<(String, String, u32, usize)>) -> UiResult {
+    let rendered = rendered_notebook(&s, &run, &node, n)?;
+    let (_, docs) = super::frames::extract(&rendered.html, "");
+    let doc = docs.into_iter().nth(i).ok_or_else(|| Error::NotFound(format!("output frame {i}")))?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CONTENT_SECURITY_POLICY, super::frames::FRAME_POLICY)],
+        doc,
+    )
+        .into_response())
 }
 
 async fn backfills(State(s): State<AppState>, headers: HeaderMap) -> UiResult {

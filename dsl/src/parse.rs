@@ -334,7 +334,9 @@ impl Parser<'_> {
         let notebook = f.get("notebook").and_then(|e| {
             let rel = self.string(&e.value, &format!("`{what}.notebook`"))?;
             let path = dir.join(&rel);
-            if !path.is_file() {
+            if let Err(why) = crate::validate::inside_workflow_dir(dir, &rel, &path) {
+                self.sink.error(e.value.pos, format!("{what}.notebook: `{rel}` {why}"));
+            } else if !path.is_file() {
                 self.sink.error(e.value.pos, format!("{what}.notebook: `{rel}` not found next to the workflow file"));
             }
             Some(HookNotebook { rel, path })

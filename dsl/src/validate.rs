@@ -15,7 +15,30 @@ const RUN_KEYS: &[&str] = &["id", "date", "logical_time", "attempt", "workflow"]
 /// Identifiers CEL resolves itself: type names, used as `type(x) == int`.
 const CEL_NAMES: &[&str] = &["int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type", "dyn"];
 
+/// A workflow this large is refused: the coordinator keeps a run's nodes in memory.
+pub const MAX_NODES: usize = 20_000;
+
+/// Notebooks must stay inside the workflow's directory: no absolute paths, no `..`,
+/// no symlink that leads out (what a registration snapshots, and what a shared
+/// server may read, is the workflow's own directory).
+pub(crate) fn inside_workflow_dir(dir: &std::path::Path, rel: &str, path: &std::path::Path) -> Result<(), String> {
+    use std::path::Component;
+    let relp = std::path::Path::new(rel);
+    if relp.is_absolute() || relp.components().any(|c| matches!(c, Component::ParentDir | Component::RootDir | Component::Prefix(_))) {
+        return Err("must be a path inside the workflow's directory (no absolute paths, no `..`)".into());
+    }
+    if let (Ok(dir), Ok(real)) = (dir.canonicalize(), path.canonicalize()) {
+        if !real.starts_with(&dir) {
+            return Err(format!("is a link to {}, outside the workflow's directory", real.display()));
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn validate(wf: &Workflow, spans: &Spans, sink: &mut Sink) {
+    if wf.nodes.len() > MAX_NODES {
+        sink.error(spans.root, format!("the workflow has {} nodes; at most {MAX_NODES} are allowed", wf.nodes.len()));
+    }
     schedule(wf, spans, sink);
     engines(wf, spans, sink);
     unknown_needs(wf, spans, sink);
@@ -37,6 +60,10 @@ pub(crate) fn validate(wf: &Workflow, spans: &Spans, sink: &mut Sink) {
         match &node.kind {
             NodeKind::Notebook { rel, path } if !rel.is_empty() => {
                 let pos = ns.notebook.unwrap_or(ns.key);
+                if let Err(why) = inside_workflow_dir(wf.path.parent().unwrap_or(std::path::Path::new(".")), rel, path) {
+                    sink.error(pos, format!("notebook `{rel}` of node `{id}`: {why}"));
+                    continue;
+                }
                 match notebooks.inspect(path) {
                     Err(e) => sink.error(pos, format!("notebook `{rel}` of node `{id}`: {e}")),
                     Ok(info) if !node.params.is_empty() && !info.has_parameters_cell => sink.warning(
@@ -284,6 +311,33 @@ impl Reads<'_> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn notebooks_outside_the_workflow_directory_are_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("wf");
+        std::fs::create_dir_all(&dir).unwrap();
+        let nb = r#"{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}"#;
+        std::fs::write(root.path().join("outside.ipynb"), nb).unwrap();
+        std::fs::write(dir.join("inside.ipynb"), nb).unwrap();
+        std::os::unix::fs::symlink(root.path().join("outside.ipynb"), dir.join("link.ipynb")).unwrap();
+        std::os::unix::fs::symlink(dir.join("inside.ipynb"), dir.join("ok-link.ipynb")).unwrap();
+        let outside = root.path().join("outside.ipynb");
+        let text = format!(
+            "workflow: w\nnodes:\n  a: {{ notebook: ../outside.ipynb }}\n  b: {{ notebook: {} }}\n  c: {{ notebook: link.ipynb }}\n  d: {{ notebook: inside.ipynb }}\n  e: {{ notebook: ok-link.ipynb }}\n  f: {{ notebook: ./sub/../inside.ipynb }}\n",
+            outside.display()
+        );
+        std::fs::write(dir.join("wf.yaml"), text).unwrap();
+        let errs: Vec<String> = match crate::load(&dir.join("wf.yaml")) {
+            Ok(_) => vec![],
+            Err(d) => d.errors().map(|e| e.message.clone()).collect(),
+        };
+        assert_eq!(errs.len(), 4, "{errs:#?}");
+        assert!(errs[0].starts_with("notebook `../outside.ipynb` of node `a`: must be a path inside"), "{errs:#?}");
+        assert!(errs[1].contains("of node `b`: must be a path inside"), "{errs:#?}");
+        assert!(errs[2].contains("of node `c`: is a link to") && errs[2].contains("outside the workflow's directory"), "{errs:#?}");
+        assert!(errs[3].contains("of node `f`: must be a path inside"), "{errs:#?}");
+    }
+
     fn check(yaml: &str) -> Result<(), String> {
         crate::parse_str(yaml, std::path::Path::new("w.yaml")).map(|_| ()).map_err(|d| d.to_string())
     }

@@ -37,6 +37,9 @@ use crate::trigger::{self, Decision};
 /// notebook is likely taking its worker down.
 pub const MAX_LOST_ATTEMPTS: u32 = 5;
 
+/// A `foreach` over more items than this fails its node instead of fanning out.
+pub const MAX_FOREACH_ITEMS: usize = 10_000;
+
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     /// `--data`: state and artifacts.
@@ -356,6 +359,9 @@ impl Engine {
         match &node.foreach {
             None => Ok(None),
             Some(t) => match t.eval(&ctx.context(&node.id)) {
+                Ok(Value::Array(items)) if items.len() > MAX_FOREACH_ITEMS => {
+                    Err(format!("foreach: {} items; at most {MAX_FOREACH_ITEMS} instances per node", items.len()))
+                }
                 Ok(Value::Array(items)) => Ok(Some(items)),
                 Ok(other) => Err(format!("foreach: expected a list, got {other}")),
                 Err(e) => Err(format!("foreach: {e}")),

@@ -302,6 +302,20 @@ async fn rerun_from_failed_keeps_upstream_outputs_and_history() {
     assert!(matches!(e.prepare_rerun(&wf, &started.run.id, true, &[]).await, Err(crate::Error::Conflict(_))));
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_foreach_over_too_many_items_fails_instead_of_fanning_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let stub = Arc::new(Stub::default());
+    let mut fan = node("fan", &[]);
+    let items: Vec<Value> = (0..=crate::engine::MAX_FOREACH_ITEMS).map(|i| json!(i)).collect();
+    fan.foreach = Some(Template::literal(Value::Array(items)));
+    let (e, _) = engine(stub.clone(), 4, dir.path());
+    let out = e.run(&workflow(vec![fan]), RunRequest::default(), never()).await.unwrap();
+    assert_eq!(out.nodes[0].status, NodeStatus::Failed);
+    assert!(out.nodes[0].error.as_deref().unwrap().contains("at most 10000"), "{:?}", out.nodes[0].error);
+    assert!(stub.ran.lock().unwrap().is_empty());
+}
+
 mod dag_model {
     //! Whole runs against a reference model: random DAGs, trigger rules, `when`
     //! skips and scripted failures; the engine must settle every node exactly as

@@ -37,6 +37,13 @@ pub struct LeaseRecord {
     pub result: Option<TaskResult>,
 }
 
+/// Leases one worker may hold at once, whatever its `max` asks for.
+pub const MAX_LEASES_PER_WORKER: usize = 256;
+
+/// A recorded output larger than this (as JSON) fails the attempt: outputs flow into
+/// expressions, records and every API reply about the run.
+pub const MAX_OUTPUT_BYTES: usize = 1 << 20;
+
 /// (run, instance, attempt): one attempt, whoever runs it.
 type AttemptKey = (String, String, u32);
 
@@ -167,6 +174,8 @@ impl LeaseBoard {
 
     fn grant(&self, worker: &str, labels: &[String], max: usize) -> Vec<Lease> {
         let mut inner = self.lock();
+        let held = inner.active.values().filter(|a| a.worker == worker).count();
+        let max = max.min(MAX_LEASES_PER_WORKER.saturating_sub(held));
         let mut out = Vec::new();
         let mut i = 0;
         let now = Instant::now();
@@ -224,6 +233,20 @@ impl LeaseBoard {
     pub async fn complete(&self, lease: &str, mut result: TaskResult) -> Result<()> {
         let (task, worker, abandoned) = self.active(lease, |a| (a.task.clone(), a.worker.clone(), a.cancel))?;
         result.worker = Some(worker.clone());
+        // Outputs come from user code on a worker: oversized ones fail the attempt.
+        let oversized: Vec<String> = result
+            .outputs
+            .iter()
+            .filter_map(|(k, v)| {
+                let n = serde_json::to_vec(v).map_or(0, |b| b.len());
+                (n > MAX_OUTPUT_BYTES).then(|| format!("{k} ({n} bytes)"))
+            })
+            .collect();
+        if !oversized.is_empty() {
+            result.status = TaskStatus::Failed;
+            result.outputs.clear();
+            result.error = Some(format!("outputs larger than {MAX_OUTPUT_BYTES} bytes are refused: {}", oversized.join(", ")));
+        }
         self.store.put_lease(&LeaseRecord { id: lease.to_string(), worker, task: task.clone(), result: Some(result.clone()) })?;
         self.store.flush().await?;
         let key = key_of(&task);

@@ -22,6 +22,7 @@ fn task(node: &str, labels: &[&str], notebook: &std::path::Path) -> Task {
         kind: TaskKind::Notebook { path: notebook.to_string_lossy().into_owned(), hash: None },
         params: Default::default(),
         secret_env: vec![("DECKLE_SECRET_K".into(), "v".into())],
+        secret_params: vec![],
         outputs: vec![],
         kernel: None,
         timeout_secs: None,
@@ -159,4 +160,33 @@ async fn a_long_poll_wakes_when_work_arrives() {
     assert_eq!(got.len(), 1);
     assert!(started.elapsed() < Duration::from_secs(10), "woken by the new work, not by the 20 s timeout");
     assert!(b.take("w2", &[], 1, Duration::from_millis(50)).await.unwrap().is_empty(), "an empty poll returns after its wait");
+}
+
+#[tokio::test]
+async fn oversized_outputs_fail_the_attempt_and_a_worker_holds_a_bounded_number_of_leases() {
+    let f = fixture();
+    let b = board(&f.store, Duration::from_secs(30));
+    let exec = RemoteExecutor(b.clone());
+    let mut futs = Vec::new();
+    for i in 0..(crate::lease::MAX_LEASES_PER_WORKER + 5) {
+        futs.push(exec.run(task(&format!("n{i}"), &[], &f.notebook)));
+    }
+    let mut held = Vec::new();
+    while held.len() < crate::lease::MAX_LEASES_PER_WORKER + 5 {
+        let got = b.take("greedy", &[], 64, Duration::ZERO).await.unwrap();
+        if got.is_empty() {
+            break;
+        }
+        held.extend(got);
+    }
+    assert_eq!(held.len(), crate::lease::MAX_LEASES_PER_WORKER, "one worker cannot hoard the queue");
+    assert_eq!(b.take("other", &[], 64, Duration::ZERO).await.unwrap().len(), 5, "the rest go to another worker");
+    let mut big = ok();
+    big.outputs.insert("blob".into(), serde_json::Value::String("x".repeat(crate::lease::MAX_OUTPUT_BYTES + 1)));
+    big.outputs.insert("small".into(), serde_json::json!(1));
+    b.complete(&held[0].id, big).await.unwrap();
+    let first = futs.remove(0).await;
+    assert_eq!(first.status, TaskStatus::Failed);
+    assert!(first.outputs.is_empty());
+    assert!(first.error.unwrap().contains("blob ("), "the error names the output");
 }

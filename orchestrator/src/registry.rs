@@ -35,6 +35,9 @@ pub struct Registry {
     loaded: Mutex<HashMap<(String, u32), Arc<Workflow>>>,
 }
 
+/// The largest notebook a registration may carry.
+pub const MAX_NOTEBOOK_BYTES: usize = 16 << 20;
+
 fn sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
@@ -77,6 +80,9 @@ impl Registry {
         std::fs::write(&wf_path, &req.content).map_err(io(&wf_path))?;
         let mut files = BTreeMap::new();
         for (rel, content) in &req.files {
+            if content.len() > MAX_NOTEBOOK_BYTES {
+                return Err(Error::Input(format!("{rel} is {} bytes; a registered notebook may be at most {MAX_NOTEBOOK_BYTES}", content.len())));
+            }
             let dest = staging.join(safe_relative(rel)?);
             if let Some(dir) = dest.parent() {
                 std::fs::create_dir_all(dir).map_err(io(dir))?;

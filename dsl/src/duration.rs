@@ -13,6 +13,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err(format!("`{text}` is negative; durations must be zero or more"));
     }
     if let Ok(secs) = t.parse::<f64>() {
+        if secs > MAX.as_secs_f64() {
+            return Err(too_long(text));
+        }
         return seconds(secs).ok_or_else(|| format!("`{text}` is not a valid number of seconds"));
     }
     let mut total = Duration::ZERO;
@@ -31,7 +34,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "d" | "day" | "days" => 86400.0,
             _ => return Err(bad(text)),
         };
-        total += seconds(n * scale).ok_or_else(|| bad(text))?;
+        if n * scale > MAX.as_secs_f64() {
+            return Err(too_long(text));
+        }
+        total = seconds(n * scale).and_then(|d| total.checked_add(d)).ok_or_else(|| bad(text))?;
+        if total > MAX {
+            return Err(too_long(text));
+        }
         rest = after.trim_start();
     }
     Ok(total)
@@ -41,14 +50,28 @@ fn bad(text: &str) -> String {
     format!("`{text}` is not a duration (use e.g. `30s`, `5m`, `1h30m`, `2d`, or a number of seconds)")
 }
 
+/// The longest duration accepted: 100 years. Longer ones are surely mistakes,
+/// and adding them to a point in time could overflow.
+pub const MAX: Duration = Duration::from_secs(100 * 365 * 86400);
+
+fn too_long(text: &str) -> String {
+    format!("`{text}` is too long (at most 100 years)")
+}
+
 fn seconds(s: f64) -> Option<Duration> {
-    (s.is_finite() && s >= 0.0).then(|| Duration::from_secs_f64(s))
+    if !(s.is_finite() && s >= 0.0) {
+        return None;
+    }
+    Duration::try_from_secs_f64(s).ok()
 }
 
 /// Seconds given as a YAML number.
 pub fn from_seconds(s: f64) -> Result<Duration, String> {
     if s < 0.0 {
         return Err(format!("{s} is negative; durations must be zero or more"));
+    }
+    if s > MAX.as_secs_f64() {
+        return Err(too_long(&s.to_string()));
     }
     seconds(s).ok_or_else(|| format!("{s} is not a valid number of seconds"))
 }
@@ -87,6 +110,11 @@ mod tests {
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
         assert_eq!(parse_duration("1.5h").unwrap(), Duration::from_secs(5400));
         assert_eq!(parse_duration("45").unwrap(), Duration::from_secs(45));
+        assert!(parse_duration("99999999999999999999h").unwrap_err().contains("too long"));
+        assert!(parse_duration("1e300").unwrap_err().contains("too long"));
+        assert!(parse_duration("36500d1s").unwrap_err().contains("too long"));
+        assert!(from_seconds(1e300).unwrap_err().contains("too long"));
+        assert!(parse_duration("inf").is_err() && parse_duration("NaN").is_err());
         assert_eq!(parse_duration("0s").unwrap(), Duration::ZERO);
     }
 

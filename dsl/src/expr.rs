@@ -99,13 +99,79 @@ impl fmt::Debug for Compiled {
     }
 }
 
+/// Longest expression accepted, in bytes.
+pub const MAX_EXPR_LEN: usize = 2000;
+/// Deepest nesting of `(`, `[` and `{` accepted in an expression.
+pub const MAX_EXPR_NESTING: usize = 16;
+/// Most arithmetic and comparison operator characters (`+ - * / % < > =`) in an
+/// expression: CEL evaluates a chain of them recursively.
+pub const MAX_EXPR_OPERATORS: usize = 32;
+const COMPILE_STACK: usize = 64 << 20;
+
+/// Refuse expressions too long or nested too deeply to compile and evaluate
+/// safely (CEL compiles and evaluates recursively).
+fn check_size(source: &str) -> Result<(), CompileError> {
+    let err = |message: String| Err(CompileError { expr: source.chars().take(80).collect(), message });
+    if source.len() > MAX_EXPR_LEN {
+        return err(format!("expression too long ({} bytes; at most {MAX_EXPR_LEN})", source.len()));
+    }
+    let (mut depth, mut operators, mut quote, mut escaped) = (0usize, 0usize, None::<char>, false);
+    for c in source.chars() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '"' | '\'' => quote = Some(c),
+            '(' | '[' | '{' => {
+                depth += 1;
+                if depth > MAX_EXPR_NESTING {
+                    return err(format!("expression nested too deeply (more than {MAX_EXPR_NESTING} levels of brackets)"));
+                }
+            }
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            '+' | '-' | '*' | '/' | '%' | '<' | '>' | '=' => {
+                operators += 1;
+                if operators > MAX_EXPR_OPERATORS {
+                    return err(format!("expression too complex (more than {MAX_EXPR_OPERATORS} arithmetic and comparison operators)"));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 impl Compiled {
     fn new(source: &str) -> Result<Self, CompileError> {
         let source = source.trim();
         if source.is_empty() {
             return Err(CompileError { expr: String::new(), message: "empty expression".into() });
         }
-        let program = cel::Program::compile(source).map_err(|e| CompileError {
+        check_size(source)?;
+        // The CEL parser recurses deeply per nesting level (in debug builds a few
+        // dozen parentheses exhaust a 2 MiB thread stack): compile on a thread of
+        // its own with room to spare, whatever thread asked.
+        let compiled = std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("cel-compile".into())
+                .stack_size(COMPILE_STACK)
+                .spawn_scoped(scope, || cel::Program::compile(source))
+                .map(|h| h.join())
+        });
+        let compiled = match compiled {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => return Err(CompileError { expr: source.to_string(), message: "the expression could not be compiled".into() }),
+            // No thread to be had: compile here.
+            Err(_) => cel::Program::compile(source),
+        };
+        let program = compiled.map_err(|e| CompileError {
             expr: source.to_string(),
             message: e.errors.iter().map(|e| format!("syntax error at column {}: {}", e.pos.1, tidy_syntax_message(&e.msg))).collect::<Vec<_>>().join("; "),
         })?;
@@ -399,6 +465,30 @@ pub(crate) fn json_kind(v: &Value) -> &'static str {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn oversized_expressions_are_refused_not_overflowing() {
+        let e = Expr::parse(&format!("{}true{}", "(".repeat(10_000), ")".repeat(10_000))).unwrap_err();
+        assert!(e.message.contains("too long"), "{e}");
+        let e = Expr::parse(&format!("{}1{}", "[".repeat(100), "]".repeat(100))).unwrap_err();
+        assert!(e.message.contains("nested too deeply"), "{e}");
+        let e = Expr::parse(&vec!["1"; 100].join(" + ")).unwrap_err();
+        assert!(e.message.contains("too complex"), "{e}");
+        // Brackets and operators inside strings do not count.
+        assert!(Expr::parse(&format!("'{}' == 'x'", "([{+-".repeat(100))).is_ok());
+        // Within the limits, on a small stack: compiles and evaluates.
+        let deep = format!("{}true{}", "(".repeat(MAX_EXPR_NESTING), ")".repeat(MAX_EXPR_NESTING));
+        let sum = vec!["1"; MAX_EXPR_OPERATORS + 1].join("+");
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                assert_eq!(Expr::parse(&deep).unwrap().eval(&Context::default()).unwrap(), json!(true));
+                assert_eq!(Expr::parse(&sum).unwrap().eval(&Context::default()).unwrap(), json!(MAX_EXPR_OPERATORS + 1));
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    }
 
     fn ctx() -> Context {
         Context::new(

@@ -6,7 +6,7 @@
 //! be an error. Scalars are resolved with the YAML 1.2 core schema (so `no` and
 //! `2024-01-01` stay strings), which makes JSON input work unchanged.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 use serde_json::Value;
@@ -80,9 +80,42 @@ fn pos_of(span: &Span) -> Pos {
     Pos::new(span.start.line(), span.start.col() + 1)
 }
 
+/// Deepest nesting of lists and maps accepted. Workflows need a handful of
+/// levels; the limit keeps the recursive tree walks (and dropping the tree) off
+/// the end of the stack, and matches serde_json's own limit so any parameter
+/// value can travel as JSON.
+pub(crate) const MAX_DEPTH: usize = 128;
+
+/// Most values a document may hold once aliases are expanded (an alias counts
+/// as a copy of what it names; long strings count one per 64 bytes). Refuses
+/// "billion laughs" alias bombs before they are built.
+pub(crate) const MAX_VALUES: usize = 1_000_000;
+
 enum Frame {
-    Seq { pos: Pos, anchor: usize, items: Vec<YNode> },
-    Map { pos: Pos, anchor: usize, entries: Vec<Entry>, key: Option<(String, Pos)>, merged: Vec<String> },
+    Seq {
+        pos: Pos,
+        anchor: usize,
+        items: Vec<YNode>,
+        /// The value count when the list opened, to price an anchor on it.
+        start: usize,
+    },
+    Map {
+        pos: Pos,
+        anchor: usize,
+        /// Entries in order; `None` where a merged entry was overridden.
+        entries: Vec<Option<Entry>>,
+        /// Each key present, to its slot in `entries`.
+        index: HashMap<String, usize>,
+        key: Option<(String, Pos)>,
+        /// Keys brought in by `<<` (an explicit key may override them once).
+        merged: HashSet<String>,
+        start: usize,
+    },
+}
+
+/// What a value costs against [`MAX_VALUES`] on its own (not counting children).
+fn scalar_cost(text: &str) -> usize {
+    1 + text.len() / 64
 }
 
 /// Parse one YAML (or JSON) document. A syntax error ends parsing (returned as
@@ -91,19 +124,34 @@ enum Frame {
 pub(crate) fn parse(text: &str) -> Result<(Option<YNode>, Vec<YamlError>), YamlError> {
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: HashMap<usize, YNode> = HashMap::new();
+    // Anchor id → the anchored value and its cost.
+    let mut anchors: HashMap<usize, (YNode, usize)> = HashMap::new();
     let mut soft = Vec::new();
     let mut root: Option<YNode> = None;
     let mut documents = 0;
+    let mut values: usize = 0;
+    let too_many = |pos: Pos| YamlError {
+        pos,
+        message: format!(
+            "too many values: the document holds more than {MAX_VALUES} once aliases are expanded \
+             (an alias counts as a copy of its anchor)"
+        ),
+        duplicate: None,
+    };
 
     while let Some(next) = parser.next_event() {
         let (event, span) = next.map_err(|e| YamlError {
             pos: Pos::new(e.marker().line(), e.marker().col() + 1),
-            message: format!("YAML syntax error: {}", e.info()),
+            message: if e.info().contains("recursion limit") {
+                // saphyr's scanner refuses deep flow nesting before we see it.
+                format!("nested too deeply (YAML syntax error: {})", e.info())
+            } else {
+                format!("YAML syntax error: {}", e.info())
+            },
             duplicate: None,
         })?;
         let pos = pos_of(&span);
-        let done: Option<(YNode, usize)> = match event {
+        let done: Option<(YNode, usize, usize)> = match event {
             Event::DocumentStart(_) => {
                 documents += 1;
                 if documents > 1 {
@@ -113,37 +161,74 @@ pub(crate) fn parse(text: &str) -> Result<(Option<YNode>, Vec<YamlError>), YamlE
             }
             Event::Scalar(text, style, anchor, tag) => {
                 let tag = tag.map(|t| t.suffix.clone());
-                Some((YNode { value: resolve_scalar(&text, style, tag.as_deref()), pos }, anchor))
+                values += scalar_cost(&text);
+                Some((YNode { value: resolve_scalar(&text, style, tag.as_deref()), pos }, anchor, scalar_cost(&text)))
             }
             Event::Alias(id) => match anchors.get(&id) {
-                Some(n) => Some((YNode { value: n.value.clone(), pos }, 0)),
-                None => return Err(YamlError { pos, message: "alias to an unknown anchor".into(), duplicate: None }),
+                Some((n, cost)) => {
+                    values = values.saturating_add(*cost);
+                    if values > MAX_VALUES {
+                        return Err(too_many(pos));
+                    }
+                    Some((YNode { value: n.value.clone(), pos }, 0, *cost))
+                }
+                None => {
+                    return Err(YamlError {
+                        pos,
+                        message: "alias to an unknown anchor (an alias must follow its anchor, outside it)".into(),
+                        duplicate: None,
+                    })
+                }
             },
+            Event::SequenceStart(..) | Event::MappingStart(..) if stack.len() >= MAX_DEPTH => {
+                return Err(YamlError {
+                    pos,
+                    message: format!("nested too deeply (more than {MAX_DEPTH} levels of lists and maps)"),
+                    duplicate: None,
+                });
+            }
             Event::SequenceStart(anchor, _) => {
-                stack.push(Frame::Seq { pos, anchor, items: Vec::new() });
+                values += 1;
+                stack.push(Frame::Seq { pos, anchor, items: Vec::new(), start: values - 1 });
                 None
             }
             Event::MappingStart(anchor, _) => {
-                stack.push(Frame::Map { pos, anchor, entries: Vec::new(), key: None, merged: Vec::new() });
+                values += 1;
+                stack.push(Frame::Map {
+                    pos,
+                    anchor,
+                    entries: Vec::new(),
+                    index: HashMap::new(),
+                    key: None,
+                    merged: HashSet::new(),
+                    start: values - 1,
+                });
                 None
             }
             Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
-                Some(Frame::Seq { pos, anchor, items }) => Some((YNode { value: Yaml::Seq(items), pos }, anchor)),
-                Some(Frame::Map { pos, anchor, entries, .. }) => Some((YNode { value: Yaml::Map(entries), pos }, anchor)),
+                Some(Frame::Seq { pos, anchor, items, start }) => {
+                    Some((YNode { value: Yaml::Seq(items), pos }, anchor, values - start))
+                }
+                Some(Frame::Map { pos, anchor, entries, start, .. }) => {
+                    let entries = entries.into_iter().flatten().collect();
+                    Some((YNode { value: Yaml::Map(entries), pos }, anchor, values - start))
+                }
                 None => None,
             },
             _ => None,
         };
-        let Some((node, anchor)) = done else { continue };
-        if anchor != 0 {
-            anchors.insert(anchor, node.clone());
+        if values > MAX_VALUES {
+            return Err(too_many(pos));
         }
-        // Small files: computing the path for every value is cheaper than contorting borrows.
-        let top_path = path_of_top(&stack);
+        let Some((node, anchor, cost)) = done else { continue };
+        if anchor != 0 {
+            anchors.insert(anchor, (node.clone(), cost));
+        }
+        let mut duplicate = None;
         match stack.last_mut() {
             None => root = Some(node),
             Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map { entries, key, merged, .. }) => match key.take() {
+            Some(Frame::Map { entries, index, key, merged, .. }) => match key.take() {
                 None => {
                     let k = match &node.value {
                         Yaml::Str(s) => s.clone(),
@@ -158,25 +243,31 @@ pub(crate) fn parse(text: &str) -> Result<(Option<YNode>, Vec<YamlError>), YamlE
                     };
                     *key = Some((k, node.pos));
                 }
-                Some((k, key_pos)) if k == "<<" => merge(entries, merged, node, key_pos, &mut soft),
+                Some((k, key_pos)) if k == "<<" => merge(entries, index, merged, node, key_pos, &mut soft),
                 Some((k, key_pos)) => {
-                    if let Some(i) = merged.iter().position(|m| *m == k) {
-                        // An explicit key overrides one brought in by `<<`.
-                        merged.swap_remove(i);
-                        entries.retain(|e| e.key != k);
-                        entries.push(Entry { key: k, key_pos, value: node });
-                    } else if let Some(first) = entries.iter().find(|e| e.key == k) {
-                        let first = first.key_pos;
-                        soft.push(YamlError {
-                            pos: key_pos,
-                            message: format!("duplicate key `{k}` (first defined at line {})", first.line),
-                            duplicate: Some((k, top_path, first)),
-                        });
+                    if merged.remove(&k) {
+                        // An explicit key overrides one brought in by `<<`, and
+                        // takes its place at the end.
+                        if let Some(slot) = index.get(&k) {
+                            entries[*slot] = None;
+                        }
+                        index.insert(k.clone(), entries.len());
+                        entries.push(Some(Entry { key: k, key_pos, value: node }));
+                    } else if let Some(first) = index.get(&k).and_then(|slot| entries[*slot].as_ref()) {
+                        duplicate = Some((k, key_pos, first.key_pos));
                     } else {
-                        entries.push(Entry { key: k, key_pos, value: node });
+                        index.insert(k.clone(), entries.len());
+                        entries.push(Some(Entry { key: k, key_pos, value: node }));
                     }
                 }
             },
+        }
+        if let Some((k, key_pos, first)) = duplicate {
+            soft.push(YamlError {
+                pos: key_pos,
+                message: format!("duplicate key `{k}` (first defined at line {})", first.line),
+                duplicate: Some((k, path_of_top(&stack), first)),
+            });
         }
     }
     Ok((root, soft))
@@ -196,7 +287,14 @@ fn path_of_top(stack: &[Frame]) -> Vec<String> {
 
 /// `<<: *defaults` merge keys (YAML 1.1, widely used to share settings):
 /// keys already present win.
-fn merge(entries: &mut Vec<Entry>, merged: &mut Vec<String>, node: YNode, key_pos: Pos, soft: &mut Vec<YamlError>) {
+fn merge(
+    entries: &mut Vec<Option<Entry>>,
+    index: &mut HashMap<String, usize>,
+    merged: &mut HashSet<String>,
+    node: YNode,
+    key_pos: Pos,
+    soft: &mut Vec<YamlError>,
+) {
     let maps = match node.value {
         Yaml::Map(m) => vec![m],
         Yaml::Seq(items) => items
@@ -213,9 +311,10 @@ fn merge(entries: &mut Vec<Entry>, merged: &mut Vec<String>, node: YNode, key_po
     };
     for m in maps {
         for e in m {
-            if !entries.iter().any(|x| x.key == e.key) {
-                merged.push(e.key.clone());
-                entries.push(e);
+            if !index.contains_key(&e.key) {
+                merged.insert(e.key.clone());
+                index.insert(e.key.clone(), entries.len());
+                entries.push(Some(e));
             }
         }
     }
@@ -360,6 +459,47 @@ mod tests {
     fn anchors_and_merge_keys() {
         let n = root("base: &b { retries: 2, kernel: py }\nnode:\n  <<: *b\n  kernel: ir\n");
         assert_eq!(n.to_json()["node"], serde_json::json!({"kernel": "ir", "retries": 2}));
+    }
+
+    #[test]
+    fn merge_overrides_keep_their_order() {
+        let n = root("base: &b { a: 1, b: 2, c: 3 }\nnode:\n  <<: *b\n  a: 9\n  d: 4\n");
+        let Yaml::Map(entries) = &n.value else { panic!() };
+        let Yaml::Map(node) = &entries[1].value.value else { panic!() };
+        let keys: Vec<&str> = node.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["b", "c", "a", "d"]);
+        let (_, soft) = parse("m: {<<: {a: 1}, a: 2, a: 3}\n").unwrap();
+        assert_eq!(soft.len(), 1, "{soft:?}");
+        assert_eq!(soft[0].duplicate.as_ref().unwrap().1, vec!["m".to_string()]);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let ok = format!("{}1{}", "[".repeat(MAX_DEPTH - 1), "]".repeat(MAX_DEPTH - 1));
+        assert!(parse(&ok).is_ok());
+        let block: String = (0..MAX_DEPTH + 1).map(|i| format!("{}k:\n", "  ".repeat(i))).collect();
+        let e = parse(&block).unwrap_err();
+        assert!(e.message.contains("nested too deeply"), "{e:?}");
+        let e = parse(&"[".repeat(100_000)).unwrap_err();
+        assert!(e.message.contains("nested too deeply"), "{e:?}");
+    }
+
+    #[test]
+    fn alias_bombs_are_refused() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let p = i - 1;
+            text.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
+        }
+        let e = parse(&text).unwrap_err();
+        assert!(e.message.contains("too many values"), "{e:?}");
+        // Aliases of a long string count by its length.
+        let text = format!("a: &a {}\nb: [{}]\n", "x".repeat(1 << 20), vec!["*a"; 100].join(", "));
+        assert!(parse(&text).unwrap_err().message.contains("too many values"));
+        // Modest sharing is fine.
+        assert!(parse("d: &d {a: 1}\nx: [*d, *d, *d]\n").is_ok());
+        let e = parse("a: &a [*a]\n").unwrap_err();
+        assert!(e.message.contains("unknown anchor"), "{e:?}");
     }
 
     #[test]

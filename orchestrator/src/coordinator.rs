@@ -139,17 +139,41 @@ impl Coordinator {
         self.live.lock().unwrap_or_else(|p| p.into_inner()).insert(run_id.clone(), tx);
         let me = self.clone();
         tokio::spawn(async move {
-            let cancel = async move {
-                // A dropped sender is not a cancel: only an explicit send is.
-                if rx.await.is_err() {
-                    std::future::pending::<()>().await;
+            let mut rx = rx;
+            let mut pause = Duration::from_secs(1);
+            loop {
+                let cancel = async {
+                    // A dropped sender is not a cancel: only an explicit send is.
+                    if (&mut rx).await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                };
+                match me.engine.drive(&wf, &run_id, &secrets, cancel).await {
+                    Ok(outcome) => {
+                        me.notify(&wf, &outcome).await;
+                        break;
+                    }
+                    // The data dir failed (full, read-only): what was acknowledged is in
+                    // the store, so carry on from it once writes work again.
+                    Err(e @ (Error::Store(_) | Error::Io { .. })) => {
+                        error!(run_id = %run_id, error = %e, retry_in_secs = pause.as_secs(), "run interrupted by a storage error");
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(Duration::from_secs(30));
+                    }
+                    Err(e) => {
+                        error!(run_id = %run_id, error = %e, "run stopped on an error");
+                        break;
+                    }
                 }
-            };
-            match me.engine.drive(&wf, &run_id, &secrets, cancel).await {
-                Ok(outcome) => me.notify(&wf, &outcome).await,
-                Err(e) => error!(run_id = %run_id, error = %e, "run stopped on an error"),
             }
-            me.live.lock().unwrap_or_else(|p| p.into_inner()).remove(&run_id);
+            {
+                // Only this drive's own entry: a rerun may already have put the next
+                // drive's sender here (ours is closed now that its receiver is gone).
+                let mut live = me.live.lock().unwrap_or_else(|p| p.into_inner());
+                if live.get(&run_id).is_some_and(|tx| tx.is_closed()) {
+                    live.remove(&run_id);
+                }
+            }
             me.wake.notify_one();
         });
     }
@@ -212,6 +236,7 @@ impl Coordinator {
                 kind: crate::executor::TaskKind::Notebook { path: nb.path.to_string_lossy().into_owned(), hash: None },
                 params: params.clone(),
                 secret_env: Vec::new(),
+                secret_params: vec![],
                 outputs: Vec::new(),
                 kernel: None,
                 timeout_secs: None,
@@ -338,12 +363,10 @@ impl Coordinator {
             return Err(Error::Conflict(format!("run {run_id} is {}, not running", run.status.as_str())));
         }
         let tx = self.live.lock().unwrap_or_else(|p| p.into_inner()).remove(run_id);
-        match tx {
-            Some(tx) => {
-                let _ = tx.send(());
-            }
-            // Queued, or nothing in this process drives it: record it cancelled here.
-            None => return self.cancel_undriven(run).await,
+        // Queued, nothing in this process drives it, or its drive already ended:
+        // record it cancelled here.
+        if !tx.is_some_and(|tx| tx.send(()).is_ok()) {
+            return self.cancel_undriven(self.run(run_id)?).await;
         }
         for _ in 0..200 {
             let run = self.run(run_id)?;

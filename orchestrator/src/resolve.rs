@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 
 /// Environment variable a secret parameter reaches kernels through.
 pub fn secret_env_name(param: &str) -> String {
-    format!("DECKLE_SECRET_{}", param.to_ascii_uppercase())
+    deckle_protocol::task::secret_env_name(param)
 }
 
 /// Convert a `-p name=value` string to the parameter's declared type.

@@ -55,6 +55,7 @@ pub(crate) fn build_task(engine: &Engine, ctx: &RunCtx<'_>, node: &Node, index: 
         kind,
         params,
         secret_env: ctx.secret_env.clone(),
+        secret_params: ctx.wf.params.iter().filter(|(_, p)| p.secret).map(|(k, _)| k.clone()).collect(),
         outputs,
         kernel: node.kernel.clone(),
         timeout_secs: node.timeout.map(|d| d.as_secs_f64()),

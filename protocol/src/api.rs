@@ -195,8 +195,8 @@ pub struct LeaseRequest {
 }
 
 /// A granted lease: one node attempt, owned by one worker until it completes or
-/// the lease expires.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+/// the lease expires. (`Debug` redacts the secrets' values.)
+#[derive(Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct Lease {
     pub id: String,
     /// Heartbeat at least this often (a third of it is a good cadence); a lease not
@@ -208,6 +208,17 @@ pub struct Lease {
     /// holding the lease; never recorded.
     #[serde(default)]
     pub secret_env: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for Lease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lease")
+            .field("id", &self.id)
+            .field("ttl_secs", &self.ttl_secs)
+            .field("task", &self.task)
+            .field("secret_env", &crate::task::redacted(&self.secret_env))
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]

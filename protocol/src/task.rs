@@ -20,7 +20,8 @@ pub enum TaskKind {
     Sql { spec: crate::sql::SqlSpec },
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// `Debug` is written by hand so a logged task never shows a secret's value.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 pub struct Task {
     pub run_id: String,
     pub workflow: String,
@@ -34,6 +35,10 @@ pub struct Task {
     /// Secret parameters: reach the kernel as environment variables only.
     #[serde(default, skip_serializing)]
     pub secret_env: Vec<(String, String)>,
+    /// Names of the workflow's secret parameters (never their values): the injected
+    /// parameters cell reads each from its environment variable ([`secret_env_name`]).
+    #[serde(default)]
+    pub secret_params: Vec<String>,
     /// Declared outputs to read back.
     pub outputs: Vec<String>,
     pub kernel: Option<String>,
@@ -48,6 +53,39 @@ pub struct Task {
     /// Only a worker with all of these labels may run it.
     #[serde(default)]
     pub labels: Vec<String>,
+}
+
+/// Secret environment as `Debug` shows it: the names, each value `<redacted>`.
+pub fn redacted<'a>(env: impl IntoIterator<Item = (&'a String, &'a String)>) -> Vec<(&'a str, &'static str)> {
+    env.into_iter().map(|(k, _)| (k.as_str(), "<redacted>")).collect()
+}
+
+impl std::fmt::Debug for Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Task")
+            .field("run_id", &self.run_id)
+            .field("workflow", &self.workflow)
+            .field("node", &self.node)
+            .field("index", &self.index)
+            .field("attempt", &self.attempt)
+            .field("kind", &self.kind)
+            .field("params", &self.params)
+            .field("secret_env", &redacted(self.secret_env.iter().map(|(k, v)| (k, v))))
+            .field("secret_params", &self.secret_params)
+            .field("outputs", &self.outputs)
+            .field("kernel", &self.kernel)
+            .field("timeout_secs", &self.timeout_secs)
+            .field("output_path", &self.output_path)
+            .field("input_copy_path", &self.input_copy_path)
+            .field("cwd", &self.cwd)
+            .field("labels", &self.labels)
+            .finish()
+    }
+}
+
+/// Environment variable a secret parameter reaches kernels through.
+pub fn secret_env_name(param: &str) -> String {
+    format!("DECKLE_SECRET_{}", param.to_ascii_uppercase())
 }
 
 impl Task {
@@ -86,4 +124,34 @@ pub struct TaskResult {
     /// from the worker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_a_secret_value() {
+        let task = Task {
+            run_id: "r".into(),
+            workflow: "w".into(),
+            node: "n".into(),
+            index: None,
+            attempt: 1,
+            kind: TaskKind::Notebook { path: "n.ipynb".into(), hash: None },
+            params: Map::new(),
+            secret_env: vec![("DECKLE_SECRET_K".into(), "hunter2".into())],
+            secret_params: vec!["k".into()],
+            outputs: vec![],
+            kernel: None,
+            timeout_secs: None,
+            output_path: "o".into(),
+            input_copy_path: None,
+            cwd: None,
+            labels: vec![],
+        };
+        let shown = format!("{task:?} {task:#?}");
+        assert!(shown.contains("DECKLE_SECRET_K") && shown.contains("<redacted>") && !shown.contains("hunter2"), "{shown}");
+        assert!(!serde_json::to_string(&task).unwrap().contains("hunter2"));
+    }
 }

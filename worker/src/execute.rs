@@ -26,8 +26,12 @@ use crate::params::Params;
 use crate::record::{cell_label, now, progress_bar, CellFailure, Run};
 use crate::translate;
 
-/// Everything `deckle execute` takes.
-#[derive(Debug, Clone)]
+/// See [`ExecuteOptions::max_output_bytes`].
+pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 64 << 20;
+
+/// Everything `deckle execute` takes. (`Debug` shows `env`'s names, not its values:
+/// secrets travel there.)
+#[derive(Clone)]
 pub struct ExecuteOptions {
     pub input: PathBuf,
     /// Where to write; `None` runs without writing (library use), `-` is stdout.
@@ -47,11 +51,17 @@ pub struct ExecuteOptions {
     pub outputs: Vec<String>,
     /// Extra environment for the kernel.
     pub env: Vec<(String, String)>,
+    /// Secret parameters by name: the injected cell reads each from the kernel's
+    /// environment (`DECKLE_SECRET_<NAME>`, set through `env`).
+    pub secret_params: Vec<String>,
     /// The environment kernelspecs are looked up in (`JUPYTER_PATH`, `VIRTUAL_ENV`,
     /// `PATH`, …); `None` reads the process environment.
     pub search_env: Option<HashMap<String, String>>,
     /// Save during a long cell at least this often (papermill's `autosave_cell_every`).
     pub autosave_every: Duration,
+    /// Outputs kept per notebook, in bytes: past it, later outputs are dropped and
+    /// one marker says so (a cell printing in a loop cannot exhaust memory or disk).
+    pub max_output_bytes: usize,
     /// How long the kernel gets to acknowledge `shutdown_request` before it is killed.
     pub shutdown_grace: Duration,
     /// How long to wait for an acknowledging kernel's process to exit (see
@@ -67,6 +77,35 @@ pub struct ExecuteOptions {
     /// Bumped after each save of the output notebook to a file, so a watcher (the
     /// remote worker's uploader) can send the latest version on.
     pub saved: Option<tokio::sync::watch::Sender<u64>>,
+}
+
+impl std::fmt::Debug for ExecuteOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecuteOptions")
+            .field("input", &self.input)
+            .field("output", &self.output)
+            .field("params", &self.params)
+            .field("kernel", &self.kernel)
+            .field("language", &self.language)
+            .field("cwd", &self.cwd)
+            .field("prepare_only", &self.prepare_only)
+            .field("report_mode", &self.report_mode)
+            .field("log_output", &self.log_output)
+            .field("progress_bar", &self.progress_bar)
+            .field("execution_timeout", &self.execution_timeout)
+            .field("start_timeout", &self.start_timeout)
+            .field("outputs", &self.outputs)
+            .field("env", &deckle_protocol::task::redacted(self.env.iter().map(|(k, v)| (k, v))))
+            .field("secret_params", &self.secret_params)
+            .field("search_env", &self.search_env.as_ref().map(|e| e.keys().collect::<Vec<_>>()))
+            .field("autosave_every", &self.autosave_every)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .field("exit_wait", &self.exit_wait)
+            .field("pools", &self.pools.is_some())
+            .field("deadline", &self.deadline)
+            .field("saved", &self.saved.is_some())
+            .finish()
+    }
 }
 
 impl ExecuteOptions {
@@ -86,8 +125,10 @@ impl ExecuteOptions {
             start_timeout: Duration::from_secs(60),
             outputs: Vec::new(),
             env: Vec::new(),
+            secret_params: Vec::new(),
             search_env: None,
             autosave_every: Duration::from_secs(30),
+            max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
             shutdown_grace: Duration::from_secs(2),
             exit_wait: Duration::ZERO,
             pools: None,
@@ -224,9 +265,9 @@ pub fn prepare(opts: &ExecuteOptions) -> Result<(Value, String, Vec<String>)> {
     let kernel = kernel.ok_or_else(|| {
         Error::input(&opts.input, "no kernel name found in the notebook's metadata.kernelspec and no -k given")
     })?;
-    if !opts.params.is_empty() {
+    if !opts.params.is_empty() || !opts.secret_params.is_empty() {
         let lang = translate::find_translator(&kernel, language.as_deref())?;
-        let inj = inject::parameterize(&mut nb, &opts.params, lang, opts.report_mode)?;
+        let inj = inject::parameterize(&mut nb, &opts.params, &opts.secret_params, lang, opts.report_mode)?;
         if inj.no_parameters_cell {
             warnings.push("Input notebook does not contain a cell with tag 'parameters'".to_string());
         }
@@ -283,6 +324,7 @@ pub async fn execute_notebook(opts: &ExecuteOptions) -> std::result::Result<Exec
         display_map: HashMap::new(),
         clear_before_next_output: false,
         pbar: progress_bar(opts.progress_bar, ncells),
+        budget: Default::default(),
     };
     let start = now();
     run.notebook_start(start)?;

@@ -63,15 +63,28 @@ pub struct Injection {
 
 /// `parameterize_notebook`: replace an existing injected cell, else insert after
 /// the parameters cell, else at the top; record the parameters.
-pub fn parameterize(nb: &mut Value, params: &Params, lang: Language, report_mode: bool) -> crate::Result<Injection> {
+///
+/// `secrets` names secret parameters: the cell reads each from the kernel's
+/// environment ([`translate::secret_lines`]); neither their values (which this
+/// never sees) nor their names go into `metadata.papermill.parameters`. Without
+/// secrets the cell is exactly papermill's.
+pub fn parameterize(nb: &mut Value, params: &Params, secrets: &[String], lang: Language, report_mode: bool) -> crate::Result<Injection> {
     let mut result = Injection::default();
     // papermill's `_infer_parameters` only understands Python; for other languages
     // (and without a parameters cell) every given parameter is "unknown".
     let defined = find_tagged(nb, PARAMETERS_TAG)
         .map(|i| translate::infer_parameter_names(lang, notebook::source(&nb["cells"][i])))
         .unwrap_or_default();
-    result.unknown = params.keys().filter(|k| !defined.contains(k)).cloned().collect();
-    let text = translate::try_translate_parameters(lang, params, "Parameters")?;
+    result.unknown = params.keys().chain(secrets).filter(|k| !defined.contains(k)).cloned().collect();
+    let mut text = translate::try_translate_parameters(lang, params, "Parameters")?;
+    if !secrets.is_empty() {
+        if lang == Language::Python {
+            // After the comment line, before the parameters.
+            let at = text.find('\n').map_or(text.len(), |i| i + 1);
+            text.insert_str(at, "import os\n");
+        }
+        text.push_str(&translate::secret_lines(lang, secrets));
+    }
     let mut md = json!({"tags": [INJECTED_TAG]});
     if report_mode {
         md["jupyter"] = json!({"source_hidden": true});
@@ -148,7 +161,7 @@ mod tests {
             {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "outputs": [], "execution_count": null, "source": "x = 1"},
             {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": null, "source": "x"},
         ]));
-        let inj = parameterize(&mut n, &params(), Language::Python, false).unwrap();
+        let inj = parameterize(&mut n, &params(), &[], Language::Python, false).unwrap();
         assert!(!inj.no_parameters_cell);
         assert_eq!(n["cells"][2]["metadata"]["tags"], json!(["injected-parameters"]));
         assert_eq!(n["cells"][2]["source"], "# Parameters\nx = 5\n");
@@ -162,7 +175,7 @@ mod tests {
             {"cell_type": "code", "metadata": {"tags": ["injected-parameters"]}, "outputs": [], "execution_count": null, "source": "x = 2"},
             {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": null, "source": "x"},
         ]));
-        parameterize(&mut n, &params(), Language::Python, false).unwrap();
+        parameterize(&mut n, &params(), &[], Language::Python, false).unwrap();
         assert_eq!(n["cells"].as_array().unwrap().len(), 3);
         assert_eq!(n["cells"][1]["source"], "# Parameters\nx = 5\n");
     }
@@ -170,10 +183,26 @@ mod tests {
     #[test]
     fn no_parameters_cell_injects_at_top_and_warns() {
         let mut n = nb(json!([{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": null, "source": "1"}]));
-        let inj = parameterize(&mut n, &params(), Language::Python, true).unwrap();
+        let inj = parameterize(&mut n, &params(), &[], Language::Python, true).unwrap();
         assert!(inj.no_parameters_cell);
         assert_eq!(inj.unknown, vec!["x"]);
         assert_eq!(n["cells"][0]["metadata"]["jupyter"]["source_hidden"], true);
+    }
+
+    #[test]
+    fn secrets_are_read_from_the_environment_and_not_recorded() {
+        let mut n = nb(json!([
+            {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "outputs": [], "execution_count": null, "source": "x = 1\napi_key = None"},
+        ]));
+        let inj = parameterize(&mut n, &params(), &["api_key".to_string()], Language::Python, false).unwrap();
+        assert!(inj.unknown.is_empty(), "{:?}", inj.unknown);
+        assert_eq!(n["cells"][1]["source"], "# Parameters\nimport os\nx = 5\napi_key = os.environ.get(\"DECKLE_SECRET_API_KEY\")\n");
+        assert_eq!(n["metadata"]["papermill"]["parameters"], json!({"x": 5}));
+        // Secrets alone still get a cell.
+        let mut n = nb(json!([{"cell_type": "code", "metadata": {"tags": ["parameters"]}, "outputs": [], "execution_count": null, "source": ""}]));
+        parameterize(&mut n, &Params::new(), &["k".to_string()], Language::R, false).unwrap();
+        assert_eq!(n["cells"][1]["source"], "# Parameters\nk = Sys.getenv(\"DECKLE_SECRET_K\", unset = NA)\n");
+        assert_eq!(n["metadata"]["papermill"]["parameters"], json!({}));
     }
 
     #[test]

@@ -277,17 +277,35 @@ impl serde_json::ser::Formatter for PyFormatter {
 }
 
 /// Upgrade to nbformat 4.5 as `nbformat.v4.upgrade` does: every cell gets an `id`.
+///
+/// A cell keeps an `id` it already has if that is a valid 4.5 id not used by an
+/// earlier cell; before 4.5 ids were not checked, and a duplicate or malformed
+/// one would make the written notebook invalid, so it gets a fresh id.
 pub fn upgrade_to_v4_5(nb: &mut Value) {
     let minor = nb.get("nbformat_minor").and_then(Value::as_u64).unwrap_or(0);
     if minor >= 5 {
         return;
     }
     nb["nbformat_minor"] = Value::from(5);
+    let mut seen = std::collections::HashSet::new();
     for cell in nb.get_mut("cells").and_then(Value::as_array_mut).into_iter().flatten() {
-        if cell.get("id").is_none() {
-            cell["id"] = Value::String(new_cell_id());
+        let keep = match cell.get("id").and_then(Value::as_str) {
+            Some(id) => is_valid_cell_id(id) && seen.insert(id.to_string()),
+            None => false,
+        };
+        if !keep {
+            let mut id = new_cell_id();
+            while !seen.insert(id.clone()) {
+                id = new_cell_id();
+            }
+            cell["id"] = Value::String(id);
         }
     }
+}
+
+/// nbformat 4.5's cell id pattern: `^[a-zA-Z0-9-_]+$`, 1 to 64 characters.
+fn is_valid_cell_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// nbformat's `random_cell_id`: eight hex digits.
@@ -373,5 +391,19 @@ mod tests {
         upgrade_to_v4_5(&mut nb);
         assert_eq!(nb["nbformat_minor"], 5);
         assert_eq!(nb["cells"][0]["id"].as_str().unwrap().len(), 8);
+    }
+
+    #[test]
+    fn upgrade_replaces_duplicate_and_malformed_ids() {
+        // Before 4.5 ids were not checked; written as 4.5 they must be valid and unique.
+        let cell = |id: serde_json::Value| serde_json::json!({"cell_type": "raw", "metadata": {}, "source": "", "id": id});
+        let mut nb = serde_json::json!({"nbformat": 4, "nbformat_minor": 4, "metadata": {},
+            "cells": [cell("c1".into()), cell("c1".into()), cell("a b".into()), cell(7.into()), cell("ok-2".into())]});
+        upgrade_to_v4_5(&mut nb);
+        let ids: Vec<&str> = nb["cells"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+        assert_eq!(ids[0], "c1");
+        assert_eq!(ids[4], "ok-2");
+        assert!(ids[1..4].iter().all(|id| id.len() == 8 && *id != "c1"), "{ids:?}");
+        assert!(parse(&to_string(&nb)).is_ok());
     }
 }

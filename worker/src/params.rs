@@ -386,6 +386,12 @@ pub fn parse_yaml_params(text: &str, origin: &str) -> Result<Params> {
         origin: origin.to_string(),
         message,
     };
+    if flow_depth_exceeds(text, MAX_FLOW_BRACKETS) {
+        // serde_yaml_ng refuses nesting beyond 128 levels, but only after its
+        // parser has read the whole event stream, which takes time quadratic in
+        // the depth of `[[[…` / `{{{…`: refuse absurd nesting up front.
+        return Err(err(format!("nested too deeply (more than {MAX_FLOW_BRACKETS} open brackets)")));
+    }
     let shape = Shape::deserialize_from(text).map_err(|e| err(e.to_string()))?;
     let second_pass = ValueSeed {
         shape: &shape,
@@ -407,6 +413,28 @@ pub fn parse_yaml_params(text: &str, origin: &str) -> Result<Params> {
             kind_name(&v)
         ))),
     }
+}
+
+/// Open `[` / `{` allowed at once in parameter YAML, counted without regard to
+/// quoting (so only a bound: real nesting past 128 levels is refused anyway).
+const MAX_FLOW_BRACKETS: usize = 1000;
+
+/// Whether `text` ever has more than `limit` unclosed `[` / `{`.
+fn flow_depth_exceeds(text: &str, limit: usize) -> bool {
+    let mut depth = 0usize;
+    for b in text.bytes() {
+        match b {
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
 }
 
 fn kind_name(v: &ParamValue) -> &'static str {
@@ -884,6 +912,17 @@ impl ParamSources {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deeply_nested_parameter_yaml_is_refused_quickly() {
+        let text = format!("x: {}1{}", "[".repeat(100_000), "]".repeat(100_000));
+        let start = std::time::Instant::now();
+        let e = parse_yaml_params(&text, "-y").unwrap_err().to_string();
+        assert!(e.contains("nested too deeply"), "{e}");
+        assert!(start.elapsed() < std::time::Duration::from_secs(2));
+        // Brackets in strings count, but only past a thousand open at once.
+        assert!(parse_yaml_params("x: '[[[['\ny: [[1]]\n", "-y").is_ok());
+    }
 
     fn s(v: &str) -> ParamValue {
         ParamValue::Str(v.into())

@@ -53,6 +53,29 @@ pub(crate) struct Run<'a> {
     pub(crate) display_map: HashMap<String, HashMap<usize, Vec<usize>>>,
     pub(crate) clear_before_next_output: bool,
     pub(crate) pbar: ProgressBar,
+    pub(crate) budget: OutputBudget,
+}
+
+/// Bytes of outputs kept, per cell, against [`ExecuteOptions::max_output_bytes`].
+#[derive(Default)]
+pub(crate) struct OutputBudget {
+    total: usize,
+    per_cell: HashMap<usize, usize>,
+    truncated: bool,
+}
+
+impl OutputBudget {
+    fn cleared(&mut self, cell: usize) {
+        self.total -= self.per_cell.remove(&cell).unwrap_or(0);
+    }
+}
+
+/// The size an output adds to the notebook, near enough.
+fn output_size(out: &Value) -> usize {
+    match out.get("text") {
+        Some(Value::String(t)) => t.len() + 64,
+        _ => out.to_string().len(),
+    }
 }
 
 impl Run<'_> {
@@ -185,6 +208,7 @@ impl Run<'_> {
                 } else {
                     cell["outputs"] = json!([]);
                     self.clear_display_mapping(i);
+                    self.budget.cleared(i);
                 }
             }
             "stream" | "display_data" | "execute_result" | "error" => {
@@ -196,8 +220,22 @@ impl Run<'_> {
                     self.nb["cells"][i]["outputs"] = json!([]);
                     self.clear_display_mapping(i);
                     self.clear_before_next_output = false;
+                    self.budget.cleared(i);
                 }
+                let size = output_size(&out);
+                let limit = self.opts.max_output_bytes;
                 let outs = self.nb["cells"][i]["outputs"].as_array_mut().expect("outputs list");
+                // Errors are always kept: they say why the notebook failed.
+                if mt != "error" && self.budget.total + size > limit {
+                    if !self.budget.truncated {
+                        self.budget.truncated = true;
+                        let note = format!("[deckle: output truncated: this notebook's outputs reached {limit} bytes; later output was dropped]\n");
+                        outs.push(json!({"output_type": "stream", "name": "stderr", "text": note}));
+                    }
+                    return false;
+                }
+                self.budget.total += size;
+                *self.budget.per_cell.entry(i).or_default() += size;
                 if let Some(id) = display_id {
                     self.display_map.entry(id).or_default().entry(i).or_default().push(outs.len());
                 }
@@ -345,6 +383,37 @@ pub(crate) fn progress_bar(enabled: bool, len: usize) -> ProgressBar {
 
 #[cfg(test)]
 mod tests {
+    use crate::execute::ExecuteOptions;
+    use crate::kernel::KernelMsg;
+
+    fn stream(text: &str) -> KernelMsg {
+        KernelMsg { msg_type: "stream".into(), parent_msg_id: None, date: None, content: serde_json::json!({"name": "stdout", "text": text}) }
+    }
+
+    #[test]
+    fn outputs_past_the_budget_are_dropped_with_one_marker_and_errors_still_kept() {
+        let mut opts = ExecuteOptions::new("in.ipynb", "out.ipynb");
+        opts.max_output_bytes = 1000;
+        let nb = serde_json::json!({"cells": [{"cell_type": "code", "source": "", "metadata": {}, "outputs": []}]});
+        let mut run = Run { nb, opts: &opts, last_save: Instant::now(), display_map: HashMap::new(), clear_before_next_output: false, pbar: progress_bar(false, 1), budget: Default::default() };
+        for _ in 0..100 {
+            run.process_message(0, &stream(&"x".repeat(100)));
+        }
+        let error = KernelMsg { msg_type: "error".into(), parent_msg_id: None, date: None, content: serde_json::json!({"ename": "E", "evalue": "v", "traceback": []}) };
+        run.process_message(0, &error);
+        let outs = run.nb["cells"][0]["outputs"].as_array().unwrap().clone();
+        let kept = outs.iter().filter(|o| o["name"] == "stdout").count();
+        assert_eq!(kept, 6, "about 1000 bytes of 164-byte outputs");
+        let markers: Vec<_> = outs.iter().filter(|o| o["text"].as_str().is_some_and(|t| t.contains("output truncated"))).collect();
+        assert_eq!(markers.len(), 1);
+        assert_eq!(outs.last().unwrap()["output_type"], "error", "the error is kept past the budget");
+        // Clearing a cell's output gives its budget back.
+        let clear = KernelMsg { msg_type: "clear_output".into(), parent_msg_id: None, date: None, content: serde_json::json!({"wait": false}) };
+        run.process_message(0, &clear);
+        run.process_message(0, &stream("after clear"));
+        assert_eq!(run.nb["cells"][0]["outputs"][0]["text"], "after clear");
+    }
+
     use super::*;
 
     #[test]

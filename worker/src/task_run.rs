@@ -43,6 +43,7 @@ pub fn write_sql_input(task: &Task, spec: &SqlSpec, path: &Path) -> Result<()> {
 pub fn execute_options(task: &Task, input: impl Into<PathBuf>, output: impl Into<PathBuf>) -> ExecuteOptions {
     let mut opts = ExecuteOptions::new(input, output);
     opts.params = task.params.iter().map(|(k, v)| (k.clone(), ParamValue::from_json(v))).collect();
+    opts.secret_params = task.secret_params.clone();
     opts.outputs = task.outputs.clone();
     opts.kernel = task.kernel.clone();
     // The node's timeout is the run's deadline: a cell still running at it is

@@ -169,6 +169,33 @@ fn assign(lang: Language, name: &str, value: &str) -> String {
     }
 }
 
+/// The lines that give each secret parameter its value from the kernel's
+/// environment (`DECKLE_SECRET_<NAME>`, see [`deckle_protocol::task::secret_env_name`]):
+/// only the variable's name is written, never the value. An unset variable reads
+/// as the language's "missing" (`None`, `NA`, `nothing`, `null`) or as `""` where
+/// that is what the language's lookup gives (Matlab, PowerShell, bash). Python
+/// needs `import os`, which [`crate::inject::parameterize`] puts first.
+pub fn secret_lines(lang: Language, names: &[String]) -> String {
+    let mut out = String::new();
+    for name in names {
+        let env = deckle_protocol::task::secret_env_name(name);
+        let lit = format!("\"{env}\"");
+        let value = match lang {
+            Language::Python => format!("os.environ.get({lit})"),
+            Language::R => format!("Sys.getenv({lit}, unset = NA)"),
+            Language::Scala => format!("sys.env.get({lit}).orNull"),
+            Language::Julia => format!("get(ENV, {lit}, nothing)"),
+            Language::Matlab => format!("getenv({lit})"),
+            Language::CSharp | Language::FSharp => format!("System.Environment.GetEnvironmentVariable({lit})"),
+            Language::PowerShell => format!("$env:{env}"),
+            Language::Bash => format!("\"${{{env}}}\""),
+        };
+        out.push_str(&assign(lang, name, &value));
+        out.push_str(if lang == Language::Matlab { ";\n" } else { "\n" });
+    }
+    out
+}
+
 /// `Translator.translate`: one value's literal, or papermill's
 /// NotImplementedError message.
 pub fn translate_value(lang: Language, value: &ParamValue) -> std::result::Result<String, String> {
@@ -542,6 +569,27 @@ mod tests {
     }
     fn s(v: &str) -> ParamValue {
         ParamValue::Str(v.into())
+    }
+
+    #[test]
+    fn secrets_are_read_from_the_environment_by_name() {
+        let names = vec!["api_key".to_string()];
+        let want = [
+            (Python, "api_key = os.environ.get(\"DECKLE_SECRET_API_KEY\")\n"),
+            (R, "api_key = Sys.getenv(\"DECKLE_SECRET_API_KEY\", unset = NA)\n"),
+            (Scala, "val api_key = sys.env.get(\"DECKLE_SECRET_API_KEY\").orNull\n"),
+            (Julia, "api_key = get(ENV, \"DECKLE_SECRET_API_KEY\", nothing)\n"),
+            (Matlab, "api_key = getenv(\"DECKLE_SECRET_API_KEY\");\n"),
+            (CSharp, "var api_key = System.Environment.GetEnvironmentVariable(\"DECKLE_SECRET_API_KEY\");\n"),
+            (FSharp, "let api_key = System.Environment.GetEnvironmentVariable(\"DECKLE_SECRET_API_KEY\")\n"),
+            (PowerShell, "$api_key = $env:DECKLE_SECRET_API_KEY\n"),
+            (Bash, "api_key=\"${DECKLE_SECRET_API_KEY}\"\n"),
+        ];
+        assert_eq!(want.len(), ALL.len());
+        for (lang, line) in want {
+            assert_eq!(secret_lines(lang, &names), line, "{lang:?}");
+        }
+        assert_eq!(secret_lines(R, &["_k".to_string()]), "k = Sys.getenv(\"DECKLE_SECRET__K\", unset = NA)\n");
     }
     fn map(items: &[(&str, ParamValue)]) -> ParamValue {
         ParamValue::Map(

@@ -18,6 +18,7 @@ pub struct Server {
     log: PathBuf,
     args: Vec<String>,
     pub token: Option<String>,
+    env: Vec<(String, String)>,
 }
 
 fn wait_for_line(log: &Path, needle: &str, within: Duration) -> String {
@@ -35,10 +36,16 @@ fn wait_for_line(log: &Path, needle: &str, within: Duration) -> String {
 impl Server {
     /// Start on a free port. `args` are extra flags (`--token-file`, `--lease-ttl`…).
     pub fn start(data: &Path, args: &[&str]) -> Server {
-        Self::spawn(data, "127.0.0.1:0", args.iter().map(|s| s.to_string()).collect(), 0)
+        Self::start_with_env(data, args, &[])
     }
 
-    fn spawn(data: &Path, listen: &str, args: Vec<String>, generation: usize) -> Server {
+    /// [`Server::start`] with extra environment (`DECKLE_LOG` is `info` unless set here).
+    pub fn start_with_env(data: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Self::spawn(data, "127.0.0.1:0", args.iter().map(|s| s.to_string()).collect(), 0, env)
+    }
+
+    fn spawn(data: &Path, listen: &str, args: Vec<String>, generation: usize, env: Vec<(String, String)>) -> Server {
         std::fs::create_dir_all(data).unwrap();
         let log = data.with_extension(format!("server{generation}.log"));
         let child = deckle()
@@ -47,6 +54,7 @@ impl Server {
             .args(["--listen", listen])
             .args(&args)
             .env("DECKLE_LOG", "info")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -54,7 +62,7 @@ impl Server {
         let line = wait_for_line(&log, "listening on http://", Duration::from_secs(30));
         let url = line.split("listening on ").nth(1).and_then(|s| s.split_whitespace().next()).expect("url").to_string();
         let token = args.iter().position(|a| a == "--token-file").map(|i| std::fs::read_to_string(&args[i + 1]).unwrap().trim().to_string());
-        Server { child, url, data: data.to_path_buf(), log, args, token }
+        Server { child, url, data: data.to_path_buf(), log, args, token, env }
     }
 
     /// SIGKILL, as a crash: no chance to flush or say goodbye.
@@ -63,10 +71,23 @@ impl Server {
         let _ = self.child.wait();
     }
 
+    /// SIGTERM, then wait for the exit code.
+    pub fn terminate(&mut self, within: Duration) -> Option<i32> {
+        let _ = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let until = Instant::now() + within;
+        while Instant::now() < until {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return s.code();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
+    }
+
     /// Start again on the same address and data dir (workers keep their URL).
     pub fn restart(&mut self, generation: usize) {
         let listen = self.url.trim_start_matches("http://").to_string();
-        let next = Self::spawn(&self.data, &listen, self.args.clone(), generation);
+        let next = Self::spawn(&self.data, &listen, self.args.clone(), generation, self.env.clone());
         // The old process was reaped by kill9; dropping it again is harmless.
         drop(std::mem::replace(self, next));
     }
@@ -195,6 +216,13 @@ pub struct Worker {
 
 impl Worker {
     pub fn start(server: &Server, name: &str, args: &[&str]) -> Worker {
+        Self::start_with_env(server, name, args, &[])
+    }
+
+    /// [`Worker::start`] with extra environment (`DECKLE_LOG` is `info` unless set
+    /// here). Its log and cache dir are beside the server's data dir
+    /// (`DATA.NAME.log`, `DATA.NAME.cache`).
+    pub fn start_with_env(server: &Server, name: &str, args: &[&str], env: &[(&str, &str)]) -> Worker {
         let log = server.data.with_extension(format!("{name}.log"));
         let cache = server.data.with_extension(format!("{name}.cache"));
         let mut cmd = deckle();
@@ -202,6 +230,7 @@ impl Worker {
             .arg(&cache)
             .args(args)
             .env("DECKLE_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap());
         if let Some(t) = &server.token {

@@ -216,6 +216,7 @@ async fn setup(nb: Vec<u8>, params: Value, outputs: &[&str], then: Then, token: 
         kind: TaskKind::Notebook { path: "n.ipynb".into(), hash: Some(hash.clone()) },
         params,
         secret_env: vec![],
+        secret_params: vec![],
         outputs: outputs.iter().map(|s| s.to_string()).collect(),
         kernel: None,
         timeout_secs: Some(120.0),

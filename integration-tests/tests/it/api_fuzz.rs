@@ -1,0 +1,71 @@
+//! Schemathesis (from the test venv) fuzzes the server's HTTP API from its own
+//! OpenAPI document: no request, however malformed, may get a 5xx.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::cluster::Server;
+use crate::harness::{tmp, venv};
+
+/// The whole schemathesis run must end within this (2 cores, debug build).
+const BUDGET: Duration = Duration::from_secs(150);
+
+#[test]
+fn schemathesis_finds_no_server_errors() {
+    let dir = tmp();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "fuzz-token").unwrap();
+    let server = Server::start(&dir.path().join("data"), &["--token-file", token.to_str().unwrap()]);
+    // Something real behind /workflows/{id}, /runs/{run}…
+    server.register("one.yaml");
+    server.trigger("one", json!({}));
+
+    // The lease long-poll is left out of the fuzzing (each call may hold for up to
+    // 30 s); a malformed or zero-wait request to it is checked here instead.
+    let api = server.client();
+    let (status, body) = api.post("/api/v1/leases", &json!({"worker": "fuzz", "max": 0, "wait_secs": 0}));
+    assert!(status < 500, "{status} {body}");
+    let (status, body) = api.post("/api/v1/leases", &json!({"worker": "fuzz", "max": 1, "wait_secs": -1.0}));
+    assert!(status < 500, "{status} {body}");
+
+    let report = dir.path().join("report");
+    let out = dir.path().join("schemathesis.out");
+    let mut child = Command::new(venv().join("bin/schemathesis"))
+        .arg("run")
+        .arg(format!("{}/api/v1/openapi.json", server.url))
+        .args(["--header", "Authorization: Bearer fuzz-token"])
+        .args(["--checks", "not_a_server_error,response_schema_conformance"])
+        .args(["--exclude-operation-id", "take_leases"])
+        .args(["--max-examples", "30", "--workers", "2", "--seed", "7"])
+        // Above the server's own 10 s bound on a cancel waiting for its run to stop.
+        .args(["--request-timeout", "20"])
+        .args(["--generation-database", "none", "--no-color", "--report-dir"])
+        .arg(&report)
+        .env_remove("SCHEMATHESIS_HOOKS")
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(Stdio::from(std::fs::File::options().append(true).open(&out).unwrap()))
+        .spawn()
+        .expect("running schemathesis from the test venv (scripts/setup.sh --test installs it)");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if started.elapsed() > BUDGET {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let output = std::fs::read_to_string(&out).unwrap_or_default();
+    match status {
+        Some(s) if s.success() => {}
+        Some(s) => panic!("schemathesis failed ({s}):\n{output}\nserver log:\n{}", server.log()),
+        None => panic!("schemathesis did not finish within {BUDGET:?}:\n{output}\nserver log:\n{}", server.log()),
+    }
+}

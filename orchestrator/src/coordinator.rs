@@ -402,6 +402,9 @@ impl Coordinator {
         let run = self.run(run_id)?;
         let wf = self.registry.load(&run.workflow, run.version)?;
         let params: Vec<(String, String)> = req.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        // One rerun at a time: two at once would both see the run finished and start
+        // two drives of it, one of which no cancel could reach.
+        let _one_at_a_time = self.admission.lock().await;
         let mut started = self.engine.prepare_rerun(&wf, run_id, req.from_failed, &params).await?;
         let given: Vec<String> = started.secret_env.iter().map(|(k, _)| k.clone()).collect();
         started.secret_env.extend(resolve::secrets_from_env(&wf).into_iter().filter(|(k, _)| !given.contains(k)));

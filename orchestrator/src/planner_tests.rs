@@ -190,3 +190,38 @@ async fn a_backfill_starts_at_most_parallel_runs_in_order_and_a_dry_run_creates_
     c.plan().await;
     assert_eq!(runs(&c).len(), 4, "nothing more starts after cancel");
 }
+
+#[tokio::test]
+async fn cancel_right_after_a_rerun_stops_the_run_promptly() {
+    let f = Fixture::new("2026-01-01T00:00:00Z");
+    let c = f.coordinator();
+    f.register(&c, "").await;
+    let run = c.trigger("wf", &Default::default()).await.unwrap();
+    for round in 0..3 {
+        let t = std::time::Instant::now();
+        let r = c.cancel(&run.id).await.unwrap();
+        assert_eq!(r.status, RunStatus::Cancelled, "round {round}");
+        assert!(t.elapsed() < std::time::Duration::from_secs(5), "round {round}: cancel took {:?}", t.elapsed());
+        c.rerun(&run.id, &deckle_protocol::api::Rerun { from_failed: round != 1, params: Default::default() }).await.unwrap();
+        let again = c.rerun(&run.id, &deckle_protocol::api::Rerun { from_failed: false, params: Default::default() }).await;
+        assert!(matches!(again, Err(crate::Error::Conflict(_))), "round {round}: a running run is not rerun: {again:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_reruns_at_once_start_one_drive() {
+    let f = Fixture::new("2026-01-01T00:00:00Z");
+    let c = f.coordinator();
+    f.register(&c, "").await;
+    let run = c.trigger("wf", &Default::default()).await.unwrap();
+    c.cancel(&run.id).await.unwrap();
+    let req = deckle_protocol::api::Rerun { from_failed: true, params: Default::default() };
+    let (c1, c2, id1, id2, r1, r2) = (c.clone(), c.clone(), run.id.clone(), run.id.clone(), req.clone(), req.clone());
+    let (a, b) = tokio::join!(tokio::spawn(async move { c1.rerun(&id1, &r1).await }), tokio::spawn(async move { c2.rerun(&id2, &r2).await }));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!([a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count(), 1, "{a:?} {b:?}");
+    assert!(matches!(a.as_ref().err().or(b.as_ref().err()), Some(crate::Error::Conflict(_))));
+    let t = std::time::Instant::now();
+    assert_eq!(c.cancel(&run.id).await.unwrap().status, RunStatus::Cancelled);
+    assert!(t.elapsed() < std::time::Duration::from_secs(5), "cancel took {:?}", t.elapsed());
+}

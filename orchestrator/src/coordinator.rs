@@ -191,8 +191,7 @@ impl Coordinator {
         body.event = event.to_string();
         let mut notes = Vec::new();
         if let Some(spec) = &hook.webhook {
-            let d = self.notifier.deliver(&crate::notify::Webhook { url: spec.url.clone(), retries: spec.retries, timeout: spec.timeout }, &body).await;
-            notes.push(crate::record::Notification { url: d.url, event: d.event, attempts: d.attempts, delivered: d.delivered, status: d.status, error: d.error });
+            notes.push(self.notifier.deliver(&crate::notify::Webhook { url: spec.url.clone(), retries: spec.retries, timeout: spec.timeout }, &body).await);
         }
         if let Some(nb) = &hook.notebook {
             notes.push(self.run_hook_notebook(which, nb, &body).await);

@@ -119,22 +119,8 @@ pub struct FailedNode {
     pub notebook_url: Option<String>,
 }
 
-/// The outcome of delivering one event to one hook, to record on the run.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Delivery {
-    pub url: String,
-    /// The event name (`run_failed` | `run_succeeded`).
-    pub event: String,
-    /// How many requests were made (0 if the event could not even be encoded).
-    pub attempts: u32,
-    /// The hook answered 2xx.
-    pub delivered: bool,
-    /// The HTTP status of the last answer; `None` if the last attempt got none
-    /// (timeout, connection error).
-    pub status: Option<u16>,
-    /// Why the last attempt failed; `None` when delivered.
-    pub error: Option<String>,
-}
+/// The outcome of delivering one event to one hook: the run's own record of it.
+pub use crate::record::Notification as Delivery;
 
 /// Delivers webhooks over a shared HTTP client.
 #[derive(Debug, Clone)]

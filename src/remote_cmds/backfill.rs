@@ -305,18 +305,7 @@ pub async fn wait_for_backfill(client: &Client, id: &str) -> Result<Reply<Backfi
                     return Ok(reply);
                 }
             }
-            Err(e @ ClientError::Unreachable { .. }) => {
-                let since = *down_since.get_or_insert_with(Instant::now);
-                if since.elapsed() > Duration::from_secs(60) {
-                    pb.finish_and_clear();
-                    return Err(e);
-                }
-                pb.set_message("the server is unreachable; retrying…");
-            }
-            Err(e) => {
-                pb.finish_and_clear();
-                return Err(e);
-            }
+            Err(e) => super::ride_out_outage(e, &mut down_since, &pb)?,
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

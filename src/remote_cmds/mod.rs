@@ -206,6 +206,18 @@ pub fn run_exit(status: RunStatus) -> i32 {
 /// Poll `GET /runs/{run}` every 0.5 s until the run is no longer running, with a
 /// progress bar (on a terminal) and a line per node state change on stderr. A
 /// server that goes away for less than a minute is waited for.
+/// While waiting on the server: an unreachable server is waited out for up to a
+/// minute (it may be restarting); any other error, or a longer outage, ends the wait.
+pub fn ride_out_outage(e: ClientError, down_since: &mut Option<Instant>, pb: &indicatif::ProgressBar) -> Result<(), ClientError> {
+    let since = *down_since.get_or_insert_with(Instant::now);
+    if matches!(e, ClientError::Unreachable { .. }) && since.elapsed() <= Duration::from_secs(60) {
+        pb.set_message("the server is unreachable; retrying…");
+        return Ok(());
+    }
+    pb.finish_and_clear();
+    Err(e)
+}
+
 pub async fn wait_for_run(client: &Client, run_id: &str) -> Result<Reply<RunDetail>, ClientError> {
     let tty = std::io::stderr().is_terminal();
     let pb = ProgressBar::with_draw_target(Some(0), if tty { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
@@ -264,18 +276,7 @@ pub async fn wait_for_run(client: &Client, run_id: &str) -> Result<Reply<RunDeta
                     return Ok(reply);
                 }
             }
-            Err(e @ ClientError::Unreachable { .. }) => {
-                let since = *down_since.get_or_insert_with(Instant::now);
-                if since.elapsed() > Duration::from_secs(60) {
-                    pb.finish_and_clear();
-                    return Err(e);
-                }
-                pb.set_message("the server is unreachable; retrying…");
-            }
-            Err(e) => {
-                pb.finish_and_clear();
-                return Err(e);
-            }
+            Err(e) => ride_out_outage(e, &mut down_since, &pb)?,
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

@@ -10,6 +10,23 @@ use serde_json::{json, Value};
 
 use crate::harness::{deckle, fixture};
 
+fn kill9(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn terminate(child: &mut Child, within: Duration) -> Option<i32> {
+    let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let until = Instant::now() + within;
+    while Instant::now() < until {
+        if let Ok(Some(s)) = child.try_wait() {
+            return s.code();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
 /// `deckle server` on 127.0.0.1 with a data dir of its own.
 pub struct Server {
     child: Child,
@@ -67,21 +84,12 @@ impl Server {
 
     /// SIGKILL, as a crash: no chance to flush or say goodbye.
     pub fn kill9(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        kill9(&mut self.child);
     }
 
     /// SIGTERM, then wait for the exit code.
     pub fn terminate(&mut self, within: Duration) -> Option<i32> {
-        let _ = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let until = Instant::now() + within;
-        while Instant::now() < until {
-            if let Ok(Some(s)) = self.child.try_wait() {
-                return s.code();
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        None
+        terminate(&mut self.child, within)
     }
 
     /// Start again on the same address and data dir (workers keep their URL).
@@ -144,8 +152,7 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        kill9(&mut self.child);
     }
 }
 
@@ -245,21 +252,12 @@ impl Worker {
     }
 
     pub fn kill9(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        kill9(&mut self.child);
     }
 
     /// SIGTERM, then wait for the exit code.
     pub fn terminate(&mut self, within: Duration) -> Option<i32> {
-        let _ = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let until = Instant::now() + within;
-        while Instant::now() < until {
-            if let Ok(Some(s)) = self.child.try_wait() {
-                return s.code();
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        None
+        terminate(&mut self.child, within)
     }
 
     pub fn log(&self) -> String {
@@ -273,8 +271,7 @@ impl Worker {
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        kill9(&mut self.child);
     }
 }
 

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use deckle_protocol::api::{
-    ApiError, Backfill, BackfillDate, CreateBackfill, HeartbeatReply, ScheduleState, Lease, LeaseRequest, NodeLog, NodeSummary, ParamSummary, RegisterWorkflow, Rerun, RunDetail, TriggerRun,
+    ApiError, Backfill, Health, StorageStatus, BackfillDate, CreateBackfill, HeartbeatReply, ScheduleState, Lease, LeaseRequest, NodeLog, NodeSummary, ParamSummary, RegisterWorkflow, Rerun, RunDetail, TriggerRun,
     WorkflowDetail, WorkflowSummary, WorkflowVersion,
 };
 use deckle_protocol::record::RunRecord;
@@ -79,6 +79,7 @@ pub fn router(c: Arc<Coordinator>, cfg: &ApiConfig) -> Router {
     let csrf_secret: Arc<str> = Arc::from(uuid::Uuid::new_v4().simple().to_string());
     let state = AppState { c, token: cfg.token.clone().map(Arc::from), csrf_secret };
     let api = Router::new()
+        .route("/health", get(health))
         .route("/workflows", get(list_workflows).post(register_workflow))
         .route("/workflows/{id}", get(get_workflow))
         .route("/workflows/{id}/runs", post(trigger_run))
@@ -181,7 +182,20 @@ async fn method_not_allowed() -> Error {
 #[utoipa::path(post, path = "/api/v1/workflows", request_body = RegisterWorkflow,
     responses((status = 201, body = WorkflowVersion), (status = 400, body = ApiError), (status = 422, body = ApiError)))]
 async fn register_workflow(State(s): State<AppState>, ApiJson(req): ApiJson<RegisterWorkflow>) -> ApiResult<(StatusCode, Json<WorkflowVersion>)> {
+    s.c.health.check()?;
     Ok((StatusCode::CREATED, Json(s.c.registry.register(&req).await?)))
+}
+
+#[utoipa::path(get, path = "/api/v1/health",
+    responses((status = 200, body = Health), (status = 503, description = "the data dir cannot be written; no new work is taken", body = Health)))]
+async fn health(State(s): State<AppState>) -> (StatusCode, Json<Health>) {
+    match s.c.health.fault() {
+        None => (StatusCode::OK, Json(Health { status: "ok".into(), storage: StorageStatus { ok: true, error: None, since: None } })),
+        Some(f) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(Health { status: "degraded".into(), storage: StorageStatus { ok: false, error: Some(f.message), since: Some(f.since) } }),
+        ),
+    }
 }
 
 #[utoipa::path(get, path = "/api/v1/workflows", responses((status = 200, body = Vec<WorkflowSummary>)))]
@@ -365,9 +379,9 @@ impl utoipa::Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Deckle coordinator", description = "Workflows of Jupyter notebooks: register, trigger, inspect; workers lease node attempts."),
-    paths(register_workflow, list_workflows, get_workflow, pause, unpause, create_backfill, list_backfills, get_backfill, cancel_backfill, trigger_run, list_runs, get_run, get_notebook, get_log, cancel_run, rerun_run,
+    paths(health, register_workflow, list_workflows, get_workflow, pause, unpause, create_backfill, list_backfills, get_backfill, cancel_backfill, trigger_run, list_runs, get_run, get_notebook, get_log, cancel_run, rerun_run,
         get_blob, take_leases, heartbeat, upload_notebook, complete),
-    components(schemas(ApiError, RegisterWorkflow, WorkflowVersion, WorkflowSummary, WorkflowDetail, NodeSummary, ParamSummary, TriggerRun,
+    components(schemas(ApiError, Health, StorageStatus, RegisterWorkflow, WorkflowVersion, WorkflowSummary, WorkflowDetail, NodeSummary, ParamSummary, TriggerRun,
         RunDetail, Rerun, NodeLog, LeaseRequest, Lease, HeartbeatReply, ScheduleState, CreateBackfill, Backfill, BackfillDate)),
     modifiers(&BearerAuth),
     security(("bearer" = []))

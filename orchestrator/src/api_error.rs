@@ -19,7 +19,7 @@ impl Error {
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Error::Store(_) | Error::Io { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Store(_) | Error::Io { .. } | Error::StorageFault(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -35,6 +35,7 @@ impl Error {
             Error::UnsupportedMedia(_) => "unsupported_media_type",
             Error::MethodNotAllowed => "method_not_allowed",
             Error::Store(_) | Error::Io { .. } => "unavailable",
+            Error::StorageFault(_) => "storage_unavailable",
         }
     }
 }

@@ -79,6 +79,9 @@ impl Coordinator {
             ended_at: None,
             dates,
         };
+        if !req.dry_run {
+            self.health.check()?;
+        }
         if req.dry_run {
             bf.status = "planned".into();
             return Ok(bf);

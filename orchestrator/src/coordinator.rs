@@ -22,6 +22,7 @@ use crate::metrics::{Gauges, Metrics};
 use crate::record::{NodeRecord, NodeStatus, RunRecord, RunStatus};
 use crate::registry::Registry;
 use crate::resolve;
+use crate::health::StorageHealth;
 use crate::store::{SledStore, StateStore};
 
 #[derive(Debug, Clone)]
@@ -53,7 +54,7 @@ pub struct Coordinator {
     pub metrics: Arc<Metrics>,
     pub(crate) store: Arc<dyn StateStore>,
     pub(crate) clock: Arc<dyn Clock>,
-    data_dir: PathBuf,
+    pub(crate) data_dir: PathBuf,
     pub(crate) public_url: String,
     /// Cancel switches of the runs this process drives.
     live: Mutex<HashMap<String, oneshot::Sender<()>>>,
@@ -65,18 +66,28 @@ pub struct Coordinator {
     /// One admission pass at a time, so `max_active_runs` is never overshot.
     admission: tokio::sync::Mutex<()>,
     notifier: crate::notify::Notifier,
+    /// Whether the data dir takes writes; see [`crate::health`].
+    pub health: Arc<StorageHealth>,
 }
 
 impl Coordinator {
     /// Open the state under `cfg.data_dir` (sled in `state/`, artifacts, blobs).
     pub fn open(cfg: &CoordinatorConfig) -> Result<Arc<Self>> {
-        let store: Arc<dyn StateStore> = Arc::new(SledStore::open(&cfg.data_dir.join("state"))?);
-        Self::with_store(cfg, store, Arc::new(SystemClock))
+        let health = Arc::new(StorageHealth::default());
+        let store: Arc<dyn StateStore> = Arc::new(SledStore::open_with(&cfg.data_dir.join("state"), health.clone())?);
+        let c = Self::with_health(cfg, store, Arc::new(SystemClock), health)?;
+        c.spawn_storage_monitor();
+        Ok(c)
     }
 
     pub fn with_store(cfg: &CoordinatorConfig, store: Arc<dyn StateStore>, clock: Arc<dyn Clock>) -> Result<Arc<Self>> {
+        Self::with_health(cfg, store, clock, Arc::default())
+    }
+
+    /// With `health` the one `store` reports its faults to.
+    pub fn with_health(cfg: &CoordinatorConfig, store: Arc<dyn StateStore>, clock: Arc<dyn Clock>, health: Arc<StorageHealth>) -> Result<Arc<Self>> {
         let metrics = Arc::new(Metrics::default());
-        let board = LeaseBoard::load(store.clone(), cfg.lease_ttl, metrics.clone())?;
+        let board = LeaseBoard::load(store.clone(), cfg.lease_ttl, metrics.clone(), health.clone())?;
         board.spawn_reaper(Duration::from_millis(250).min(cfg.lease_ttl / 4));
         let (tx, mut rx) = mpsc::unbounded_channel();
         let ecfg = EngineConfig { data_dir: cfg.data_dir.clone(), slots: cfg.run_slots, preview_rows: 20 };
@@ -105,6 +116,7 @@ impl Coordinator {
             wake: tokio::sync::Notify::new(),
             admission: tokio::sync::Mutex::new(()),
             notifier: crate::notify::Notifier::new(),
+            health,
         }))
     }
 
@@ -157,7 +169,10 @@ impl Coordinator {
                     // the store, so carry on from it once writes work again.
                     Err(e @ (Error::Store(_) | Error::Io { .. })) => {
                         error!(run_id = %run_id, error = %e, retry_in_secs = pause.as_secs(), "run interrupted by a storage error");
-                        tokio::time::sleep(pause).await;
+                        tokio::select! {
+                            _ = me.health.recovered() => {}
+                            _ = tokio::time::sleep(pause) => {}
+                        }
                         pause = (pause * 2).min(Duration::from_secs(30));
                     }
                     Err(e) => {
@@ -291,6 +306,7 @@ impl Coordinator {
     /// Create a run, queued, and start it now if `max_active_runs` and the run
     /// strategy allow. Secrets are held in memory until it starts.
     pub(crate) async fn create_run(self: &Arc<Self>, wf: &Workflow, mut req: RunRequest) -> Result<RunRecord> {
+        self.health.check()?;
         req.queued = true;
         let Started { run, secret_env } = self.engine.start(wf, req).await?;
         self.secrets.lock().unwrap_or_else(|p| p.into_inner()).insert(run.id.clone(), secret_env);
@@ -398,6 +414,7 @@ impl Coordinator {
     }
 
     pub async fn rerun(self: &Arc<Self>, run_id: &str, req: &Rerun) -> Result<RunRecord> {
+        self.health.check()?;
         let run = self.run(run_id)?;
         let wf = self.registry.load(&run.workflow, run.version)?;
         let params: Vec<(String, String)> = req.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -557,6 +574,7 @@ impl Coordinator {
             active_leases: self.board.active_leases(),
             runs: order.iter().map(|s| (*s, runs.get(s).copied().unwrap_or(0))).collect(),
             nodes: nodes.into_iter().collect(),
+            storage_ok: !self.health.is_faulted(),
         })
     }
 }

@@ -26,6 +26,9 @@ pub enum Error {
     MethodNotAllowed,
     #[error("state store: {0}")]
     Store(String),
+    /// The data dir cannot be written (full, read-only): new work is refused until it can.
+    #[error("the data dir cannot be written ({0}); no new work is taken until it can")]
+    StorageFault(String),
     #[error("{path}: {message}")]
     Io { path: String, message: String },
 }

@@ -24,6 +24,7 @@ use tracing::{debug, info, instrument, warn};
 
 use crate::error::{Error, Result};
 use crate::executor::{Executor, Task, TaskKind, TaskResult, TaskStatus};
+use crate::health::StorageHealth;
 use crate::metrics::Metrics;
 use crate::store::StateStore;
 
@@ -83,6 +84,9 @@ pub struct LeaseBoard {
     store: Arc<dyn StateStore>,
     ttl: Duration,
     metrics: Arc<Metrics>,
+    /// While the data dir cannot be written no lease is granted, and an attempt the
+    /// engine drops is detached (its worker carries on) rather than cancelled.
+    health: Arc<StorageHealth>,
 }
 
 fn lost(worker: &str, why: &str) -> TaskResult {
@@ -103,7 +107,7 @@ fn sha256_file(path: &str) -> std::io::Result<String> {
 impl LeaseBoard {
     /// A board holding the leases the store kept, each with a fresh TTL: their
     /// workers get that long to be heard from again.
-    pub fn load(store: Arc<dyn StateStore>, ttl: Duration, metrics: Arc<Metrics>) -> Result<Arc<Self>> {
+    pub fn load(store: Arc<dyn StateStore>, ttl: Duration, metrics: Arc<Metrics>, health: Arc<StorageHealth>) -> Result<Arc<Self>> {
         let mut inner = Inner::default();
         let now = Instant::now();
         for rec in store.leases()? {
@@ -121,7 +125,7 @@ impl LeaseBoard {
         if !inner.active.is_empty() {
             info!(leases = inner.active.len(), "leases held before the restart are back");
         }
-        Ok(Arc::new(LeaseBoard { inner: Mutex::new(inner), work: Notify::new(), store, ttl, metrics }))
+        Ok(Arc::new(LeaseBoard { inner: Mutex::new(inner), work: Notify::new(), store, ttl, metrics, health }))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -157,17 +161,42 @@ impl LeaseBoard {
             let notified = self.work.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
+            if self.health.is_faulted() {
+                // A grant must be durable before the worker hears of it: none now.
+                tokio::select! {
+                    _ = self.health.recovered() => continue,
+                    _ = tokio::time::sleep_until(deadline) => return Ok(Vec::new()),
+                }
+            }
             let granted = self.grant(worker, labels, max.max(1));
             if !granted.is_empty() {
-                for l in &granted {
-                    self.store.put_lease(&LeaseRecord { id: l.id.clone(), worker: worker.to_string(), task: l.task.clone(), result: None })?;
+                let stored = async {
+                    for l in &granted {
+                        self.store.put_lease(&LeaseRecord { id: l.id.clone(), worker: worker.to_string(), task: l.task.clone(), result: None })?;
+                    }
+                    self.store.flush().await
+                };
+                if let Err(e) = stored.await {
+                    self.ungrant(&granted);
+                    return Err(e);
                 }
-                self.store.flush().await?;
                 return Ok(granted);
             }
             tokio::select! {
                 _ = &mut notified => {}
                 _ = tokio::time::sleep_until(deadline) => return Ok(Vec::new()),
+            }
+        }
+    }
+
+    /// Put back grants that could not be made durable: the worker never hears of
+    /// them, and the next poll gets them again.
+    fn ungrant(&self, granted: &[Lease]) {
+        let mut inner = self.lock();
+        for l in granted.iter().rev() {
+            if let Some(a) = inner.active.remove(&l.id) {
+                inner.by_attempt.remove(&key_of(&a.task));
+                inner.pending.push_front(Pending { task: a.task, enqueued: Instant::now() });
             }
         }
     }
@@ -352,7 +381,9 @@ impl LeaseBoard {
                 }
                 return Box::pin(async move { r });
             }
-            if inner.by_attempt.contains_key(&key) {
+            let queued = resume && inner.pending.iter().any(|p| key_of(&p.task) == key);
+            if inner.by_attempt.contains_key(&key) || queued {
+                // Held by a worker, or (after a storage fault detached it) still queued.
                 inner.waiters.insert(key.clone(), tx);
             } else if resume {
                 // Nobody holds it any more: the coordinator stopped between granting
@@ -376,8 +407,10 @@ impl LeaseBoard {
     }
 }
 
-/// The engine dropped an attempt (its run was cancelled): take it off the queue,
-/// and tell the worker holding it to stop at its next heartbeat.
+/// The engine dropped an attempt. Its run was cancelled: take it off the queue,
+/// and tell the worker holding it to stop at its next heartbeat. Or the run's drive
+/// stopped on a storage fault: leave the attempt queued or running, for the drive
+/// that resumes from the store to reattach to.
 struct Abandon {
     board: Arc<LeaseBoard>,
     key: Option<AttemptKey>,
@@ -388,6 +421,9 @@ impl Drop for Abandon {
         let Some(key) = self.key.take() else { return };
         let mut inner = self.board.lock();
         inner.waiters.remove(&key);
+        if self.board.health.is_faulted() {
+            return;
+        }
         inner.pending.retain(|p| key_of(&p.task) != key);
         if let Some(id) = inner.by_attempt.get(&key).cloned() {
             if let Some(a) = inner.active.get_mut(&id) {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use futures::FutureExt;
 
 use crate::executor::{Executor, Task, TaskKind, TaskResult, TaskStatus};
+use crate::health::StorageHealth;
 use crate::lease::{LeaseBoard, RemoteExecutor};
 use crate::metrics::Metrics;
 use crate::store::{MemStore, StateStore};
@@ -51,7 +52,39 @@ fn fixture() -> Fixture {
 }
 
 fn board(store: &Arc<MemStore>, ttl: Duration) -> Arc<LeaseBoard> {
-    LeaseBoard::load(store.clone(), ttl, Arc::new(Metrics::default())).unwrap()
+    board_with(store, ttl, Arc::default())
+}
+
+fn board_with(store: &Arc<MemStore>, ttl: Duration, health: Arc<StorageHealth>) -> Arc<LeaseBoard> {
+    LeaseBoard::load(store.clone(), ttl, Arc::new(Metrics::default()), health).unwrap()
+}
+
+#[tokio::test]
+async fn a_storage_fault_grants_nothing_and_detaches_dropped_attempts_for_the_resumed_drive() {
+    let f = fixture();
+    let health = Arc::new(StorageHealth::default());
+    let b = board_with(&f.store, Duration::from_secs(30), health.clone());
+    let exec = RemoteExecutor(b.clone());
+    let running = exec.run(task("running", &[], &f.notebook));
+    let l = b.take("w1", &[], 1, Duration::ZERO).await.unwrap().remove(0);
+    let queued = exec.run(task("queued", &[], &f.notebook));
+    health.set("disk full");
+    assert!(b.take("w1", &[], 8, Duration::from_millis(50)).await.unwrap().is_empty(), "no grant while nothing can be stored");
+    // The drive stops on the storage error: its futures are dropped.
+    drop(running);
+    drop(queued);
+    assert!(!b.heartbeat(&l.id).unwrap().cancel, "the running attempt is not cancelled");
+    assert_eq!(b.queue_depth(), 1, "the queued attempt stays queued");
+    health.clear();
+    // The resumed drive reattaches to both.
+    let running = exec.resume(task("running", &[], &f.notebook));
+    let queued = exec.resume(task("queued", &[], &f.notebook));
+    let l2 = b.take("w2", &[], 8, Duration::ZERO).await.unwrap().remove(0);
+    assert_eq!(l2.task.node, "queued");
+    b.complete(&l.id, ok()).await.unwrap();
+    b.complete(&l2.id, ok()).await.unwrap();
+    assert_eq!(running.await.worker.as_deref(), Some("w1"), "the first worker's result reaches the resumed drive");
+    assert_eq!(queued.await.status, TaskStatus::Succeeded);
 }
 
 #[tokio::test]

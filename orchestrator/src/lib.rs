@@ -7,6 +7,7 @@
 //! - [`ticks`]: schedule ticks and backfill logical times in a time zone, DST-correct (pure);
 //! - [`resolve`]: workflow params, run context, node params at dispatch (CEL, minijinja);
 //! - [`store`]: the [`store::StateStore`] seam and its sled implementation;
+//!   [`health`]: whether the data dir can be written (full or read-only disks);
 //! - [`record`]: the persisted run and node records;
 //! - [`artifacts`]: where output notebooks live;
 //! - [`coordinator`]: the service behind `deckle server`: registered workflows
@@ -27,6 +28,7 @@ pub mod engine;
 mod engine_tests;
 pub mod error;
 pub mod executor;
+pub mod health;
 pub mod lease;
 #[cfg(test)]
 mod lease_tests;

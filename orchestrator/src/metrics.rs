@@ -45,6 +45,8 @@ pub struct Gauges {
     pub runs: Vec<(RunStatus, usize)>,
     /// Node instances by status, across runs in flight.
     pub nodes: Vec<(NodeStatus, usize)>,
+    /// Whether the data dir takes writes.
+    pub storage_ok: bool,
 }
 
 impl Metrics {
@@ -110,6 +112,7 @@ impl Metrics {
         for (k, v) in runs {
             let _ = writeln!(out, "deckle_runs_finished_total{{status=\"{k}\"}} {v}");
         }
+        let _ = writeln!(out, "# HELP deckle_storage_ok 1 when the data dir takes writes, 0 while it is full or read-only.\n# TYPE deckle_storage_ok gauge\ndeckle_storage_ok {}", u8::from(g.storage_ok));
         let _ = writeln!(out, "# HELP deckle_queue_depth Attempts waiting for a worker.\n# TYPE deckle_queue_depth gauge\ndeckle_queue_depth {}", g.queue_depth);
         let _ = writeln!(out, "# HELP deckle_leases_active Leases held by workers.\n# TYPE deckle_leases_active gauge\ndeckle_leases_active {}", g.active_leases);
         let _ = writeln!(

@@ -56,6 +56,9 @@ impl Coordinator {
 
     /// One pass: schedules, backfills, admission. Returns when the next tick is due.
     pub async fn plan(self: &Arc<Self>) -> Option<Timestamp> {
+        if self.health.is_faulted() {
+            return None; // nothing can be recorded; the monitor wakes us on recovery
+        }
         let next = match self.fire_schedules().await {
             Ok(n) => n,
             Err(e) => {
@@ -137,6 +140,7 @@ impl Coordinator {
 
     /// Pause or unpause a workflow's schedule.
     pub async fn set_paused(self: &Arc<Self>, workflow: &str, paused: bool) -> Result<ScheduleState> {
+        self.health.check()?;
         let state = self.schedule_state(workflow)?;
         if state.is_none() {
             return Err(Error::Conflict(format!("workflow {workflow} has no schedule to pause or unpause")));

@@ -3,12 +3,13 @@
 //! is written and then flushed (`flush_async`) before the engine acts on it.
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
 
 use futures::future::BoxFuture;
 
 use crate::error::{Error, Result};
+use crate::health::StorageHealth;
 use crate::lease::LeaseRecord;
 use crate::record::{NodeRecord, RunRecord};
 use crate::registry::WorkflowEntry;
@@ -32,6 +33,10 @@ pub trait StateStore: Send + Sync {
     fn doc_bytes(&self, kind: DocKind) -> Result<Vec<Vec<u8>>>;
     /// Make everything written so far durable.
     fn flush(&self) -> BoxFuture<'_, Result<()>>;
+    /// Start afresh from what is durable, after a storage fault. Blocks.
+    fn reopen(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Kinds of [`StateStore`] documents.
@@ -64,36 +69,79 @@ pub fn docs<T: serde::de::DeserializeOwned>(store: &dyn StateStore, kind: DocKin
     store.doc_bytes(kind)?.iter().map(|b| decode(b)).collect()
 }
 
-pub struct SledStore {
+/// The open database and its trees; replaced whole when the store is reopened.
+struct Sled {
     db: sled::Db,
-    /// Group commit: writes are numbered; a flush that started after a write
-    /// covers it, so concurrent flushers share one fsync instead of queueing many.
-    written: std::sync::atomic::AtomicU64,
-    flushed: std::sync::atomic::AtomicU64,
-    flushing: tokio::sync::Mutex<()>,
     runs: sled::Tree,
     nodes: sled::Tree,
     leases: sled::Tree,
     workflows: sled::Tree,
 }
 
+impl Sled {
+    fn open(dir: &Path) -> Result<Self> {
+        let db = sled::Config::new().path(dir).open().map_err(|e| Error::Store(format!("opening {}: {e}", dir.display())))?;
+        Ok(Sled { runs: db.open_tree("runs")?, nodes: db.open_tree("nodes")?, leases: db.open_tree("leases")?, workflows: db.open_tree("workflows")?, db })
+    }
+}
+
+/// The embedded store. A write or flush that fails for an I/O reason (disk full,
+/// read-only) is reported to its [`StorageHealth`]. sled refuses every write after
+/// one such failure until the database is reopened, so [`StateStore::reopen`]
+/// opens it afresh from what was flushed: everything acknowledged, nothing else.
+pub struct SledStore {
+    dir: PathBuf,
+    cur: RwLock<Option<Arc<Sled>>>,
+    health: Arc<StorageHealth>,
+    /// Group commit: writes are numbered; a flush that started after a write
+    /// covers it, so concurrent flushers share one fsync instead of queueing many.
+    written: std::sync::atomic::AtomicU64,
+    flushed: std::sync::atomic::AtomicU64,
+    flushing: tokio::sync::Mutex<()>,
+}
+
 impl SledStore {
     pub fn open(dir: &Path) -> Result<Self> {
-        let db = sled::Config::new().path(dir).open().map_err(|e| Error::Store(format!("opening {}: {e}", dir.display())))?;
+        Self::open_with(dir, Arc::default())
+    }
+
+    /// Open, reporting storage faults to `health`.
+    pub fn open_with(dir: &Path, health: Arc<StorageHealth>) -> Result<Self> {
         Ok(SledStore {
-            runs: db.open_tree("runs")?,
-            nodes: db.open_tree("nodes")?,
-            leases: db.open_tree("leases")?,
-            workflows: db.open_tree("workflows")?,
-            db,
+            cur: RwLock::new(Some(Arc::new(Sled::open(dir)?))),
+            dir: dir.to_path_buf(),
+            health,
             written: Default::default(),
             flushed: Default::default(),
             flushing: tokio::sync::Mutex::new(()),
         })
     }
 
-    fn wrote(&self) {
+    pub fn health(&self) -> &Arc<StorageHealth> {
+        &self.health
+    }
+
+    fn current(&self) -> Result<Arc<Sled>> {
+        self.cur.read().unwrap_or_else(|p| p.into_inner()).clone().ok_or_else(|| Error::Store(format!("{} is being reopened", self.dir.display())))
+    }
+
+    /// An error from sled, with I/O failures reported as a storage fault.
+    fn failed(&self, e: sled::Error) -> Error {
+        let msg = format!("{}: {e}", self.dir.display());
+        if matches!(e, sled::Error::Io(_)) {
+            self.health.set(msg.clone());
+        }
+        Error::Store(msg)
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Sled) -> sled::Result<T>) -> Result<T> {
+        f(&*self.current()?).map_err(|e| self.failed(e))
+    }
+
+    fn write(&self, f: impl FnOnce(&Sled) -> sled::Result<()>) -> Result<()> {
+        self.read(f)?;
         self.written.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
     }
 }
 
@@ -105,6 +153,14 @@ fn decode<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T> {
     serde_json::from_slice(b).map_err(|e| Error::Store(format!("corrupt record: {e}")))
 }
 
+fn decode_all<T: serde::de::DeserializeOwned>(values: Vec<sled::IVec>) -> Result<Vec<T>> {
+    values.iter().map(|b| decode(b)).collect()
+}
+
+fn values(iter: sled::Iter) -> sled::Result<Vec<sled::IVec>> {
+    iter.map(|kv| kv.map(|(_, v)| v)).collect()
+}
+
 /// `run_id \0 node \0 index` keeps a run's nodes together and in order.
 fn node_key(run_id: &str, n: &NodeRecord) -> Vec<u8> {
     let idx = n.index.map_or(String::new(), |i| format!("{i:010}"));
@@ -113,72 +169,64 @@ fn node_key(run_id: &str, n: &NodeRecord) -> Vec<u8> {
 
 impl StateStore for SledStore {
     fn put_run(&self, run: &RunRecord) -> Result<()> {
-        self.runs.insert(run.id.as_bytes(), encode(run)?)?;
-        self.wrote();
-        Ok(())
+        let v = encode(run)?;
+        self.write(|s| s.runs.insert(run.id.as_bytes(), v).map(drop))
     }
 
     fn put_node(&self, run_id: &str, node: &NodeRecord) -> Result<()> {
-        self.nodes.insert(node_key(run_id, node), encode(node)?)?;
-        self.wrote();
-        Ok(())
+        let v = encode(node)?;
+        self.write(|s| s.nodes.insert(node_key(run_id, node), v).map(drop))
     }
 
     fn get_run(&self, id: &str) -> Result<Option<RunRecord>> {
-        self.runs.get(id.as_bytes())?.map(|b| decode(&b)).transpose()
+        self.read(|s| s.runs.get(id.as_bytes()))?.map(|b| decode(&b)).transpose()
     }
 
     fn nodes(&self, run_id: &str) -> Result<Vec<NodeRecord>> {
         let prefix = format!("{run_id}\0");
-        self.nodes.scan_prefix(prefix.as_bytes()).map(|kv| decode(&kv?.1)).collect()
+        decode_all(self.read(|s| values(s.nodes.scan_prefix(prefix.as_bytes())))?)
     }
 
     fn runs(&self) -> Result<Vec<RunRecord>> {
-        self.runs.iter().map(|kv| decode(&kv?.1)).collect()
+        decode_all(self.read(|s| values(s.runs.iter()))?)
     }
 
     fn put_lease(&self, lease: &LeaseRecord) -> Result<()> {
-        self.leases.insert(lease.id.as_bytes(), encode(lease)?)?;
-        self.wrote();
-        Ok(())
+        let v = encode(lease)?;
+        self.write(|s| s.leases.insert(lease.id.as_bytes(), v).map(drop))
     }
 
     fn delete_lease(&self, id: &str) -> Result<()> {
-        self.leases.remove(id.as_bytes())?;
-        self.wrote();
-        Ok(())
+        self.write(|s| s.leases.remove(id.as_bytes()).map(drop))
     }
 
     fn leases(&self) -> Result<Vec<LeaseRecord>> {
-        self.leases.iter().map(|kv| decode(&kv?.1)).collect()
+        decode_all(self.read(|s| values(s.leases.iter()))?)
     }
 
     fn put_workflow(&self, wf: &WorkflowEntry) -> Result<()> {
-        self.workflows.insert(wf.id.as_bytes(), encode(wf)?)?;
-        self.wrote();
-        Ok(())
+        let v = encode(wf)?;
+        self.write(|s| s.workflows.insert(wf.id.as_bytes(), v).map(drop))
     }
 
     fn get_workflow(&self, id: &str) -> Result<Option<WorkflowEntry>> {
-        self.workflows.get(id.as_bytes())?.map(|b| decode(&b)).transpose()
+        self.read(|s| s.workflows.get(id.as_bytes()))?.map(|b| decode(&b)).transpose()
     }
 
     fn workflows(&self) -> Result<Vec<WorkflowEntry>> {
-        self.workflows.iter().map(|kv| decode(&kv?.1)).collect()
+        decode_all(self.read(|s| values(s.workflows.iter()))?)
     }
 
     fn put_doc_bytes(&self, kind: DocKind, key: &str, value: Vec<u8>) -> Result<()> {
-        self.db.open_tree(kind.tree())?.insert(key.as_bytes(), value)?;
-        self.wrote();
-        Ok(())
+        self.write(|s| s.db.open_tree(kind.tree())?.insert(key.as_bytes(), value).map(drop))
     }
 
     fn get_doc_bytes(&self, kind: DocKind, key: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self.db.open_tree(kind.tree())?.get(key.as_bytes())?.map(|v| v.to_vec()))
+        Ok(self.read(|s| s.db.open_tree(kind.tree())?.get(key.as_bytes()))?.map(|v| v.to_vec()))
     }
 
     fn doc_bytes(&self, kind: DocKind) -> Result<Vec<Vec<u8>>> {
-        self.db.open_tree(kind.tree())?.iter().map(|kv| Ok(kv?.1.to_vec())).collect()
+        Ok(self.read(|s| values(s.db.open_tree(kind.tree())?.iter()))?.into_iter().map(|v| v.to_vec()).collect())
     }
 
     fn flush(&self) -> BoxFuture<'_, Result<()>> {
@@ -190,10 +238,43 @@ impl StateStore for SledStore {
                 return Ok(()); // a flush that began after our writes covered them
             }
             let upto = self.written.load(SeqCst);
-            self.db.flush_async().await?;
+            let db = self.current()?.db.clone();
+            db.flush_async().await.map_err(|e| self.failed(e))?;
             self.flushed.store(upto, SeqCst);
             Ok(())
         })
+    }
+
+    fn reopen(&self) -> Result<()> {
+        let mut cur = self.cur.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(old) = cur.take() {
+            // sled locks its directory: the old database must be gone before the
+            // new one opens. Calls still holding it fail fast once it is poisoned.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            let mut old = old;
+            loop {
+                match Arc::try_unwrap(old) {
+                    Ok(s) => {
+                        drop(s);
+                        break;
+                    }
+                    Err(still) if std::time::Instant::now() < deadline => {
+                        old = still;
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                    }
+                    Err(still) => {
+                        *cur = Some(still);
+                        return Err(Error::Store(format!("{}: still in use, not reopened", self.dir.display())));
+                    }
+                }
+            }
+        }
+        // Writes the old database took but never flushed were never acknowledged:
+        // their flush failed. (One that had not called flush by now, a second or
+        // more after the fault, would be told a later flush succeeded; writers
+        // flush right after writing, so none is.)
+        *cur = Some(Arc::new(Sled::open(&self.dir)?));
+        Ok(())
     }
 }
 

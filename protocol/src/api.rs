@@ -300,3 +300,24 @@ pub struct Backfill {
     /// In the order runs are started.
     pub dates: Vec<BackfillDate>,
 }
+
+/// `GET /api/v1/health`: 200 when the coordinator takes work, 503 when it cannot
+/// (the data dir is full or read-only).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct Health {
+    /// `ok` or `degraded`.
+    pub status: String,
+    pub storage: StorageStatus,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct StorageStatus {
+    /// Whether the data dir takes writes.
+    pub ok: bool,
+    /// What failed (the path and the OS error), while it lasts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// When the fault began (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+}

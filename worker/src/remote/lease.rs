@@ -58,11 +58,13 @@ pub(crate) async fn run(shared: Arc<Shared>, lease: Lease, drain_over: watch::Re
     info!(workflow = %lease.task.workflow, run = %lease.task.run_id, "lease taken");
     let (standing_tx, standing) = watch::channel(Standing::Held);
     let _heartbeat = heartbeat::spawn(shared.client.clone(), lease.id.clone(), ttl, standing_tx.clone());
+    // Heartbeats go on until the result is in: they say whether the lease is still ours.
+    let held = standing.clone();
     let scratch = match shared.cache.scratch(&lease.id) {
         Ok(s) => s,
         Err(e) => {
             let r = failed(TaskStatus::Lost, format!("worker {}: {e}", shared.worker), false, started);
-            return finish(&shared, &lease, ttl, None, r).await;
+            return finish(&shared, &lease, ttl, &held, None, r).await;
         }
     };
     let output = scratch.path().join(output_name(&lease.task));
@@ -71,7 +73,7 @@ pub(crate) async fn run(shared: Arc<Shared>, lease: Lease, drain_over: watch::Re
         Err(end) => end,
     };
     match end {
-        End::Complete(result) => finish(&shared, &lease, ttl, Some(&output), result).await,
+        End::Complete(result) => finish(&shared, &lease, ttl, &held, Some(&output), result).await,
         End::Abandon => {}
     }
 }
@@ -199,10 +201,32 @@ async fn execute(
     End::Complete(result)
 }
 
+/// How long a worker keeps trying to hand in a finished attempt while the server
+/// answers but cannot record it (503: its disk is full or read-only).
+const MAX_HAND_IN: Duration = Duration::from_secs(3600);
+
+/// [`retry`] for one TTL, then again for as long as heartbeats still get through
+/// (the lease is ours, and the server up but failing), up to [`MAX_HAND_IN`].
+async fn hand_in<T, F, Fut>(what: &str, ttl: Duration, held: &watch::Receiver<Standing>, mut op: F) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Error>>,
+{
+    let give_up = tokio::time::Instant::now() + MAX_HAND_IN;
+    loop {
+        let r = retry(what, tokio::time::Instant::now() + ttl, &mut op).await;
+        match r {
+            Err(e) if e.is_transient() && *held.borrow() < Standing::Unreachable && tokio::time::Instant::now() < give_up => {
+                warn!(what, error = %e, "the server is up but cannot take it yet; trying again while the lease is held");
+            }
+            r => return r,
+        }
+    }
+}
+
 /// Send the final notebook (when there is one) and the result.
-async fn finish(shared: &Shared, lease: &Lease, ttl: Duration, output: Option<&Path>, mut result: TaskResult) {
+async fn finish(shared: &Shared, lease: &Lease, ttl: Duration, held: &watch::Receiver<Standing>, output: Option<&Path>, mut result: TaskResult) {
     let client = &shared.client;
-    let deadline = tokio::time::Instant::now() + ttl;
     let written = output.filter(|p| p.is_file());
     result.notebook_written = false;
     if let Some(path) = written {
@@ -210,7 +234,7 @@ async fn finish(shared: &Shared, lease: &Lease, ttl: Duration, output: Option<&P
             let body = tokio::fs::read(path).await.map_err(|e| Error::io(path, e))?;
             client.put_notebook(&lease.id, false, body).await
         };
-        match retry("uploading the output notebook", deadline, upload).await {
+        match hand_in("uploading the output notebook", ttl, held, upload).await {
             Ok(()) => result.notebook_written = true,
             Err(e @ Error::StaleLease { .. }) => {
                 warn!(error = %e, "lease lost; the result is not sent");
@@ -220,7 +244,7 @@ async fn finish(shared: &Shared, lease: &Lease, ttl: Duration, output: Option<&P
         }
     }
     let status = result.status;
-    match retry("completing", deadline, || client.complete(&lease.id, &result)).await {
+    match hand_in("completing", ttl, held, || client.complete(&lease.id, &result)).await {
         Ok(()) => info!(?status, duration_secs = result.duration_secs, "attempt completed"),
         Err(e @ Error::StaleLease { .. }) => warn!(error = %e, ?status, "completion refused: the lease is no longer this worker's"),
         Err(e) => error!(error = %e, ?status, "could not complete the attempt; the server will retry it when the lease expires"),

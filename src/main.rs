@@ -33,6 +33,12 @@ enum Command {
     /// Draw a workflow's DAG as Graphviz dot or Mermaid.
     Graph(validate_cmd::GraphArgs),
     /// The coordinator: state, scheduling and the HTTP API workers and the CLI talk to.
+    ///
+    /// Exit codes: 0 stopped by SIGTERM or Ctrl-C; 1 cannot listen, or a server error;
+    /// 2 bad flags or token file; 3 the data dir cannot be opened or written (full,
+    /// read-only). While running, a data dir that fills up or turns read-only is
+    /// reported at `/api/v1/health` and new work is refused until it recovers.
+    #[command(verbatim_doc_comment)]
     Server(server_cmd::ServerArgs),
     /// Take work from a coordinator (`deckle server`) and run it on this machine's kernels.
     Worker(worker_cmd::WorkerArgs),

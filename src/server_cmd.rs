@@ -56,6 +56,13 @@ pub async fn run(args: ServerArgs) -> i32 {
         eprintln!("deckle: --lease-ttl must be a positive number of seconds");
         return 2;
     }
+    // A data dir that cannot be written is said plainly now, not as a failed
+    // write later.
+    let writable = std::fs::create_dir_all(&args.data).and_then(|()| deckle_orchestrator::health::probe(&args.data, 4096));
+    if let Err(e) = writable {
+        eprintln!("deckle: cannot write the data dir {}: {e}", args.data.display());
+        return 3;
+    }
     let listener = match tokio::net::TcpListener::bind(&args.listen).await {
         Ok(l) => l,
         Err(e) => {
@@ -71,7 +78,7 @@ pub async fn run(args: ServerArgs) -> i32 {
         Ok(c) => c,
         Err(e) => {
             eprintln!("deckle: cannot open the data dir {}: {e}", args.data.display());
-            return 1;
+            return 3;
         }
     };
     match coordinator.resume_all() {
@@ -83,14 +90,16 @@ pub async fn run(args: ServerArgs) -> i32 {
         }
     }
     coordinator.start_planner();
+    let board = coordinator.board.clone();
     let app = router(coordinator, &ApiConfig { token: token.clone(), max_body: args.max_body_mib << 20 });
     eprintln!("deckle server listening on http://{addr} (data: {}, auth: {})", args.data.display(), if token.is_some() { "token" } else { "none" });
-    let shutdown = async {
+    let shutdown = async move {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
         }
+        board.close();
     };
     match axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
         Ok(()) => 0,

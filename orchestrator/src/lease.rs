@@ -87,6 +87,8 @@ pub struct LeaseBoard {
     /// While the data dir cannot be written no lease is granted, and an attempt the
     /// engine drops is detached (its worker carries on) rather than cancelled.
     health: Arc<StorageHealth>,
+    /// The server is shutting down: long-polls return at once, empty.
+    closing: std::sync::atomic::AtomicBool,
 }
 
 fn lost(worker: &str, why: &str) -> TaskResult {
@@ -125,7 +127,7 @@ impl LeaseBoard {
         if !inner.active.is_empty() {
             info!(leases = inner.active.len(), "leases held before the restart are back");
         }
-        Ok(Arc::new(LeaseBoard { inner: Mutex::new(inner), work: Notify::new(), store, ttl, metrics, health }))
+        Ok(Arc::new(LeaseBoard { inner: Mutex::new(inner), work: Notify::new(), store, ttl, metrics, health, closing: Default::default() }))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -161,6 +163,9 @@ impl LeaseBoard {
             let notified = self.work.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
+            if self.closing.load(std::sync::atomic::Ordering::SeqCst) {
+                return Ok(Vec::new());
+            }
             if self.health.is_faulted() {
                 // A grant must be durable before the worker hears of it: none now.
                 tokio::select! {
@@ -187,6 +192,13 @@ impl LeaseBoard {
                 _ = tokio::time::sleep_until(deadline) => return Ok(Vec::new()),
             }
         }
+    }
+
+    /// End every long-poll now and grant nothing more: the server is stopping, and a
+    /// graceful shutdown waits for requests in flight.
+    pub fn close(&self) {
+        self.closing.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.work.notify_waiters();
     }
 
     /// Put back grants that could not be made durable: the worker never hears of

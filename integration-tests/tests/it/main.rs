@@ -18,5 +18,6 @@ mod translators;
 mod workflows;
 mod sql_nodes;
 mod server_faults;
+mod storage_faults;
 mod ui;
 mod api_fuzz;

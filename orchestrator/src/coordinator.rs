@@ -380,7 +380,7 @@ impl Coordinator {
         let tx = self.live.lock().unwrap_or_else(|p| p.into_inner()).remove(run_id);
         // Queued, nothing in this process drives it, or its drive already ended:
         // record it cancelled here.
-        if !tx.is_some_and(|tx| tx.send(()).is_ok()) {
+        if tx.is_none_or(|tx| tx.send(()).is_err()) {
             return self.cancel_undriven(self.run(run_id)?).await;
         }
         for _ in 0..200 {
@@ -509,6 +509,13 @@ impl Coordinator {
         for n in &mut nodes {
             let key = n.key();
             let mut waiting = false;
+            // Where the server keeps a notebook is its own business: the path is
+            // relative to the data dir (the API serves the file).
+            for a in &mut n.attempts {
+                if let Some(rel) = a.notebook.as_deref().and_then(|p| Path::new(p).strip_prefix(&self.data_dir).ok()) {
+                    a.notebook = Some(rel.display().to_string());
+                }
+            }
             for a in n.attempts.iter_mut().filter(|a| a.ended_at.is_none() && a.worker.is_none()) {
                 a.worker = self.board.holder(run_id, &key, a.n);
                 waiting = a.worker.is_none();

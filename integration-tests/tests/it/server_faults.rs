@@ -42,6 +42,9 @@ fn two_workers_share_parallel_branches_and_labels_pick_the_worker() {
     assert_eq!(used, BTreeSet::from(["wa".to_string(), "wb".to_string()]), "work spread over both workers");
     assert_eq!(attempts(&detail, "special")[0]["worker"], "wb", "a labelled node goes only to a worker with its labels");
     assert_eq!(node(&detail, "join")["outputs"]["done"], "b1b4", "outputs flowed downstream");
+    let kept = attempts(&detail, "join")[0]["notebook"].as_str().unwrap().to_string();
+    assert!(!kept.starts_with('/') && !kept.contains(&*dir.path().to_string_lossy()), "no server path in the API: {kept}");
+    assert!(kept.ends_with(".ipynb"), "{kept}");
     // The output notebook is on the coordinator, downloadable.
     let (status, nb) = server.client().get(&format!("/api/v1/runs/{run}/nodes/join/attempts/1/notebook"));
     assert_eq!(status, 200);

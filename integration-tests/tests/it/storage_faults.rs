@@ -121,6 +121,8 @@ fn a_full_data_dir_refuses_new_work_keeps_the_running_node_and_recovers_when_spa
     let why = body["storage"]["error"].as_str().unwrap();
     assert!(why.contains("No space left on device") && why.contains(&data.display().to_string()), "the fault names the path and the OS error: {why}");
     assert_eq!(metric(&server, "deckle_storage_ok"), "deckle_storage_ok 0");
+    let page = reqwest::blocking::get(format!("{}/runs/{run}", server.url)).unwrap().text().unwrap();
+    assert!(page.contains("cannot write its data dir") && page.contains("No space left on device"), "the UI says so on every page:\n{page}");
 
     // No new work: triggers, registrations and backfills are refused, with the reason.
     let api = server.client();
@@ -240,7 +242,8 @@ fn sled_on_a_full_disk_refuses_writes_until_reopened_and_keeps_every_acknowledge
     let filler = fill(&mnt);
     // Keep writing until the disk says no: that write's flush fails.
     let mut failed = None;
-    for i in acknowledged..acknowledged + 100_000 {
+    let before = acknowledged;
+    for i in before..before + 100_000 {
         let r = store.put_run(&run(i)).and_then(|()| store.put_node(&format!("r{i:04}"), &NodeRecord::new("n", None)));
         match r.and_then(|()| rt.block_on(store.flush())) {
             Ok(()) => acknowledged = i + 1,

@@ -26,6 +26,16 @@ pub fn layout(title: &str, body: &str, run: Option<(&str, bool)>, csrf: &str) ->
     )
 }
 
+/// Shown on every page while the data dir cannot be written.
+pub fn storage_banner(message: &str, since: &str) -> String {
+    format!(
+        "<p class=\"errorbox storage-fault\" role=\"alert\"><strong>The server cannot write its data dir</strong> (since {}): {}. \
+Running notebooks carry on; nothing new starts until it can write again.</p>",
+        e(since),
+        e(message)
+    )
+}
+
 pub fn badge(status: &str) -> String {
     format!("<span class=\"badge {s}\">{t}</span>", s = e(status), t = e(&status.replace('_', " ")))
 }

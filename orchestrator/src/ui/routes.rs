@@ -79,8 +79,13 @@ impl IntoResponse for UiError {
 
 type UiResult = Result<Response, UiError>;
 
-fn page(title: &str, body: &str, run: Option<(&str, bool)>, csrf: &str) -> Response {
-    Html(pages::layout(title, body, run, csrf)).into_response()
+fn page(s: &AppState, title: &str, body: &str, run: Option<(&str, bool)>, csrf: &str) -> Response {
+    // A storage fault is news on every page: nothing new can start until it clears.
+    let body = match s.c.health.fault() {
+        Some(f) => format!("{}{body}", pages::storage_banner(&f.message, &f.since)),
+        None => body.to_string(),
+    };
+    Html(pages::layout(title, &body, run, csrf)).into_response()
 }
 
 pub(crate) fn router() -> Router<AppState> {
@@ -116,7 +121,7 @@ async fn js() -> Response {
 
 async fn workflows(State(s): State<AppState>, headers: HeaderMap) -> UiResult {
     let list = s.c.workflow_summaries()?;
-    Ok(page("Workflows", &pages::workflows_page(&list), None, &csrf_for(&s, &headers)))
+    Ok(page(&s, "Workflows", &pages::workflows_page(&list), None, &csrf_for(&s, &headers)))
 }
 
 async fn workflow(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> UiResult {
@@ -127,7 +132,7 @@ async fn workflow(State(s): State<AppState>, Path(id): Path<String>, headers: He
         runs.push((r, nodes));
     }
     let csrf = csrf_for(&s, &headers);
-    Ok(page(&id, &pages::workflow_page(&detail, &runs, &csrf), None, &csrf))
+    Ok(page(&s, &id, &pages::workflow_page(&detail, &runs, &csrf), None, &csrf))
 }
 
 async fn run(State(s): State<AppState>, Path(run): Path<String>, headers: HeaderMap) -> UiResult {
@@ -136,7 +141,7 @@ async fn run(State(s): State<AppState>, Path(run): Path<String>, headers: Header
     let needs: Vec<(String, Vec<String>)> = wf.nodes.values().map(|n| (n.id.clone(), n.needs.clone())).collect();
     let csrf = csrf_for(&s, &headers);
     let body = run_page::run_page(&detail, &needs, &csrf);
-    Ok(page(&format!("Run {run}"), &body, Some((&run, detail.run.status.is_finished())), &csrf))
+    Ok(page(&s, &format!("Run {run}"), &body, Some((&run, detail.run.status.is_finished())), &csrf))
 }
 
 async fn attempt(State(s): State<AppState>, Path((run, node, n)): Path<(String, String, u32)>, headers: HeaderMap) -> UiResult {
@@ -168,7 +173,7 @@ async fn attempt(State(s): State<AppState>, Path((run, node, n)): Path<(String, 
         })
     });
     let view = run_page::AttemptView { run: &detail.run, node: rec, attempt: a, notebook, rendered };
-    Ok(page(&format!("{node} #{n}"), &run_page::attempt_page(&view), None, &csrf_for(&s, &headers)))
+    Ok(page(&s, &format!("{node} #{n}"), &run_page::attempt_page(&view), None, &csrf_for(&s, &headers)))
 }
 
 fn rendered_notebook(s: &AppState, run: &str, node: &str, n: u32) -> Result<super::notebook::Rendered, Error> {
@@ -192,12 +197,12 @@ async fn frame(State(s): State<AppState>, Path((run, node, n, i)): Path<(String,
 }
 
 async fn backfills(State(s): State<AppState>, headers: HeaderMap) -> UiResult {
-    Ok(page("Backfills", &pages::backfills_page(&s.c.backfills(None)?), None, &csrf_for(&s, &headers)))
+    Ok(page(&s, "Backfills", &pages::backfills_page(&s.c.backfills(None)?), None, &csrf_for(&s, &headers)))
 }
 
 async fn backfill(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> UiResult {
     let csrf = csrf_for(&s, &headers);
-    Ok(page(&id, &pages::backfill_page(&s.c.backfill(&id)?, &csrf), None, &csrf))
+    Ok(page(&s, &id, &pages::backfill_page(&s.c.backfill(&id)?, &csrf), None, &csrf))
 }
 
 /// The run's node statuses whenever they change, until it finishes.
@@ -284,7 +289,7 @@ async fn cancel_backfill(State(s): State<AppState>, Path(id): Path<String>, head
 }
 
 async fn login_form() -> Response {
-    page("Sign in", &pages::login_page(None), None, "")
+    Html(pages::layout("Sign in", &pages::login_page(None), None, "")).into_response()
 }
 
 async fn login(State(s): State<AppState>, Form(form): Form<HashMap<String, String>>) -> Response {

@@ -47,6 +47,16 @@ impl CoordinatorConfig {
     }
 }
 
+/// The drive of one run in this process.
+struct Drive {
+    /// Tells apart a run's successive drives (reruns).
+    id: u64,
+    /// Taken by the first cancel.
+    cancel: Option<oneshot::Sender<()>>,
+    /// The run as the drive recorded it at its end.
+    ended: tokio::sync::watch::Receiver<Option<RunRecord>>,
+}
+
 pub struct Coordinator {
     pub engine: Arc<Engine>,
     pub board: Arc<LeaseBoard>,
@@ -57,13 +67,16 @@ pub struct Coordinator {
     pub(crate) data_dir: PathBuf,
     pub(crate) public_url: String,
     /// Cancel switches of the runs this process drives.
-    live: Mutex<HashMap<String, oneshot::Sender<()>>>,
+    live: Mutex<HashMap<String, Drive>>,
+    drives: std::sync::atomic::AtomicU64,
     /// Secret params of runs not started yet (queued), by run id; and of backfills, by id.
     /// Never stored: after a restart they come from the environment.
     pub(crate) secrets: Mutex<HashMap<String, Vec<(String, String)>>>,
     /// Wakes the planner: a run finished, a run or backfill was created, a workflow unpaused.
     pub(crate) wake: tokio::sync::Notify,
-    /// One admission pass at a time, so `max_active_runs` is never overshot.
+    /// One admission pass, rerun start or cancel decision at a time, so `max_active_runs`
+    /// is never overshot and a cancel never falls between a run recorded as running
+    /// and its drive starting.
     admission: tokio::sync::Mutex<()>,
     notifier: crate::notify::Notifier,
     /// Whether the data dir takes writes; see [`crate::health`].
@@ -112,6 +125,7 @@ impl Coordinator {
             data_dir: cfg.data_dir.clone(),
             public_url: cfg.public_url.trim_end_matches('/').to_string(),
             live: Mutex::new(HashMap::new()),
+            drives: Default::default(),
             secrets: Mutex::new(HashMap::new()),
             wake: tokio::sync::Notify::new(),
             admission: tokio::sync::Mutex::new(()),
@@ -148,7 +162,9 @@ impl Coordinator {
 
     fn spawn_drive(self: &Arc<Self>, wf: Arc<Workflow>, run_id: String, secrets: Vec<(String, String)>) {
         let (tx, rx) = oneshot::channel::<()>();
-        self.live.lock().unwrap_or_else(|p| p.into_inner()).insert(run_id.clone(), tx);
+        let (ended_tx, ended) = tokio::sync::watch::channel(None);
+        let id = self.drives.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.live.lock().unwrap_or_else(|p| p.into_inner()).insert(run_id.clone(), Drive { id, cancel: Some(tx), ended });
         let me = self.clone();
         tokio::spawn(async move {
             let mut rx = rx;
@@ -162,6 +178,7 @@ impl Coordinator {
                 };
                 match me.engine.drive(&wf, &run_id, &secrets, cancel).await {
                     Ok(outcome) => {
+                        ended_tx.send_replace(Some(outcome.run.clone()));
                         me.notify(&wf, &outcome).await;
                         break;
                     }
@@ -183,9 +200,9 @@ impl Coordinator {
             }
             {
                 // Only this drive's own entry: a rerun may already have put the next
-                // drive's sender here (ours is closed now that its receiver is gone).
+                // drive's here.
                 let mut live = me.live.lock().unwrap_or_else(|p| p.into_inner());
-                if live.get(&run_id).is_some_and(|tx| tx.is_closed()) {
+                if live.get(&run_id).is_some_and(|d| d.id == id) {
                     live.remove(&run_id);
                 }
             }
@@ -373,24 +390,35 @@ impl Coordinator {
 
     /// Cancel a running or queued run; returns once the run is recorded as cancelled.
     pub async fn cancel(&self, run_id: &str) -> Result<RunRecord> {
+        // Not between a rerun (or an admission) recording the run as running and
+        // starting its drive.
+        let serial = self.admission.lock().await;
         let run = self.run(run_id)?;
         if run.status.is_finished() {
             return Err(Error::Conflict(format!("run {run_id} is {}, not running", run.status.as_str())));
         }
-        let tx = self.live.lock().unwrap_or_else(|p| p.into_inner()).remove(run_id);
-        // Queued, nothing in this process drives it, or its drive already ended:
-        // record it cancelled here.
-        if tx.is_none_or(|tx| tx.send(()).is_err()) {
-            return self.cancel_undriven(self.run(run_id)?).await;
+        let drive = self.live.lock().unwrap_or_else(|p| p.into_inner()).get_mut(run_id).map(|d| (d.cancel.take(), d.ended.clone()));
+        // Queued, or nothing in this process drives it: record it cancelled here.
+        let Some((tx, mut ended)) = drive else {
+            return self.cancel_undriven(run).await;
+        };
+        drop(serial);
+        // Wait for this drive to end, not for the record to read "finished": a rerun
+        // right after would make it read "running" again, of the next drive.
+        if let Some(tx) = tx {
+            let _ = tx.send(());
         }
-        for _ in 0..200 {
-            let run = self.run(run_id)?;
-            if run.status.is_finished() {
-                return Ok(run);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        let end = match tokio::time::timeout(Duration::from_secs(10), ended.wait_for(Option::is_some)).await {
+            Ok(Ok(r)) => r.clone(),
+            // The drive stopped on an error without a final record.
+            Ok(Err(_)) => None,
+            Err(_) => return Err(Error::Conflict(format!("run {run_id} did not stop within 10 s"))),
+        };
+        match end {
+            Some(r) if r.status == RunStatus::Cancelled => Ok(r),
+            Some(r) => Err(Error::Conflict(format!("run {run_id} finished ({}) before it could be cancelled", r.status.as_str()))),
+            None => self.run(run_id),
         }
-        Err(Error::Conflict(format!("run {run_id} did not stop within 10 s")))
     }
 
     async fn cancel_undriven(&self, mut run: RunRecord) -> Result<RunRecord> {

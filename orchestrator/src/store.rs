@@ -1,6 +1,6 @@
 //! Durable state behind a trait, so the scheduler can be tested without a disk and
 //! the server can swap stores. [`SledStore`] is the embedded default: every change
-//! is written and then flushed (`flush_async`) before the engine acts on it.
+//! is written and then flushed (group-committed) before the engine acts on it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -238,8 +238,13 @@ impl StateStore for SledStore {
                 return Ok(()); // a flush that began after our writes covered them
             }
             let upto = self.written.load(SeqCst);
+            // Not `flush_async`: its futures can miss their wake-up when several are
+            // polled at once (sled #1241, #1308), which stalled a run's drive, and a
+            // cancel waiting on it, for seconds. A blocking flush on the blocking pool
+            // always returns.
             let db = self.current()?.db.clone();
-            db.flush_async().await.map_err(|e| self.failed(e))?;
+            let flushed = tokio::task::spawn_blocking(move || db.flush()).await.map_err(|e| Error::Store(format!("flush task: {e}")))?;
+            flushed.map_err(|e| self.failed(e))?;
             self.flushed.store(upto, SeqCst);
             Ok(())
         })

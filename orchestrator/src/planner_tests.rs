@@ -225,3 +225,40 @@ async fn two_reruns_at_once_start_one_drive() {
     assert_eq!(c.cancel(&run.id).await.unwrap().status, RunStatus::Cancelled);
     assert!(t.elapsed() < std::time::Duration::from_secs(5), "cancel took {:?}", t.elapsed());
 }
+
+/// schemathesis found it: a cancel whose run was rerun by someone else just as it
+/// ended waited for the *rerun's* drive to end too, and gave up after 10 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancels_racing_reruns_each_end_the_drive_they_cancelled() {
+    let f = Fixture::new("2026-01-01T00:00:00Z");
+    let c = f.coordinator();
+    f.register(&c, "").await;
+    let run = c.trigger("wf", &Default::default()).await.unwrap();
+    let racer = |seed: u64| {
+        let (c, id) = (c.clone(), run.id.clone());
+        tokio::spawn(async move {
+            let mut outcomes = Vec::new();
+            for i in 0..40u64 {
+                // Each task its own fixed interleaving of cancels and reruns.
+                if (seed.wrapping_mul(31).wrapping_add(i * 7) / 3) % 2 == 0 {
+                    outcomes.push(("cancel", c.cancel(&id).await.map(|r| r.status)));
+                } else {
+                    let req = deckle_protocol::api::Rerun { from_failed: i % 3 == 0, params: Default::default() };
+                    outcomes.push(("rerun", c.rerun(&id, &req).await.map(|r| r.status)));
+                }
+            }
+            outcomes
+        })
+    };
+    let (a, b) = tokio::join!(racer(1), racer(2));
+    let all: Vec<_> = a.unwrap().into_iter().chain(b.unwrap()).collect();
+    let cancelled = all.iter().filter(|(op, r)| *op == "cancel" && matches!(r, Ok(RunStatus::Cancelled))).count();
+    assert!(cancelled > 0, "some cancels landed: {all:?}");
+    for (op, r) in &all {
+        match r {
+            Ok(s) => assert_eq!(*s, if *op == "cancel" { RunStatus::Cancelled } else { RunStatus::Running }, "{op}"),
+            Err(crate::Error::Conflict(m)) => assert!(!m.contains("did not stop"), "{op}: {m}"),
+            Err(e) => panic!("{op}: {e}"),
+        }
+    }
+}

@@ -46,11 +46,17 @@ fn sha256(bytes: &[u8]) -> String {
 fn safe_relative(p: &str) -> Result<PathBuf> {
     let path = Path::new(p);
     let ok = !p.is_empty() && path.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
-    if ok {
-        Ok(path.to_path_buf())
-    } else {
-        Err(Error::Input(format!("file path {p:?} must be relative to the workflow file and stay inside its directory")))
+    if !ok {
+        return Err(Error::Input(format!("file path {p:?} must be relative to the workflow file and stay inside its directory")));
     }
+    // What the file system would refuse is bad input, not a server failure.
+    if p.chars().any(char::is_control) {
+        return Err(Error::Input(format!("file path {p:?} contains a control character")));
+    }
+    if p.len() > 1024 || path.components().any(|c| c.as_os_str().len() > 255) {
+        return Err(Error::Input(format!("file path {:?}… is too long (at most 255 bytes a name, 1024 in all)", p.chars().take(64).collect::<String>())));
+    }
+    Ok(path.to_path_buf())
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
@@ -176,5 +182,23 @@ impl Registry {
         } else {
             Err(Error::NotFound(format!("blob {hash}")))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// schemathesis found the NUL byte: it reached the file system and came back a 503.
+    #[test]
+    fn file_paths_the_file_system_would_refuse_are_bad_input() {
+        for bad in ["", "/etc/passwd", "../x.ipynb", "a/../../x.ipynb", "a\0b.ipynb", "tab\there.ipynb", "new\nline.ipynb", &"n".repeat(256), &"d/".repeat(600)] {
+            match safe_relative(bad) {
+                Err(Error::Input(_)) => {}
+                other => panic!("{:?}: {other:?}", bad.chars().take(40).collect::<String>()),
+            }
+        }
+        assert_eq!(safe_relative("sub/nb.ipynb").unwrap(), PathBuf::from("sub/nb.ipynb"));
+        assert_eq!(safe_relative("ünïcode nb.ipynb").unwrap(), PathBuf::from("ünïcode nb.ipynb"));
     }
 }

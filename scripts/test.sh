@@ -7,3 +7,5 @@ cd "$root"
 scripts/setup.sh --test
 cargo build --quiet --bin deckle
 cargo test --workspace --no-fail-fast "$@"
+# Coverage-guided fuzzing for a bounded time (DECKLE_FUZZ_SECS per target, default 60).
+scripts/fuzz.sh

@@ -18,6 +18,7 @@ mod translators;
 mod workflows;
 mod sql_nodes;
 mod server_faults;
+mod hostile_paths;
 mod storage_faults;
 mod ui;
 mod api_fuzz;

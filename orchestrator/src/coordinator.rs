@@ -100,7 +100,7 @@ impl Coordinator {
     /// With `health` the one `store` reports its faults to.
     pub fn with_health(cfg: &CoordinatorConfig, store: Arc<dyn StateStore>, clock: Arc<dyn Clock>, health: Arc<StorageHealth>) -> Result<Arc<Self>> {
         let metrics = Arc::new(Metrics::default());
-        let board = LeaseBoard::load(store.clone(), cfg.lease_ttl, metrics.clone(), health.clone())?;
+        let board = LeaseBoard::load(store.clone(), cfg.lease_ttl, metrics.clone(), health.clone(), &cfg.data_dir)?;
         board.spawn_reaper(Duration::from_millis(250).min(cfg.lease_ttl / 4));
         let (tx, mut rx) = mpsc::unbounded_channel();
         let ecfg = EngineConfig { data_dir: cfg.data_dir.clone(), slots: cfg.run_slots, preview_rows: 20 };

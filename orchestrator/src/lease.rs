@@ -89,6 +89,8 @@ pub struct LeaseBoard {
     health: Arc<StorageHealth>,
     /// The server is shutting down: long-polls return at once, empty.
     closing: std::sync::atomic::AtomicBool,
+    /// Where uploaded notebooks live (below it, directories are synced too).
+    data_dir: std::path::PathBuf,
 }
 
 fn lost(worker: &str, why: &str) -> TaskResult {
@@ -109,7 +111,7 @@ fn sha256_file(path: &str) -> std::io::Result<String> {
 impl LeaseBoard {
     /// A board holding the leases the store kept, each with a fresh TTL: their
     /// workers get that long to be heard from again.
-    pub fn load(store: Arc<dyn StateStore>, ttl: Duration, metrics: Arc<Metrics>, health: Arc<StorageHealth>) -> Result<Arc<Self>> {
+    pub fn load(store: Arc<dyn StateStore>, ttl: Duration, metrics: Arc<Metrics>, health: Arc<StorageHealth>, data_dir: &Path) -> Result<Arc<Self>> {
         let mut inner = Inner::default();
         let now = Instant::now();
         for rec in store.leases()? {
@@ -127,7 +129,7 @@ impl LeaseBoard {
         if !inner.active.is_empty() {
             info!(leases = inner.active.len(), "leases held before the restart are back");
         }
-        Ok(Arc::new(LeaseBoard { inner: Mutex::new(inner), work: Notify::new(), store, ttl, metrics, health, closing: Default::default() }))
+        Ok(Arc::new(LeaseBoard { inner: Mutex::new(inner), work: Notify::new(), store, ttl, metrics, health, closing: Default::default(), data_dir: data_dir.to_path_buf() }))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -288,6 +290,10 @@ impl LeaseBoard {
             result.outputs.clear();
             result.error = Some(format!("outputs larger than {MAX_OUTPUT_BYTES} bytes are refused: {}", oversized.join(", ")));
         }
+        if result.notebook_written {
+            // The notebook is part of what the completion acknowledges.
+            self.make_durable(&task).await?;
+        }
         self.store.put_lease(&LeaseRecord { id: lease.to_string(), worker, task: task.clone(), result: Some(result.clone()) })?;
         self.store.flush().await?;
         let key = key_of(&task);
@@ -299,6 +305,27 @@ impl LeaseBoard {
         inner.by_attempt.remove(&key);
         self.deliver(&mut inner, key, lease, result, abandoned);
         Ok(())
+    }
+
+    /// Sync the attempt's uploaded notebooks and the directories above them, up to
+    /// the data dir (a run's directories are created by its first upload).
+    async fn make_durable(&self, task: &Task) -> Result<()> {
+        let paths: Vec<std::path::PathBuf> = [Some(&task.output_path), task.input_copy_path.as_ref()].into_iter().flatten().map(std::path::PathBuf::from).collect();
+        let root = self.data_dir.clone();
+        let synced = tokio::task::spawn_blocking(move || -> Result<()> {
+            for p in &paths {
+                let io = |e: std::io::Error| Error::Io { path: p.display().to_string(), message: e.to_string() };
+                match crate::durable::sync_file(p) {
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    r => r.map_err(io)?,
+                }
+                for dir in p.ancestors().skip(1).take_while(|d| d.starts_with(&root)) {
+                    crate::durable::sync_dir(dir).map_err(io)?;
+                }
+            }
+            Ok(())
+        });
+        synced.await.map_err(|e| Error::Store(format!("sync task: {e}")))?
     }
 
     fn deliver(&self, inner: &mut Inner, key: AttemptKey, lease: &str, result: TaskResult, abandoned: bool) {

@@ -56,7 +56,7 @@ fn board(store: &Arc<MemStore>, ttl: Duration) -> Arc<LeaseBoard> {
 }
 
 fn board_with(store: &Arc<MemStore>, ttl: Duration, health: Arc<StorageHealth>) -> Arc<LeaseBoard> {
-    LeaseBoard::load(store.clone(), ttl, Arc::new(Metrics::default()), health).unwrap()
+    LeaseBoard::load(store.clone(), ttl, Arc::new(Metrics::default()), health, &std::env::temp_dir()).unwrap()
 }
 
 #[tokio::test]

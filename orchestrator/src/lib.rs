@@ -27,6 +27,7 @@ pub mod engine;
 #[cfg(test)]
 mod engine_tests;
 pub mod error;
+mod durable;
 pub mod executor;
 pub mod health;
 pub mod lease;

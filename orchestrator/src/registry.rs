@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::clock::Clock;
+use crate::durable;
 use crate::error::{Error, Result};
 use crate::store::StateStore;
 
@@ -114,10 +115,13 @@ impl Registry {
             let blob = blobs.join(hash);
             if !blob.exists() {
                 let tmp = blobs.join(format!("{hash}.{}", uuid::Uuid::new_v4().simple()));
-                std::fs::write(&tmp, &req.files[rel]).map_err(io(&tmp))?;
+                durable::write_synced(&tmp, req.files[rel].as_bytes()).map_err(io(&tmp))?;
                 std::fs::rename(&tmp, &blob).map_err(io(&blob))?;
             }
         }
+        durable::sync_dir(&blobs).map_err(io(&blobs))?;
+        // The version's files are on disk before the store says it exists.
+        durable::sync_tree(staging).map_err(io(staging))?;
         let _one_at_a_time = self.lock.lock().await;
         let mut entry = self.store.get_workflow(&wf.id)?.unwrap_or(WorkflowEntry { id: wf.id.clone(), description: None, versions: Vec::new() });
         let version = entry.versions.last().map_or(1, |v| v.version + 1);
@@ -127,6 +131,9 @@ impl Registry {
         }
         let _ = std::fs::remove_dir_all(&dest); // a half-made directory from a crash
         std::fs::rename(staging, &dest).map_err(io(&dest))?;
+        for dir in dest.ancestors().skip(1).take(2).chain([self.data_dir.as_path()]) {
+            durable::sync_dir(dir).map_err(io(dir))?;
+        }
         let v = WorkflowVersion {
             workflow: wf.id.clone(),
             version,

@@ -76,12 +76,56 @@ struct Sled {
     nodes: sled::Tree,
     leases: sled::Tree,
     workflows: sled::Tree,
+    /// sled's log file, for [`durable`].
+    log: std::fs::File,
 }
 
 impl Sled {
     fn open(dir: &Path) -> Result<Self> {
         let db = sled::Config::new().path(dir).open().map_err(|e| Error::Store(format!("opening {}: {e}", dir.display())))?;
-        Ok(Sled { runs: db.open_tree("runs")?, nodes: db.open_tree("nodes")?, leases: db.open_tree("leases")?, workflows: db.open_tree("workflows")?, db })
+        let io = |what: &str, e: std::io::Error| Error::Store(format!("{}: {what}: {e}", dir.display()));
+        // sled writes its `conf` and creates its files without syncing them or
+        // the directory: do it once, so a crash cannot leave an empty conf.
+        for f in ["conf", "db"] {
+            crate::durable::sync_file(&dir.join(f)).map_err(|e| io(f, e))?;
+        }
+        crate::durable::sync_dir(dir).map_err(|e| io("directory", e))?;
+        if let Some(parent) = dir.parent() {
+            crate::durable::sync_dir(parent).map_err(|e| io("parent directory", e))?;
+        }
+        let log = std::fs::File::open(dir.join("db")).map_err(|e| io("db", e))?;
+        Ok(Sled { runs: db.open_tree("runs")?, nodes: db.open_tree("nodes")?, leases: db.open_tree("leases")?, workflows: db.open_tree("workflows")?, db, log })
+    }
+
+    /// `Db::flush` and then what it leaves out. sled 0.34 makes its log writes
+    /// stable with `sync_file_range`, which syncs data but not the size and block
+    /// map of a file that grew, and writes large values to `blobs/` unsynced; an OS
+    /// crash or a file system gone read-only could lose them (seen: an ext4 error
+    /// lost every record written since the last periodic fsync). fsync the log,
+    /// and new blob files and their directory.
+    fn flush(&self, dir: &Path, synced_blobs: &Mutex<std::collections::HashSet<std::ffi::OsString>>) -> sled::Result<()> {
+        self.db.flush()?;
+        self.log.sync_all()?;
+        let blobs = dir.join("blobs");
+        let mut synced = synced_blobs.lock().unwrap_or_else(|p| p.into_inner());
+        let mut fresh = false;
+        let listed = match std::fs::read_dir(&blobs) {
+            Ok(l) => l,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        for entry in listed {
+            let name = entry?.file_name();
+            if !synced.contains(&name) {
+                crate::durable::sync_file(&blobs.join(&name))?;
+                synced.insert(name);
+                fresh = true;
+            }
+        }
+        if fresh {
+            crate::durable::sync_dir(&blobs)?;
+        }
+        Ok(())
     }
 }
 
@@ -98,6 +142,8 @@ pub struct SledStore {
     written: std::sync::atomic::AtomicU64,
     flushed: std::sync::atomic::AtomicU64,
     flushing: tokio::sync::Mutex<()>,
+    /// sled's blob files already synced (they never change once written).
+    synced_blobs: Arc<Mutex<std::collections::HashSet<std::ffi::OsString>>>,
 }
 
 impl SledStore {
@@ -114,6 +160,7 @@ impl SledStore {
             written: Default::default(),
             flushed: Default::default(),
             flushing: tokio::sync::Mutex::new(()),
+            synced_blobs: Arc::default(),
         })
     }
 
@@ -242,8 +289,8 @@ impl StateStore for SledStore {
             // polled at once (sled #1241, #1308), which stalled a run's drive, and a
             // cancel waiting on it, for seconds. A blocking flush on the blocking pool
             // always returns.
-            let db = self.current()?.db.clone();
-            let flushed = tokio::task::spawn_blocking(move || db.flush()).await.map_err(|e| Error::Store(format!("flush task: {e}")))?;
+            let (sled, dir, synced) = (self.current()?, self.dir.clone(), self.synced_blobs.clone());
+            let flushed = tokio::task::spawn_blocking(move || sled.flush(&dir, &synced)).await.map_err(|e| Error::Store(format!("flush task: {e}")))?;
             flushed.map_err(|e| self.failed(e))?;
             self.flushed.store(upto, SeqCst);
             Ok(())

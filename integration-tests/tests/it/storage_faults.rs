@@ -41,6 +41,58 @@ impl Drop for Tmpfs {
     }
 }
 
+/// An ext4 file system on a loop device, mounted `errors=remount-ro`: a file system
+/// error turns it read-only at once, as a failing disk does.
+struct Ext4 {
+    dev: String,
+    dir: PathBuf,
+}
+
+fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(out.status.success(), "{cmd:?}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+impl Ext4 {
+    fn mount(image: &Path, dir: &Path, size_mib: u64) -> Ext4 {
+        std::fs::File::create(image).unwrap().set_len(size_mib << 20).unwrap();
+        run_ok(Command::new("mkfs.ext4").arg("-q").arg(image));
+        // Loop devices need root, as the tmpfs does.
+        let dev = run_ok(Command::new("losetup").args(["-f", "--show"]).arg(image));
+        let _ = Command::new("blockdev").args(["--setrw", &dev]).status();
+        std::fs::create_dir_all(dir).unwrap();
+        let e = Ext4 { dev, dir: dir.to_path_buf() };
+        e.mount_again();
+        e
+    }
+
+    fn mount_again(&self) {
+        run_ok(Command::new("mount").args(["-o", "errors=remount-ro", &self.dev]).arg(&self.dir));
+    }
+
+    /// What a disk error does: ext4 records it and goes read-only (emergency_ro).
+    fn fail(&self) {
+        let name = Path::new(&self.dev).file_name().unwrap().to_string_lossy().into_owned();
+        std::fs::write(format!("/sys/fs/ext4/{name}/trigger_fs_error"), "deckle storage-fault test\n").unwrap();
+    }
+
+    /// What an operator does after: unmount, check, mount.
+    fn repair(&self) {
+        run_ok(Command::new("umount").arg(&self.dir));
+        let fsck = Command::new("e2fsck").args(["-fy", &self.dev]).output().unwrap();
+        assert!(fsck.status.code().is_some_and(|c| c <= 1), "e2fsck: {}", String::from_utf8_lossy(&fsck.stdout));
+        self.mount_again();
+    }
+}
+
+impl Drop for Ext4 {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
+        let _ = Command::new("losetup").args(["-d", &self.dev]).status();
+    }
+}
+
 /// Take every free byte of `dir`'s filesystem with one file; returns its path.
 fn fill(dir: &Path) -> PathBuf {
     let path = dir.join("filler");
@@ -270,4 +322,92 @@ fn sled_on_a_full_disk_refuses_writes_until_reopened_and_keeps_every_acknowledge
         assert!(ids.contains(&format!("r{i:04}")), "acknowledged run r{i:04} is kept ({} runs)", ids.len());
     }
     assert!(ids.contains(&"r99999".to_string()));
+}
+
+#[test]
+fn a_data_dir_that_turns_read_only_mid_run_refuses_new_work_and_the_run_finishes_after_repair() {
+    let dir = tmp();
+    let data = dir.path().join("data");
+    let disk = Ext4::mount(&dir.path().join("disk.img"), &data, 64);
+    let mut server = Server::start(&data, &["--lease-ttl", "10"]);
+    let worker = Worker::start(&server, "w1", &["--slots", "1"]);
+    server.register_from(&gated_workflow(&dir.path().join("wf")));
+    let gate = dir.path().join("open");
+    let run = server.trigger("gated", json!({"gate": gate.display().to_string()}));
+    server.wait_until(&run, Duration::from_secs(120), "held running", |d| node(d, "held")["status"] == "running" && attempts(d, "held")[0]["worker"] == "w1");
+
+    disk.fail();
+    let body = wait_health(&server, 503, Duration::from_secs(15));
+    let why = body["storage"]["error"].as_str().unwrap();
+    assert!(why.contains("Read-only file system"), "{why}");
+    let (s, b) = server.client().post("/api/v1/workflows/gated/runs", &json!({"params": {}}));
+    assert_eq!((s, b["code"].as_str()), (503, Some("storage_unavailable")), "{b}");
+    // `held` ends while nothing can be written: its worker holds the result.
+    std::fs::write(&gate, "").unwrap();
+    let until = Instant::now() + Duration::from_secs(30);
+    while !worker.log().contains("cannot take it yet") {
+        assert!(Instant::now() < until, "the worker holds the result:\n{}", worker.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let d = server.run(&run);
+    assert_eq!((node(&d, "held")["status"].as_str(), attempts(&d, "held").len()), (Some("running"), 1), "{d:#}");
+
+    // An emergency read-only ext4 wants a check before it is written again: stop
+    // the server, repair, start it on the same data dir within the lease TTL.
+    assert!(server.terminate(Duration::from_secs(20)).is_some(), "the server stops on SIGTERM even with its disk read-only");
+    disk.repair();
+    server.restart(1);
+    let d = server.wait_finished(&run, Duration::from_secs(120));
+    assert_eq!(d["run"]["status"], "succeeded", "{d:#}\nserver log:\n{}", server.log());
+    for key in ["first", "held", "last"] {
+        assert_eq!(attempts(&d, key).len(), 1, "{key} ran once: {d:#}");
+    }
+    assert_eq!(node(&d, "last")["outputs"]["done"], "held-last");
+    assert_eq!(health(&server).0, 200);
+}
+
+/// sled makes its log writes stable with `sync_file_range`, which leaves a grown
+/// file's size and block map unsynced: after an ext4 error every record since the
+/// last periodic fsync was gone (0 of 50 came back). The store's flush syncs them.
+#[test]
+fn records_acknowledged_by_a_flush_survive_the_file_system_failing() {
+    use deckle_orchestrator::record::{NodeRecord, RunRecord, RunStatus};
+    use deckle_orchestrator::store::{SledStore, StateStore};
+
+    let dir = tmp();
+    let mnt = dir.path().join("mnt");
+    let disk = Ext4::mount(&dir.path().join("disk.img"), &mnt, 32);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let run = |i: usize| RunRecord {
+        id: format!("r{i:03}"),
+        workflow: "w".into(),
+        date: "2026-01-01".into(),
+        logical_time: "2026-01-01T00:00:00Z".into(),
+        // Large enough that some values go to sled's blob files too.
+        params: [("pad".to_string(), serde_json::Value::String("x".repeat(if i % 10 == 0 { 200_000 } else { 3000 })))].into_iter().collect(),
+        version: 1,
+        attempt: 1,
+        trigger: Default::default(),
+        status: RunStatus::Succeeded,
+        started_at: "t".into(),
+        ended_at: None,
+        notifications: Vec::new(),
+    };
+    {
+        let store = SledStore::open(&mnt.join("state")).unwrap();
+        for i in 0..50 {
+            store.put_run(&run(i)).unwrap();
+            store.put_node(&format!("r{i:03}"), &NodeRecord::new("n", None)).unwrap();
+            rt.block_on(store.flush()).unwrap();
+        }
+        disk.fail();
+        store.put_run(&run(99)).unwrap();
+        assert!(rt.block_on(store.flush()).is_err(), "nothing is acknowledged once the disk is read-only");
+    }
+    disk.repair();
+    let store = SledStore::open(&mnt.join("state")).unwrap();
+    let ids: Vec<String> = store.runs().unwrap().into_iter().map(|r| r.id).collect();
+    assert_eq!(ids.len(), 50, "every acknowledged run is back, the refused one is not: {ids:?}");
+    assert_eq!(store.get_run("r040").unwrap().unwrap().params["pad"].as_str().unwrap().len(), 200_000);
+    assert_eq!(store.nodes("r049").unwrap().len(), 1);
 }

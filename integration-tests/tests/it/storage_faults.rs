@@ -54,12 +54,29 @@ fn run_ok(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// Attach `image` to a free loop device (root, as the tmpfs needs). In a container
+/// the kernel may hand out a loop device whose node was never made: make it.
+fn attach_loop(image: &Path) -> String {
+    for _ in 0..10 {
+        let free = run_ok(Command::new("losetup").arg("-f"));
+        if !Path::new(&free).exists() {
+            let n = free.trim_start_matches("/dev/loop");
+            let _ = Command::new("mknod").args([&free, "b", "7", n]).status();
+        }
+        // Another test may have taken it meanwhile: try the next one.
+        if Command::new("losetup").arg(&free).arg(image).status().is_ok_and(|s| s.success()) {
+            return free;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("no loop device could be attached for {}", image.display());
+}
+
 impl Ext4 {
     fn mount(image: &Path, dir: &Path, size_mib: u64) -> Ext4 {
         std::fs::File::create(image).unwrap().set_len(size_mib << 20).unwrap();
         run_ok(Command::new("mkfs.ext4").arg("-q").arg(image));
-        // Loop devices need root, as the tmpfs does.
-        let dev = run_ok(Command::new("losetup").args(["-f", "--show"]).arg(image));
+        let dev = attach_loop(image);
         let _ = Command::new("blockdev").args(["--setrw", &dev]).status();
         std::fs::create_dir_all(dir).unwrap();
         let e = Ext4 { dev, dir: dir.to_path_buf() };
@@ -146,6 +163,24 @@ fn wait_health(server: &Server, status: u16, within: Duration) -> Value {
 fn metric(server: &Server, name: &str) -> String {
     let text = reqwest::blocking::get(format!("{}/metrics", server.url)).unwrap().text().unwrap();
     text.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_default().to_string()
+}
+
+/// A finished run record with a `pad` param of `pad` bytes.
+fn run_record(id: String, pad: usize) -> deckle_orchestrator::record::RunRecord {
+    deckle_orchestrator::record::RunRecord {
+        id,
+        workflow: "w".into(),
+        date: "2026-01-01".into(),
+        logical_time: "2026-01-01T00:00:00Z".into(),
+        params: [("pad".to_string(), Value::String("x".repeat(pad)))].into_iter().collect(),
+        version: 1,
+        attempt: 1,
+        trigger: Default::default(),
+        status: deckle_orchestrator::record::RunStatus::Succeeded,
+        started_at: "t".into(),
+        ended_at: None,
+        notifications: Vec::new(),
+    }
 }
 
 fn attempts(detail: &Value, key: &str) -> Vec<Value> {
@@ -261,7 +296,7 @@ fn a_read_only_data_dir_is_refused_at_start_with_the_reason_and_its_state_is_int
 #[test]
 fn sled_on_a_full_disk_refuses_writes_until_reopened_and_keeps_every_acknowledged_record() {
     use deckle_orchestrator::health::StorageHealth;
-    use deckle_orchestrator::record::{NodeRecord, RunRecord, RunStatus};
+    use deckle_orchestrator::record::NodeRecord;
     use deckle_orchestrator::store::{SledStore, StateStore};
     use std::sync::Arc;
 
@@ -271,20 +306,7 @@ fn sled_on_a_full_disk_refuses_writes_until_reopened_and_keeps_every_acknowledge
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let health = Arc::new(StorageHealth::default());
     let store = SledStore::open_with(&mnt.join("state"), health.clone()).unwrap();
-    let run = |i: usize| RunRecord {
-        id: format!("r{i:04}"),
-        workflow: "w".into(),
-        date: "2026-01-01".into(),
-        logical_time: "2026-01-01T00:00:00Z".into(),
-        params: [("pad".to_string(), serde_json::Value::String("x".repeat(2000)))].into_iter().collect(),
-        version: 1,
-        attempt: 1,
-        trigger: Default::default(),
-        status: RunStatus::Succeeded,
-        started_at: "t".into(),
-        ended_at: None,
-        notifications: Vec::new(),
-    };
+    let run = |i: usize| run_record(format!("r{i:04}"), 2000);
     let mut acknowledged = 0;
     for i in 0..20 {
         store.put_run(&run(i)).unwrap();
@@ -371,28 +393,15 @@ fn a_data_dir_that_turns_read_only_mid_run_refuses_new_work_and_the_run_finishes
 /// last periodic fsync was gone (0 of 50 came back). The store's flush syncs them.
 #[test]
 fn records_acknowledged_by_a_flush_survive_the_file_system_failing() {
-    use deckle_orchestrator::record::{NodeRecord, RunRecord, RunStatus};
+    use deckle_orchestrator::record::NodeRecord;
     use deckle_orchestrator::store::{SledStore, StateStore};
 
     let dir = tmp();
     let mnt = dir.path().join("mnt");
     let disk = Ext4::mount(&dir.path().join("disk.img"), &mnt, 32);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let run = |i: usize| RunRecord {
-        id: format!("r{i:03}"),
-        workflow: "w".into(),
-        date: "2026-01-01".into(),
-        logical_time: "2026-01-01T00:00:00Z".into(),
-        // Large enough that some values go to sled's blob files too.
-        params: [("pad".to_string(), serde_json::Value::String("x".repeat(if i % 10 == 0 { 200_000 } else { 3000 })))].into_iter().collect(),
-        version: 1,
-        attempt: 1,
-        trigger: Default::default(),
-        status: RunStatus::Succeeded,
-        started_at: "t".into(),
-        ended_at: None,
-        notifications: Vec::new(),
-    };
+    // Some large enough to go to sled's blob files.
+    let run = |i: usize| run_record(format!("r{i:03}"), if i % 10 == 0 { 200_000 } else { 3000 });
     {
         let store = SledStore::open(&mnt.join("state")).unwrap();
         for i in 0..50 {

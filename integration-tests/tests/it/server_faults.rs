@@ -63,8 +63,9 @@ fn a_killed_worker_s_node_is_retried_on_the_other_and_both_attempts_are_kept() {
     // Wait until a worker is mid-cell and has uploaded its partial notebook.
     let detail = server.wait_until(&run, Duration::from_secs(60), "a partial notebook upload", |d| {
         node(d, "only")["status"] == "running" && {
+            // The API names it relative to the data dir.
             let path = node(d, "only")["attempts"][0]["notebook"].as_str().unwrap_or("").to_string();
-            std::fs::read_to_string(&path).is_ok_and(|t| t.contains("started only"))
+            !path.is_empty() && std::fs::read_to_string(server.data.join(&path)).is_ok_and(|t| t.contains("started only"))
         }
     });
     let first_nb = node(&detail, "only")["attempts"][0]["notebook"].as_str().unwrap().to_string();
@@ -82,7 +83,7 @@ fn a_killed_worker_s_node_is_retried_on_the_other_and_both_attempts_are_kept() {
     assert_eq!(att[1]["status"], "succeeded");
     assert_eq!(att[1]["worker"], survivor.name.as_str());
     // The first attempt's partial notebook is kept, with what it printed before the kill.
-    let partial = read_nb(std::path::Path::new(&first_nb));
+    let partial = read_nb(&server.data.join(&first_nb));
     assert!(serde_json::to_string(&partial).unwrap().contains("started only"));
     assert!(!first_nb.is_empty() && att[1]["notebook"] != att[0]["notebook"], "each attempt has its own notebook");
 }

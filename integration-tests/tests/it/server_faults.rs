@@ -190,11 +190,12 @@ fn auth_size_limits_and_malformed_requests_get_json_errors() {
     let dir = tmp();
     let token_file = dir.path().join("token");
     std::fs::write(&token_file, "tok-3141\n").unwrap();
-    let server = Server::start(&dir.path().join("data"), &["--token-file", token_file.to_str().unwrap(), "--max-body-mib", "1"]);
+    // Debug logging: the token must not show up even there.
+    let server = Server::start_with_env(&dir.path().join("data"), &["--token-file", token_file.to_str().unwrap(), "--max-body-mib", "1"], &[("DECKLE_LOG", "debug")]);
     let ok = server.client();
     let anon = server.client().with_token(None);
     let wrong = server.client().with_token(Some("tok-314"));
-    for path in ["/api/v1/workflows", "/api/v1/runs", "/api/v1/runs/x", "/api/v1/openapi.json", "/metrics", "/api/v1/blobs/00", "/api/v1/nope"] {
+    for path in ["/api/v1/workflows", "/api/v1/runs", "/api/v1/runs/x", "/api/v1/openapi.json", "/metrics", "/api/v1/health", "/api/v1/blobs/00", "/api/v1/nope"] {
         for (who, api) in [("no token", &anon), ("a wrong token", &wrong)] {
             let (status, body) = api.get(path);
             assert_eq!(status, 401, "GET {path} with {who}: {body}");
@@ -237,6 +238,10 @@ fn auth_size_limits_and_malformed_requests_get_json_errors() {
     // Not found is JSON too.
     let (status, body) = ok.get("/api/v1/runs/no-such-run");
     assert_eq!((status, body["code"].clone()), (404, json!("not_found")));
+    // Every request above carried a token, right or wrong: none is in the log.
+    let log = server.log();
+    assert!(log.contains("DEBUG"), "the log is at debug level");
+    assert!(!log.contains("tok-314"), "a token was logged:\n{log}");
 }
 
 #[test]

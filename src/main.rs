@@ -27,6 +27,10 @@ enum Command {
     /// Execute one notebook, papermill-compatible: `deckle execute IN.ipynb OUT.ipynb -p name value`.
     Execute(execute_cmd::ExecuteArgs),
     /// Run a whole workflow locally: coordinator and worker in this process.
+    ///
+    /// Exit codes: 0 the run succeeded; 1 it failed; 2 invalid workflow or params;
+    /// 3 the data dir cannot be written (full, read-only); 130 cancelled (Ctrl-C).
+    #[command(verbatim_doc_comment)]
     Run(run_cmd::RunArgs),
     /// Check a workflow file; every problem is listed with file, line and column.
     Validate(validate_cmd::ValidateArgs),

@@ -40,6 +40,8 @@ pub struct RunArgs {
 
 pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_INVALID: i32 = 2;
+/// The data dir cannot be written (full, read-only): what was recorded stays.
+pub const EXIT_STORAGE: i32 = 3;
 
 fn status_mark(s: NodeStatus) -> &'static str {
     match s {
@@ -141,8 +143,8 @@ pub async fn run(args: RunArgs) -> i32 {
     let store = match SledStore::open(&data.join("state")) {
         Ok(s) => Arc::new(s),
         Err(e) => {
-            eprintln!("deckle: {e}");
-            return EXIT_INVALID;
+            eprintln!("deckle: cannot use the data dir {}: {e}", data.display());
+            return EXIT_STORAGE;
         }
     };
     let cfg = EngineConfig { data_dir: data.clone(), slots: args.workers.max(1), preview_rows: 20 };
@@ -170,13 +172,20 @@ pub async fn run(args: RunArgs) -> i32 {
                 _ => EXIT_FAILED,
             }
         }
-        Err(e) => {
-            eprintln!("deckle: {e}");
-            match e {
-                deckle_orchestrator::Error::Input(_) => EXIT_INVALID,
-                _ => EXIT_FAILED,
+        Err(e) => match e {
+            deckle_orchestrator::Error::Input(_) => {
+                eprintln!("deckle: {e}");
+                EXIT_INVALID
             }
-        }
+            deckle_orchestrator::Error::Store(_) | deckle_orchestrator::Error::Io { .. } => {
+                eprintln!("deckle: the run stopped: the data dir {} cannot be written: {e}; what was recorded before is kept there", data.display());
+                EXIT_STORAGE
+            }
+            _ => {
+                eprintln!("deckle: {e}");
+                EXIT_FAILED
+            }
+        },
     }
 }
 

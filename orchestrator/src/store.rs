@@ -174,10 +174,17 @@ impl SledStore {
 
     /// An error from sled, with I/O failures reported as a storage fault.
     fn failed(&self, e: sled::Error) -> Error {
-        let msg = format!("{}: {e}", self.dir.display());
-        if matches!(e, sled::Error::Io(_)) {
-            self.health.set(msg.clone());
-        }
+        let sled::Error::Io(io) = &e else {
+            return Error::Store(format!("{}: {e}", self.dir.display()));
+        };
+        // sled wraps the OS error in a string of its Debug form: say it plainly.
+        let why = match io.kind() {
+            std::io::ErrorKind::StorageFull => "No space left on device".to_string(),
+            std::io::ErrorKind::ReadOnlyFilesystem => "Read-only file system".to_string(),
+            _ => io.to_string(),
+        };
+        let msg = format!("{}: {why}", self.dir.display());
+        self.health.set(msg.clone());
         Error::Store(msg)
     }
 

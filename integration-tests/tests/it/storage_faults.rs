@@ -420,3 +420,68 @@ fn records_acknowledged_by_a_flush_survive_the_file_system_failing() {
     assert_eq!(store.get_run("r040").unwrap().unwrap().params["pad"].as_str().unwrap().len(), 200_000);
     assert_eq!(store.nodes("r049").unwrap().len(), 1);
 }
+
+/// `deckle run` (embedded, no server) on a disk that is full at start, or fills
+/// while a node runs: a clear error naming the data dir, never a panic, and what
+/// it recorded before the disk filled is still there.
+#[test]
+fn deckle_run_on_a_full_disk_says_so_and_keeps_what_it_recorded() {
+    use deckle_orchestrator::record::NodeStatus;
+    use deckle_orchestrator::store::{SledStore, StateStore};
+
+    let dir = tmp();
+    let mnt = dir.path().join("mnt");
+    let _disk = Tmpfs::mount(&mnt, 24);
+    let wf = gated_workflow(&dir.path().join("wf"));
+
+    let filler = fill(&mnt);
+    let o = deckle().args(["run", "--data"]).arg(mnt.join("a")).arg(&wf).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "a data dir that cannot be written is exit 3: {err}");
+    assert!(err.contains("cannot use the data dir") && err.contains("No space left on device"), "{err}");
+    std::fs::remove_file(&filler).unwrap();
+
+    // The disk fills while `held` runs.
+    let data = mnt.join("b");
+    let gate = dir.path().join("open");
+    let mut child = deckle().args(["run", "--data"]).arg(&data).arg(&wf).args(["-p", &format!("gate={}", gate.display())]).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let until = Instant::now() + Duration::from_secs(120);
+    let held_started = || {
+        walk(&data.join("artifacts")).iter().any(|p| p.file_name().is_some_and(|n| n == "held.1.ipynb") && std::fs::read_to_string(p).is_ok_and(|t| t.contains("started held")))
+    };
+    while !held_started() {
+        assert!(Instant::now() < until, "held did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let filler = fill(&mnt);
+    std::fs::write(&gate, "").unwrap();
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    // Where the disk ran out decides which write failed first: the store (exit 3)
+    // or the node's notebook (the node fails, so the run does: exit 1). Either
+    // way the reason is given.
+    assert!(matches!(o.status.code(), Some(1 | 3)), "{:?}: {err}", o.status.code());
+    assert!(err.contains("No space left on device"), "{err}");
+    eprintln!("deckle run on a disk that filled: exit {:?}, {}", o.status.code(), err.lines().last().unwrap_or(""));
+    std::fs::remove_file(&filler).unwrap();
+    let store = SledStore::open(&data.join("state")).unwrap();
+    let runs = store.runs().unwrap();
+    assert_eq!(runs.len(), 1);
+    let first = store.nodes(&runs[0].id).unwrap().into_iter().find(|n| n.node == "first").unwrap();
+    assert_eq!(first.status, NodeStatus::Succeeded, "recorded before the disk filled: kept");
+    assert_eq!(first.outputs["done"], "first");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -450,7 +450,10 @@ fn deckle_run_on_a_full_disk_says_so_and_keeps_what_it_recorded() {
         walk(&data.join("artifacts")).iter().any(|p| p.file_name().is_some_and(|n| n == "held.1.ipynb") && std::fs::read_to_string(p).is_ok_and(|t| t.contains("started held")))
     };
     while !held_started() {
-        assert!(Instant::now() < until, "held did not start");
+        if Instant::now() > until {
+            let _ = child.kill();
+            panic!("held did not start: {:?}", child.wait_with_output().map(|o| String::from_utf8_lossy(&o.stderr).into_owned()));
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
     let filler = fill(&mnt);

@@ -18,47 +18,8 @@ use support::{bounded, cases, files, notebook_seeds, repo_root, seed, Rng};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// Bytes that matter to YAML and JSON, to make mutations reach deeper.
+/// Bytes that matter to workflows, on top of [`support::SYNTAX`].
 const INTERESTING: &[&[u8]] = &[
-    b":",
-    b"-",
-    b"[",
-    b"]",
-    b"{",
-    b"}",
-    b",",
-    b"&a",
-    b"*a",
-    b"!!str",
-    b"!!int",
-    b"!!float",
-    b"<<",
-    b"'",
-    b"\"",
-    b"\n",
-    b"\n  ",
-    b"\t",
-    b"#",
-    b"---\n",
-    b"...\n",
-    b"|",
-    b">",
-    b"?",
-    b"%YAML 1.2\n",
-    b"\0",
-    b"\xff",
-    b"\xc3",
-    b"${{",
-    b"}}",
-    b"~",
-    b".inf",
-    b"-0x8000000000000000",
-    b"99999999999999999999",
-    b"1e999",
-    b"\\u0000",
-    b"\xef\xbb\xbf",
-    b"\r",
-    b"@",
     b"`",
     b"nodes:",
     b"needs:",
@@ -70,7 +31,8 @@ const INTERESTING: &[&[u8]] = &[
 ];
 
 fn mutate(rng: &mut Rng, data: &mut Vec<u8>, corpus: &[Vec<u8>]) {
-    support::mutate(rng, data, corpus, INTERESTING);
+    let tokens: Vec<&[u8]> = support::SYNTAX.iter().chain(INTERESTING).copied().collect();
+    support::mutate(rng, data, corpus, &tokens);
 }
 
 /// Workflow seeds: (path, bytes). The path is kept so notebook references

@@ -269,7 +269,7 @@ impl LeaseBoard {
             return Err(Error::Input("this task has no generated input notebook".into()));
         };
         serde_json::from_slice::<serde_json::Value>(body).map_err(|e| Error::Input(format!("the notebook is not JSON: {e}")))?;
-        write_atomic(Path::new(&path), body).await
+        write_atomic(Path::new(&path), body, &self.data_dir).await
     }
 
     /// The worker's result: durable, then handed to the engine.
@@ -307,11 +307,11 @@ impl LeaseBoard {
         Ok(())
     }
 
-    /// Sync the attempt's uploaded notebooks and the directories above them, up to
-    /// the data dir (a run's directories are created by its first upload).
+    /// Sync the attempt's uploaded notebooks and the directory entries their
+    /// renames made (the directories above were synced when the first upload
+    /// created them, in [`write_atomic`]).
     async fn make_durable(&self, task: &Task) -> Result<()> {
         let paths: Vec<std::path::PathBuf> = [Some(&task.output_path), task.input_copy_path.as_ref()].into_iter().flatten().map(std::path::PathBuf::from).collect();
-        let root = self.data_dir.clone();
         let synced = tokio::task::spawn_blocking(move || -> Result<()> {
             for p in &paths {
                 let io = |e: std::io::Error| Error::Io { path: p.display().to_string(), message: e.to_string() };
@@ -319,7 +319,7 @@ impl LeaseBoard {
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                     r => r.map_err(io)?,
                 }
-                for dir in p.ancestors().skip(1).take_while(|d| d.starts_with(&root)) {
+                if let Some(dir) = p.parent() {
                     crate::durable::sync_dir(dir).map_err(io)?;
                 }
             }
@@ -485,10 +485,16 @@ impl Executor for RemoteExecutor {
     }
 }
 
-async fn write_atomic(path: &Path, body: &[u8]) -> Result<()> {
+/// Write `path` (below `root`) whole or not at all. The directories a run's first
+/// upload creates are synced up to `root` then, once, so that later completions
+/// only sync the notebook and its directory.
+async fn write_atomic(path: &Path, body: &[u8], root: &Path) -> Result<()> {
     let io = |e: std::io::Error| Error::Io { path: path.display().to_string(), message: e.to_string() };
-    if let Some(dir) = path.parent() {
+    if let Some(dir) = path.parent().filter(|d| !d.exists()) {
         tokio::fs::create_dir_all(dir).await.map_err(io)?;
+        let (dir, root) = (dir.to_path_buf(), root.to_path_buf());
+        let synced = tokio::task::spawn_blocking(move || dir.ancestors().skip(1).take_while(|d| d.starts_with(&root)).try_for_each(crate::durable::sync_dir));
+        synced.await.map_err(|e| Error::Store(format!("sync task: {e}")))?.map_err(io)?;
     }
     let tmp = path.with_extension(format!("tmp{}", uuid::Uuid::new_v4().simple()));
     tokio::fs::write(&tmp, body).await.map_err(io)?;

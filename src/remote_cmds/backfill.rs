@@ -16,7 +16,7 @@ use clap::{Args, Subcommand};
 use deckle_protocol::api::{Backfill, CreateBackfill};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::{elapsed_secs, emit, fmt_secs, local_time, params_map, parse_param, print_json, EXIT_CODES};
+use super::{announce, elapsed_secs, fmt_secs, local_time, params_map, parse_param, show_reply, show_reply_then, truncate, EXIT_CODES};
 use crate::client::{Client, ClientError, RemoteArgs, Reply, EXIT_FAILED};
 use crate::table::Table;
 
@@ -312,17 +312,7 @@ pub async fn wait_for_backfill(client: &Client, id: &str) -> Result<Reply<Backfi
 }
 
 async fn wait_and_report(client: &Client, id: &str, json: bool) -> i32 {
-    match wait_for_backfill(client, id).await {
-        Ok(reply) => {
-            if json {
-                print_json(&reply.json);
-            } else {
-                emit(&render_backfill(&reply.body));
-            }
-            backfill_exit(&reply.body)
-        }
-        Err(e) => e.report(),
-    }
+    show_reply_then(wait_for_backfill(client, id).await, json, render_backfill, backfill_exit)
 }
 
 pub async fn backfill(args: BackfillArgs) -> i32 {
@@ -345,15 +335,10 @@ pub async fn backfill(args: BackfillArgs) -> i32 {
         Ok(r) => r,
         Err(e) => return e.report(),
     };
-    let bf = &reply.body;
     if args.dry_run {
-        if args.remote.json {
-            print_json(&reply.json);
-        } else {
-            emit(&render_plan(bf));
-        }
-        return 0;
+        return show_reply(Ok(reply), args.remote.json, render_plan);
     }
+    let bf = &reply.body;
     let line = format!(
         "started backfill {} ({} of {} v{}, at most {} at a time)",
         bf.id,
@@ -362,16 +347,9 @@ pub async fn backfill(args: BackfillArgs) -> i32 {
         bf.version,
         bf.parallel
     );
+    announce(&line, &reply.json, args.remote.json, args.wait);
     if args.wait {
-        if !args.remote.json {
-            eprintln!("{line}");
-        }
         return wait_and_report(&client, &bf.id, args.remote.json).await;
-    }
-    if args.remote.json {
-        print_json(&reply.json);
-    } else {
-        emit(&format!("{line}\n"));
     }
     0
 }
@@ -388,28 +366,20 @@ pub async fn backfills(args: BackfillsArgs) -> i32 {
     };
     let workflow = args.workflow.or(args.workflow_pos);
     let query: Vec<(&str, String)> = workflow.iter().map(|w| ("workflow", w.clone())).collect();
-    match client.get::<Vec<Backfill>>(&["backfills"], &query).await {
-        Ok(mut reply) => {
-            if let Some(n) = args.limit {
-                reply.body.truncate(n);
-                if let serde_json::Value::Array(a) = &mut reply.json {
-                    a.truncate(n);
-                }
-            }
-            if args.remote.json {
-                print_json(&reply.json);
-            } else if reply.body.is_empty() {
-                match &workflow {
-                    Some(w) => eprintln!("no backfills of {w}"),
-                    None => eprintln!("no backfills"),
-                }
-            } else {
-                emit(&backfills_table(&reply.body).render());
-            }
-            0
-        }
-        Err(e) => e.report(),
+    let mut reply = client.get::<Vec<Backfill>>(&["backfills"], &query).await;
+    if let Ok(r) = &mut reply {
+        truncate(r, args.limit);
     }
+    show_reply(reply, args.remote.json, |list| {
+        if !list.is_empty() {
+            return backfills_table(list).render();
+        }
+        match &workflow {
+            Some(w) => eprintln!("no backfills of {w}"),
+            None => eprintln!("no backfills"),
+        }
+        String::new()
+    })
 }
 
 async fn show(args: BackfillShowArgs) -> i32 {
@@ -420,17 +390,7 @@ async fn show(args: BackfillShowArgs) -> i32 {
     if args.wait {
         return wait_and_report(&client, &args.id, args.remote.json).await;
     }
-    match client.get::<Backfill>(&["backfills", &args.id], &[]).await {
-        Ok(reply) => {
-            if args.remote.json {
-                print_json(&reply.json);
-            } else {
-                emit(&render_backfill(&reply.body));
-            }
-            0
-        }
-        Err(e) => e.report(),
-    }
+    show_reply(client.get::<Backfill>(&["backfills", &args.id], &[]).await, args.remote.json, render_backfill)
 }
 
 async fn cancel(args: BackfillCancelArgs) -> i32 {
@@ -438,17 +398,8 @@ async fn cancel(args: BackfillCancelArgs) -> i32 {
         Ok(c) => c,
         Err(e) => return e.report(),
     };
-    match client.post::<_, Backfill>(&["backfills", &args.id, "cancel"], &serde_json::json!({})).await {
-        Ok(reply) => {
-            if args.remote.json {
-                print_json(&reply.json);
-            } else {
-                emit(&format!("{}\n", cancel_summary(&reply.body)));
-            }
-            0
-        }
-        Err(e) => e.report(),
-    }
+    let reply = client.post::<_, Backfill>(&["backfills", &args.id, "cancel"], &serde_json::json!({})).await;
+    show_reply(reply, args.remote.json, |bf| format!("{}\n", cancel_summary(bf)))
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use clap::Args;
 use deckle_protocol::api::{NodeLog, RunDetail};
 use deckle_protocol::record::{NodeRecord, RunStatus};
 
-use super::{emit, print_json, strip_ansi, EXIT_CODES};
+use super::{emit, print_json, show_reply, strip_ansi, EXIT_CODES};
 use crate::client::{Client, ClientError, RemoteArgs, EXIT_FAILED, EXIT_USAGE};
 
 #[derive(Args, Debug)]
@@ -85,17 +85,7 @@ pub async fn logs(args: LogsArgs) -> i32 {
     let query: Vec<(&str, String)> = args.attempt.iter().map(|n| ("attempt", n.to_string())).collect();
     let path = ["runs", args.run.as_str(), "nodes", args.node.as_str(), "log"];
     if !args.follow {
-        return match client.get::<NodeLog>(&path, &query).await {
-            Ok(reply) => {
-                if args.remote.json {
-                    print_json(&reply.json);
-                } else {
-                    emit(&for_stdout(&reply.body.text));
-                }
-                0
-            }
-            Err(e) => e.report(),
-        };
+        return show_reply(client.get::<NodeLog>(&path, &query).await, args.remote.json, |log| for_stdout(&log.text));
     }
     let mut shown: Option<u32> = None;
     let mut printed = String::new();

@@ -284,16 +284,50 @@ pub async fn wait_for_run(client: &Client, run_id: &str) -> Result<Reply<RunDeta
 
 /// After `trigger --wait` / `rerun --wait`: the final table (or JSON) and the exit code.
 pub async fn wait_and_report(client: &Client, run_id: &str, json: bool) -> i32 {
-    match wait_for_run(client, run_id).await {
+    show_reply_then(wait_for_run(client, run_id).await, json, render_detail, |d| run_exit(d.run.status))
+}
+
+/// How a command ends: the reply as sent (`--json`) or as `render` puts it for
+/// people, and the exit code `exit` gives it; a failed request exits with its own.
+pub fn show_reply_then<T>(reply: Result<Reply<T>, ClientError>, json: bool, render: impl FnOnce(&T) -> String, exit: impl FnOnce(&T) -> i32) -> i32 {
+    match reply {
         Ok(reply) => {
             if json {
                 print_json(&reply.json);
             } else {
-                emit(&render_detail(&reply.body));
+                emit(&render(&reply.body));
             }
-            run_exit(reply.body.run.status)
+            exit(&reply.body)
         }
         Err(e) => e.report(),
+    }
+}
+
+/// [`show_reply_then`], exit 0.
+pub fn show_reply<T>(reply: Result<Reply<T>, ClientError>, json: bool, render: impl FnOnce(&T) -> String) -> i32 {
+    show_reply_then(reply, json, render, |_| 0)
+}
+
+/// Keep the first `limit` items of a list, typed and as sent.
+pub fn truncate<T>(reply: &mut Reply<Vec<T>>, limit: Option<usize>) {
+    if let Some(n) = limit {
+        reply.body.truncate(n);
+        if let Value::Array(a) = &mut reply.json {
+            a.truncate(n);
+        }
+    }
+}
+
+/// The line saying what was started. With `--wait` it goes to stderr (stdout gets
+/// the final report); otherwise it, or the reply with `--json`, is the output.
+pub fn announce(line: &str, reply: &Value, json: bool, waiting: bool) {
+    match (waiting, json) {
+        (true, true) => {}
+        (true, false) => eprintln!("{line}"),
+        (false, true) => print_json(reply),
+        (false, false) => {
+            emit(&format!("{line}\n"));
+        }
     }
 }
 

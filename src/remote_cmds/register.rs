@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 use deckle_protocol::api::{RegisterWorkflow, WorkflowVersion};
 
-use super::{emit, print_json, EXIT_CODES};
+use super::{show_reply, EXIT_CODES};
 use crate::client::{Client, RemoteArgs, EXIT_USAGE};
 
 #[derive(Args, Debug)]
@@ -63,24 +63,10 @@ pub async fn register(args: RegisterArgs) -> i32 {
         }
     };
     let notebooks = req.files.len();
-    match client.post::<_, WorkflowVersion>(&["workflows"], &req).await {
-        Ok(reply) => {
-            if args.remote.json {
-                print_json(&reply.json);
-            } else {
-                let v = &reply.body;
-                let short = v.hash.get(..12).unwrap_or(&v.hash);
-                emit(&format!(
-                    "registered {} version {} ({notebooks} notebook{}, sha256 {short})\n",
-                    v.workflow,
-                    v.version,
-                    if notebooks == 1 { "" } else { "s" }
-                ));
-            }
-            0
-        }
-        Err(e) => e.report(),
-    }
+    show_reply(client.post::<_, WorkflowVersion>(&["workflows"], &req).await, args.remote.json, |v| {
+        let short = v.hash.get(..12).unwrap_or(&v.hash);
+        format!("registered {} version {} ({notebooks} notebook{}, sha256 {short})\n", v.workflow, v.version, if notebooks == 1 { "" } else { "s" })
+    })
 }
 
 #[cfg(test)]

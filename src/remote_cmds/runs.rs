@@ -5,7 +5,7 @@ use clap::Args;
 use deckle_protocol::api::{Rerun, RunDetail};
 use deckle_protocol::record::{RunRecord, RunTrigger};
 
-use super::{emit, local_time, params_map, parse_param, print_json, render_detail, run_duration, wait_and_report, EXIT_CODES, EXIT_CODES_WAIT};
+use super::{announce, local_time, params_map, parse_param, render_detail, run_duration, show_reply, truncate, wait_and_report, EXIT_CODES, EXIT_CODES_WAIT};
 use crate::client::{Client, RemoteArgs};
 use crate::table::Table;
 
@@ -96,28 +96,20 @@ pub async fn runs(args: RunsArgs) -> i32 {
         Err(code) => return code,
     };
     let query: Vec<(&str, String)> = args.workflow.iter().map(|w| ("workflow", w.clone())).collect();
-    match client.get::<Vec<RunRecord>>(&["runs"], &query).await {
-        Ok(mut reply) => {
-            if let Some(n) = args.limit {
-                reply.body.truncate(n);
-                if let serde_json::Value::Array(a) = &mut reply.json {
-                    a.truncate(n);
-                }
-            }
-            if args.remote.json {
-                print_json(&reply.json);
-            } else if reply.body.is_empty() {
-                match &args.workflow {
-                    Some(w) => eprintln!("no runs of {w}"),
-                    None => eprintln!("no runs"),
-                }
-            } else {
-                emit(&runs_table(&reply.body).render());
-            }
-            0
-        }
-        Err(e) => e.report(),
+    let mut reply = client.get::<Vec<RunRecord>>(&["runs"], &query).await;
+    if let Ok(r) = &mut reply {
+        truncate(r, args.limit);
     }
+    show_reply(reply, args.remote.json, |runs| {
+        if !runs.is_empty() {
+            return runs_table(runs).render();
+        }
+        match &args.workflow {
+            Some(w) => eprintln!("no runs of {w}"),
+            None => eprintln!("no runs"),
+        }
+        String::new()
+    })
 }
 
 pub async fn status(args: StatusArgs) -> i32 {
@@ -125,17 +117,7 @@ pub async fn status(args: StatusArgs) -> i32 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    match client.get::<RunDetail>(&["runs", &args.run], &[]).await {
-        Ok(reply) => {
-            if args.remote.json {
-                print_json(&reply.json);
-            } else {
-                emit(&render_detail(&reply.body));
-            }
-            0
-        }
-        Err(e) => e.report(),
-    }
+    show_reply(client.get::<RunDetail>(&["runs", &args.run], &[]).await, args.remote.json, render_detail)
 }
 
 pub async fn cancel(args: CancelArgs) -> i32 {
@@ -143,22 +125,11 @@ pub async fn cancel(args: CancelArgs) -> i32 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    match client.post::<_, RunRecord>(&["runs", &args.run, "cancel"], &serde_json::json!({})).await {
-        Ok(reply) => {
-            if args.remote.json {
-                print_json(&reply.json);
-            } else {
-                let r = &reply.body;
-                let text = match r.status {
-                    deckle_protocol::record::RunStatus::Cancelled => format!("cancelled run {}\n", r.id),
-                    s => format!("run {} is {} (it finished before the cancel took effect)\n", r.id, s.as_str()),
-                };
-                emit(&text);
-            }
-            0
-        }
-        Err(e) => e.report(),
-    }
+    let reply = client.post::<_, RunRecord>(&["runs", &args.run, "cancel"], &serde_json::json!({})).await;
+    show_reply(reply, args.remote.json, |r| match r.status {
+        deckle_protocol::record::RunStatus::Cancelled => format!("cancelled run {}\n", r.id),
+        s => format!("run {} is {} (it finished before the cancel took effect)\n", r.id, s.as_str()),
+    })
 }
 
 pub async fn rerun(args: RerunArgs) -> i32 {
@@ -172,16 +143,10 @@ pub async fn rerun(args: RerunArgs) -> i32 {
         Err(e) => return e.report(),
     };
     let r = &reply.body;
+    let line = format!("rerunning run {} ({}, run attempt {})", r.id, if args.all { "all nodes" } else { "from its failed nodes" }, r.attempt);
+    announce(&line, &reply.json, args.remote.json, args.wait);
     if args.wait {
-        if !args.remote.json {
-            eprintln!("rerunning run {} ({}, run attempt {})", r.id, if args.all { "all nodes" } else { "from its failed nodes" }, r.attempt);
-        }
         return wait_and_report(&client, &r.id, args.remote.json).await;
-    }
-    if args.remote.json {
-        print_json(&reply.json);
-    } else {
-        emit(&format!("rerunning run {} ({}, run attempt {})\n", r.id, if args.all { "all nodes" } else { "from its failed nodes" }, r.attempt));
     }
     0
 }

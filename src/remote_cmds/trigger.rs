@@ -4,7 +4,7 @@ use clap::Args;
 use deckle_protocol::api::TriggerRun;
 use deckle_protocol::record::RunRecord;
 
-use super::{emit, params_map, parse_param, print_json, wait_and_report, EXIT_CODES_WAIT};
+use super::{announce, params_map, parse_param, wait_and_report, EXIT_CODES_WAIT};
 use crate::client::{Client, RemoteArgs};
 
 #[derive(Args, Debug)]
@@ -40,16 +40,9 @@ pub async fn trigger(args: TriggerArgs) -> i32 {
     };
     let r = &reply.body;
     let line = format!("triggered run {} (workflow {} v{}, date {})", r.id, r.workflow, r.version, r.date);
+    announce(&line, &reply.json, args.remote.json, args.wait);
     if args.wait {
-        if !args.remote.json {
-            eprintln!("{line}");
-        }
         return wait_and_report(&client, &r.id, args.remote.json).await;
-    }
-    if args.remote.json {
-        print_json(&reply.json);
-    } else {
-        emit(&format!("{line}\n"));
     }
     0
 }

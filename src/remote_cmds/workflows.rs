@@ -3,7 +3,7 @@
 use clap::Args;
 use deckle_protocol::api::{ScheduleState, WorkflowSummary};
 
-use super::{emit, local_time, print_json, EXIT_CODES};
+use super::{local_time, show_reply, EXIT_CODES};
 use crate::client::{Client, RemoteArgs};
 use crate::table::Table;
 
@@ -81,19 +81,13 @@ pub async fn workflows(args: WorkflowsArgs) -> i32 {
         Ok(c) => c,
         Err(e) => return e.report(),
     };
-    match client.get::<Vec<WorkflowSummary>>(&["workflows"], &[]).await {
-        Ok(reply) => {
-            if args.remote.json {
-                print_json(&reply.json);
-            } else if reply.body.is_empty() {
-                eprintln!("no workflows registered; add one with `deckle register FILE`");
-            } else {
-                emit(&workflows_table(&reply.body).render());
-            }
-            0
+    show_reply(client.get::<Vec<WorkflowSummary>>(&["workflows"], &[]).await, args.remote.json, |list| {
+        if list.is_empty() {
+            eprintln!("no workflows registered; add one with `deckle register FILE`");
+            return String::new();
         }
-        Err(e) => e.report(),
-    }
+        workflows_table(list).render()
+    })
 }
 
 async fn set_paused(args: PauseArgs, paused: bool) -> i32 {
@@ -102,17 +96,8 @@ async fn set_paused(args: PauseArgs, paused: bool) -> i32 {
         Err(e) => return e.report(),
     };
     let action = if paused { "pause" } else { "unpause" };
-    match client.post::<_, ScheduleState>(&["workflows", &args.workflow, action], &serde_json::json!({})).await {
-        Ok(reply) => {
-            if args.remote.json {
-                print_json(&reply.json);
-            } else {
-                emit(&render_schedule(&args.workflow, &reply.body));
-            }
-            0
-        }
-        Err(e) => e.report(),
-    }
+    let reply = client.post::<_, ScheduleState>(&["workflows", &args.workflow, action], &serde_json::json!({})).await;
+    show_reply(reply, args.remote.json, |s| render_schedule(&args.workflow, s))
 }
 
 pub async fn pause(args: PauseArgs) -> i32 {

@@ -20,47 +20,8 @@ use deckle_worker::notebook;
 use deckle_worker::params::{self, ParamValue, Params};
 use deckle_worker::translate::{self, Language};
 
-/// Bytes that matter to YAML and JSON, to make mutations reach deeper.
+/// Bytes that matter to notebooks, on top of [`support::SYNTAX`].
 const INTERESTING: &[&[u8]] = &[
-    b":",
-    b"-",
-    b"[",
-    b"]",
-    b"{",
-    b"}",
-    b",",
-    b"&a",
-    b"*a",
-    b"!!str",
-    b"!!int",
-    b"!!float",
-    b"<<",
-    b"'",
-    b"\"",
-    b"\n",
-    b"\n  ",
-    b"\t",
-    b"#",
-    b"---\n",
-    b"...\n",
-    b"|",
-    b">",
-    b"?",
-    b"%YAML 1.2\n",
-    b"\0",
-    b"\xff",
-    b"\xc3",
-    b"${{",
-    b"}}",
-    b"~",
-    b".inf",
-    b"-0x8000000000000000",
-    b"99999999999999999999",
-    b"1e999",
-    b"\\u0000",
-    b"\xef\xbb\xbf",
-    b"\r",
-    b"@",
     b"\"parameters\"",
     b"\"injected-parameters\"",
     b"\"papermill-error-cell-tag\"",
@@ -80,7 +41,8 @@ const INTERESTING: &[&[u8]] = &[
 ];
 
 fn mutate(rng: &mut Rng, data: &mut Vec<u8>, corpus: &[Vec<u8>]) {
-    support::mutate(rng, data, corpus, INTERESTING);
+    let tokens: Vec<&[u8]> = support::SYNTAX.iter().chain(INTERESTING).copied().collect();
+    support::mutate(rng, data, corpus, &tokens);
 }
 
 

@@ -54,6 +54,49 @@ impl Rng {
     }
 }
 
+/// Bytes that matter to YAML and JSON, to make mutations reach deeper.
+pub const SYNTAX: &[&[u8]] = &[
+    b":",
+    b"-",
+    b"[",
+    b"]",
+    b"{",
+    b"}",
+    b",",
+    b"&a",
+    b"*a",
+    b"!!str",
+    b"!!int",
+    b"!!float",
+    b"<<",
+    b"'",
+    b"\"",
+    b"\n",
+    b"\n  ",
+    b"\t",
+    b"#",
+    b"---\n",
+    b"...\n",
+    b"|",
+    b">",
+    b"?",
+    b"%YAML 1.2\n",
+    b"\0",
+    b"\xff",
+    b"\xc3",
+    b"${{",
+    b"}}",
+    b"~",
+    b".inf",
+    b"-0x8000000000000000",
+    b"99999999999999999999",
+    b"1e999",
+    b"\\u0000",
+    b"\xef\xbb\xbf",
+    b"\r",
+    b"@",
+];
+
 /// One random edit of `data`: flip, insert, delete, duplicate or splice.
 pub fn mutate(rng: &mut Rng, data: &mut Vec<u8>, corpus: &[Vec<u8>], interesting: &[&[u8]]) {
     let edits = 1 + rng.below(8);

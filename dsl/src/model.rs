@@ -1,6 +1,6 @@
 //! The validated workflow: what the engine schedules.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use indexmap::IndexMap;
@@ -142,7 +142,21 @@ pub struct Node {
     pub labels: Vec<String>,
 }
 
+/// The directory holding `file`: `.` for a bare file name (`Path::parent` gives an
+/// empty path there, which is no directory to run in or to canonicalize).
+pub fn dir_of(file: &Path) -> &Path {
+    match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
 impl Workflow {
+    /// The workflow file's directory: notebooks are found and run there.
+    pub fn dir(&self) -> &Path {
+        dir_of(&self.path)
+    }
+
     /// Node ids in a topological order (needs before dependants), stable by file order.
     pub fn topo_order(&self) -> Vec<String> {
         let mut done: Vec<String> = Vec::with_capacity(self.nodes.len());

@@ -60,7 +60,7 @@ pub(crate) fn validate(wf: &Workflow, spans: &Spans, sink: &mut Sink) {
         match &node.kind {
             NodeKind::Notebook { rel, path } if !rel.is_empty() => {
                 let pos = ns.notebook.unwrap_or(ns.key);
-                if let Err(why) = inside_workflow_dir(wf.path.parent().unwrap_or(std::path::Path::new(".")), rel, path) {
+                if let Err(why) = inside_workflow_dir(wf.dir(), rel, path) {
                     sink.error(pos, format!("notebook `{rel}` of node `{id}`: {why}"));
                     continue;
                 }

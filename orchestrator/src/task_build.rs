@@ -24,7 +24,7 @@ pub(crate) fn build_task(engine: &Engine, ctx: &RunCtx<'_>, node: &Node, index: 
         params.insert(name.clone(), v);
     }
     let output_path = artifacts::output_notebook(&ctx.run_dir, &node.id, index, attempt);
-    let workdir = ctx.wf.path.parent().map(|p| p.to_string_lossy().into_owned());
+    let workdir = Some(ctx.wf.dir().to_string_lossy().into_owned());
     let (kind, outputs, input_copy_path) = match &node.kind {
         NodeKind::Notebook { path, .. } => (TaskKind::Notebook { path: path.to_string_lossy().into_owned(), hash: None }, node.outputs.clone(), None),
         NodeKind::Sql(sql) => {

@@ -17,7 +17,7 @@ pub mod exit {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{path}: {message}")]
+    #[error("{}: {message}", shown(path))]
     Input { path: PathBuf, message: String },
 
     #[error("bad parameter {origin}: {message}")]
@@ -80,6 +80,15 @@ pub enum Error {
     Blob { hash: String, message: String },
 }
 
+/// A path as an error names it: `""` rather than nothing for an empty one.
+fn shown(path: &std::path::Path) -> String {
+    if path.as_os_str().is_empty() {
+        "\"\"".to_string()
+    } else {
+        path.display().to_string()
+    }
+}
+
 impl Error {
     /// The process exit code for this error (see [`exit`]).
     pub fn exit_code(&self) -> i32 {
@@ -111,7 +120,7 @@ impl Error {
         Error::Io { path: path.into(), source }
     }
 
-    pub(crate) fn input(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+    pub fn input(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         Error::Input { path: path.into(), message: message.into() }
     }
 }

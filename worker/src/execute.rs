@@ -24,6 +24,7 @@ use crate::notebook;
 use crate::outputs::{self, Recorded};
 use crate::params::Params;
 use crate::record::{cell_label, now, progress_bar, CellFailure, Run};
+pub use crate::record::StreamFiles;
 use crate::translate;
 
 /// See [`ExecuteOptions::max_output_bytes`].
@@ -77,6 +78,11 @@ pub struct ExecuteOptions {
     /// Bumped after each save of the output notebook to a file, so a watcher (the
     /// remote worker's uploader) can send the latest version on.
     pub saved: Option<tokio::sync::watch::Sender<u64>>,
+    /// Save at each cell's start and end and on autosave (papermill's
+    /// `request_save_on_cell_execute`); when false, only the finished notebook is written.
+    pub save_on_cell_execute: bool,
+    /// Where the notebook's stdout and stderr streams are also written.
+    pub stream_files: StreamFiles,
 }
 
 impl std::fmt::Debug for ExecuteOptions {
@@ -104,6 +110,8 @@ impl std::fmt::Debug for ExecuteOptions {
             .field("pools", &self.pools.is_some())
             .field("deadline", &self.deadline)
             .field("saved", &self.saved.is_some())
+            .field("save_on_cell_execute", &self.save_on_cell_execute)
+            .field("stream_files", &self.stream_files)
             .finish()
     }
 }
@@ -134,6 +142,8 @@ impl ExecuteOptions {
             pools: None,
             deadline: None,
             saved: None,
+            save_on_cell_execute: true,
+            stream_files: StreamFiles::default(),
         }
     }
 
@@ -253,7 +263,7 @@ impl Run<'_> {
 /// Load, validate and parameterize the input as papermill does; returns the
 /// notebook ready to run, the kernel name, and warnings.
 pub fn prepare(opts: &ExecuteOptions) -> Result<(Value, String, Vec<String>)> {
-    let mut nb = notebook::read(&opts.input)?;
+    let mut nb = if opts.input == Path::new("-") { read_stdin()? } else { notebook::read(&opts.input)? };
     let mut warnings = Vec::new();
     for name in &opts.outputs {
         if !outputs::valid_name(name) {
@@ -281,6 +291,15 @@ pub fn prepare(opts: &ExecuteOptions) -> Result<(Value, String, Vec<String>)> {
     Ok((nb, kernel, warnings))
 }
 
+/// The input notebook `-`: standard input, read whole.
+fn read_stdin() -> Result<Value> {
+    use std::io::Read;
+    let label = Path::new("<stdin>");
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text).map_err(|e| Error::input(label, format!("cannot read a notebook from standard input: {e}")))?;
+    notebook::parse(&text).map_err(|m| Error::input(label, m))
+}
+
 /// Execute a notebook as `papermill IN OUT …` would, writing OUT as cells run.
 #[instrument(skip_all, fields(input = %opts.input.display()))]
 pub async fn execute_notebook(opts: &ExecuteOptions) -> std::result::Result<ExecuteReport, ExecuteFailure> {
@@ -294,15 +313,36 @@ pub async fn execute_notebook(opts: &ExecuteOptions) -> std::result::Result<Exec
         }
         return Ok(ExecuteReport { notebook: nb, cells_executed: 0, recorded: Recorded::new(), duration: 0.0, warnings });
     }
-    let spec = match &opts.search_env {
-        Some(env) => kernelspec::find_kernelspec(&kernel_name, env)?,
-        None => kernelspec::find_kernelspec(&kernel_name, &ProcessEnv)?,
-    };
     if let Some(cwd) = &opts.cwd {
         if !cwd.is_dir() {
-            return Err(Error::input(cwd, "--cwd is not a directory").into());
+            let what = if cwd.exists() { "is not a directory" } else { "does not exist" };
+            return Err(Error::input(cwd, format!("the working directory (--cwd) {what}")).into());
         }
     }
+    let ncells = nb["cells"].as_array().map_or(0, Vec::len);
+    let mut run = Run {
+        nb,
+        opts,
+        last_save: Instant::now(),
+        display_map: HashMap::new(),
+        clear_before_next_output: false,
+        pbar: progress_bar(opts.progress_bar, ncells),
+        budget: Default::default(),
+    };
+    let start = now();
+    // A kernel that is not installed is recorded like one that cannot boot: the
+    // output notebook is written, saying why (papermill writes one too).
+    let spec = match &opts.search_env {
+        Some(env) => kernelspec::find_kernelspec(&kernel_name, env),
+        None => kernelspec::find_kernelspec(&kernel_name, &ProcessEnv),
+    };
+    let spec = match spec {
+        Ok(spec) => spec,
+        Err(e) => {
+            run.notebook_start(start)?;
+            return Err(kernel_start_failed(run, start, e));
+        }
+    };
     let start_timeout = match opts.deadline {
         Some(d) => opts.start_timeout.min(d.saturating_duration_since(Instant::now())),
         None => opts.start_timeout,
@@ -316,28 +356,11 @@ pub async fn execute_notebook(opts: &ExecuteOptions) -> std::result::Result<Exec
             None => Kernel::start(&spec, &launch).await,
         }
     });
-    let ncells = nb["cells"].as_array().map_or(0, Vec::len);
-    let mut run = Run {
-        nb,
-        opts,
-        last_save: Instant::now(),
-        display_map: HashMap::new(),
-        clear_before_next_output: false,
-        pbar: progress_bar(opts.progress_bar, ncells),
-        budget: Default::default(),
-    };
-    let start = now();
     run.notebook_start(start)?;
     let started = kernel_task.await.unwrap_or_else(|e| Err(Error::Protocol(format!("kernel start task failed: {e}"))));
     let mut kernel = match started {
         Ok(k) => k,
-        Err(e) => {
-            run.notebook_complete(start);
-            run.nb["metadata"]["papermill"]["exception"] = json!(true);
-            run.save()?;
-            run.pbar.finish_and_clear();
-            return Err(ExecuteFailure { error: e, notebook: Some(run.nb) });
-        }
+        Err(e) => return Err(kernel_start_failed(run, start, e)),
     };
     info!(kernel = %kernel.name, "kernel ready");
 
@@ -352,6 +375,12 @@ pub async fn execute_notebook(opts: &ExecuteOptions) -> std::result::Result<Exec
         if runnable {
             executed += 1;
             if let Some(f) = run.execute_cell(&mut kernel, i).await? {
+                // nbclient: a cell tagged `raises-exception` may raise; the run goes
+                // on, and the error it left fails the run at the end, as in papermill.
+                if matches!(f, CellFailure::Raised { .. }) && notebook::tags(&run.nb["cells"][i]).contains(&"raises-exception") {
+                    run.cell_complete(i)?;
+                    continue;
+                }
                 run.cell_exception(i);
                 if let CellFailure::Raised { ename, evalue } = &f {
                     // papermill: `sys.exit()` / `sys.exit(0)` stops the notebook
@@ -393,8 +422,13 @@ pub async fn execute_notebook(opts: &ExecuteOptions) -> std::result::Result<Exec
     }
     run.notebook_complete(start);
     run.pbar.finish_and_clear();
-    run.insert_error_cells();
-    run.save()?;
+    if let Some((cell, ename, evalue)) = run.insert_error_cells() {
+        // Only an error a `raises-exception` cell left gets here without a failure.
+        if failure.is_none() {
+            failure = Some(Error::CellFailed { cell, ename, evalue });
+        }
+    }
+    run.save_final()?;
     if opts.output.as_deref() == Some(Path::new("-")) {
         notebook::write(&run.nb, Path::new("-"))?;
     }
@@ -406,6 +440,21 @@ pub async fn execute_notebook(opts: &ExecuteOptions) -> std::result::Result<Exec
     match failure {
         Some(error) => Err(ExecuteFailure { error, notebook: Some(run.nb) }),
         None => Ok(ExecuteReport { notebook: run.nb, cells_executed: executed, recorded, duration, warnings }),
+    }
+}
+
+/// The kernel could not be found or started: write the notebook as prepared, with
+/// the error in `metadata.deckle.error` and the cells left `pending` (papermill
+/// marks them `completed`, though none ran).
+fn kernel_start_failed(mut run: Run<'_>, start: chrono::DateTime<chrono::Utc>, error: Error) -> ExecuteFailure {
+    run.pbar.finish_and_clear();
+    run.start_failed(start, &error.to_string());
+    match run.save_final() {
+        Ok(()) => ExecuteFailure { error, notebook: Some(run.nb) },
+        Err(save) => {
+            warn!("could not write the output notebook: {save}");
+            ExecuteFailure { error, notebook: None }
+        }
     }
 }
 

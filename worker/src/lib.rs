@@ -28,12 +28,14 @@
 
 pub mod error;
 pub mod execute;
+pub mod help_notebook;
 pub mod inject;
 pub mod kernel;
 pub mod kernelspec;
 pub mod notebook;
 pub mod outputs;
 pub mod params;
+pub mod path_format;
 pub mod pool;
 mod record;
 pub mod remote;

@@ -862,6 +862,11 @@ impl<'s, 'de> Visitor<'de> for MapVisitor<'s, 'de> {
 /// command-line order.
 #[derive(Debug, Default, Clone)]
 pub struct ParamSources {
+    /// Set before everything else: `--inject-input-path` and friends
+    /// (`PAPERMILL_INPUT_PATH`, `PAPERMILL_OUTPUT_PATH`).
+    pub builtin: Vec<(String, String)>,
+    /// `-b BASE64`: base64-encoded YAML strings.
+    pub base64: Vec<String>,
     /// `-f FILE`: YAML (or JSON) files.
     pub files: Vec<PathBuf>,
     /// `-y YAML`: YAML strings.
@@ -879,10 +884,27 @@ impl ParamSources {
     /// nested mapping is replaced, not merged; a replaced key keeps its first
     /// position). Only the option kind decides precedence, not the position
     /// on the command line: `-p a 1 -f f.yaml` still lets `-p` win.
-    /// (papermill's `-b` base64 YAML and `--inject-paths` are not part of
-    /// this; they would come first.)
+    /// Before the files come the injected paths, then every `-b`, as in papermill.
     pub fn merge(&self) -> Result<Params> {
         let mut out = Params::new();
+        for (name, value) in &self.builtin {
+            out.insert(name.clone(), ParamValue::Str(value.clone()));
+        }
+        for (i, encoded) in self.base64.iter().enumerate() {
+            use base64::Engine as _;
+            let origin = if self.base64.len() == 1 { "-b".to_string() } else { format!("-b #{}", i + 1) };
+            // Python's b64decode skips characters outside the alphabet (newlines).
+            let cleaned: String = encoded.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=')).collect();
+            let bytes = base64::engine::general_purpose::STANDARD.decode(cleaned.as_bytes()).map_err(|e| Error::Params {
+                origin: origin.clone(),
+                message: format!("not base64: {e}"),
+            })?;
+            let text = String::from_utf8(bytes).map_err(|_| Error::Params {
+                origin: origin.clone(),
+                message: "the decoded bytes are not UTF-8 text".into(),
+            })?;
+            out.extend(parse_yaml_params(&text, &origin)?);
+        }
         for path in &self.files {
             let origin = format!("file {}", path.display());
             let text = std::fs::read_to_string(path).map_err(|e| Error::Params {
@@ -1257,6 +1279,7 @@ mod tests {
                 ("a".into(), "True".into()),
             ],
             raw: vec![("g".into(), "7".into()), ("h".into(), "None".into())],
+            ..Default::default()
         };
         let p = src.merge().unwrap();
         assert_eq!(
@@ -1294,6 +1317,34 @@ mod tests {
         .merge()
         .unwrap_err();
         assert!(e.to_string().starts_with("bad parameter -y #2: "), "{e}");
+    }
+
+    #[test]
+    fn base64_and_injected_paths_come_before_files_as_in_papermill() {
+        use base64::Engine as _;
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("p.yaml");
+        std::fs::write(&f, "b: from_file\n").unwrap();
+        let enc = |t: &str| base64::engine::general_purpose::STANDARD.encode(t);
+        let src = ParamSources {
+            builtin: vec![("PAPERMILL_INPUT_PATH".into(), "in.ipynb".into())],
+            base64: vec![enc("a: 1\nb: from_b64\nPAPERMILL_INPUT_PATH: overridden"), enc("c: [1, 2]")],
+            files: vec![f],
+            ..Default::default()
+        };
+        let p = src.merge().unwrap();
+        assert_eq!(p.keys().collect::<Vec<_>>(), ["PAPERMILL_INPUT_PATH", "a", "b", "c"]);
+        assert_eq!(p["PAPERMILL_INPUT_PATH"], s("overridden"));
+        assert_eq!(p["a"], ParamValue::Int(1));
+        assert_eq!(p["b"], s("from_file"));
+        assert_eq!(p["c"], ParamValue::List(vec![ParamValue::Int(1), ParamValue::Int(2)]));
+        // Line breaks inside the encoded text are skipped, as Python's b64decode does.
+        let wrapped = enc("x: 5").chars().enumerate().flat_map(|(i, c)| if i == 2 { vec!['\n', c] } else { vec![c] }).collect::<String>();
+        let p = ParamSources { base64: vec![wrapped], ..Default::default() }.merge().unwrap();
+        assert_eq!(p["x"], ParamValue::Int(5));
+        let e = ParamSources { base64: vec![enc("a: 1"), "YQ".into()], ..Default::default() }.merge().unwrap_err();
+        assert!(e.to_string().starts_with("bad parameter -b #2: not base64"), "{e}");
+        assert_eq!(e.exit_code(), crate::error::exit::BAD_INPUT);
     }
 
     #[test]

@@ -79,7 +79,17 @@ fn output_size(out: &Value) -> usize {
 }
 
 impl Run<'_> {
+    /// A save while the notebook runs (cell start and end, autosave); skipped under
+    /// `--no-request-save-on-cell-execute`, as papermill then saves only at the end.
     pub(crate) fn save(&mut self) -> Result<()> {
+        if !self.opts.save_on_cell_execute {
+            return Ok(());
+        }
+        self.save_final()
+    }
+
+    /// The save at the end of the run, or of a run that could not start: always written.
+    pub(crate) fn save_final(&mut self) -> Result<()> {
         if let Some(out) = &self.opts.output {
             if out != Path::new("-") {
                 notebook::write(&self.nb, out)?;
@@ -172,6 +182,17 @@ impl Run<'_> {
         }
     }
 
+    /// The kernel never ran a cell: the start and end of the attempt, and why.
+    pub(crate) fn start_failed(&mut self, start: DateTime<Utc>, error: &str) {
+        let end = now();
+        let pm = &mut self.nb["metadata"]["papermill"];
+        pm["start_time"] = json!(iso_now(start));
+        pm["end_time"] = json!(iso_now(end));
+        pm["duration"] = json!(seconds_between(start, end));
+        pm["exception"] = json!(true);
+        self.nb["metadata"]["deckle"]["error"] = json!(error);
+    }
+
     /// nbclient's `process_message` for one IOPub message of the running cell.
     /// Returns true on `status: idle`.
     pub(crate) fn process_message(&mut self, i: usize, msg: &KernelMsg) -> bool {
@@ -214,8 +235,9 @@ impl Run<'_> {
             "stream" | "display_data" | "execute_result" | "error" => {
                 let out = output_from_msg(mt, content);
                 if self.opts.log_output {
-                    log_output(&out);
+                    log_output(&out, self.opts.output.as_deref() == Some(Path::new("-")));
                 }
+                self.opts.stream_files.write(&out);
                 if self.clear_before_next_output {
                     self.nb["cells"][i]["outputs"] = json!([]);
                     self.clear_display_mapping(i);
@@ -276,9 +298,10 @@ impl Run<'_> {
 
     /// papermill's `raise_for_execution_errors`: the first error output (a clean
     /// `SystemExit` does not count) or failed cell gets papermill's two marker cells.
-    pub(crate) fn insert_error_cells(&mut self) -> bool {
+    /// Returns the cell it marked (its label) and the error's name and value.
+    pub(crate) fn insert_error_cells(&mut self) -> Option<(String, String, String)> {
         let cells = self.nb["cells"].as_array().expect("cells");
-        let mut found: Option<(usize, Value)> = None;
+        let mut found: Option<(usize, Value, String, String)> = None;
         for (idx, cell) in cells.iter().enumerate() {
             let mut has_sys_exit = false;
             for o in cell["outputs"].as_array().into_iter().flatten() {
@@ -287,16 +310,18 @@ impl Run<'_> {
                         has_sys_exit = true;
                         continue;
                     }
-                    found = Some((idx, cell["execution_count"].clone()));
+                    let text = |k: &str| o[k].as_str().unwrap_or_default().to_string();
+                    found = Some((idx, cell["execution_count"].clone(), text("ename"), text("evalue")));
                     break;
                 }
             }
             if found.is_none() && !has_sys_exit && cell.pointer("/metadata/papermill/exception") == Some(&json!(true)) {
-                found = Some((idx, cell["execution_count"].clone()));
+                found = Some((idx, cell["execution_count"].clone(), "CellExecutionError".into(), String::new()));
                 break;
             }
         }
-        let Some((idx, count)) = found else { return false };
+        let (idx, count, ename, evalue) = found?;
+        let label = cell_label(&self.nb, idx);
         let count = match count {
             Value::Null => "None".to_string(),
             v => v.to_string(),
@@ -304,7 +329,7 @@ impl Run<'_> {
         let cells = self.nb["cells"].as_array_mut().expect("cells");
         cells.insert(idx, notebook::new_markdown_cell(ERROR_ANCHOR_MSG, &[inject::ERROR_MARKER_TAG]));
         cells.insert(0, notebook::new_markdown_cell(&ERROR_MESSAGE_TEMPLATE.replace("%s", &count), &[inject::ERROR_MARKER_TAG]));
-        true
+        Some((label, ename, evalue))
     }
 }
 
@@ -330,12 +355,14 @@ pub(crate) fn output_from_msg(msg_type: &str, c: &Value) -> Value {
     }
 }
 
-pub(crate) fn log_output(out: &Value) {
+/// `--log-output`: stream text as it comes, stdout's to stdout (all to stderr when
+/// the notebook itself goes to stdout, which must hold nothing else).
+pub(crate) fn log_output(out: &Value, stdout_taken: bool) {
     use std::io::Write;
     match out["output_type"].as_str() {
         Some("stream") => {
             let text = out["text"].as_str().unwrap_or("");
-            if out["name"] == "stderr" {
+            if out["name"] == "stderr" || stdout_taken {
                 let _ = std::io::stderr().write_all(text.as_bytes());
             } else {
                 let mut o = std::io::stdout().lock();
@@ -345,9 +372,55 @@ pub(crate) fn log_output(out: &Value) {
         }
         _ => {
             if let Some(t) = out.pointer("/data/text~1plain").and_then(Value::as_str) {
-                println!("{t}");
+                if stdout_taken {
+                    eprintln!("{t}");
+                } else {
+                    println!("{t}");
+                }
             }
         }
+    }
+}
+
+/// papermill's `--stdout-file` / `--stderr-file`: the notebook's stream output,
+/// written and flushed as it arrives.
+#[derive(Clone, Default)]
+pub struct StreamFiles {
+    pub stdout: Option<std::sync::Arc<std::sync::Mutex<std::fs::File>>>,
+    pub stderr: Option<std::sync::Arc<std::sync::Mutex<std::fs::File>>>,
+}
+
+impl StreamFiles {
+    /// Create (truncate) the files now, as papermill's command line does before it runs.
+    pub fn create(stdout: Option<&Path>, stderr: Option<&Path>) -> Result<StreamFiles> {
+        let open = |p: Option<&Path>| -> Result<Option<std::sync::Arc<std::sync::Mutex<std::fs::File>>>> {
+            p.map(|p| {
+                std::fs::File::create(p)
+                    .map(|f| std::sync::Arc::new(std::sync::Mutex::new(f)))
+                    .map_err(|e| crate::error::Error::io(p, e))
+            })
+            .transpose()
+        };
+        Ok(StreamFiles { stdout: open(stdout)?, stderr: open(stderr)? })
+    }
+
+    fn write(&self, out: &Value) {
+        use std::io::Write;
+        if out["output_type"] != "stream" {
+            return;
+        }
+        let file = if out["name"] == "stderr" { &self.stderr } else { &self.stdout };
+        if let (Some(f), Some(text)) = (file, out["text"].as_str()) {
+            if let Ok(mut f) = f.lock() {
+                let _ = f.write_all(text.as_bytes()).and_then(|()| f.flush());
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for StreamFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamFiles").field("stdout", &self.stdout.is_some()).field("stderr", &self.stderr.is_some()).finish()
     }
 }
 

@@ -30,7 +30,7 @@ pub fn failed(status: TaskStatus, error: String, written: bool, started: Instant
 /// Generate a SQL node's notebook and write it to `path`. The coordinator renders
 /// `save_to`; its directory is made here, where the kernel will write it.
 pub fn write_sql_input(task: &Task, spec: &SqlSpec, path: &Path) -> Result<()> {
-    if let Some(dir) = spec.save_to.as_deref().and_then(|p| Path::new(p).parent()) {
+    if let Some(dir) = spec.save_to.as_deref().and_then(|p| Path::new(p).parent()).filter(|d| !d.as_os_str().is_empty()) {
         let _ = std::fs::create_dir_all(dir);
     }
     let nb = crate::sql::generate_notebook(spec, task.kernel.as_deref().unwrap_or("python3"))?;

@@ -496,6 +496,24 @@ fn python_splitlines(s: &str) -> Vec<&str> {
 /// look like `name [: annotation] = value`. Python's `\w` is taken as
 /// letters, numbers and `_`.
 pub fn infer_parameter_names(lang: Language, parameters_cell_source: &str) -> Vec<String> {
+    inspect_parameters(lang, parameters_cell_source).into_iter().map(|p| p.name).collect()
+}
+
+/// One parameter of a parameters cell, as papermill's `Parameter` tuple.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InspectedParam {
+    pub name: String,
+    /// The annotation or `# type:` comment; `None` when there is neither.
+    pub inferred_type_name: String,
+    /// The assigned expression, as written.
+    pub default: String,
+    /// The comment after the assignment.
+    pub help: String,
+}
+
+/// Every definition papermill's `PythonTranslator.inspect` finds (see
+/// [`infer_parameter_names`] for the rules); empty for other languages.
+pub fn inspect_parameters(lang: Language, parameters_cell_source: &str) -> Vec<InspectedParam> {
     if lang != Language::Python {
         return Vec::new();
     }
@@ -545,8 +563,14 @@ pub fn infer_parameter_names(lang: Language, parameters_cell_source: &str) -> Ve
         .filter(|d| !d.is_empty())
         .filter_map(|d| PATTERN.captures(d))
         .filter_map(|c| {
-            c.name("target")
-                .map(|t| python_strip(t.as_str()).to_string())
+            let text = |k: &str| c.name(k).map(|m| python_strip(m.as_str()).to_string());
+            let given = |k: &str| text(k).filter(|t| !t.is_empty());
+            Some(InspectedParam {
+                name: text("target")?,
+                inferred_type_name: given("annotation").or_else(|| given("type_comment")).unwrap_or_else(|| "None".into()),
+                default: text("value").unwrap_or_default(),
+                help: text("help").unwrap_or_default(),
+            })
         })
         .collect()
 }

@@ -10,31 +10,37 @@ use serde_json::{json, Value};
 
 use crate::harness::*;
 
-struct Both {
-    ours: Value,
-    theirs: Value,
-    ours_out: Output,
-    theirs_out: Output,
+pub(crate) struct Both {
+    pub(crate) ours: Value,
+    pub(crate) theirs: Value,
+    pub(crate) ours_out: Output,
+    pub(crate) theirs_out: Output,
 }
 
 /// Run papermill and deckle on `input` with `args`, each writing `out.ipynb` in its
 /// own directory (so recorded `output_path`s are equal too).
-fn run_both(input: &Path, args: &[&str]) -> Both {
+pub(crate) fn run_both(input: &Path, args: &[&str]) -> Both {
+    run_both_to(input, "out.ipynb", "out.ipynb", args)
+}
+
+/// [`run_both`] with the output path given as `out_arg` on the command line, and
+/// read back from `written` (they differ when the path names parameters).
+pub(crate) fn run_both_to(input: &Path, out_arg: &str, written: &str, args: &[&str]) -> Both {
     let dir = tmp();
     let (pm_dir, dk_dir) = (dir.path().join("pm"), dir.path().join("dk"));
     std::fs::create_dir_all(&pm_dir).unwrap();
     std::fs::create_dir_all(&dk_dir).unwrap();
     let input = input.to_str().unwrap();
-    let theirs_out = papermill().current_dir(&pm_dir).arg(input).arg("out.ipynb").args(args).output().unwrap();
+    let theirs_out = papermill().current_dir(&pm_dir).arg(input).arg(out_arg).args(args).output().unwrap();
     let ours_out = deckle()
         .current_dir(&dk_dir)
-        .args(["execute", "--no-progress-bar", input, "out.ipynb"])
+        .args(["execute", "--no-progress-bar", input, out_arg])
         .args(args)
         .output()
         .unwrap();
     Both {
-        ours: read_nb(&dk_dir.join("out.ipynb")),
-        theirs: read_nb(&pm_dir.join("out.ipynb")),
+        ours: read_nb(&dk_dir.join(written)),
+        theirs: read_nb(&pm_dir.join(written)),
         ours_out,
         theirs_out,
     }
@@ -71,7 +77,7 @@ fn non_stream_outputs(cell: &Value) -> Vec<Value> {
 
 /// Everything papermill's record says, compared field by field. Times, durations and
 /// random cell ids differ by nature; their presence and type are compared instead.
-fn assert_same_record(b: &Both) {
+pub(crate) fn assert_same_record(b: &Both) {
     let (o, t) = (&b.ours, &b.theirs);
     let ctx = |what: &str| format!("{what}\n--- deckle stderr:\n{}\n--- papermill stderr:\n{}", stderr(&b.ours_out), stderr(&b.theirs_out));
     assert_eq!(code(&b.ours_out), code(&b.theirs_out), "{}", ctx("exit codes differ"));
@@ -117,7 +123,7 @@ fn assert_same_record(b: &Both) {
     }
 }
 
-fn injected_source(nb: &Value) -> String {
+pub(crate) fn injected_source(nb: &Value) -> String {
     let c = cells(nb).iter().find(|c| c["metadata"]["tags"] == json!(["injected-parameters"])).expect("injected cell");
     join(&c["source"])
 }

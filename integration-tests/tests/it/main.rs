@@ -22,3 +22,5 @@ mod hostile_paths;
 mod storage_faults;
 mod ui;
 mod api_fuzz;
+mod bare_paths;
+mod papermill_cli;

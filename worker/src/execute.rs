@@ -23,7 +23,7 @@ use crate::kernelspec::{self, ProcessEnv};
 use crate::notebook;
 use crate::outputs::{self, Recorded};
 use crate::params::Params;
-use crate::record::{cell_label, now, progress_bar, CellFailure, Run};
+use crate::record::{cell_label, now, CellFailure, Run};
 pub use crate::record::StreamFiles;
 use crate::translate;
 
@@ -60,6 +60,9 @@ pub struct ExecuteOptions {
     pub search_env: Option<HashMap<String, String>>,
     /// Save during a long cell at least this often (papermill's `autosave_cell_every`).
     pub autosave_every: Duration,
+    /// Saves while cells run are coalesced to at most one per this interval (the
+    /// first of a long cell within it); the final save is always written.
+    pub save_interval: Duration,
     /// Outputs kept per notebook, in bytes: past it, later outputs are dropped and
     /// one marker says so (a cell printing in a loop cannot exhaust memory or disk).
     pub max_output_bytes: usize,
@@ -105,6 +108,7 @@ impl std::fmt::Debug for ExecuteOptions {
             .field("secret_params", &self.secret_params)
             .field("search_env", &self.search_env.as_ref().map(|e| e.keys().collect::<Vec<_>>()))
             .field("autosave_every", &self.autosave_every)
+            .field("save_interval", &self.save_interval)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("exit_wait", &self.exit_wait)
             .field("pools", &self.pools.is_some())
@@ -136,6 +140,7 @@ impl ExecuteOptions {
             secret_params: Vec::new(),
             search_env: None,
             autosave_every: Duration::from_secs(30),
+            save_interval: Duration::from_secs(1),
             max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
             shutdown_grace: Duration::from_secs(2),
             exit_wait: Duration::ZERO,
@@ -200,6 +205,7 @@ impl Run<'_> {
                 break;
             }
             let autosave_at = self.last_save + self.opts.autosave_every;
+            let autosave_at = self.save_due().map_or(autosave_at, |due| due.min(autosave_at));
             let wake = match (deadline, interrupted_at) {
                 (_, Some(t)) => autosave_at.min(t + Duration::from_secs(5)),
                 (Some(d), None) => autosave_at.min(d),
@@ -214,6 +220,9 @@ impl Run<'_> {
                     if self.process_message(i, &m) {
                         idle = true;
                     }
+                    // New output reaches the file (and a remote worker's uploads)
+                    // within a save interval, not only when the cell ends.
+                    self.dirty = true;
                 }
                 Some(KernelEvent::Shell(m)) if m.parent_msg_id.as_deref() == Some(msg_id.as_str()) => {
                     self.nb["cells"][i]["metadata"]["execution"]["shell.execute_reply"] = json!(m.date);
@@ -226,7 +235,7 @@ impl Run<'_> {
                 Some(_) => {}
                 None => {
                     let now = Instant::now();
-                    if now >= self.last_save + self.opts.autosave_every {
+                    if now >= self.last_save + self.opts.autosave_every || self.save_due().is_some_and(|due| now >= due) {
                         self.save()?;
                     }
                     if let Some(t) = interrupted_at {
@@ -319,16 +328,7 @@ pub async fn execute_notebook(opts: &ExecuteOptions) -> std::result::Result<Exec
             return Err(Error::input(cwd, format!("the working directory (--cwd) {what}")).into());
         }
     }
-    let ncells = nb["cells"].as_array().map_or(0, Vec::len);
-    let mut run = Run {
-        nb,
-        opts,
-        last_save: Instant::now(),
-        display_map: HashMap::new(),
-        clear_before_next_output: false,
-        pbar: progress_bar(opts.progress_bar, ncells),
-        budget: Default::default(),
-    };
+    let mut run = Run::new(nb, opts);
     let start = now();
     // A kernel that is not installed is recorded like one that cannot boot: the
     // output notebook is written, saying why (papermill writes one too).
@@ -366,6 +366,7 @@ pub async fn execute_notebook(opts: &ExecuteOptions) -> std::result::Result<Exec
 
     let mut failure: Option<Error> = None;
     let mut executed = 0;
+    let ncells = run.nb["cells"].as_array().map_or(0, Vec::len);
     for i in 0..ncells {
         run.cell_start(i)?;
         let cell = &run.nb["cells"][i];

@@ -54,6 +54,8 @@ pub(crate) struct Run<'a> {
     pub(crate) clear_before_next_output: bool,
     pub(crate) pbar: ProgressBar,
     pub(crate) budget: OutputBudget,
+    /// Changed since the last save; written by [`Run::save_due`] time at the latest.
+    pub(crate) dirty: bool,
 }
 
 /// Bytes of outputs kept, per cell, against [`ExecuteOptions::max_output_bytes`].
@@ -79,26 +81,64 @@ fn output_size(out: &Value) -> usize {
 }
 
 impl Run<'_> {
-    /// A save while the notebook runs (cell start and end, autosave); skipped under
+    pub(crate) fn new<'o>(nb: Value, opts: &'o ExecuteOptions) -> Run<'o> {
+        let ncells = nb["cells"].as_array().map_or(0, Vec::len);
+        Run {
+            nb,
+            opts,
+            // The first save is due at once.
+            last_save: Instant::now().checked_sub(opts.save_interval).unwrap_or_else(Instant::now),
+            display_map: HashMap::new(),
+            clear_before_next_output: false,
+            pbar: progress_bar(opts.progress_bar, ncells),
+            budget: OutputBudget::default(),
+            dirty: false,
+        }
+    }
+
+    /// A save while the notebook runs (cell start and end, new output): written now
+    /// if the last save is `save_interval` old, else marked due, so a burst of short
+    /// cells costs one write a second rather than two per cell (rewriting the whole
+    /// notebook each time made a run O(cells²) in bytes). Skipped under
     /// `--no-request-save-on-cell-execute`, as papermill then saves only at the end.
     pub(crate) fn save(&mut self) -> Result<()> {
         if !self.opts.save_on_cell_execute {
             return Ok(());
         }
-        self.save_final()
+        if Instant::now() >= self.last_save + self.opts.save_interval {
+            self.save_final()
+        } else {
+            self.dirty = true;
+            Ok(())
+        }
+    }
+
+    /// When the coalesced save is due, if one is.
+    pub(crate) fn save_due(&self) -> Option<Instant> {
+        (self.dirty && self.opts.save_on_cell_execute).then(|| self.last_save + self.opts.save_interval)
     }
 
     /// The save at the end of the run, or of a run that could not start: always written.
     pub(crate) fn save_final(&mut self) -> Result<()> {
         if let Some(out) = &self.opts.output {
             if out != Path::new("-") {
-                notebook::write(&self.nb, out)?;
+                // Writing a large notebook takes a while: on a multi-threaded runtime,
+                // let the kernel's reader tasks move to another thread meanwhile (one
+                // waiting behind this write lets ipykernel drop output at its HWM).
+                let multi = tokio::runtime::Handle::try_current()
+                    .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+                if multi {
+                    tokio::task::block_in_place(|| notebook::write(&self.nb, out))?;
+                } else {
+                    notebook::write(&self.nb, out)?;
+                }
                 if let Some(saved) = &self.opts.saved {
                     saved.send_modify(|n| *n += 1);
                 }
             }
         }
         self.last_save = Instant::now();
+        self.dirty = false;
         Ok(())
     }
 
@@ -468,7 +508,7 @@ mod tests {
         let mut opts = ExecuteOptions::new("in.ipynb", "out.ipynb");
         opts.max_output_bytes = 1000;
         let nb = serde_json::json!({"cells": [{"cell_type": "code", "source": "", "metadata": {}, "outputs": []}]});
-        let mut run = Run { nb, opts: &opts, last_save: Instant::now(), display_map: HashMap::new(), clear_before_next_output: false, pbar: progress_bar(false, 1), budget: Default::default() };
+        let mut run = Run::new(nb, &opts);
         for _ in 0..100 {
             run.process_message(0, &stream(&"x".repeat(100)));
         }

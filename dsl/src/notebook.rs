@@ -29,15 +29,11 @@ fn inspect(path: &Path) -> Result<Info, String> {
     parse(&text)
 }
 
+/// The notebook as every other part of Deckle reads it (`deckle execute`, the
+/// worker, registration): what would fail there fails here first.
 fn parse(text: &str) -> Result<Info, String> {
-    let nb: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not a notebook (invalid JSON: {e})"))?;
-    let cells = nb.get("cells").and_then(|c| c.as_array()).ok_or("not a notebook (no `cells` list)")?;
-    let has_parameters_cell = cells.iter().any(|c| {
-        c.pointer("/metadata/tags")
-            .and_then(|t| t.as_array())
-            .is_some_and(|tags| tags.iter().any(|t| t.as_str() == Some("parameters")))
-    });
-    Ok(Info { has_parameters_cell })
+    let nb = deckle_protocol::notebook::parse(text)?;
+    Ok(Info { has_parameters_cell: deckle_protocol::notebook::has_parameters_cell(&nb) })
 }
 
 #[cfg(test)]
@@ -53,9 +49,20 @@ mod tests {
     }
 
     #[test]
+    fn reads_papermill_outputs_and_vscode_notebooks() {
+        // A papermill output run with `-p x nan`, and VS Code's integer language version.
+        let papermill = r#"{"cells": [{"cell_type": "code", "execution_count": 1, "id": "a", "metadata": {"tags": ["parameters"]}, "outputs": [], "source": "x = 1"}], "metadata": {"papermill": {"parameters": {"x": NaN}}}, "nbformat": 4, "nbformat_minor": 5}"#;
+        assert!(parse(papermill).unwrap().has_parameters_cell);
+        let vscode = r#"{"metadata": {"language_info": {"name": "python", "version": 3}, "orig_nbformat": 2}, "nbformat": 4, "nbformat_minor": 2, "cells": [{"cell_type": "code", "execution_count": null, "metadata": {}, "outputs": [], "source": []}]}"#;
+        assert!(!parse(vscode).unwrap().has_parameters_cell);
+    }
+
+    #[test]
     fn rejects_non_notebooks() {
-        assert!(parse("not json").unwrap_err().contains("invalid JSON"));
-        assert!(parse("{}").unwrap_err().contains("no `cells`"));
+        assert!(parse("not json").unwrap_err().contains("not JSON"));
+        assert!(parse("{}").unwrap_err().contains("nbformat"));
+        let no_cells = r#"{"metadata": {}, "nbformat": 4, "nbformat_minor": 5}"#;
+        assert!(parse(no_cells).unwrap_err().contains("`cells`"));
         assert!(inspect(Path::new("/nonexistent/x.ipynb")).unwrap_err().contains("file not found"));
     }
 }

@@ -1,8 +1,9 @@
 //! Reading, validating and writing `.ipynb` files the way nbformat does.
 //!
 //! A notebook is kept as a `serde_json::Value` so that every field a tool put there
-//! survives a run untouched. On read, multi-line fields given as lists of lines are
-//! joined (nbformat's `rejoin_lines`); on write they are split again with Python's
+//! survives a run untouched. Reading is `deckle_protocol::notebook` (shared with the
+//! coordinator): multi-line fields given as lists of lines are joined (nbformat's
+//! `rejoin_lines`), non-finite numbers become `null`; on write they are split again with Python's
 //! `str.splitlines(keepends=True)`, and the JSON is laid out as `nbformat.writes`
 //! lays it out: indent 1, keys sorted, non-ASCII kept, floats in Python's `repr`,
 //! no trailing newline. Writes go to a temporary file that is renamed into place, so
@@ -29,113 +30,10 @@ pub fn read(path: &Path) -> Result<Value> {
     parse(&text).map_err(|m| Error::input(path, m))
 }
 
-/// Parse and validate notebook JSON; the error names what is wrong and where.
-pub fn parse(text: &str) -> std::result::Result<Value, String> {
-    let mut nb: Value = serde_json::from_str(text)
-        .map_err(|e| format!("not JSON: {e} (line {}, column {})", e.line(), e.column()))?;
-    let obj = nb.as_object().ok_or("not a notebook: the top level is not a JSON object")?;
-    let major = obj
-        .get("nbformat")
-        .and_then(Value::as_u64)
-        .ok_or("not a notebook: no integer `nbformat` field")?;
-    if major != 4 {
-        return Err(format!(
-            "nbformat {major} is not supported; convert it to version 4 (`jupyter nbconvert --to notebook`)"
-        ));
-    }
-    if !obj.get("metadata").is_some_and(Value::is_object) {
-        return Err("not a notebook: `metadata` is missing or not an object".into());
-    }
-    let cells = obj
-        .get("cells")
-        .and_then(Value::as_array)
-        .ok_or("not a notebook: `cells` is missing or not a list")?;
-    for (i, cell) in cells.iter().enumerate() {
-        let kind = cell.get("cell_type").and_then(Value::as_str);
-        match kind {
-            Some("code" | "markdown" | "raw") => {}
-            Some(other) => return Err(format!("cell {i}: unknown cell_type {other:?}")),
-            None => return Err(format!("cell {i}: no `cell_type`")),
-        }
-        match cell.get("source") {
-            Some(Value::String(_)) => {}
-            Some(Value::Array(a)) if a.iter().all(Value::is_string) => {}
-            _ => return Err(format!("cell {i}: `source` must be a string or a list of strings")),
-        }
-        if cell.get("metadata").is_some_and(|m| !m.is_object()) {
-            return Err(format!("cell {i}: `metadata` is not an object"));
-        }
-        if kind == Some("code") && cell.get("outputs").is_some_and(|o| !o.is_array()) {
-            return Err(format!("cell {i}: `outputs` is not a list"));
-        }
-    }
-    // The runtimed nbformat crate is the schema check of record: what it rejects,
-    // Jupyter tools would too.
-    if let Err(e) = nbformat::parse_notebook(text) {
-        return Err(format!("not a valid notebook: {e}"));
-    }
-    rejoin_lines(&mut nb);
-    Ok(nb)
-}
-
-fn join_if_list(v: &mut Value) {
-    if let Value::Array(parts) = v {
-        if parts.iter().all(Value::is_string) {
-            let s: String = parts.iter().filter_map(Value::as_str).collect();
-            *v = Value::String(s);
-        }
-    }
-}
-
-fn is_split_mime(key: &str) -> bool {
-    key.starts_with("text/") || key == "application/javascript" || key == "image/svg+xml"
-}
-
-/// Apply `f` to every multi-line field nbformat splits into lines.
-fn for_each_multiline(nb: &mut Value, f: &dyn Fn(&mut Value)) {
-    let Some(cells) = nb.get_mut("cells").and_then(Value::as_array_mut) else { return };
-    for cell in cells {
-        if let Some(src) = cell.get_mut("source") {
-            f(src);
-        }
-        if let Some(att) = cell.get_mut("attachments").and_then(Value::as_object_mut) {
-            for bundle in att.values_mut().filter_map(Value::as_object_mut) {
-                for (k, v) in bundle.iter_mut() {
-                    if is_split_mime(k) {
-                        f(v);
-                    }
-                }
-            }
-        }
-        if cell.get("cell_type").and_then(Value::as_str) != Some("code") {
-            continue;
-        }
-        for out in cell.get_mut("outputs").and_then(Value::as_array_mut).into_iter().flatten() {
-            match out.get("output_type").and_then(Value::as_str) {
-                Some("stream") => {
-                    if let Some(t) = out.get_mut("text") {
-                        f(t);
-                    }
-                }
-                Some("execute_result" | "display_data") => {
-                    if let Some(data) = out.get_mut("data").and_then(Value::as_object_mut) {
-                        for (k, v) in data.iter_mut() {
-                            if is_split_mime(k) {
-                                f(v);
-                            }
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-}
-
-/// nbformat's `rejoin_lines`: lists of lines become strings.
-pub fn rejoin_lines(nb: &mut Value) {
-    for_each_multiline(nb, &join_if_list);
-}
+/// Parse and check notebook JSON as nbformat reads it; the error names what is
+/// wrong and where. The reader is shared with the DSL, registration and the UI.
+pub use deckle_protocol::notebook::{parse, rejoin_lines};
+use deckle_protocol::notebook::{for_each_multiline, is_valid_cell_id};
 
 /// Python's `str.splitlines(keepends=True)`.
 pub fn py_splitlines(s: &str) -> Vec<String> {
@@ -280,13 +178,14 @@ impl serde_json::ser::Formatter for PyFormatter {
 ///
 /// A cell keeps an `id` it already has if that is a valid 4.5 id not used by an
 /// earlier cell; before 4.5 ids were not checked, and a duplicate or malformed
-/// one would make the written notebook invalid, so it gets a fresh id.
+/// one would make the written notebook invalid, so it gets a fresh id. A 4.5
+/// notebook missing ids or repeating one is repaired the same way, as nbformat's
+/// validator does on read (its malformed ids were refused by [`parse`]).
 pub fn upgrade_to_v4_5(nb: &mut Value) {
     let minor = nb.get("nbformat_minor").and_then(Value::as_u64).unwrap_or(0);
-    if minor >= 5 {
-        return;
+    if minor < 5 {
+        nb["nbformat_minor"] = Value::from(5);
     }
-    nb["nbformat_minor"] = Value::from(5);
     let mut seen = std::collections::HashSet::new();
     for cell in nb.get_mut("cells").and_then(Value::as_array_mut).into_iter().flatten() {
         let keep = match cell.get("id").and_then(Value::as_str) {
@@ -301,11 +200,6 @@ pub fn upgrade_to_v4_5(nb: &mut Value) {
             cell["id"] = Value::String(id);
         }
     }
-}
-
-/// nbformat 4.5's cell id pattern: `^[a-zA-Z0-9-_]+$`, 1 to 64 characters.
-fn is_valid_cell_id(id: &str) -> bool {
-    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// nbformat's `random_cell_id`: eight hex digits.
@@ -405,5 +299,45 @@ mod tests {
         assert_eq!(ids[4], "ok-2");
         assert!(ids[1..4].iter().all(|id| id.len() == 8 && *id != "c1"), "{ids:?}");
         assert!(parse(&to_string(&nb)).is_ok());
+    }
+
+    #[test]
+    fn upgrade_repairs_missing_and_repeated_ids_of_4_5_notebooks() {
+        // nbformat's validator does this on read; a 4.5 notebook written by a tool
+        // that forgot ids must not be written back invalid.
+        let text = r#"{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+            {"cell_type": "raw", "id": "a", "metadata": {}, "source": ""},
+            {"cell_type": "raw", "id": "a", "metadata": {}, "source": ""},
+            {"cell_type": "raw", "metadata": {}, "source": ""}]}"#;
+        let mut nb = parse(text).unwrap();
+        upgrade_to_v4_5(&mut nb);
+        let ids: Vec<&str> = nb["cells"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+        assert_eq!(ids[0], "a");
+        assert!(ids[1] != "a" && ids[1].len() == 8 && ids[2].len() == 8 && ids[1] != ids[2], "{ids:?}");
+    }
+
+    #[test]
+    fn papermill_nan_parameters_are_written_back_as_strict_json() {
+        let text = r#"{"nbformat": 4, "nbformat_minor": 5, "cells": [],
+            "metadata": {"papermill": {"parameters": {"x": NaN, "y": -Infinity, "z": 1.5}}}}"#;
+        let written = to_string(&parse(text).unwrap());
+        let strict: Value = serde_json::from_str(&written).expect("strict JSON");
+        assert_eq!(strict["metadata"]["papermill"]["parameters"], serde_json::json!({"x": null, "y": null, "z": 1.5}));
+    }
+
+    #[test]
+    fn reads_a_vscode_notebook_from_a_file() {
+        // papermill's tests/notebooks/blank-vscode.ipynb, as VS Code saved it.
+        let dir = std::env::temp_dir().join(format!("deckle-nb-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("blank-vscode.ipynb");
+        std::fs::write(&path, "{\n \"metadata\": {\n  \"language_info\": {\"codemirror_mode\": {\"name\": \"ipython\", \"version\": 3}, \"name\": \"python\", \"version\": 3},\n  \"orig_nbformat\": 2\n },\n \"nbformat\": 4,\n \"nbformat_minor\": 2,\n \"cells\": [{\"cell_type\": \"code\", \"execution_count\": null, \"metadata\": {}, \"outputs\": [], \"source\": []}]\n}\n").unwrap();
+        let mut nb = read(&path).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        upgrade_to_v4_5(&mut nb);
+        let written = to_string(&nb);
+        assert!(!written.contains("orig_nbformat"), "transient keys are not written, as nbformat strips them");
+        assert!(written.contains("\"version\": 3"), "VS Code's integer version is kept: {written}");
+        assert!(parse(&written).is_ok());
     }
 }

@@ -24,3 +24,4 @@ mod ui;
 mod api_fuzz;
 mod bare_paths;
 mod papermill_cli;
+mod real_notebooks;

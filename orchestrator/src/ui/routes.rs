@@ -180,7 +180,10 @@ fn rendered_notebook(s: &AppState, run: &str, node: &str, n: u32) -> Result<supe
     let (_, path, _) = s.c.notebook(run, node, Some(n))?;
     let io = |e: String| Error::Io { path: path.display().to_string(), message: e };
     let bytes = std::fs::read(&path).map_err(|e| io(e.to_string()))?;
-    let nb: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| io(e.to_string()))?;
+    // The reader every part shares (bare NaN/Infinity accepted); the renderer copes
+    // with any structure, so the notebook checks are not applied here.
+    let text = std::str::from_utf8(&bytes).map_err(|e| io(format!("not UTF-8 text: {e}")))?;
+    let nb = deckle_protocol::notebook::parse_json(text).map_err(io)?;
     Ok(super::notebook::render_notebook(&nb))
 }
 

@@ -10,16 +10,16 @@ use serde_json::{json, Value};
 
 use crate::harness::*;
 
-struct Both {
-    ours: Value,
-    theirs: Value,
-    ours_out: Output,
-    theirs_out: Output,
+pub(crate) struct Both {
+    pub(crate) ours: Value,
+    pub(crate) theirs: Value,
+    pub(crate) ours_out: Output,
+    pub(crate) theirs_out: Output,
 }
 
 /// Run papermill and deckle on `input` with `args`, each writing `out.ipynb` in its
 /// own directory (so recorded `output_path`s are equal too).
-fn run_both(input: &Path, args: &[&str]) -> Both {
+pub(crate) fn run_both(input: &Path, args: &[&str]) -> Both {
     let dir = tmp();
     let (pm_dir, dk_dir) = (dir.path().join("pm"), dir.path().join("dk"));
     std::fs::create_dir_all(&pm_dir).unwrap();
@@ -71,7 +71,7 @@ fn non_stream_outputs(cell: &Value) -> Vec<Value> {
 
 /// Everything papermill's record says, compared field by field. Times, durations and
 /// random cell ids differ by nature; their presence and type are compared instead.
-fn assert_same_record(b: &Both) {
+pub(crate) fn assert_same_record(b: &Both) {
     let (o, t) = (&b.ours, &b.theirs);
     let ctx = |what: &str| format!("{what}\n--- deckle stderr:\n{}\n--- papermill stderr:\n{}", stderr(&b.ours_out), stderr(&b.theirs_out));
     assert_eq!(code(&b.ours_out), code(&b.theirs_out), "{}", ctx("exit codes differ"));
@@ -117,7 +117,7 @@ fn assert_same_record(b: &Both) {
     }
 }
 
-fn injected_source(nb: &Value) -> String {
+pub(crate) fn injected_source(nb: &Value) -> String {
     let c = cells(nb).iter().find(|c| c["metadata"]["tags"] == json!(["injected-parameters"])).expect("injected cell");
     join(&c["source"])
 }

@@ -110,8 +110,8 @@ pub fn query_for(nb: &Value, names: &[String]) -> Result<Query> {
 }
 
 /// The R program that prints `names` as JSON. Values: NULL and NA are null; a
-/// length-1 vector is a scalar (unless wrapped in `I()`), longer ones arrays; names
-/// make objects; data frames are arrays of row objects, matrices arrays of rows;
+/// length-1 vector is a scalar (unless wrapped in `I()`), others arrays; names
+/// make objects (an empty named list `{}`); data frames are arrays of row objects, matrices arrays of rows;
 /// factors, dates and times are strings. Doubles print with 15 significant digits,
 /// 17 when 15 do not round-trip. NaN, Inf and unsupported classes are errors.
 fn r_program(names: &[String]) -> String {
@@ -149,7 +149,9 @@ const R_ENCODER: &str = r#".str <- function(x) {
     out
 }
 .wrap <- function(items, nm, scalar) {
-    if (!is.null(nm) && length(items) > 0 && all(!is.na(nm) & nzchar(nm))) {
+    if (!is.null(nm) && length(items) == 0) {
+        "{}"
+    } else if (!is.null(nm) && all(!is.na(nm) & nzchar(nm))) {
         paste0("{", paste0(.str(nm), ":", items, collapse = ","), "}")
     } else if (scalar && length(items) == 1) {
         items

@@ -265,6 +265,11 @@ pub fn prepare(opts: &ExecuteOptions) -> Result<(Value, String, Vec<String>)> {
     let kernel = kernel.ok_or_else(|| {
         Error::input(&opts.input, "no kernel name found in the notebook's metadata.kernelspec and no -k given")
     })?;
+    // A kernel that cannot report declared outputs fails before any cell runs (with
+    // -k the notebook's metadata may not be the kernel's; it is checked at the end).
+    if !opts.outputs.is_empty() && opts.kernel.is_none() {
+        outputs::query_for(&nb, &opts.outputs).map_err(|e| Error::input(&opts.input, e.to_string()))?;
+    }
     if !opts.params.is_empty() || !opts.secret_params.is_empty() {
         let lang = translate::find_translator(&kernel, language.as_deref())?;
         let inj = inject::parameterize(&mut nb, &opts.params, &opts.secret_params, lang, opts.report_mode)?;

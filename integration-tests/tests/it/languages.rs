@@ -177,21 +177,25 @@ fn r_declared_outputs_that_cannot_be_json_are_clear_errors() {
     }
 }
 
+/// bash_kernel answers `user_expressions` with `{}` and has no JSON; a notebook on
+/// it that declares outputs is refused before any cell runs, naming file and kernel.
 #[test]
-fn bash_declared_outputs_are_a_clear_error_naming_the_kernel() {
+fn bash_declared_outputs_are_refused_before_any_cell_runs_naming_the_kernel() {
     let d = tmp();
     let out = d.path().join("out.ipynb");
     let o = deckle().args(["execute", "--no-progress-bar", "--outputs", "name,count"]).arg(fixture("bash.ipynb")).arg(&out).output().unwrap();
-    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
     let err = stderr(&o);
-    assert!(
-        err.contains("output 'name, count': kernel 'bash' (language bash) cannot report declared outputs; they need a Python or R kernel"),
-        "{err}"
-    );
-    // The cells ran and the notebook is written, marked as failed.
-    let nb = read_nb(&out);
-    assert_eq!(stream_text(&cells(&nb)[1], "stdout"), "hello default x1\n");
-    assert_eq!(nb["metadata"]["papermill"]["exception"], true);
+    assert!(err.contains("bash.ipynb: output 'name, count': kernel 'bash' (language bash) cannot report declared outputs; they need a Python or R kernel"), "{err}");
+    assert!(!out.exists(), "nothing ran, nothing written");
+
+    // In a workflow the failed node carries the same error.
+    let (code, run, err) = workflows::run(&fixture("workflows/bash_outputs.yaml"), d.path(), &[]);
+    assert_eq!(code, 1, "{err}");
+    let greet = workflows::node(&run, "greet");
+    assert_eq!(greet["status"], "failed");
+    let error = greet["attempts"][0]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("output 'greeting': kernel 'bash' (language bash) cannot report declared outputs"), "{greet:#}");
 }
 
 #[test]

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use serde_json::{json, Map, Value};
 
 use crate::error::{Error, Result};
+use crate::translate::Language;
 
 /// Starts the line the R encoder prints; unlikely in anything a notebook prints.
 const MARKER: &str = "\u{1e}deckle-outputs ";
@@ -83,29 +84,33 @@ fn as_user_expression(mut answer: Value) -> Value {
     }
 }
 
-/// The query for `names` on the notebook's kernel, from the `language_info` the
-/// kernel reported (else the kernelspec's language).
+/// The query for `names` on the notebook's kernel, by the language the kernel
+/// reported (`language_info`), else the kernelspec's, else what papermill's registry
+/// says of the kernel name. A notebook that says nothing is taken for Python.
 pub fn query_for(nb: &Value, names: &[String]) -> Result<Query> {
     let meta = &nb["metadata"];
-    let language = meta["language_info"]["name"]
-        .as_str()
-        .or_else(|| meta["kernelspec"]["language"].as_str())
-        .unwrap_or("")
-        .to_string();
-    match language.to_ascii_lowercase().as_str() {
+    let kernel = meta["kernelspec"]["name"].as_str().unwrap_or("");
+    let language = [&meta["language_info"]["name"], &meta["kernelspec"]["language"]]
+        .into_iter()
+        .filter_map(Value::as_str)
+        .find(|l| !l.is_empty())
+        .map(str::to_ascii_lowercase)
+        .or_else(|| match crate::translate::find_translator(kernel, None) {
+            Ok(Language::R) => Some("r".into()),
+            Ok(Language::Python) | Err(_) => None,
+            Ok(other) => Some(format!("{other:?}").to_ascii_lowercase()),
+        })
+        .unwrap_or_else(|| "python".into());
+    match language.as_str() {
         "python" => Ok(Query::UserExpressions(super::python_expressions(names))),
         "r" => Ok(Query::Printed(r_program(names))),
-        _ => {
-            let kernel = meta["kernelspec"]["name"].as_str().unwrap_or("?");
-            let language = if language.is_empty() { "unknown" } else { &language };
-            Err(Error::Output {
-                name: names.join(", "),
-                message: format!(
-                    "kernel '{kernel}' (language {language}) cannot report declared outputs; they need a Python or R kernel. \
-                     Record values as scrapbook scraps, or write them to a file and pass its path"
-                ),
-            })
-        }
+        _ => Err(Error::Output {
+            name: names.join(", "),
+            message: format!(
+                "kernel '{kernel}' (language {language}) cannot report declared outputs; they need a Python or R kernel. \
+                 Record values as scrapbook scraps, or write them to a file and pass its path"
+            ),
+        }),
     }
 }
 
@@ -217,6 +222,13 @@ mod tests {
         let e = query_for(&nb("bash", "bash"), &names).unwrap_err().to_string();
         assert!(e.contains("kernel 'bash' (language bash) cannot report declared outputs"), "{e}");
         assert!(e.contains("total, label"), "{e}");
+        // Without language metadata: the kernel name decides, and silence means Python.
+        let bare = |kernel: &str| json!({"metadata": {"kernelspec": {"name": kernel}}});
+        assert!(matches!(query_for(&bare("sparkrkernel"), &names), Ok(Query::Printed(_))));
+        assert!(matches!(query_for(&bare("python3"), &names), Ok(Query::UserExpressions(_))));
+        assert!(matches!(query_for(&json!({}), &names), Ok(Query::UserExpressions(_))));
+        let e = query_for(&bare("bash"), &names).unwrap_err().to_string();
+        assert!(e.contains("kernel 'bash' (language bash)"), "{e}");
     }
 
     #[test]

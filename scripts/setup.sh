@@ -14,20 +14,43 @@ python=${PYTHON:-python3}
 command -v "$python" >/dev/null || { echo "setup: $python not found; install Python 3.11+" >&2; exit 2; }
 command -v cargo >/dev/null || { echo "setup: cargo not found; install Rust (rustup)" >&2; exit 2; }
 
-# The UI tests drive headless Chromium through chromedriver: Debian's packages.
-if [ "${1:-}" = "--test" ] && ! { command -v chromium && command -v chromedriver; } >/dev/null; then
+# The UI tests drive headless Chromium through chromedriver, and the language tests
+# run an R kernel (IRkernel): Debian's packages, fetched in one apt-get call.
+apt_wanted=
+if [ "${1:-}" = "--test" ]; then
+  { command -v chromium && command -v chromedriver; } >/dev/null || apt_wanted="chromium chromium-driver"
+  # --- R kernel (IRkernel) for the language tests: begin ---
+  { command -v R && R --slave -e 'quit(status = !requireNamespace("IRkernel", quietly = TRUE))'; } >/dev/null 2>&1 \
+    || apt_wanted="$apt_wanted r-cran-irkernel"
+  # --- R kernel: end ---
+fi
+if [ -n "$apt_wanted" ]; then
   sudo=
   if [ "$(id -u)" != 0 ]; then
-    command -v sudo >/dev/null || { echo "setup: chromium and chromedriver are missing; install them as root: apt-get install chromium chromium-driver" >&2; exit 2; }
+    command -v sudo >/dev/null || { echo "setup: missing packages; install them as root: apt-get install $apt_wanted" >&2; exit 2; }
     sudo=sudo
   fi
-  command -v apt-get >/dev/null || { echo "setup: chromium and chromedriver are missing and there is no apt-get; install Chromium and its chromedriver" >&2; exit 2; }
+  command -v apt-get >/dev/null || { echo "setup: missing $apt_wanted and there is no apt-get; install Chromium with its chromedriver, and R with IRkernel" >&2; exit 2; }
   apt_get() { $sudo env DEBIAN_FRONTEND=noninteractive apt-get "$@" >&2; }
   # An install on a machine whose package lists were never fetched fails: fetch them, once.
-  apt_get install -y -q chromium chromium-driver || { apt_get update -q && apt_get install -y -q chromium chromium-driver; } \
-    || { echo "setup: apt-get install chromium chromium-driver failed" >&2; exit 2; }
+  # shellcheck disable=SC2086 # a list of package names
+  apt_get install -y -q $apt_wanted || { apt_get update -q && apt_get install -y -q $apt_wanted; } \
+    || { echo "setup: apt-get install $apt_wanted failed" >&2; exit 2; }
   command -v chromedriver >/dev/null || { echo "setup: chromium-driver installed but no chromedriver on PATH" >&2; exit 2; }
 fi
+
+# --- R kernel (IRkernel) for the language tests: begin ---
+# The IR kernelspec goes into the venv (as `IRkernel::installspec(prefix=)` would put
+# it) so tests find it through VIRTUAL_ENV like the Python and bash kernels.
+if [ "${1:-}" = "--test" ]; then
+  ir_spec="$(R --slave -e 'cat(system.file("kernelspec", package = "IRkernel"))' 2>/dev/null || true)"
+  [ -f "$ir_spec/kernel.json" ] || { echo "setup: IRkernel is installed but has no kernelspec directory (looked in '$ir_spec')" >&2; exit 2; }
+  if ! cmp -s "$ir_spec/kernel.json" .venv/share/jupyter/kernels/ir/kernel.json; then
+    mkdir -p .venv/share/jupyter/kernels/ir
+    cp "$ir_spec"/* .venv/share/jupyter/kernels/ir/
+  fi
+fi
+# --- R kernel: end ---
 
 stamp=.venv/.deckle-installed
 want="$(cat "$reqs" python/requirements.txt | sha256sum | cut -c1-16) $reqs"

@@ -284,6 +284,11 @@ pub fn prepare(opts: &ExecuteOptions) -> Result<(Value, String, Vec<String>)> {
     let kernel = kernel.ok_or_else(|| {
         Error::input(&opts.input, "no kernel name found in the notebook's metadata.kernelspec and no -k given")
     })?;
+    // A kernel that cannot report declared outputs fails before any cell runs (with
+    // -k the notebook's metadata may not be the kernel's; it is checked at the end).
+    if !opts.outputs.is_empty() && opts.kernel.is_none() {
+        outputs::query_for(&nb, &opts.outputs).map_err(|e| Error::input(&opts.input, e.to_string()))?;
+    }
     if !opts.params.is_empty() || !opts.secret_params.is_empty() {
         let lang = translate::find_translator(&kernel, language.as_deref())?;
         let inj = inject::parameterize(&mut nb, &opts.params, &opts.secret_params, lang, opts.report_mode)?;
@@ -465,19 +470,27 @@ async fn read_recorded(kernel: &mut Kernel, nb: &Value, declared: &[String]) -> 
     if declared.is_empty() {
         return Ok(recorded);
     }
-    let id = kernel.execute("", Some(outputs::python_expressions(declared)), true).await?;
-    let reply = loop {
+    let query = outputs::query_for(nb, declared)?;
+    let id = kernel.execute(query.code(), query.user_expressions(), query.silent()).await?;
+    let (mut reply, mut idle, mut stdout) = (None, !query.reads_stdout(), String::new());
+    while reply.is_none() || !idle {
         match tokio::time::timeout(Duration::from_secs(30), kernel.next_event()).await {
-            Ok(KernelEvent::Shell(m)) if m.parent_msg_id.as_deref() == Some(id.as_str()) => break m.content,
+            Ok(KernelEvent::Shell(m)) if m.parent_msg_id.as_deref() == Some(id.as_str()) => reply = Some(m.content),
+            Ok(KernelEvent::IoPub(m)) if m.parent_msg_id.as_deref() == Some(id.as_str()) => match m.msg_type.as_str() {
+                "stream" if m.content["name"] == "stdout" => stdout.push_str(m.content["text"].as_str().unwrap_or("")),
+                "status" if m.content["execution_state"] == "idle" => idle = true,
+                _ => {}
+            },
             Ok(KernelEvent::Died(how)) => {
                 return Err(Error::KernelDied { cell: "reading declared outputs".into(), how })
             }
             Ok(_) => {}
             Err(_) => return Err(Error::Protocol("no reply to the request for declared outputs within 30s".into())),
         }
-    };
+    }
+    let answers = query.answers(&reply.unwrap_or_default(), &stdout)?;
     for name in declared {
-        let v = outputs::parse_expression_result(name, reply.pointer(&format!("/user_expressions/{name}")))?;
+        let v = outputs::parse_expression_result(name, answers.get(name))?;
         recorded.shift_remove(name);
         recorded.insert(name.clone(), v);
     }

@@ -1,8 +1,9 @@
 //! What a notebook recorded for downstream use.
 //!
 //! Two sources, read after the last cell (DESIGN.md, "Recording outputs"):
-//! 1. declared variables, fetched from the still-running kernel as JSON through
-//!    `user_expressions` — the notebook needs no library;
+//! 1. declared variables, fetched from the still-running kernel as JSON — through
+//!    `user_expressions` on Python, a printed line on R ([`by_language`]) — the
+//!    notebook needs no library;
 //! 2. scrapbook `glue` scraps (`application/scrapbook.scrap.<encoder>+json`) and
 //!    papermill < 1.0 `record` outputs; the last one of a name wins.
 //!
@@ -14,6 +15,9 @@ use indexmap::IndexMap;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+
+mod by_language;
+pub use by_language::{query_for, Query};
 
 /// Recorded values by name, in the order they were first recorded.
 pub type Recorded = IndexMap<String, Value>;

@@ -302,6 +302,7 @@ fn translate_str(lang: Language, s: &str) -> String {
         Language::Bash => shlex_quote(s),
         Language::Matlab => format!("\"{}\"", unicode_escape(s).replace('"', "\"\"")),
         Language::PowerShell => format!("\"{}\"", unicode_escape(s).replace('"', "`\"")),
+        Language::R => format!("\"{}\"", r_unicode_escape(s).replace('"', "\\\"")),
         _ => format!("\"{}\"", unicode_escape(s).replace('"', "\\\"")),
     }
 }
@@ -419,6 +420,23 @@ pub fn unicode_escape(s: &str) -> String {
             _ if cp < 0x7f => out.push(c),
             _ if cp < 0x10000 => out.push_str(&format!("\\u{cp:04x}")),
             _ => out.push_str(&format!("\\U{cp:08x}")),
+        }
+    }
+    out
+}
+
+/// [`unicode_escape`] with U+0080..U+00FF as `\u00NN`. papermill writes them as
+/// `\xNN`, which R reads as a single raw byte: "é" arrives as an invalid string
+/// (`"\xe9"`, "input string is invalid in this locale"). R's `\u` keeps the
+/// character; everything else is as papermill writes it.
+pub fn r_unicode_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let cp = c as u32;
+        if (0x80..0x100).contains(&cp) {
+            out.push_str(&format!("\\u{cp:04x}"));
+        } else {
+            out.push_str(&unicode_escape(c.encode_utf8(&mut [0; 4])));
         }
     }
     out
@@ -655,6 +673,17 @@ mod tests {
         for (f, want) in cases {
             assert_eq!(python_float_repr(*f), *want, "{f:?}");
         }
+    }
+
+    #[test]
+    fn r_strings_keep_latin1_characters_as_unicode_escapes() {
+        // papermill's `\xe9` is a raw byte in R; `\u00e9` is the character.
+        assert_eq!(r_unicode_escape("café \u{80}\u{ff}"), r"caf\u00e9 \u0080\u00ff");
+        // An escaped backslash followed by "xe9" stays literal text.
+        assert_eq!(r_unicode_escape("\\xe9 é"), r"\\xe9 \u00e9");
+        // Controls, DEL and wider characters are as papermill writes them.
+        assert_eq!(r_unicode_escape("\x01\x7f\u{100}😀\tq\\"), r"\x01\x7f\u0100\U0001f600\tq\\");
+        assert_eq!(translate_str(Language::R, "é\""), r#""\u00e9\"""#);
     }
 
     #[test]

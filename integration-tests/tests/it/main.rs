@@ -15,6 +15,7 @@ mod execute_behaviour;
 mod recorded_outputs;
 mod secrets;
 mod translators;
+mod languages;
 mod workflows;
 mod sql_nodes;
 mod server_faults;

@@ -11,14 +11,14 @@ fn workflow(name: &str) -> std::path::PathBuf {
 }
 
 /// `deckle run FILE --json --data DIR ARGS…` → (exit code, run JSON, stderr).
-fn run(file: &Path, data: &Path, args: &[&str]) -> (i32, Value, String) {
+pub(crate) fn run(file: &Path, data: &Path, args: &[&str]) -> (i32, Value, String) {
     let o = deckle().args(["run", "--json", "--data"]).arg(data).arg(file).args(args).output().unwrap();
     let json = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
     (code(&o), json, stderr(&o))
 }
 
 /// The node record `key` (`node` or `node.3`).
-fn node<'a>(run: &'a Value, key: &str) -> &'a Value {
+pub(crate) fn node<'a>(run: &'a Value, key: &str) -> &'a Value {
     run["nodes"]
         .as_array()
         .unwrap()

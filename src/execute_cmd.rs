@@ -247,7 +247,20 @@ pub async fn run(args: ExecuteArgs) -> i32 {
         eprintln!("Input Notebook:  {input}");
         eprintln!("Output Notebook: {output}");
     }
-    match execute_notebook(&opts).await {
+    let note = opts.stop_note.clone();
+    let mut execution = Box::pin(execute_notebook(&opts));
+    let outcome = tokio::select! {
+        outcome = &mut execution => outcome,
+        name = crate::signals::interrupted() => {
+            // Dropping the execution kills the kernel and writes the notebook as it
+            // stopped, with this note in the running cell.
+            note.set("Cancelled", format!("deckle execute received {name} at {}", jiff::Timestamp::now()));
+            drop(execution);
+            eprintln!("deckle: stopped by {name}; output notebook: {output}");
+            return crate::signals::exit_code(name);
+        }
+    };
+    match outcome {
         Ok(report) => {
             if let Some(path) = &args.outputs_file {
                 let body = serde_json::to_string_pretty(&report.recorded).unwrap_or_default();

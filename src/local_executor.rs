@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use deckle_orchestrator::executor::{Executor, Task, TaskKind, TaskResult, TaskStatus};
+use deckle_worker::execute::StopNote;
 use deckle_worker::pool::Pools;
 use deckle_worker::task_run;
 use futures::future::BoxFuture;
@@ -17,12 +18,14 @@ pub struct LocalExecutor {
     pub search_env: Option<HashMap<String, String>>,
     /// Warm kernels, per (kernel, working dir, environment).
     pools: Arc<Pools>,
+    /// Why running attempts are being stopped (set on a signal), for their notebooks.
+    pub stop_note: StopNote,
 }
 
 impl LocalExecutor {
     /// `warm_kernels` fresh kernels are kept booted ahead of need (0: boot on demand).
     pub fn new(search_env: Option<HashMap<String, String>>, warm_kernels: usize) -> Self {
-        LocalExecutor { search_env, pools: Pools::new(warm_kernels) }
+        LocalExecutor { search_env, pools: Pools::new(warm_kernels), stop_note: StopNote::default() }
     }
 }
 
@@ -30,6 +33,7 @@ impl Executor for LocalExecutor {
     fn run(&self, task: Task) -> BoxFuture<'static, TaskResult> {
         let search_env = self.search_env.clone();
         let pools = self.pools.clone();
+        let stop_note = self.stop_note.clone();
         Box::pin(async move {
             let started = Instant::now();
             let input = match &task.kind {
@@ -47,6 +51,7 @@ impl Executor for LocalExecutor {
             opts.env = task.secret_env.clone();
             opts.pools = Some(pools);
             opts.search_env = search_env;
+            opts.stop_note = stop_note;
             task_run::run(&task, opts, started).await
         })
     }

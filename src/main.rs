@@ -11,6 +11,7 @@ mod local_executor;
 mod remote_cmds;
 mod run_cmd;
 mod server_cmd;
+mod signals;
 mod table;
 mod validate_cmd;
 mod worker_cmd;

@@ -149,10 +149,20 @@ pub async fn run(args: RunArgs) -> i32 {
     };
     let cfg = EngineConfig { data_dir: data.clone(), slots: args.workers.max(1), preview_rows: 20 };
     let (tx, rx) = mpsc::unbounded_channel();
-    let engine = Engine::new(store, Arc::new(LocalExecutor::new(None, args.warm_kernels)), Arc::new(SystemClock), cfg).with_events(tx);
+    let executor = LocalExecutor::new(None, args.warm_kernels);
+    let stop_note = executor.stop_note.clone();
+    let engine = Engine::new(store, Arc::new(executor), Arc::new(SystemClock), cfg).with_events(tx);
     let viewer = tokio::spawn(show_events(rx, std::io::stderr().is_terminal()));
-    let cancel = async {
-        let _ = tokio::signal::ctrl_c().await;
+    // SIGINT (Ctrl-C) and SIGTERM both cancel the run, which then records every
+    // running node as cancelled and finishes its notebook (what ran, and why it stopped).
+    let signal = Arc::new(std::sync::OnceLock::new());
+    let cancel = {
+        let signal = signal.clone();
+        async move {
+            let name = crate::signals::interrupted().await;
+            let _ = signal.set(name);
+            stop_note.set("Cancelled", format!("deckle run received {name} at {}; the run was cancelled", jiff::Timestamp::now()));
+        }
     };
     let outcome = engine.run(&wf, RunRequest { params, date: args.date.clone(), ..Default::default() }, cancel).await;
     drop(engine);
@@ -168,7 +178,7 @@ pub async fn run(args: RunArgs) -> i32 {
             }
             match o.run.status {
                 RunStatus::Succeeded => 0,
-                RunStatus::Cancelled => 130,
+                RunStatus::Cancelled => crate::signals::exit_code(signal.get().copied().unwrap_or("SIGINT")),
                 _ => EXIT_FAILED,
             }
         }

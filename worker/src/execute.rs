@@ -24,7 +24,7 @@ use crate::notebook;
 use crate::outputs::{self, Recorded};
 use crate::params::Params;
 use crate::record::{cell_label, now, CellFailure, Run};
-pub use crate::record::StreamFiles;
+pub use crate::record::{StopNote, StreamFiles};
 use crate::translate;
 
 /// See [`ExecuteOptions::max_output_bytes`].
@@ -86,6 +86,8 @@ pub struct ExecuteOptions {
     pub save_on_cell_execute: bool,
     /// Where the notebook's stdout and stderr streams are also written.
     pub stream_files: StreamFiles,
+    /// Why the execution is being stopped, when its caller drops it early.
+    pub stop_note: StopNote,
 }
 
 impl std::fmt::Debug for ExecuteOptions {
@@ -116,6 +118,7 @@ impl std::fmt::Debug for ExecuteOptions {
             .field("saved", &self.saved.is_some())
             .field("save_on_cell_execute", &self.save_on_cell_execute)
             .field("stream_files", &self.stream_files)
+            .field("stop_note", &self.stop_note)
             .finish()
     }
 }
@@ -149,6 +152,7 @@ impl ExecuteOptions {
             saved: None,
             save_on_cell_execute: true,
             stream_files: StreamFiles::default(),
+            stop_note: StopNote::default(),
         }
     }
 
@@ -435,6 +439,7 @@ pub async fn execute_notebook(opts: &ExecuteOptions) -> std::result::Result<Exec
         }
     }
     run.save_final()?;
+    run.finished = true;
     if opts.output.as_deref() == Some(Path::new("-")) {
         notebook::write(&run.nb, Path::new("-"))?;
     }
@@ -444,8 +449,8 @@ pub async fn execute_notebook(opts: &ExecuteOptions) -> std::result::Result<Exec
     kernel.shutdown(opts.shutdown_grace, exit_wait, may_finish_alone).await;
     let duration = run.nb["metadata"]["papermill"]["duration"].as_f64().unwrap_or(0.0);
     match failure {
-        Some(error) => Err(ExecuteFailure { error, notebook: Some(run.nb) }),
-        None => Ok(ExecuteReport { notebook: run.nb, cells_executed: executed, recorded, duration, warnings }),
+        Some(error) => Err(ExecuteFailure { error, notebook: Some(run.take_notebook()) }),
+        None => Ok(ExecuteReport { notebook: run.take_notebook(), cells_executed: executed, recorded, duration, warnings }),
     }
 }
 
@@ -456,9 +461,10 @@ fn kernel_start_failed(mut run: Run<'_>, start: chrono::DateTime<chrono::Utc>, e
     run.pbar.finish_and_clear();
     run.start_failed(start, &error.to_string());
     match run.save_final() {
-        Ok(()) => ExecuteFailure { error, notebook: Some(run.nb) },
+        Ok(()) => ExecuteFailure { error, notebook: Some(run.take_notebook()) },
         Err(save) => {
             warn!("could not write the output notebook: {save}");
+            run.finished = true;
             ExecuteFailure { error, notebook: None }
         }
     }

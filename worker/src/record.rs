@@ -56,6 +56,55 @@ pub(crate) struct Run<'a> {
     pub(crate) budget: OutputBudget,
     /// Changed since the last save; written by [`Run::save_due`] time at the latest.
     pub(crate) dirty: bool,
+    /// The record is complete (the final save was made): dropping the run leaves it.
+    pub(crate) finished: bool,
+}
+
+/// Why a run is being stopped from outside (a cancel, a worker shutting down, a
+/// lost lease, a signal), set by whoever stops it just before dropping the
+/// execution: the record then says so. Shared by clones.
+#[derive(Clone, Default)]
+pub struct StopNote(std::sync::Arc<std::sync::Mutex<Option<(String, String)>>>);
+
+impl StopNote {
+    /// `kind`: the error name shown in the cell (`Cancelled`, `WorkerShutdown`, …);
+    /// `message`: who stopped it and why.
+    pub fn set(&self, kind: impl Into<String>, message: impl Into<String>) {
+        if let Ok(mut g) = self.0.lock() {
+            *g = Some((kind.into(), message.into()));
+        }
+    }
+
+    pub fn get(&self) -> Option<(String, String)> {
+        self.0.lock().ok().and_then(|g| g.clone())
+    }
+}
+
+impl std::fmt::Debug for StopNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("StopNote").field(&self.get()).finish()
+    }
+}
+
+/// An execution dropped before its final save (cancelled, its worker shutting
+/// down, its task aborted) still leaves a complete record: what ran, the running
+/// cell marked failed with why, later cells `pending`, the end time.
+impl Drop for Run<'_> {
+    fn drop(&mut self) {
+        if self.finished || !self.nb.is_object() {
+            return;
+        }
+        let (kind, message) = self
+            .opts
+            .stop_note
+            .get()
+            .unwrap_or_else(|| ("ExecutionStopped".into(), "the execution was stopped before it finished".into()));
+        self.record_stop(&kind, &message);
+        self.pbar.finish_and_clear();
+        if let Err(e) = self.save_final() {
+            tracing::warn!(error = %e, "could not write the stopped notebook");
+        }
+    }
 }
 
 /// Bytes of outputs kept, per cell, against [`ExecuteOptions::max_output_bytes`].
@@ -93,7 +142,41 @@ impl Run<'_> {
             pbar: progress_bar(opts.progress_bar, ncells),
             budget: OutputBudget::default(),
             dirty: false,
+            finished: false,
         }
+    }
+
+    /// The notebook, once its record is complete (the final save made).
+    pub(crate) fn take_notebook(&mut self) -> Value {
+        self.finished = true;
+        std::mem::take(&mut self.nb)
+    }
+
+    /// The execution was stopped from outside: the running cell gets an error
+    /// output saying why, it and the notebook are marked failed, and the stop is
+    /// recorded in `metadata.deckle.stopped`; papermill's error cells point at it.
+    pub(crate) fn record_stop(&mut self, kind: &str, message: &str) {
+        let at = now();
+        let running = self.nb["cells"]
+            .as_array()
+            .and_then(|cells| cells.iter().position(|c| c.pointer("/metadata/papermill/status") == Some(&json!("running"))));
+        if let Some(i) = running {
+            self.push_error_output(i, kind, message);
+            self.cell_exception(i);
+            let pm = self.cell_pm(i);
+            pm["end_time"] = json!(iso_now(at));
+            if let Some(start) = pm["start_time"].as_str().and_then(|s| DateTime::parse_from_rfc3339(s).ok()) {
+                pm["duration"] = json!(seconds_between(start.with_timezone(&Utc), at));
+            }
+        }
+        let pm = &mut self.nb["metadata"]["papermill"];
+        pm["exception"] = json!(true);
+        pm["end_time"] = json!(iso_now(at));
+        if let Some(start) = pm["start_time"].as_str().and_then(|s| DateTime::parse_from_rfc3339(s).ok()) {
+            pm["duration"] = json!(seconds_between(start.with_timezone(&Utc), at));
+        }
+        self.nb["metadata"]["deckle"]["stopped"] = json!({"reason": kind, "message": message, "at": iso_now(at)});
+        self.insert_error_cells();
     }
 
     /// A save while the notebook runs (cell start and end, new output): written now

@@ -23,6 +23,7 @@ mod hostile_paths;
 mod storage_faults;
 mod ui;
 mod api_fuzz;
+mod stopped_records;
 mod bare_paths;
 mod papermill_cli;
 mod real_notebooks;

@@ -171,25 +171,45 @@ async fn execute(
     opts.pools = opts.env.is_empty().then(|| shared.pools.clone());
     opts.search_env = shared.search_env.clone();
     opts.saved = Some(saved_tx);
+    let note = opts.stop_note.clone();
     let stopped = |status: TaskStatus, why: String| failed(status, why, output.exists(), started);
-    // Leaving this block drops the execution, which kills the kernel.
-    let result = tokio::select! {
-        result = task_run::run(task, opts, started) => result,
-        s = standing.wait_for(|s| *s != Standing::Held) => match s.map(|s| *s).unwrap_or(Standing::Stale) {
-            Standing::Cancel => {
-                info!("cancelled by the server; kernel stopped");
-                stopped(TaskStatus::Cancelled, "cancelled".into())
+    // Dropping the execution kills the kernel and finishes the notebook with what
+    // ran and why it stopped (the note is set first, so the record says why).
+    let mut execution = Box::pin(task_run::run(task, opts, started));
+    enum Ended {
+        Ran(TaskResult),
+        Stood(Standing),
+        Drained,
+    }
+    let ended = tokio::select! {
+        result = &mut execution => Ended::Ran(result),
+        s = standing.wait_for(|s| *s != Standing::Held) => Ended::Stood(s.map(|s| *s).unwrap_or(Standing::Stale)),
+        _ = drain_over.wait_for(|d| *d) => Ended::Drained,
+    };
+    let now = || chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let result = match ended {
+        Ended::Ran(result) => result,
+        Ended::Stood(Standing::Cancel) => {
+            note.set("Cancelled", format!("cancelled through the server at {}; worker {} stopped the kernel", now(), shared.worker));
+            drop(execution);
+            info!("cancelled by the server; kernel stopped");
+            stopped(TaskStatus::Cancelled, "cancelled".into())
+        }
+        Ended::Stood(s) => {
+            let why = if s == Standing::Unreachable { "the server was unreachable for longer than the lease's TTL" } else { "the lease is no longer this worker's" };
+            note.set("LeaseLost", format!("{why} at {}; worker {} stopped the kernel", now(), shared.worker));
+            drop(execution);
+            if s == Standing::Unreachable {
+                error!("the server was unreachable for longer than the lease's TTL; kernel stopped, attempt given up");
+            } else {
+                warn!("the lease is no longer this worker's; kernel stopped");
             }
-            s => {
-                if s == Standing::Unreachable {
-                    error!("the server was unreachable for longer than the lease's TTL; kernel stopped, attempt given up");
-                } else {
-                    warn!("the lease is no longer this worker's; kernel stopped");
-                }
-                return End::Abandon;
-            }
-        },
-        _ = drain_over.wait_for(|d| *d) => {
+            uploader.stop().await;
+            return End::Abandon;
+        }
+        Ended::Drained => {
+            note.set("WorkerShutdown", format!("worker {} shut down at {} before the attempt finished; it runs again elsewhere", shared.worker, now()));
+            drop(execution);
             warn!("drain time over; kernel stopped, attempt handed back");
             stopped(TaskStatus::Lost, format!("worker {} shut down before the attempt finished", shared.worker))
         }

@@ -378,8 +378,8 @@ async fn a_409_on_heartbeat_stops_the_kernel_and_nothing_is_completed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cancel_in_a_heartbeat_reply_stops_the_kernel_and_completes_cancelled_with_the_partial_notebook() {
-    let nb = notebook(&[(WRITE_PID, false), ("print('working', flush=True)\ntime.sleep(60)", false)]);
+async fn cancel_keeps_what_ran_and_marks_the_cell_and_notebook_cancelled() {
+    let nb = notebook(&[(WRITE_PID, false), ("print('working', flush=True)\ntime.sleep(60)", false), ("print('never')", false)]);
     let s = setup(nb, json!({}), &[], Then::Cancel, None).await;
     let worker = Running::start(s.cfg.clone());
     s.stub.wait_for(60, "the completion", |e| completion(e).is_some()).await;
@@ -388,8 +388,21 @@ async fn cancel_in_a_heartbeat_reply_stops_the_kernel_and_completes_cancelled_wi
     let result = completion(&events).unwrap();
     assert_eq!(result.status, TaskStatus::Cancelled, "{result:?}");
     assert!(result.notebook_written);
-    let last = *uploads(&events).last().expect("the partial notebook");
-    assert_eq!(cell_statuses(last)[2], "running", "the cell that was cut short");
+    let last = *uploads(&events).last().expect("the final notebook");
+    let mut last = last.clone();
+    crate::notebook::rejoin_lines(&mut last);
+    let cells = last["cells"].as_array().unwrap();
+    let cut = cells.iter().find(|c| c["source"].as_str().is_some_and(|s| s.contains("working"))).expect("the cut-short cell");
+    assert_eq!(cut["metadata"]["papermill"]["status"], "failed", "{cut:#}");
+    assert_eq!(cut["outputs"][0]["text"], "working\n", "what it printed before the cancel is kept");
+    let err = cut["outputs"].as_array().unwrap().iter().find(|o| o["output_type"] == "error").expect("a cancel marker");
+    assert_eq!(err["ename"], "Cancelled");
+    assert!(err["evalue"].as_str().unwrap().contains("cancelled through the server"), "{err:#}");
+    let never = cells.iter().find(|c| c["source"] == "print('never')").unwrap();
+    assert_eq!(never["metadata"]["papermill"]["status"], "pending");
+    assert_eq!(last["metadata"]["deckle"]["stopped"]["reason"], "Cancelled");
+    assert!(last["metadata"]["papermill"]["end_time"].is_string());
+    assert_eq!(cells[0]["metadata"]["tags"], json!(["papermill-error-cell-tag"]), "papermill's error cells point at it");
     worker.stop(10).await;
 }
 
@@ -408,6 +421,9 @@ async fn shutdown_lets_the_running_attempt_drain_then_hands_it_back_as_lost() {
     let result = completion(&events).expect("handed back");
     assert_eq!(result.status, TaskStatus::Lost, "{result:?}");
     assert!(result.error.as_deref().unwrap_or("").contains("shut down"), "{result:?}");
+    let last = *uploads(&events).last().expect("the notebook as it stopped");
+    assert_eq!(last["metadata"]["deckle"]["stopped"]["reason"], "WorkerShutdown", "{:#}", last["metadata"]);
+    assert!(cell_statuses(last).contains(&"failed".to_string()), "{:?}", cell_statuses(last));
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use clap::Args;
 use deckle_orchestrator::clock::SystemClock;
 use deckle_orchestrator::engine::{Engine, EngineConfig, Event, RunOutcome, RunRequest};
+use deckle_orchestrator::orphans;
 use deckle_orchestrator::record::{NodeStatus, RunStatus};
 use deckle_orchestrator::store::SledStore;
 use tokio::sync::mpsc;
@@ -147,6 +148,16 @@ pub async fn run(args: RunArgs) -> i32 {
             return EXIT_STORAGE;
         }
     };
+    // The store opened, so no other process holds this data dir: a file run still
+    // marked running was left by a `deckle run` that died.
+    match orphans::settle_interrupted(store.as_ref(), &SystemClock, orphans::is_orphan_file_run, "the deckle run process that ran it") {
+        Ok(settled) if !settled.is_empty() => eprintln!("deckle: settled {} run(s) left running by a deckle run that died: {}", settled.len(), settled.join(", ")),
+        Ok(_) => {}
+        Err(e) => {
+            eprintln!("deckle: cannot use the data dir {}: {e}", data.display());
+            return EXIT_STORAGE;
+        }
+    }
     let cfg = EngineConfig { data_dir: data.clone(), slots: args.workers.max(1), preview_rows: 20 };
     let (tx, rx) = mpsc::unbounded_channel();
     let executor = LocalExecutor::new(None, args.warm_kernels);

@@ -35,6 +35,7 @@ pub mod lease;
 mod lease_tests;
 pub mod metrics;
 pub mod notify;
+pub mod orphans;
 pub mod planner;
 #[cfg(test)]
 mod planner_tests;

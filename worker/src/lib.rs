@@ -29,6 +29,7 @@
 pub mod error;
 pub mod execute;
 pub mod inject;
+pub mod ipykernel_argv;
 pub mod kernel;
 pub mod kernelspec;
 pub mod notebook;

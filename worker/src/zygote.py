@@ -1,6 +1,7 @@
 # Deckle's kernel zygote: imports ipykernel once, then forks a fresh kernel per
-# request. Each request is one JSON line on stdin:
-#   {"connection_file": ..., "cwd": ... | null, "env": {...}, "log": ...}
+# request. Started with the kernelspec's interpreter and interpreter flags. Each
+# request is one JSON line on stdin:
+#   {"argv": [kernel app args], "cwd": ... | null, "env": {...}, "log": ...}
 # and the answer one JSON line on stdout: {"pid": N} or {"error": "..."}.
 # Children start in their own process group with stdout/stderr appended to `log`,
 # and poll JPY_PARENT_PID (this process), which exits when Deckle closes stdin.
@@ -36,18 +37,30 @@ def child(req):
     sys.stderr = os.fdopen(2, "w", buffering=1)
     if req.get("cwd"):
         os.chdir(req["cwd"])
-    os.environ.update(req.get("env") or {})
+    env = req.get("env") or {}
+    new_path = env.get("PYTHONPATH")
+    if new_path is not None and new_path != os.environ.get("PYTHONPATH"):
+        add_pythonpath(new_path)
+    os.environ.update(env)
     # The kernel exits when this zygote does. ipykernel reads JPY_PARENT_PID when it
     # is imported — here, before the fork — so it is passed as config as well.
     parent = str(os.getppid())
     os.environ["JPY_PARENT_PID"] = parent
-    # As `python -m ipykernel_launcher` would have them.
-    sys.argv = [ipykernel.kernelapp.__file__, "-f", req["connection_file"]]
+    # As `python -m ipykernel_launcher ARGV` would have them.
+    argv = list(req["argv"])
+    sys.argv = [ipykernel.kernelapp.__file__] + argv
     if sys.path and sys.path[0] == "":
         sys.path[0] = os.getcwd()
-    ipykernel.kernelapp.launch_new_instance(
-        argv=["-f", req["connection_file"], "--IPKernelApp.parent_handle=" + parent]
-    )
+    ipykernel.kernelapp.launch_new_instance(argv=argv + ["--IPKernelApp.parent_handle=" + parent])
+
+
+def add_pythonpath(value):
+    # The interpreter read PYTHONPATH when the zygote started; a kernel launched with
+    # another one gets its entries where startup puts them, after sys.path[0].
+    if sys.flags.ignore_environment or not value:
+        return
+    new = [os.path.abspath(p) for p in value.split(os.pathsep) if p]
+    sys.path[1:1] = [p for p in new if p not in sys.path]
 
 
 def main():

@@ -182,3 +182,48 @@ impl Pools {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(name: &str, argv: &[&str]) -> KernelSpec {
+        KernelSpec {
+            name: name.into(),
+            dir: "/k".into(),
+            prefix: None,
+            argv: argv.iter().map(|a| a.to_string()).collect(),
+            display_name: name.into(),
+            language: "python".into(),
+            env: Default::default(),
+            interrupt_mode: "signal".into(),
+        }
+    }
+
+    #[test]
+    fn zygotes_are_keyed_by_interpreter_flags_and_env_not_by_kernel_app_args() {
+        let pools = Pools::new(1);
+        let cell = |s: &KernelSpec| pools.zygote_for(s).map(|(_, c)| c);
+        let plain = cell(&spec("a", &["/usr/bin/python3", "-m", "ipykernel_launcher", "-f", "{connection_file}"])).unwrap();
+        let opts = cell(&spec("b", &["/usr/bin/python3", "-m", "ipykernel", "-f", "{connection_file}", "--matplotlib=inline"])).unwrap();
+        let flagged = cell(&spec("a", &["/usr/bin/python3", "-Xfrozen_modules=off", "-m", "ipykernel_launcher", "-f", "{connection_file}"])).unwrap();
+        assert!(Arc::ptr_eq(&plain, &opts), "kernel-app args are given per fork");
+        assert!(!Arc::ptr_eq(&plain, &flagged), "other interpreter flags need another zygote");
+        let mut with_env = spec("a", &["/usr/bin/python3", "-m", "ipykernel_launcher", "-f", "{connection_file}"]);
+        with_env.env.insert("X".into(), "1".into());
+        assert!(!Arc::ptr_eq(&plain, &cell(&with_env).unwrap()), "the spec's env is the zygote's");
+        assert!(cell(&spec("r", &["R", "--slave", "-e", "IRkernel::main()", "--args", "{connection_file}"])).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_kernel_json_rewritten_under_the_same_name_gets_its_own_pool() {
+        // No interpreter at /nonexistent: the pools' boots fail in the background.
+        let pools = Pools::new(1);
+        let launch = LaunchOptions::default();
+        let a = spec("k", &["/nonexistent/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"]);
+        let b = spec("k", &["/nonexistent/python", "-Xfrozen_modules=off", "-m", "ipykernel_launcher", "-f", "{connection_file}"]);
+        let pa = pools.pool_for(&a, &launch).unwrap();
+        assert!(Arc::ptr_eq(&pa, &pools.pool_for(&a, &launch).unwrap()));
+        assert!(!Arc::ptr_eq(&pa, &pools.pool_for(&b, &launch).unwrap()));
+    }
+}

@@ -22,3 +22,4 @@ mod hostile_paths;
 mod storage_faults;
 mod ui;
 mod api_fuzz;
+mod kernelspecs;

@@ -17,11 +17,11 @@ import os, sys
 parent_cmd = open(f'/proc/{os.getppid()}/cmdline').read().split('\\0')[:-1]
 frozen = sys._xoptions.get('frozen_modules')
 utf8 = sys.flags.utf8_mode
-no_bytecode = sys.flags.dont_write_bytecode
+optimize = sys.flags.optimize
 hist = str(get_ipython().history_manager.hist_file)
 from_spec = globals().get('from_spec')";
 
-const OUTPUTS: &str = "[parent_cmd, frozen, utf8, no_bytecode, hist, from_spec]";
+const OUTPUTS: &str = "[parent_cmd, frozen, utf8, optimize, hist, from_spec]";
 
 fn notebook(source: &str) -> Value {
     json!({
@@ -113,7 +113,7 @@ fn kernelspec_flags_and_kernel_app_options_are_kept_when_forked() {
     let py = python.as_str();
     write_spec(jp.path(), "plain", &[py, "-m", "ipykernel_launcher", "-f", "{connection_file}"]);
     write_spec(jp.path(), "plain-opts", &[py, "-m", "ipykernel_launcher", "-f", "{connection_file}", "--IPKernelApp.exec_lines=from_spec = 42"]);
-    write_spec(jp.path(), "flagged", &[py, "-X", "utf8", "-B", "-m", "ipykernel", "-f", "{connection_file}", "--IPKernelApp.exec_lines=from_spec = 7"]);
+    write_spec(jp.path(), "flagged", &[py, "-X", "utf8", "-O", "-m", "ipykernel", "-f", "{connection_file}", "--IPKernelApp.exec_lines=from_spec = 7"]);
     let jupyter_path = jp.path().display().to_string();
     let (outs, err) = run_probes(
         &[("plain", Some("plain")), ("opts", Some("plain-opts")), ("flagged", Some("flagged"))],
@@ -124,9 +124,9 @@ fn kernelspec_flags_and_kernel_app_options_are_kept_when_forked() {
         assert!(forked_from_zygote(out), "kernel not forked from a zygote: {out:#}\n{err}");
         assert_eq!(out["hist"], ":memory:");
     }
-    assert_eq!(strs(&flagged["parent_cmd"])[1..3], ["-Xutf8", "-B"]);
-    assert_eq!((&flagged["utf8"], &flagged["no_bytecode"], &flagged["from_spec"]), (&json!(1), &json!(1), &json!(7)));
-    assert_eq!((&plain["utf8"], &plain["no_bytecode"], &plain["from_spec"]), (&json!(0), &json!(0), &Value::Null));
+    assert_eq!(strs(&flagged["parent_cmd"])[1..3], ["-Xutf8", "-O"]);
+    assert_eq!((&flagged["utf8"], &flagged["optimize"], &flagged["from_spec"]), (&json!(1), &json!(1), &json!(7)));
+    assert_eq!((&plain["utf8"], &plain["optimize"], &plain["from_spec"]), (&json!(0), &json!(0), &Value::Null));
     assert_eq!(opts["from_spec"], 42);
     assert_eq!(plain["parent_cmd"], opts["parent_cmd"], "same interpreter and flags: one zygote");
     assert_ne!(strs(&plain["parent_cmd"])[1], "-Xutf8");

@@ -37,11 +37,7 @@ def child(req):
     sys.stderr = os.fdopen(2, "w", buffering=1)
     if req.get("cwd"):
         os.chdir(req["cwd"])
-    env = req.get("env") or {}
-    new_path = env.get("PYTHONPATH")
-    if new_path is not None and new_path != os.environ.get("PYTHONPATH"):
-        add_pythonpath(new_path)
-    os.environ.update(env)
+    os.environ.update(req.get("env") or {})
     # The kernel exits when this zygote does. ipykernel reads JPY_PARENT_PID when it
     # is imported — here, before the fork — so it is passed as config as well.
     parent = str(os.getppid())
@@ -52,15 +48,6 @@ def child(req):
     if sys.path and sys.path[0] == "":
         sys.path[0] = os.getcwd()
     ipykernel.kernelapp.launch_new_instance(argv=argv + ["--IPKernelApp.parent_handle=" + parent])
-
-
-def add_pythonpath(value):
-    # The interpreter read PYTHONPATH when the zygote started; a kernel launched with
-    # another one gets its entries where startup puts them, after sys.path[0].
-    if sys.flags.ignore_environment or not value:
-        return
-    new = [os.path.abspath(p) for p in value.split(os.pathsep) if p]
-    sys.path[1:1] = [p for p in new if p not in sys.path]
 
 
 def main():

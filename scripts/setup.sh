@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set up what Deckle needs on this machine, idempotently: a Python venv at .venv
 # with the pinned kernel (and, with --test, papermill, scrapbook and bash_kernel
-# for the compatibility suite). Re-running is a no-op unless a requirements file
-# changed.
+# for the compatibility suite), and the `python3` kernelspec installed the way most
+# users install it. Re-running is a no-op unless a requirements file or this
+# script's `setup_version` changed.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -52,13 +53,21 @@ if [ "${1:-}" = "--test" ]; then
 fi
 # --- R kernel: end ---
 
+# Bump when what follows changes, so an existing venv is brought up to date.
+setup_version=2
 stamp=.venv/.deckle-installed
-want="$(cat "$reqs" python/requirements.txt | sha256sum | cut -c1-16) $reqs"
+want="v$setup_version $(cat "$reqs" python/requirements.txt | sha256sum | cut -c1-16) $reqs"
 if [ -f "$stamp" ] && grep -qxF "$want" "$stamp"; then
   exit 0
 fi
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$reqs"
+# The kernelspec the common way, `python -m ipykernel install`: an absolute
+# interpreter path and, on CPython 3.11+, `-Xfrozen_modules=off`. It replaces the
+# wheel's bare-`python` spec, so every test runs on the layout most users have. The
+# venv's real path (not a symlink to it) goes into the spec.
+venv="$(cd .venv && pwd -P)"
+"$venv/bin/python" -m ipykernel install --prefix "$venv" --name python3 >/dev/null
 if .venv/bin/python -c 'import bash_kernel' 2>/dev/null; then
   .venv/bin/python -m bash_kernel.install --sys-prefix >/dev/null
 fi

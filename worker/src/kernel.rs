@@ -235,7 +235,12 @@ impl Kernel {
                 let log = dir.join("kernel.log");
                 let mut env: Vec<(String, String)> = spec.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
                 env.extend(opts.env.iter().cloned());
-                let pid = z.fork(&conn_file, opts.cwd.as_deref(), &env, &log).await?;
+                let launch = spec.ipykernel().map_err(|why| Error::KernelStart {
+                    name: spec.name.clone(),
+                    message: format!("cannot be forked: {why}"),
+                })?;
+                let app_args = launch.kernel_app_args(&conn_file, &spec.dir);
+                let pid = z.fork(&app_args, opts.cwd.as_deref(), &env, &log).await?;
                 (Proc::Forked(pid), Some(pid), Some(log))
             }
             None => {

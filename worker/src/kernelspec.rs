@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::ipykernel_argv::{self, IpykernelArgv};
 
 /// A kernelspec found on disk: `<data dir>/kernels/<name>/kernel.json`.
 #[derive(Debug, Clone)]
@@ -205,28 +206,40 @@ impl KernelSpec {
     /// The command line with `{connection_file}` and `{resource_dir}` filled in. A bare
     /// `python`/`python3` is resolved to the interpreter of the environment the spec came
     /// from (jupyter_client swaps in `sys.executable` for the same reason: the spec that
-    /// ipykernel ships says just `python`).
+    /// ipykernel ships says just `python`). An ipykernel launch gets in-memory history
+    /// appended, as nbclient appends it (see [`ipykernel_argv::MEMORY_HISTORY`]).
     pub fn command_line(&self, connection_file: &Path) -> Vec<String> {
-        let mut argv: Vec<String> = self
-            .argv
-            .iter()
-            .map(|a| {
-                a.replace("{connection_file}", &connection_file.to_string_lossy())
-                    .replace("{resource_dir}", &self.dir.to_string_lossy())
-            })
-            .collect();
-        if matches!(argv[0].as_str(), "python" | "python3") {
+        let mut argv: Vec<String> = self.argv.iter().map(|a| ipykernel_argv::fill(a, connection_file, &self.dir)).collect();
+        argv[0] = self.interpreter(&argv[0]);
+        if let Ok(launch) = self.ipykernel() {
+            if !ipykernel_argv::sets_history_file(&launch.app_args) {
+                argv.push(ipykernel_argv::MEMORY_HISTORY.to_string());
+            }
+        }
+        argv
+    }
+
+    /// How this spec launches ipykernel, its interpreter resolved as in
+    /// [`KernelSpec::command_line`]; `Err` says why it does not (or not in a way a
+    /// forked kernel can reproduce).
+    pub fn ipykernel(&self) -> std::result::Result<IpykernelArgv, String> {
+        let mut launch = ipykernel_argv::parse(&self.argv)?;
+        launch.interpreter = self.interpreter(&launch.interpreter);
+        Ok(launch)
+    }
+
+    fn interpreter(&self, argv0: &str) -> String {
+        if matches!(argv0, "python" | "python3") {
             if let Some(prefix) = &self.prefix {
                 for cand in ["bin/python3", "bin/python"] {
                     let p = prefix.join(cand);
                     if p.is_file() {
-                        argv[0] = p.to_string_lossy().into_owned();
-                        break;
+                        return p.to_string_lossy().into_owned();
                     }
                 }
             }
         }
-        argv
+        argv0.to_string()
     }
 }
 
@@ -279,6 +292,30 @@ mod tests {
         assert_eq!(spec.prefix.as_deref(), Some(venv.path()));
         // bare `python` resolves to the venv's interpreter
         assert_eq!(spec.command_line(Path::new("/c"))[0], venv.path().join("bin/python3").display().to_string());
+    }
+
+    #[test]
+    fn an_installed_ipykernel_spec_gets_in_memory_history_and_a_resolved_interpreter() {
+        let venv = tempfile::tempdir().unwrap();
+        let data = venv.path().join("share/jupyter");
+        write_spec(&data, "installed", r#"["/opt/py/bin/python", "-Xfrozen_modules=off", "-m", "ipykernel_launcher", "-f", "{connection_file}"]"#);
+        write_spec(&data, "wheel", r#"["python", "-m", "ipykernel_launcher", "-f", "{connection_file}"]"#);
+        write_spec(&data, "bash", r#"["python", "-m", "bash_kernel", "-f", "{connection_file}"]"#);
+        std::fs::create_dir_all(venv.path().join("bin")).unwrap();
+        std::fs::write(venv.path().join("bin/python3"), "").unwrap();
+        let env: HashMap<String, String> = [("VIRTUAL_ENV".to_string(), venv.path().display().to_string())].into();
+        let installed = find_kernelspec("installed", &env).unwrap();
+        assert_eq!(
+            installed.command_line(Path::new("/c.json")),
+            ["/opt/py/bin/python", "-Xfrozen_modules=off", "-m", "ipykernel_launcher", "-f", "/c.json", ipykernel_argv::MEMORY_HISTORY]
+        );
+        assert_eq!(installed.ipykernel().unwrap().interpreter_flags, ["-Xfrozen_modules=off"]);
+        let python = venv.path().join("bin/python3").display().to_string();
+        assert_eq!(find_kernelspec("wheel", &env).unwrap().ipykernel().unwrap().interpreter, python);
+        // not ipykernel: launched exactly as written
+        let bash = find_kernelspec("bash", &env).unwrap();
+        assert!(bash.ipykernel().unwrap_err().contains("bash_kernel"));
+        assert_eq!(bash.command_line(Path::new("/c.json")), [python.as_str(), "-m", "bash_kernel", "-f", "/c.json"]);
     }
 
     #[test]

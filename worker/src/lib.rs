@@ -30,6 +30,7 @@ pub mod error;
 pub mod execute;
 pub mod help_notebook;
 pub mod inject;
+pub mod ipykernel_argv;
 pub mod kernel;
 pub mod kernelspec;
 pub mod notebook;

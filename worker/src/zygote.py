@@ -1,6 +1,7 @@
 # Deckle's kernel zygote: imports ipykernel once, then forks a fresh kernel per
-# request. Each request is one JSON line on stdin:
-#   {"connection_file": ..., "cwd": ... | null, "env": {...}, "log": ...}
+# request. Started with the kernelspec's interpreter and interpreter flags. Each
+# request is one JSON line on stdin:
+#   {"argv": [kernel app args], "cwd": ... | null, "env": {...}, "log": ...}
 # and the answer one JSON line on stdout: {"pid": N} or {"error": "..."}.
 # Children start in their own process group with stdout/stderr appended to `log`,
 # and poll JPY_PARENT_PID (this process), which exits when Deckle closes stdin.
@@ -41,13 +42,12 @@ def child(req):
     # is imported — here, before the fork — so it is passed as config as well.
     parent = str(os.getppid())
     os.environ["JPY_PARENT_PID"] = parent
-    # As `python -m ipykernel_launcher` would have them.
-    sys.argv = [ipykernel.kernelapp.__file__, "-f", req["connection_file"]]
+    # As `python -m ipykernel_launcher ARGV` would have them.
+    argv = list(req["argv"])
+    sys.argv = [ipykernel.kernelapp.__file__] + argv
     if sys.path and sys.path[0] == "":
         sys.path[0] = os.getcwd()
-    ipykernel.kernelapp.launch_new_instance(
-        argv=["-f", req["connection_file"], "--IPKernelApp.parent_handle=" + parent]
-    )
+    ipykernel.kernelapp.launch_new_instance(argv=argv + ["--IPKernelApp.parent_handle=" + parent])
 
 
 def main():

@@ -1,12 +1,14 @@
 //! Forking fresh kernels from a process that has already imported ipykernel.
 //!
 //! Most of an ipykernel boot is Python importing ipykernel and IPython (~0.3 s of
-//! CPU). A [`Zygote`] is the kernelspec's own interpreter with those imports done;
-//! each kernel is a `fork` of it that then initializes exactly as
-//! `python -m ipykernel_launcher -f CONN` would. It serves only kernelspecs whose
-//! argv is that standard launcher line; anything else boots the normal way. Kernels
-//! are never reused: every fork is a new process that no notebook has touched.
+//! CPU). A [`Zygote`] is the kernelspec's own interpreter, started with the spec's
+//! own interpreter flags, with those imports done; each kernel is a `fork` of it that
+//! then initializes exactly as `python FLAGS -m ipykernel_launcher ARGS` would, ARGS
+//! being the spec's kernel-app arguments. It serves every kernelspec that launches
+//! ipykernel (see [`crate::ipykernel_argv`]); anything else boots the normal way.
+//! Kernels are never reused: every fork is a new process that no notebook has touched.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -21,6 +23,28 @@ use crate::kernelspec::KernelSpec;
 
 const SOURCE: &str = include_str!("zygote.py");
 
+/// What makes two zygotes interchangeable: the same interpreter, started with the
+/// same flags and the same kernelspec environment. Kernel-app arguments, working
+/// directory and launch environment are given to each fork, so they are not part of it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ZygoteKey {
+    pub interpreter: String,
+    pub interpreter_flags: Vec<String>,
+    pub env: BTreeMap<String, String>,
+}
+
+impl ZygoteKey {
+    /// The key for `spec`'s kernels; `Err` says why they cannot be forked.
+    pub fn of(spec: &KernelSpec) -> std::result::Result<ZygoteKey, String> {
+        let launch = spec.ipykernel()?;
+        Ok(ZygoteKey {
+            interpreter: launch.interpreter,
+            interpreter_flags: launch.interpreter_flags,
+            env: spec.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        })
+    }
+}
+
 struct Io {
     stdin: ChildStdin,
     stdout: Lines<BufReader<ChildStdout>>,
@@ -31,21 +55,22 @@ pub struct Zygote {
     _child: Child,
 }
 
-impl Zygote {
-    /// Can kernels of `spec` be forked? Only the standard ipykernel launcher line.
-    pub fn supports(spec: &KernelSpec) -> bool {
-        let a = &spec.argv;
-        a.len() == 5 && a[1] == "-m" && a[2] == "ipykernel_launcher" && a[3] == "-f" && a[4] == "{connection_file}"
+impl std::fmt::Debug for Zygote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Zygote").field("pid", &self._child.id()).finish()
     }
+}
 
-    /// Start the zygote with the interpreter `spec` names, and wait for its imports.
-    pub async fn start(spec: &KernelSpec, within: Duration) -> Result<Zygote> {
-        let python = spec.command_line(Path::new("unused"))[0].clone();
-        let err = |message: String| Error::KernelStart { name: spec.name.clone(), message };
-        let mut child = tokio::process::Command::new(&python)
+impl Zygote {
+    /// Start a zygote for `key` (`kernel` names it in errors), and wait for its imports.
+    pub async fn start(key: &ZygoteKey, kernel: &str, within: Duration) -> Result<Zygote> {
+        let python = &key.interpreter;
+        let err = |message: String| Error::KernelStart { name: kernel.to_string(), message };
+        let mut child = tokio::process::Command::new(python)
+            .args(&key.interpreter_flags)
             .arg("-c")
             .arg(SOURCE)
-            .envs(&spec.env)
+            .envs(&key.env)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -64,11 +89,12 @@ impl Zygote {
         }
     }
 
-    /// Fork a kernel for `connection_file`; returns its pid (also its process group).
-    pub async fn fork(&self, connection_file: &Path, cwd: Option<&Path>, env: &[(String, String)], log: &Path) -> Result<i32> {
+    /// Fork a kernel that runs the kernel app with `app_args` (placeholders filled);
+    /// returns its pid (also its process group).
+    pub async fn fork(&self, app_args: &[String], cwd: Option<&Path>, env: &[(String, String)], log: &Path) -> Result<i32> {
         let env: serde_json::Map<String, Value> = env.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
         let req = json!({
-            "connection_file": connection_file,
+            "argv": app_args,
             "cwd": cwd,
             "env": env,
             "log": log,

@@ -27,3 +27,4 @@ mod stopped_records;
 mod bare_paths;
 mod papermill_cli;
 mod real_notebooks;
+mod kernelspecs;

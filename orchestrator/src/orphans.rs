@@ -50,3 +50,91 @@ pub fn settle_interrupted(store: &dyn StateStore, clock: &dyn Clock, orphan: imp
     }
     Ok(settled)
 }
+
+#[cfg(test)]
+mod tests {
+    use deckle_protocol::record::{AttemptRecord, NodeRecord, RunTrigger};
+    use serde_json::Map;
+
+    use super::*;
+    use crate::clock::FixedClock;
+    use crate::store::SledStore;
+
+    fn run(id: &str, version: u32, status: RunStatus) -> RunRecord {
+        RunRecord {
+            id: id.into(),
+            workflow: "wf".into(),
+            date: "2026-11-30".into(),
+            logical_time: "2026-11-30T00:00:00Z".into(),
+            params: Map::new(),
+            version,
+            attempt: 1,
+            trigger: RunTrigger::default(),
+            status,
+            started_at: "2026-11-30T10:00:00Z".into(),
+            ended_at: None,
+            notifications: Vec::new(),
+        }
+    }
+
+    fn node(name: &str, status: NodeStatus, attempt_open: bool) -> NodeRecord {
+        let mut n = NodeRecord::new(name, None);
+        n.status = status;
+        if attempt_open {
+            n.attempts.push(AttemptRecord {
+                n: 1,
+                status: NodeStatus::Running,
+                started_at: "2026-11-30T10:00:01Z".into(),
+                ended_at: None,
+                duration_secs: None,
+                params: Map::new(),
+                outputs: Map::new(),
+                error: None,
+                notebook: Some("artifacts/wf/a.1.ipynb".into()),
+                worker: None,
+                lost: false,
+                run_attempt: 1,
+            });
+        }
+        n
+    }
+
+    #[test]
+    fn a_file_run_left_running_by_a_dead_process_is_settled_and_server_runs_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        store.put_run(&run("file", 0, RunStatus::Running)).unwrap();
+        store.put_run(&run("queued-file", 0, RunStatus::Queued)).unwrap();
+        store.put_run(&run("served", 3, RunStatus::Running)).unwrap();
+        store.put_run(&run("done", 0, RunStatus::Succeeded)).unwrap();
+        for id in ["file", "served"] {
+            store.put_node(id, &node("a", NodeStatus::Succeeded, false)).unwrap();
+            store.put_node(id, &node("b", NodeStatus::Running, true)).unwrap();
+            store.put_node(id, &node("c", NodeStatus::Pending, false)).unwrap();
+        }
+        let clock = FixedClock("2026-11-30T11:00:00Z".parse().unwrap());
+        let mut settled = settle_interrupted(&store, &clock, is_orphan_file_run, "the deckle run process").unwrap();
+        settled.sort();
+        assert_eq!(settled, ["file", "queued-file"]);
+
+        let r = store.get_run("file").unwrap().unwrap();
+        assert_eq!(r.status, RunStatus::Failed);
+        assert_eq!(r.ended_at.as_deref(), Some("2026-11-30T11:00:00Z"));
+        let nodes = store.nodes("file").unwrap();
+        let by = |n: &str| nodes.iter().find(|x| x.node == n).unwrap().clone();
+        assert_eq!(by("a").status, NodeStatus::Succeeded, "finished nodes are left alone");
+        let b = by("b");
+        assert_eq!(b.status, NodeStatus::Failed);
+        assert!(b.error.as_deref().unwrap().contains("the deckle run process ended"), "{b:?}");
+        assert_eq!(b.attempts[0].status, NodeStatus::Failed);
+        assert_eq!(b.attempts[0].ended_at.as_deref(), Some("2026-11-30T11:00:00Z"));
+        assert_eq!(b.attempts[0].notebook.as_deref(), Some("artifacts/wf/a.1.ipynb"), "the notebook is kept");
+        assert_eq!(by("c").status, NodeStatus::Cancelled);
+
+        // A registered run is the server's to resume.
+        assert_eq!(store.get_run("served").unwrap().unwrap().status, RunStatus::Running);
+        assert!(store.nodes("served").unwrap().iter().any(|n| n.status == NodeStatus::Running));
+        // Settling twice changes nothing more.
+        assert!(settle_interrupted(&store, &clock, is_orphan_file_run, "x").unwrap().is_empty());
+    }
+}

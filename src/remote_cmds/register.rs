@@ -77,14 +77,15 @@ mod tests {
     fn sends_the_file_and_each_notebook_once() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("nb")).unwrap();
-        std::fs::write(dir.path().join("nb/a.ipynb"), "{\"cells\": []}").unwrap();
+        let nb = r#"{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}"#;
+        std::fs::write(dir.path().join("nb/a.ipynb"), nb).unwrap();
         let yaml = "workflow: w\nnodes:\n  a: { notebook: nb/a.ipynb }\n  b: { notebook: nb/a.ipynb, needs: a }\n  c: { sql: { query: select 1 } }\n";
         std::fs::write(dir.path().join("wf.yaml"), yaml).unwrap();
         let req = build(&dir.path().join("wf.yaml")).unwrap();
         assert_eq!(req.file_name, "wf.yaml");
         assert_eq!(req.content, yaml);
         assert_eq!(req.files.keys().collect::<Vec<_>>(), ["nb/a.ipynb"]);
-        assert_eq!(req.files["nb/a.ipynb"], "{\"cells\": []}");
+        assert_eq!(req.files["nb/a.ipynb"], nb, "sent as written");
     }
 
     #[test]

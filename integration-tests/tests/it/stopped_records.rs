@@ -156,3 +156,39 @@ fn a_cancelled_node_keeps_its_output_and_logs_are_live() {
     let nb = wait_for(Duration::from_secs(30), "the final notebook", || fetch().filter(|nb| nb["metadata"]["deckle"]["stopped"].is_object()));
     assert_stopped_record(&nb, "Cancelled", "cancelled through the server", seen);
 }
+
+/// `deckle run` killed outright leaves its run `running`; the next process to open
+/// the data dir (here a server) settles it instead of listing it forever.
+#[test]
+fn a_killed_deckle_run_is_settled_when_its_data_dir_is_opened_again() {
+    let dir = ticking_workflow();
+    let data = dir.path().join("data");
+    let mut child = deckle()
+        .args(["run", "--json", "--data"])
+        .arg(&data)
+        .arg(dir.path().join("workflow.yaml"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let nb_path = wait_for(Duration::from_secs(60), "ticks in the saved notebook", || {
+        let p = find_notebook(&data.join("artifacts"))?;
+        let nb: Value = serde_json::from_str(&std::fs::read_to_string(&p).ok()?).ok()?;
+        (stream_text(cell_with(&nb, "tick"), "stdout").lines().count() >= 3).then_some(p)
+    });
+    signal(&child, "KILL");
+    child.wait().unwrap();
+    let server = Server::start(&data, &[]);
+    let (status, runs) = server.client().get("/api/v1/runs");
+    assert_eq!(status, 200, "{runs:#}");
+    let run = &runs.as_array().unwrap()[0];
+    assert_eq!(run["status"], "failed", "{run:#}");
+    assert!(run["ended_at"].is_string());
+    let detail = server.run(run["id"].as_str().unwrap());
+    let tick = &detail["nodes"].as_array().unwrap()[0];
+    assert_eq!(tick["status"], "failed");
+    assert!(tick["error"].as_str().unwrap().contains("interrupted: the deckle run process that ran it ended"), "{tick:#}");
+    // What ran before the kill is still there to open.
+    let nb = read_nb(&nb_path);
+    assert!(stream_text(cell_with(&nb, "tick"), "stdout").lines().count() >= 3);
+}

@@ -241,7 +241,7 @@ impl Kernel {
                 })?;
                 let app_args = launch.kernel_app_args(&conn_file, &spec.dir);
                 let pid = z.fork(&app_args, opts.cwd.as_deref(), &env, &log).await?;
-                (Proc::Forked(pid), Some(pid), Some(log))
+                (Proc::forked(pid, &log), Some(pid), Some(log))
             }
             None => {
                 let argv = spec.command_line(&conn_file);

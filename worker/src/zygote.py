@@ -5,6 +5,8 @@
 # and the answer one JSON line on stdout: {"pid": N} or {"error": "..."}.
 # Children start in their own process group with stdout/stderr appended to `log`,
 # and poll JPY_PARENT_PID (this process), which exits when Deckle closes stdin.
+# Deckle cannot wait for a child it did not start, so when one exits its status is
+# written to `log + ".exit"` ("code N" or "signal N") for Deckle to read.
 import json
 import os
 import signal
@@ -14,14 +16,36 @@ import ipykernel.ipkernel  # noqa: F401  (the expensive imports, paid once)
 import ipykernel.kernelapp
 
 
+# pid -> where its exit status goes; statuses of children reaped before their pid
+# was registered (one that died at once) wait in `early`.
+exit_files = {}
+early = {}
+
+
+def record_exit(path, status):
+    code = os.waitstatus_to_exitcode(status)
+    text = f"signal {-code}" if code < 0 else f"code {code}"
+    try:
+        with open(path + ".tmp", "w") as f:
+            f.write(text)
+        os.replace(path + ".tmp", path)
+    except OSError:
+        pass
+
+
 def reap(signum, frame):
     while True:
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             return
         if pid == 0:
             return
+        path = exit_files.pop(pid, None)
+        if path is None:
+            early[pid] = status
+        else:
+            record_exit(path, status)
 
 
 def child(req):
@@ -71,6 +95,9 @@ def main():
                 code = 1
             finally:
                 os._exit(code)
+        exit_files[pid] = req["log"] + ".exit"
+        if pid in early:
+            record_exit(exit_files.pop(pid), early.pop(pid))
         print(json.dumps({"pid": pid}), flush=True)
 
 

@@ -115,19 +115,53 @@ impl Zygote {
 /// A kernel process: our child, or a fork of a zygote.
 pub(crate) enum Proc {
     Child(Child),
-    Forked(i32),
+    /// A fork of a zygote: its pid, the file the zygote writes its exit status to,
+    /// and when the pid was first seen gone.
+    Forked { pid: i32, exit_file: std::path::PathBuf, gone_at: Option<std::time::Instant> },
 }
 
 fn alive(pid: i32) -> bool {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
 }
 
+/// How long after a forked kernel's pid is gone its exit status may take to appear.
+const EXIT_FILE_GRACE: Duration = Duration::from_millis(500);
+
+/// `code N` / `signal N`, as the zygote writes it, in [`crate::kernel::describe_exit`]'s words.
+fn describe_exit_file(text: &str) -> Option<String> {
+    let (kind, n) = text.trim().split_once(' ')?;
+    let n: i32 = n.parse().ok()?;
+    Some(match kind {
+        "signal" => {
+            let name = nix::sys::signal::Signal::try_from(n).map(|s| s.as_str().to_string()).unwrap_or_else(|_| n.to_string());
+            format!("killed by signal {name}")
+        }
+        _ => format!("exited with status {n}"),
+    })
+}
+
 impl Proc {
+    pub(crate) fn forked(pid: i32, log: &Path) -> Proc {
+        let mut exit_file = log.as_os_str().to_owned();
+        exit_file.push(".exit");
+        Proc::Forked { pid, exit_file: exit_file.into(), gone_at: None }
+    }
+
     /// Has it exited? How, when known.
     pub(crate) fn try_exited(&mut self) -> Option<String> {
         match self {
             Proc::Child(c) => c.try_wait().ok().flatten().map(crate::kernel::describe_exit),
-            Proc::Forked(pid) => (!alive(*pid)).then(|| "exited".to_string()),
+            Proc::Forked { pid, exit_file, gone_at } => {
+                if alive(*pid) {
+                    return None;
+                }
+                if let Some(how) = std::fs::read_to_string(&*exit_file).ok().as_deref().and_then(describe_exit_file) {
+                    return Some(how);
+                }
+                // The zygote writes the status just after reaping; a dead zygote never does.
+                let since = *gone_at.get_or_insert_with(std::time::Instant::now);
+                (since.elapsed() >= EXIT_FILE_GRACE).then(|| "exited".to_string())
+            }
         }
     }
 
@@ -139,9 +173,9 @@ impl Proc {
                 Err(e) => format!("wait failed: {e}"),
             },
             // Not our child: the zygote reaps it; poll until the pid is gone.
-            Proc::Forked(pid) => loop {
-                if !alive(*pid) {
-                    return "exited".to_string();
+            Proc::Forked { .. } => loop {
+                if let Some(how) = self.try_exited() {
+                    return how;
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
             },
@@ -153,7 +187,7 @@ impl Proc {
             Proc::Child(c) => {
                 let _ = c.start_kill();
             }
-            Proc::Forked(pid) => {
+            Proc::Forked { pid, .. } => {
                 let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(*pid), nix::sys::signal::Signal::SIGKILL);
             }
         }

@@ -316,6 +316,25 @@ fn a_warm_kernel_that_dies_mid_cell_fails_its_node() {
     assert_eq!(status(&run, "after"), "succeeded", "all_done runs after a failure");
 }
 
+/// Forked kernels are not Deckle's children; the zygote reports how they ended, so
+/// the error names the signal as it does for a kernel booted directly.
+#[test]
+fn a_forked_kernel_killed_by_a_signal_names_the_signal() {
+    for zygote in [true, false] {
+        let d = tmp();
+        let mut cmd = deckle();
+        cmd.args(["run", "--json", "--data"]).arg(d.path()).arg(workflow("dies.yaml"));
+        if !zygote {
+            cmd.env("DECKLE_NO_ZYGOTE", "1");
+        }
+        let o = cmd.output().unwrap();
+        let run: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+        let dies = node(&run, "dies");
+        let error = dies["error"].as_str().unwrap_or_default();
+        assert!(error.contains("killed by signal SIGKILL"), "zygote {zygote}: {dies:#}");
+    }
+}
+
 #[test]
 fn an_invalid_workflow_is_refused_before_anything_runs() {
     let d = tmp();

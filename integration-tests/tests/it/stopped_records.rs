@@ -87,25 +87,31 @@ fn assert_stopped_record(nb: &Value, reason: &str, says: &str, ticks_seen: usize
     assert!(nb["metadata"]["papermill"]["end_time"].is_string());
 }
 
+/// `deckle run` of the ticking workflow in `dir` (data under `dir/data`), once its
+/// saved notebook holds a few ticks: output is saved while the cell runs.
+fn start_ticking_run(dir: &Path) -> (Child, PathBuf) {
+    let data = dir.join("data");
+    let child = deckle()
+        .args(["run", "--json", "--data"])
+        .arg(&data)
+        .arg(dir.join("workflow.yaml"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let nb_path = wait_for(Duration::from_secs(60), "ticks in the saved notebook", || {
+        let p = find_notebook(&data.join("artifacts"))?;
+        let nb: Value = serde_json::from_str(&std::fs::read_to_string(&p).ok()?).ok()?;
+        (stream_text(cell_with(&nb, "tick"), "stdout").lines().count() >= 3).then_some(p)
+    });
+    (child, nb_path)
+}
+
 #[test]
 fn deckle_run_sigterm_and_sigint_cancel_and_finish_the_notebook() {
     for (name, exit) in [("SIGTERM", 143), ("SIGINT", 130)] {
         let dir = ticking_workflow();
-        let data = dir.path().join("data");
-        let child = deckle()
-            .args(["run", "--json", "--data"])
-            .arg(&data)
-            .arg(dir.path().join("workflow.yaml"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // Output is saved while the cell runs (coalesced to about a second).
-        let nb_path = wait_for(Duration::from_secs(60), "ticks in the saved notebook", || {
-            let p = find_notebook(&data.join("artifacts"))?;
-            let nb: Value = serde_json::from_str(&std::fs::read_to_string(&p).ok()?).ok()?;
-            (stream_text(cell_with(&nb, "tick"), "stdout").lines().count() >= 3).then_some(p)
-        });
+        let (child, nb_path) = start_ticking_run(dir.path());
         signal(&child, name.trim_start_matches("SIG"));
         let out = child.wait_with_output().unwrap();
         assert_eq!(code(&out), exit, "{name}: {}", stderr(&out));
@@ -163,19 +169,7 @@ fn a_cancelled_node_keeps_its_output_and_logs_are_live() {
 fn a_killed_deckle_run_is_settled_when_its_data_dir_is_opened_again() {
     let dir = ticking_workflow();
     let data = dir.path().join("data");
-    let mut child = deckle()
-        .args(["run", "--json", "--data"])
-        .arg(&data)
-        .arg(dir.path().join("workflow.yaml"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let nb_path = wait_for(Duration::from_secs(60), "ticks in the saved notebook", || {
-        let p = find_notebook(&data.join("artifacts"))?;
-        let nb: Value = serde_json::from_str(&std::fs::read_to_string(&p).ok()?).ok()?;
-        (stream_text(cell_with(&nb, "tick"), "stdout").lines().count() >= 3).then_some(p)
-    });
+    let (mut child, nb_path) = start_ticking_run(dir.path());
     signal(&child, "KILL");
     child.wait().unwrap();
     let server = Server::start(&data, &[]);

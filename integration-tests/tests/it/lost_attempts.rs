@@ -112,7 +112,7 @@ fn every_killed_worker_leaves_both_attempts_notebooks_and_the_lost_one_opens_in_
     let mut runs = 0;
     while kills < 10 {
         runs += 1;
-        let run = server.trigger("lost", json!({"secs": 6}));
+        let run = server.trigger("lost", json!({"secs": "6"}));
         // Two kills per run: attempts 1 and 2 of `long` die, attempt 3 finishes.
         let mut lost = Vec::new();
         for n in 1..=2 {

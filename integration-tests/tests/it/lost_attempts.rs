@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::cluster::{node, Server, Worker};
-use crate::harness::{fixture, python, tmp, venv};
+use crate::harness::{deckle, fixture, python, tmp, venv};
 
 /// When, in the attempt's life, its worker is killed.
 #[derive(Debug, Clone, Copy)]
@@ -155,10 +155,21 @@ fn every_killed_worker_leaves_both_attempts_notebooks_and_the_lost_one_opens_in_
             assert!(seen.contains("exception True"), "{what}: {seen}");
             assert!(seen.contains(&format!("stopped WorkerLost worker {victim} lost at ")), "{what}: {seen}");
             assert!(seen.contains("banner True"), "{what}: papermill's error cell: {seen}");
+            // `deckle pull` fetches it like any other, and the UI page of the attempt shows it.
+            let pulled = dir.path().join(format!("pulled-{runs}-{n}.ipynb"));
+            let o = deckle().args(["pull", &run, "long", "--attempt", &n.to_string(), "-o"]).arg(&pulled).env("DECKLE_SERVER", &server.url).output().unwrap();
+            assert!(o.status.success(), "{what}: deckle pull: {}", String::from_utf8_lossy(&o.stderr));
+            assert_eq!(std::fs::read(&pulled).unwrap(), std::fs::read(&path).unwrap(), "{what}: pulled as kept");
+            let page = reqwest::blocking::get(format!("{}/runs/{run}/nodes/long/attempts/{n}", server.url)).unwrap();
+            assert_eq!(page.status().as_u16(), 200, "{what}");
+            let page = page.text().unwrap();
+            assert!(page.contains(&format!("worker {victim} lost at ")), "{what}: the UI names the failure");
+            assert!(page.contains("<div class=\"notebook\">") && !page.contains("No output notebook was written"), "{what}: the UI shows the lost notebook");
             if matches!(moment, Moment::DeepInCell) {
                 // The cell that was running (its start uploaded long before the kill)
                 // says so, like a papermill failure.
                 assert!(seen.contains(&format!("error failed WorkerLost worker {victim} lost at ")), "{what}: {seen}");
+                assert!(page.contains("WorkerLost"), "{what}: the UI shows the failed cell's error output");
             }
         }
     }

@@ -186,7 +186,7 @@ pub async fn run(args: ExecuteArgs) -> i32 {
     };
     let params = match sources.merge() {
         Ok(p) => p,
-        Err(e) => return fail(&e),
+        Err(e) => return fail(&e.into()),
     };
     let paths = format_path(&input, &params, "input path").and_then(|i| Ok((i, format_path(&output, &params, "output path")?)));
     let (input, output) = match paths {

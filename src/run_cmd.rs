@@ -150,7 +150,7 @@ pub async fn run(args: RunArgs) -> i32 {
     };
     // The store opened, so no other process holds this data dir: a file run still
     // marked running was left by a `deckle run` that died.
-    match orphans::settle_interrupted(store.as_ref(), &SystemClock, orphans::is_orphan_file_run, "the deckle run process that ran it") {
+    match orphans::settle_interrupted(store.as_ref(), &SystemClock, &data, orphans::is_orphan_file_run, "the deckle run process that ran it") {
         Ok(settled) if !settled.is_empty() => eprintln!("deckle: settled {} run(s) left running by a deckle run that died: {}", settled.len(), settled.join(", ")),
         Ok(_) => {}
         Err(e) => {

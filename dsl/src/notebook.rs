@@ -32,8 +32,8 @@ fn inspect(path: &Path) -> Result<Info, String> {
 /// The notebook as every other part of Deckle reads it (`deckle execute`, the
 /// worker, registration): what would fail there fails here first.
 fn parse(text: &str) -> Result<Info, String> {
-    let nb = deckle_protocol::notebook::parse(text)?;
-    Ok(Info { has_parameters_cell: deckle_protocol::notebook::has_parameters_cell(&nb) })
+    let nb = deckle_notebook::format::parse(text)?;
+    Ok(Info { has_parameters_cell: deckle_notebook::format::has_parameters_cell(&nb) })
 }
 
 #[cfg(test)]

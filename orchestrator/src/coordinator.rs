@@ -145,7 +145,7 @@ impl Coordinator {
     pub fn resume_all(self: &Arc<Self>) -> Result<usize> {
         // File runs (`deckle run` on this data dir) cannot be resumed from the
         // registry; the process that drove them is gone.
-        crate::orphans::settle_interrupted(self.store.as_ref(), self.clock.as_ref(), crate::orphans::is_orphan_file_run, "the deckle run process that ran it")?;
+        crate::orphans::settle_interrupted(self.store.as_ref(), self.clock.as_ref(), &self.engine.cfg.data_dir, crate::orphans::is_orphan_file_run, "the deckle run process that ran it")?;
         let mut n = 0;
         for run in self.store.runs()?.into_iter().filter(|r| r.status == RunStatus::Running) {
             let wf = match self.registry.load(&run.workflow, run.version) {

@@ -9,6 +9,12 @@
 //! [`TaskStatus::Lost`]; the engine re-dispatches it as a new attempt. After a
 //! coordinator restart the durable leases come back with a fresh TTL, and the
 //! engine's resumed run reattaches to them ([`Executor::resume`]).
+//!
+//! Every granted attempt has an output notebook from the grant on: the prepared
+//! notebook is written with the grant, the worker's uploads replace it, and a lost
+//! attempt's notebook is finished here ([`crate::attempt_notebook`]). Writes to an
+//! attempt's notebook are serialized, and an upload checks its lease only once it
+//! holds that lock, so a stale upload can never overwrite the finished record.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
@@ -62,6 +68,8 @@ struct Active {
     worker: String,
     expires: Instant,
     cancel: bool,
+    /// An output notebook exists (prepared at the grant, or uploaded).
+    notebook: bool,
 }
 
 #[derive(Default)]
@@ -76,6 +84,8 @@ struct Inner {
     results: HashMap<AttemptKey, (String, TaskResult)>,
     /// Notebook path → sha256 (registered snapshots never change).
     hashes: HashMap<String, String>,
+    /// Output notebook path → the lock its writers (uploads, the lost finish) take.
+    writing: HashMap<String, Arc<tokio::sync::Mutex<()>>>,
 }
 
 pub struct LeaseBoard {
@@ -93,12 +103,12 @@ pub struct LeaseBoard {
     data_dir: std::path::PathBuf,
 }
 
-fn lost(worker: &str, why: &str) -> TaskResult {
+fn lost(worker: &str, why: &str, at: jiff::Timestamp, notebook_written: bool) -> TaskResult {
     TaskResult {
         status: TaskStatus::Lost,
         outputs: Default::default(),
-        error: Some(format!("worker {worker} lost: {why}")),
-        notebook_written: false,
+        error: Some(format!("worker {worker} lost at {}: {why}", deckle_notebook::attempt::iso(at))),
+        notebook_written,
         duration_secs: 0.0,
         worker: Some(worker.to_string()),
     }
@@ -122,7 +132,8 @@ impl LeaseBoard {
                 }
                 None => {
                     inner.by_attempt.insert(key, rec.id.clone());
-                    inner.active.insert(rec.id, Active { task: rec.task, worker: rec.worker, expires: now + ttl, cancel: false });
+                    let notebook = Path::new(&rec.task.output_path).exists();
+                    inner.active.insert(rec.id, Active { task: rec.task, worker: rec.worker, expires: now + ttl, cancel: false, notebook });
                 }
             }
         }
@@ -183,9 +194,17 @@ impl LeaseBoard {
                     }
                     self.store.flush().await
                 };
-                if let Err(e) = stored.await {
+                // The prepared notebooks are written while the grant is flushed, not after.
+                let (stored, prepared) = tokio::join!(stored, self.write_prepared(worker, &granted));
+                if let Err(e) = stored {
                     self.ungrant(&granted);
                     return Err(e);
+                }
+                let mut inner = self.lock();
+                for id in prepared {
+                    if let Some(a) = inner.active.get_mut(&id) {
+                        a.notebook = true;
+                    }
                 }
                 return Ok(granted);
             }
@@ -201,6 +220,51 @@ impl LeaseBoard {
     pub fn close(&self) {
         self.closing.store(true, std::sync::atomic::Ordering::SeqCst);
         self.work.notify_waiters();
+    }
+
+    /// Write the prepared notebook of each granted attempt, synced; returns the leases
+    /// whose notebook was written. A notebook that cannot be written does not hold
+    /// the grant back (the worker's uploads will write it).
+    async fn write_prepared(&self, worker: &str, granted: &[Lease]) -> Vec<String> {
+        let jobs: Vec<(String, Task)> = granted.iter().map(|l| (l.id.clone(), l.task.clone())).collect();
+        let (worker, root) = (worker.to_string(), self.data_dir.clone());
+        let written = tokio::task::spawn_blocking(move || {
+            let at = jiff::Timestamp::now();
+            let mut done = Vec::new();
+            for (id, task) in jobs {
+                let Some(text) = crate::attempt_notebook::prepared(&task, &id, &worker, at) else { continue };
+                match crate::attempt_notebook::write_synced(Path::new(&task.output_path), text.as_bytes(), &root) {
+                    Ok(()) => done.push(id),
+                    Err(e) => warn!(path = %task.output_path, error = %e, "could not write the prepared notebook"),
+                }
+            }
+            done
+        });
+        written.await.unwrap_or_default()
+    }
+
+    /// The lock writers of the notebook at `path` take.
+    fn writing(&self, path: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.lock().writing.entry(path.to_string()).or_default().clone()
+    }
+
+    /// Finish the notebook of a lost attempt, once any upload in flight has landed
+    /// (in the background: the engine need not wait for it).
+    fn finish_lost(&self, task: &Task, message: String, at: jiff::Timestamp) {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else { return };
+        let path = task.output_path.clone();
+        let lock = self.writing(&path);
+        let root = self.data_dir.clone();
+        rt.spawn(async move {
+            let _held = lock.lock().await;
+            let p = path.clone();
+            let done = tokio::task::spawn_blocking(move || crate::attempt_notebook::finish_lost(Path::new(&p), &message, at, &root)).await;
+            match done {
+                Ok(Err(e)) => warn!(path, error = %e, "could not finish the lost attempt's notebook"),
+                Err(e) => warn!(path, error = %e, "the lost attempt's notebook task failed"),
+                Ok(Ok(_)) => {}
+            }
+        });
     }
 
     /// Put back grants that could not be made durable: the worker never hears of
@@ -234,7 +298,7 @@ impl LeaseBoard {
             debug!(lease = %id, node = %p.task.node, attempt = p.task.attempt, "leased");
             inner.by_attempt.insert(key_of(&p.task), id.clone());
             out.push(Lease { id: id.clone(), ttl_secs: self.ttl.as_secs_f64(), task: p.task.clone(), secret_env });
-            inner.active.insert(id, Active { task: p.task, worker: worker.to_string(), expires: now + self.ttl, cancel: false });
+            inner.active.insert(id, Active { task: p.task, worker: worker.to_string(), expires: now + self.ttl, cancel: false, notebook: false });
         }
         out
     }
@@ -257,6 +321,12 @@ impl LeaseBoard {
 
     /// Store a (partial or final) output notebook, or a SQL node's generated input.
     pub async fn upload(&self, lease: &str, input: bool, body: &[u8]) -> Result<()> {
+        serde_json::from_slice::<serde_json::Value>(body).map_err(|e| Error::Input(format!("the notebook is not JSON: {e}")))?;
+        // Held until written: the lost finish of this attempt waits for it, and once
+        // that is done the lease is gone and this upload refused.
+        let output = self.active(lease, |a| a.task.output_path.clone())?;
+        let lock = self.writing(&output);
+        let _held = lock.lock().await;
         let path = self.active(lease, |a| {
             a.expires = Instant::now() + self.ttl;
             if input {
@@ -268,8 +338,12 @@ impl LeaseBoard {
         let Some(path) = path else {
             return Err(Error::Input("this task has no generated input notebook".into()));
         };
-        serde_json::from_slice::<serde_json::Value>(body).map_err(|e| Error::Input(format!("the notebook is not JSON: {e}")))?;
-        write_atomic(Path::new(&path), body, &self.data_dir).await
+        write_atomic(Path::new(&path), body, &self.data_dir).await?;
+        if !input {
+            // Gone meanwhile (expired while writing): the lost finish then waits for us.
+            let _ = self.active(lease, |a| a.notebook = true);
+        }
+        Ok(())
     }
 
     /// The worker's result: durable, then handed to the engine.
@@ -303,6 +377,7 @@ impl LeaseBoard {
             return Err(Error::StaleLease(lease.to_string()));
         }
         inner.by_attempt.remove(&key);
+        inner.writing.remove(&task.output_path);
         self.deliver(&mut inner, key, lease, result, abandoned);
         Ok(())
     }
@@ -353,8 +428,10 @@ impl LeaseBoard {
     /// Expire leases not heard from for their TTL. Returns how many expired.
     pub fn expire(&self) -> usize {
         let now = Instant::now();
+        let at = jiff::Timestamp::now();
         let mut inner = self.lock();
         let dead: Vec<String> = inner.active.iter().filter(|(_, a)| a.expires <= now).map(|(id, _)| id.clone()).collect();
+        let mut finish = Vec::new();
         for id in &dead {
             let a = inner.active.remove(id).expect("listed");
             let key = key_of(&a.task);
@@ -362,7 +439,15 @@ impl LeaseBoard {
             warn!(lease = %id, worker = %a.worker, node = %a.task.node, attempt = a.task.attempt, "lease expired");
             self.metrics.lease_expired();
             let why = format!("no heartbeat for {:.0}s", self.ttl.as_secs_f64());
-            self.deliver(&mut inner, key, id, lost(&a.worker, &why), a.cancel);
+            let result = lost(&a.worker, &why, at, a.notebook);
+            if a.notebook {
+                finish.push((a.task.clone(), result.error.clone().unwrap_or_default()));
+            }
+            self.deliver(&mut inner, key, id, result, a.cancel);
+        }
+        drop(inner);
+        for (task, message) in finish {
+            self.finish_lost(&task, message, at);
         }
         dead.len()
     }
@@ -427,7 +512,13 @@ impl LeaseBoard {
             } else if resume {
                 // Nobody holds it any more: the coordinator stopped between granting
                 // and the worker hearing of it, or the lease expired meanwhile.
-                let r = lost("unknown", "no worker held this attempt when the coordinator restarted");
+                drop(inner);
+                let at = jiff::Timestamp::now();
+                let written = Path::new(&task.output_path).exists();
+                let r = lost("unknown", "no worker held this attempt when the coordinator restarted", at, written);
+                if written {
+                    self.finish_lost(&task, r.error.clone().unwrap_or_default(), at);
+                }
                 return Box::pin(async move { r });
             } else {
                 inner.waiters.insert(key.clone(), tx);
@@ -439,7 +530,7 @@ impl LeaseBoard {
         let guard = Abandon { board: self.clone(), key: Some(key) };
         Box::pin(async move {
             let mut guard = guard;
-            let r = rx.await.unwrap_or_else(|_| lost("unknown", "the coordinator dropped the attempt"));
+            let r = rx.await.unwrap_or_else(|_| lost("unknown", "the coordinator dropped the attempt", jiff::Timestamp::now(), false));
             guard.key = None;
             r
         })

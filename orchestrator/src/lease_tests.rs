@@ -223,3 +223,99 @@ async fn oversized_outputs_fail_the_attempt_and_a_worker_holds_a_bounded_number_
     assert!(first.outputs.is_empty());
     assert!(first.error.unwrap().contains("blob ("), "the error names the output");
 }
+
+/// A registered notebook with a parameters cell and a long second cell.
+const SLEEPER: &str = r#"{"nbformat": 4, "nbformat_minor": 5, "metadata": {"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}},
+ "cells": [{"cell_type": "code", "id": "p", "metadata": {"tags": ["parameters"]}, "execution_count": null, "outputs": [], "source": "secs = 1"},
+           {"cell_type": "code", "id": "s", "metadata": {}, "execution_count": null, "outputs": [], "source": "import time; time.sleep(secs)"}]}"#;
+
+fn read_json(path: &str) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The finish of a lost attempt runs in the background: wait for its mark.
+async fn finished(path: &str) -> serde_json::Value {
+    for _ in 0..200 {
+        let nb = read_json(path);
+        if nb.pointer("/metadata/deckle/stopped").is_some() {
+            return nb;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{path} was never finished");
+}
+
+#[tokio::test]
+async fn a_grant_writes_the_prepared_notebook_before_the_worker_hears_of_it() {
+    let f = fixture();
+    std::fs::write(&f.notebook, SLEEPER).unwrap();
+    let b = board(&f.store, Duration::from_secs(30));
+    let mut t = task("n", &[], &f.notebook);
+    t.params.insert("secs".into(), serde_json::json!(30));
+    let _fut = RemoteExecutor(b.clone()).run(t.clone());
+    let l = b.take("w1", &[], 1, Duration::ZERO).await.unwrap().remove(0);
+    let nb = read_json(&t.output_path);
+    let cells = nb["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 3, "the injected parameters cell is there");
+    assert_eq!(cells[1]["source"], serde_json::json!(["# Parameters\n", "secs = 30\n"]));
+    assert!(cells.iter().all(|c| c["metadata"]["papermill"]["status"] == "pending"), "nothing ran");
+    assert_eq!(nb["metadata"]["papermill"]["parameters"]["secs"], 30);
+    let attempt = &nb["metadata"]["deckle"]["attempt"];
+    assert_eq!((attempt["worker"].as_str(), attempt["lease"].as_str()), (Some("w1"), Some(l.id.as_str())));
+    assert!(attempt["leased_at"].as_str().is_some_and(|s| s.ends_with("+00:00")));
+    // The worker's upload replaces it.
+    b.upload(&l.id, false, br#"{"uploaded": true}"#).await.unwrap();
+    assert_eq!(read_json(&t.output_path)["uploaded"], true);
+}
+
+#[tokio::test]
+async fn an_expired_lease_finishes_its_notebook_and_a_late_upload_cannot_replace_it() {
+    let f = fixture();
+    std::fs::write(&f.notebook, SLEEPER).unwrap();
+    let b = board(&f.store, Duration::from_millis(200));
+    let t = task("n", &[], &f.notebook);
+    let fut = RemoteExecutor(b.clone()).run(t.clone());
+    let l = b.take("w1", &[], 1, Duration::ZERO).await.unwrap().remove(0);
+    // The worker's last upload: the sleep cell running.
+    let mut running = read_json(&t.output_path);
+    running["metadata"]["papermill"]["start_time"] = serde_json::json!("2026-01-01T00:00:00.000000+00:00");
+    running["cells"][0]["metadata"]["papermill"]["status"] = serde_json::json!("completed");
+    running["cells"][1]["metadata"]["papermill"]["status"] = serde_json::json!("running");
+    running["cells"][1]["execution_count"] = serde_json::json!(2);
+    b.upload(&l.id, false, running.to_string().as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(b.expire(), 1);
+    let r = fut.await;
+    assert_eq!(r.status, TaskStatus::Lost);
+    assert!(r.notebook_written, "the lost attempt keeps its notebook");
+    assert!(r.error.as_deref().unwrap().starts_with("worker w1 lost at "), "{:?}", r.error);
+    let nb = finished(&t.output_path).await;
+    // papermill's banner first, then the cells with the anchor above the failed one.
+    let cells = nb["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 4);
+    let failed = &cells[3];
+    assert_eq!(failed["metadata"]["papermill"]["status"], "failed");
+    assert_eq!(failed["outputs"][0]["ename"], "WorkerLost");
+    assert!(failed["outputs"][0]["evalue"].as_str().unwrap().starts_with("worker w1 lost at "));
+    assert_eq!(nb["metadata"]["papermill"]["exception"], true);
+    assert!(matches!(b.upload(&l.id, false, br#"{"late": true}"#).await, Err(Error::StaleLease(_))));
+    assert!(read_json(&t.output_path).get("late").is_none(), "the stale upload did not overwrite the finished record");
+}
+
+#[tokio::test]
+async fn a_lease_lost_before_any_upload_leaves_the_prepared_notebook_finished() {
+    let f = fixture();
+    std::fs::write(&f.notebook, SLEEPER).unwrap();
+    let b = board(&f.store, Duration::from_millis(100));
+    let t = task("n", &[], &f.notebook);
+    let fut = RemoteExecutor(b.clone()).run(t.clone());
+    b.take("w1", &[], 1, Duration::ZERO).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(b.expire(), 1);
+    assert!(fut.await.notebook_written);
+    let nb = finished(&t.output_path).await;
+    let cells = nb["cells"].as_array().unwrap();
+    let banner: String = cells[0]["source"].as_array().unwrap().iter().filter_map(|l| l.as_str()).collect();
+    assert!(banner.contains("WorkerLost: worker w1 lost at "), "{banner}");
+    assert!(cells[1..].iter().all(|c| c["metadata"]["papermill"]["status"] == "pending"));
+}

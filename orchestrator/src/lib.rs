@@ -19,6 +19,7 @@
 pub mod api;
 mod api_error;
 pub mod artifacts;
+pub mod attempt_notebook;
 mod auth;
 mod backfill;
 pub mod clock;

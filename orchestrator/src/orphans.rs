@@ -3,7 +3,10 @@
 //! them on (a file run is not registered, so a server cannot resume it). Whoever
 //! opens the data dir next — sled's lock says the old owner is gone — settles them:
 //! the run and its running nodes `failed` with why, nodes that never started
-//! `cancelled`, every attempt's notebook kept where it is.
+//! `cancelled`, every attempt's notebook kept where it is and finished like a
+//! stopped one (the cell that was running marked `Interrupted`, the end time).
+
+use std::path::{Path, PathBuf};
 
 use deckle_protocol::record::{NodeStatus, RunRecord, RunStatus};
 use tracing::warn;
@@ -22,8 +25,10 @@ pub fn is_orphan_file_run(run: &RunRecord) -> bool {
 }
 
 /// Settle every run `orphan` picks: `who` says what was found dead, for the errors.
-pub fn settle_interrupted(store: &dyn StateStore, clock: &dyn Clock, orphan: impl Fn(&RunRecord) -> bool, who: &str) -> Result<Settled> {
-    let now = clock.now().to_string();
+/// Notebook paths in the records are absolute, or relative to `data_dir`.
+pub fn settle_interrupted(store: &dyn StateStore, clock: &dyn Clock, data_dir: &Path, orphan: impl Fn(&RunRecord) -> bool, who: &str) -> Result<Settled> {
+    let at = clock.now();
+    let now = at.to_string();
     let mut settled = Vec::new();
     for mut run in store.runs()?.into_iter().filter(|r| orphan(r)) {
         let why = format!("interrupted: {who} ended before the run finished (found at {now})");
@@ -39,6 +44,12 @@ pub fn settle_interrupted(store: &dyn StateStore, clock: &dyn Clock, orphan: imp
                 a.status = NodeStatus::Failed;
                 a.ended_at = Some(now.clone());
                 a.error = Some(why.clone());
+                if let Some(nb) = &a.notebook {
+                    let path = if Path::new(nb).is_absolute() || Path::new(nb).exists() { PathBuf::from(nb) } else { data_dir.join(nb) };
+                    if let Err(e) = crate::attempt_notebook::finish_stopped(&path, "Interrupted", &why, at, data_dir) {
+                        warn!(path = %path.display(), error = %e, "cannot finish the interrupted attempt's notebook");
+                    }
+                }
             }
             store.put_node(&run.id, &node)?;
         }
@@ -113,7 +124,7 @@ mod tests {
             store.put_node(id, &node("c", NodeStatus::Pending, false)).unwrap();
         }
         let clock = FixedClock("2026-11-30T11:00:00Z".parse().unwrap());
-        let mut settled = settle_interrupted(&store, &clock, is_orphan_file_run, "the deckle run process").unwrap();
+        let mut settled = settle_interrupted(&store, &clock, dir.path(), is_orphan_file_run, "the deckle run process").unwrap();
         settled.sort();
         assert_eq!(settled, ["file", "queued-file"]);
 
@@ -135,6 +146,6 @@ mod tests {
         assert_eq!(store.get_run("served").unwrap().unwrap().status, RunStatus::Running);
         assert!(store.nodes("served").unwrap().iter().any(|n| n.status == NodeStatus::Running));
         // Settling twice changes nothing more.
-        assert!(settle_interrupted(&store, &clock, is_orphan_file_run, "x").unwrap().is_empty());
+        assert!(settle_interrupted(&store, &clock, dir.path(), is_orphan_file_run, "x").unwrap().is_empty());
     }
 }

@@ -6,12 +6,11 @@
 //! - [`api`]: request and reply bodies of `/api/v1` (the route table is there);
 //! - [`record`]: the persisted run, node and attempt records the API returns;
 //! - [`task`]: one node attempt to execute and its result (what a lease carries);
-//! - [`sql`]: a SQL node, rendered;
-//! - [`notebook`]: reading `.ipynb` files as nbformat does (the one reader the
-//!   worker, the DSL's checks, registration and the UI share).
+//! - [`sql`]: a SQL node, rendered.
+//!
+//! Reading and writing notebooks is `deckle-notebook`'s.
 
 pub mod api;
-pub mod notebook;
 pub mod record;
 pub mod sql;
 pub mod task;

@@ -125,4 +125,15 @@ impl Error {
     }
 }
 
+/// Parameters and translators are `deckle-notebook`'s: their errors keep the
+/// variants (and so the exit codes) they had here.
+impl From<deckle_notebook::Error> for Error {
+    fn from(e: deckle_notebook::Error) -> Self {
+        match e {
+            deckle_notebook::Error::Params { origin, message } => Error::Params { origin, message },
+            deckle_notebook::Error::NoTranslator(m) => Error::NoTranslator(m),
+        }
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -6,7 +6,9 @@
 //! - [`kernel`]: launch it, speak the wire protocol over ZeroMQ (IPC sockets on Unix);
 //! - [`params`] and [`translate`]: papermill's parameter parsing and literal forms;
 //! - [`inject`]: put the `injected-parameters` cell where papermill puts it;
-//! - [`notebook`]: read, validate and write `.ipynb` exactly as nbformat does;
+//! - [`notebook`]: read, validate and write `.ipynb` exactly as nbformat does
+//!   (the format is `deckle_notebook::format`; `params`, `translate` and `inject`
+//!   are `deckle-notebook`'s, re-exported);
 //! - [`execute`]: run every cell on the kernel, with timeouts; `record` keeps
 //!   papermill's metadata and saves as cells start and end;
 //! - [`outputs`]: what a notebook recorded (declared variables, scrapbook scraps);
@@ -29,20 +31,21 @@
 pub mod error;
 pub mod execute;
 pub mod help_notebook;
-pub mod inject;
 pub mod ipykernel_argv;
 pub mod kernel;
 pub mod kernelspec;
 pub mod notebook;
 pub mod outputs;
-pub mod params;
 pub mod path_format;
 pub mod pool;
 mod record;
 pub mod remote;
 pub mod sql;
 pub mod task_run;
-pub mod translate;
 pub mod zygote;
 
 pub use error::{Error, Result};
+
+/// Parameters, translators and injection live in `deckle-notebook` (the coordinator
+/// prepares notebooks too); they keep their paths here.
+pub use deckle_notebook::{inject, params, translate};

@@ -12,7 +12,6 @@ use tokio::time::Instant;
 
 use crate::error::Result;
 use crate::execute::ExecuteOptions;
-use crate::inject;
 use crate::kernel::KernelMsg;
 use crate::notebook;
 
@@ -419,53 +418,14 @@ impl Run<'_> {
         }
     }
 
-    /// papermill's `raise_for_execution_errors`: the first error output (a clean
-    /// `SystemExit` does not count) or failed cell gets papermill's two marker cells.
-    /// Returns the cell it marked (its label) and the error's name and value.
+    /// papermill's `raise_for_execution_errors`: its two marker cells around the
+    /// failed cell. Returns that cell (its label) and the error's name and value.
     pub(crate) fn insert_error_cells(&mut self) -> Option<(String, String, String)> {
-        let cells = self.nb["cells"].as_array().expect("cells");
-        let mut found: Option<(usize, Value, String, String)> = None;
-        for (idx, cell) in cells.iter().enumerate() {
-            let mut has_sys_exit = false;
-            for o in cell["outputs"].as_array().into_iter().flatten() {
-                if o["output_type"] == "error" {
-                    if o["ename"] == "SystemExit" && (o["evalue"] == "" || o["evalue"] == "0") {
-                        has_sys_exit = true;
-                        continue;
-                    }
-                    let text = |k: &str| o[k].as_str().unwrap_or_default().to_string();
-                    found = Some((idx, cell["execution_count"].clone(), text("ename"), text("evalue")));
-                    break;
-                }
-            }
-            if found.is_none() && !has_sys_exit && cell.pointer("/metadata/papermill/exception") == Some(&json!(true)) {
-                found = Some((idx, cell["execution_count"].clone(), "CellExecutionError".into(), String::new()));
-                break;
-            }
-        }
-        let (idx, count, ename, evalue) = found?;
-        let label = cell_label(&self.nb, idx);
-        let count = match count {
-            Value::Null => "None".to_string(),
-            v => v.to_string(),
-        };
-        let cells = self.nb["cells"].as_array_mut().expect("cells");
-        cells.insert(idx, notebook::new_markdown_cell(ERROR_ANCHOR_MSG, &[inject::ERROR_MARKER_TAG]));
-        cells.insert(0, notebook::new_markdown_cell(&ERROR_MESSAGE_TEMPLATE.replace("%s", &count), &[inject::ERROR_MARKER_TAG]));
-        Some((label, ename, evalue))
+        let (idx, ename, evalue) = deckle_notebook::error_cells::insert_error_cells(&mut self.nb)?;
+        // The banner went in at the top and the anchor just above the cell.
+        Some((label_of(&self.nb["cells"][idx + 2], idx), ename, evalue))
     }
 }
-
-#[cfg_attr(not(test), allow(dead_code))]
-const ERROR_STYLE: &str = r#"style="color:red; font-family:Helvetica Neue, Helvetica, Arial, sans-serif; font-size:2em;""#;
-const ERROR_MESSAGE_TEMPLATE: &str = concat!(
-    r#"<span style="color:red; font-family:Helvetica Neue, Helvetica, Arial, sans-serif; font-size:2em;">"#,
-    r##"An Exception was encountered at '<a href="#papermill-error-cell">In [%s]</a>'.</span>"##
-);
-const ERROR_ANCHOR_MSG: &str = concat!(
-    r#"<span id="papermill-error-cell" style="color:red; font-family:Helvetica Neue, Helvetica, Arial, sans-serif; font-size:2em;">"#,
-    "Execution using papermill encountered an exception here and stopped:</span>"
-);
 
 /// nbformat's `output_from_msg`.
 pub(crate) fn output_from_msg(msg_type: &str, c: &Value) -> Value {
@@ -554,7 +514,11 @@ pub(crate) fn cell_description(src: &str) -> Option<&str> {
 
 /// A short human name for cell `i`: its position and first line.
 pub(crate) fn cell_label(nb: &Value, i: usize) -> String {
-    let cell = &nb["cells"][i];
+    label_of(&nb["cells"][i], i)
+}
+
+/// [`cell_label`] of `cell`, numbered as cell `i`.
+fn label_of(cell: &Value, i: usize) -> String {
     let first = notebook::source(cell).lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
     let first: String = if first.chars().count() > 40 { format!("{}…", first.chars().take(40).collect::<String>()) } else { first.to_string() };
     let count = match &cell["execution_count"] {
@@ -619,12 +583,6 @@ mod tests {
         let whole = DateTime::parse_from_rfc3339("2026-11-23T20:18:24Z").unwrap().with_timezone(&Utc);
         assert_eq!(iso_now(whole), "2026-11-23T20:18:24+00:00");
         assert_eq!(seconds_between(whole, t), 0.760261);
-    }
-
-    #[test]
-    fn error_cells_match_papermill_text() {
-        assert!(ERROR_MESSAGE_TEMPLATE.contains(ERROR_STYLE));
-        assert!(ERROR_ANCHOR_MSG.contains(ERROR_STYLE));
     }
 
     #[test]

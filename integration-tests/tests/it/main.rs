@@ -24,6 +24,7 @@ mod storage_faults;
 mod ui;
 mod api_fuzz;
 mod stopped_records;
+mod lost_attempts;
 mod bare_paths;
 mod papermill_cli;
 mod real_notebooks;

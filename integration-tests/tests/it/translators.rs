@@ -382,7 +382,7 @@ fn ours(case: &CodifyCase) -> Value {
         Ok(lang) => lang,
         Err(e) => return json!({"err": format!("PapermillException: {e}")}),
     };
-    match try_translate_parameters(lang, &case.params, &case.comment) {
+    match try_translate_parameters(lang, &case.params, &case.comment).map_err(deckle_worker::Error::from) {
         Ok(text) => {
             // The infallible form agrees whenever there is nothing to refuse.
             assert_eq!(

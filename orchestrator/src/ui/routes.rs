@@ -183,7 +183,7 @@ fn rendered_notebook(s: &AppState, run: &str, node: &str, n: u32) -> Result<supe
     // The reader every part shares (bare NaN/Infinity accepted); the renderer copes
     // with any structure, so the notebook checks are not applied here.
     let text = std::str::from_utf8(&bytes).map_err(|e| io(format!("not UTF-8 text: {e}")))?;
-    let nb = deckle_protocol::notebook::parse_json(text).map_err(io)?;
+    let nb = deckle_notebook::format::parse_json(text).map_err(io)?;
     Ok(super::notebook::render_notebook(&nb))
 }
 

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::notebook::{self, new_code_cell};
+use crate::format::{self as notebook, new_code_cell};
 use crate::params::Params;
 use crate::translate::{self, Language};
 

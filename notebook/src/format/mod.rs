@@ -1,9 +1,10 @@
-//! Reading `.ipynb` files as Python's `nbformat.read(f, as_version=4)` reads them.
+//! Reading `.ipynb` JSON as Python's `nbformat.read(f, as_version=4)` reads it, and
+//! writing it as `nbformat.writes` lays it out ([`write`]).
 //!
 //! One reader for every part of Deckle that opens a notebook: `deckle execute` and
 //! the worker (through `deckle_worker::notebook`), `deckle validate` and workflow
-//! registration (through the DSL's notebook check), and the web UI. It lives here
-//! because the coordinator and the worker never depend on each other.
+//! registration (through the DSL's notebook check), the web UI, and the coordinator
+//! writing the prepared and lost notebooks of attempts.
 //!
 //! - [`parse_json`]: JSON as Python's `json` reads it (bare `NaN`, `Infinity`,
 //!   `-Infinity` are accepted and become `null`: strict JSON on write has no place
@@ -17,6 +18,8 @@ pub use check::is_valid_cell_id;
 mod json;
 #[cfg(test)]
 mod tests;
+mod write;
+pub use write::*;
 
 use serde_json::Value;
 

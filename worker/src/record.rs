@@ -90,7 +90,9 @@ impl std::fmt::Debug for StopNote {
 /// cell marked failed with why, later cells `pending`, the end time.
 impl Drop for Run<'_> {
     fn drop(&mut self) {
-        if self.finished || !self.nb.is_object() {
+        // Only a run whose record was started (its first save made) is finished here.
+        let started = self.nb.pointer("/metadata/papermill/start_time").is_some_and(Value::is_string);
+        if self.finished || !started {
             return;
         }
         let (kind, message) = self

@@ -93,7 +93,7 @@ pub struct ExecuteArgs {
     /// Also write the notebook's stderr stream to this file, as it arrives.
     #[arg(long, value_name = "FILE")]
     pub stderr_file: Option<PathBuf>,
-    /// Accepted for papermill's command lines; Deckle's own logging follows RUST_LOG.
+    /// Accepted for papermill's command lines; Deckle's own logging follows DECKLE_LOG.
     #[arg(long, value_name = "LEVEL", value_parser = ["NOTSET", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])]
     pub log_level: Option<String>,
     /// Show the per-cell progress bar (the default on a terminal).

@@ -63,6 +63,18 @@ struct Pending {
     enqueued: Instant,
 }
 
+/// Clears [`Active::granting`] when a grant's request ends, however it ends.
+struct Unheard<'a> {
+    board: &'a LeaseBoard,
+    ids: Vec<String>,
+}
+
+impl Drop for Unheard<'_> {
+    fn drop(&mut self) {
+        self.board.unheard(&self.ids);
+    }
+}
+
 struct Active {
     task: Task,
     worker: String,
@@ -70,6 +82,9 @@ struct Active {
     cancel: bool,
     /// An output notebook exists (prepared at the grant, or uploaded).
     notebook: bool,
+    /// Granted, but the grant is still being made durable and the worker has not
+    /// heard of it: it cannot expire yet (a slow disk is not a lost worker).
+    granting: bool,
 }
 
 #[derive(Default)]
@@ -133,7 +148,7 @@ impl LeaseBoard {
                 None => {
                     inner.by_attempt.insert(key, rec.id.clone());
                     let notebook = Path::new(&rec.task.output_path).exists();
-                    inner.active.insert(rec.id, Active { task: rec.task, worker: rec.worker, expires: now + ttl, cancel: false, notebook });
+                    inner.active.insert(rec.id, Active { task: rec.task, worker: rec.worker, expires: now + ttl, cancel: false, notebook, granting: false });
                 }
             }
         }
@@ -188,6 +203,9 @@ impl LeaseBoard {
             }
             let granted = self.grant(worker, labels, max.max(1));
             if !granted.is_empty() {
+                // Should this request be dropped mid-grant (the worker hung up), the
+                // leases become expirable again and go to another worker after the TTL.
+                let _unheard = Unheard { board: self, ids: granted.iter().map(|l| l.id.clone()).collect() };
                 let stored = async {
                     for l in &granted {
                         self.store.put_lease(&LeaseRecord { id: l.id.clone(), worker: worker.to_string(), task: l.task.clone(), result: None })?;
@@ -201,6 +219,14 @@ impl LeaseBoard {
                     return Err(e);
                 }
                 let mut inner = self.lock();
+                let heard = Instant::now() + self.ttl;
+                for l in &granted {
+                    if let Some(a) = inner.active.get_mut(&l.id) {
+                        // The TTL runs from when the worker hears of the lease.
+                        a.granting = false;
+                        a.expires = heard;
+                    }
+                }
                 for id in prepared {
                     if let Some(a) = inner.active.get_mut(&id) {
                         a.notebook = true;
@@ -279,6 +305,16 @@ impl LeaseBoard {
         }
     }
 
+    /// Leases of a grant the worker may not have heard of: expirable again.
+    fn unheard(&self, ids: &[String]) {
+        let mut inner = self.lock();
+        for id in ids {
+            if let Some(a) = inner.active.get_mut(id) {
+                a.granting = false;
+            }
+        }
+    }
+
     fn grant(&self, worker: &str, labels: &[String], max: usize) -> Vec<Lease> {
         let mut inner = self.lock();
         let held = inner.active.values().filter(|a| a.worker == worker).count();
@@ -298,7 +334,7 @@ impl LeaseBoard {
             debug!(lease = %id, node = %p.task.node, attempt = p.task.attempt, "leased");
             inner.by_attempt.insert(key_of(&p.task), id.clone());
             out.push(Lease { id: id.clone(), ttl_secs: self.ttl.as_secs_f64(), task: p.task.clone(), secret_env });
-            inner.active.insert(id, Active { task: p.task, worker: worker.to_string(), expires: now + self.ttl, cancel: false, notebook: false });
+            inner.active.insert(id, Active { task: p.task, worker: worker.to_string(), expires: now + self.ttl, cancel: false, notebook: false, granting: true });
         }
         out
     }
@@ -430,7 +466,7 @@ impl LeaseBoard {
         let now = Instant::now();
         let at = jiff::Timestamp::now();
         let mut inner = self.lock();
-        let dead: Vec<String> = inner.active.iter().filter(|(_, a)| a.expires <= now).map(|(id, _)| id.clone()).collect();
+        let dead: Vec<String> = inner.active.iter().filter(|(_, a)| a.expires <= now && !a.granting).map(|(id, _)| id.clone()).collect();
         let mut finish = Vec::new();
         for id in &dead {
             let a = inner.active.remove(id).expect("listed");

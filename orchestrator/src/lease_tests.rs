@@ -319,3 +319,84 @@ async fn a_lease_lost_before_any_upload_leaves_the_prepared_notebook_finished() 
     assert!(banner.contains("WorkerLost: worker w1 lost at "), "{banner}");
     assert!(cells[1..].iter().all(|c| c["metadata"]["papermill"]["status"] == "pending"));
 }
+
+/// A store whose flush takes `delay`: a disk slower than a lease's TTL.
+struct SlowFlush {
+    inner: MemStore,
+    delay: Duration,
+}
+
+impl StateStore for SlowFlush {
+    fn put_run(&self, run: &crate::record::RunRecord) -> crate::Result<()> {
+        self.inner.put_run(run)
+    }
+    fn put_node(&self, run_id: &str, node: &crate::record::NodeRecord) -> crate::Result<()> {
+        self.inner.put_node(run_id, node)
+    }
+    fn get_run(&self, id: &str) -> crate::Result<Option<crate::record::RunRecord>> {
+        self.inner.get_run(id)
+    }
+    fn nodes(&self, run_id: &str) -> crate::Result<Vec<crate::record::NodeRecord>> {
+        self.inner.nodes(run_id)
+    }
+    fn runs(&self) -> crate::Result<Vec<crate::record::RunRecord>> {
+        self.inner.runs()
+    }
+    fn put_lease(&self, lease: &crate::lease::LeaseRecord) -> crate::Result<()> {
+        self.inner.put_lease(lease)
+    }
+    fn delete_lease(&self, id: &str) -> crate::Result<()> {
+        self.inner.delete_lease(id)
+    }
+    fn leases(&self) -> crate::Result<Vec<crate::lease::LeaseRecord>> {
+        self.inner.leases()
+    }
+    fn put_workflow(&self, wf: &crate::registry::WorkflowEntry) -> crate::Result<()> {
+        self.inner.put_workflow(wf)
+    }
+    fn get_workflow(&self, id: &str) -> crate::Result<Option<crate::registry::WorkflowEntry>> {
+        self.inner.get_workflow(id)
+    }
+    fn workflows(&self) -> crate::Result<Vec<crate::registry::WorkflowEntry>> {
+        self.inner.workflows()
+    }
+    fn put_doc_bytes(&self, kind: crate::store::DocKind, key: &str, value: Vec<u8>) -> crate::Result<()> {
+        self.inner.put_doc_bytes(kind, key, value)
+    }
+    fn get_doc_bytes(&self, kind: crate::store::DocKind, key: &str) -> crate::Result<Option<Vec<u8>>> {
+        self.inner.get_doc_bytes(kind, key)
+    }
+    fn doc_bytes(&self, kind: crate::store::DocKind) -> crate::Result<Vec<Vec<u8>>> {
+        self.inner.doc_bytes(kind)
+    }
+    fn flush(&self) -> futures::future::BoxFuture<'_, crate::Result<()>> {
+        Box::pin(async move {
+            tokio::time::sleep(self.delay).await;
+            self.inner.flush().await
+        })
+    }
+}
+
+/// Found by the ten-kill test under load: a grant whose flush outlasted the TTL
+/// expired before its worker heard of it, and the attempt lost its notebook link.
+#[tokio::test]
+async fn a_lease_cannot_expire_while_its_grant_is_made_durable() {
+    let f = fixture();
+    let store = Arc::new(SlowFlush { inner: MemStore::default(), delay: Duration::from_millis(400) });
+    let b = LeaseBoard::load(store, Duration::from_millis(100), Arc::new(Metrics::default()), Arc::default(), &std::env::temp_dir()).unwrap();
+    let _fut = RemoteExecutor(b.clone()).run(task("n", &[], &f.notebook));
+    let taking = tokio::spawn({
+        let b = b.clone();
+        async move { b.take("w1", &[], 1, Duration::ZERO).await }
+    });
+    // The reaper runs while the grant is being flushed, well past the TTL.
+    for _ in 0..15 {
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert_eq!(b.expire(), 0, "expired before the worker heard of it");
+    }
+    let l = taking.await.unwrap().unwrap().remove(0);
+    b.heartbeat(&l.id).expect("the lease is the worker's once it hears of it");
+    // From then on the TTL applies as usual.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(b.expire(), 1);
+}

@@ -429,6 +429,7 @@ impl Coordinator {
         for mut n in self.store.nodes(&run.id)?.into_iter().filter(|n| !n.status.is_terminal()) {
             n.status = NodeStatus::Cancelled;
             n.ended_at = Some(now.clone());
+            n.retry_at = None;
             for a in n.attempts.iter_mut().filter(|a| a.ended_at.is_none()) {
                 a.status = NodeStatus::Cancelled;
                 a.ended_at = Some(now.clone());

@@ -37,10 +37,10 @@ impl Fixture {
         Coordinator::with_store(&self.cfg, self.store.clone(), self.clock.clone()).unwrap()
     }
 
-    async fn register(&self, c: &Coordinator, head: &str) {
+    async fn register(&self, c: &Arc<Coordinator>, head: &str) {
         let content = format!("workflow: wf\n{head}\nnodes:\n  a: {{ notebook: a.ipynb }}\n");
         let files = BTreeMap::from([("a.ipynb".to_string(), NOTEBOOK.to_string())]);
-        c.registry.register(&RegisterWorkflow { file_name: "wf.yaml".into(), content, files }).await.unwrap();
+        c.register(&RegisterWorkflow { file_name: "wf.yaml".into(), content, files }).await.unwrap();
     }
 }
 
@@ -261,4 +261,73 @@ async fn cancels_racing_reruns_each_end_the_drive_they_cancelled() {
             Err(e) => panic!("{op}: {e}"),
         }
     }
+}
+
+/// Issue 14: `since` was set when the planner first looked at the schedule, after
+/// the tick, so the first tick after registration never ran (not even late).
+#[tokio::test]
+async fn the_first_tick_after_registration_runs_even_if_the_planner_looks_late() {
+    for catchup in [false, true] {
+        let f = Fixture::new("2026-01-01T13:43:53Z");
+        let c = f.coordinator();
+        f.register(&c, &format!("schedule: {{ cron: \"* * * * *\", timezone: Europe/Paris, catchup: {catchup} }}")).await;
+        assert_eq!(c.schedule_state("wf").unwrap().unwrap().next_tick.as_deref(), Some("2026-01-01T13:44:00Z"));
+        // The planner's next pass comes after the tick (it was busy, or asleep).
+        f.clock.set(t("2026-01-01T13:44:30Z"));
+        c.plan().await;
+        let got: Vec<String> = runs(&c).iter().map(|r| r.logical_time.clone()).collect();
+        assert_eq!(got, ["2026-01-01T13:44:00Z"], "catchup {catchup}");
+        c.plan().await;
+        assert_eq!(runs(&c).len(), 1, "catchup {catchup}: fired once");
+    }
+}
+
+/// The same across a restart: registered, then the server stops before its planner
+/// looked; the tick that fell while it was down or starting runs once.
+#[tokio::test]
+async fn a_tick_between_registration_and_a_restart_runs_once_after_it() {
+    let f = Fixture::new("2026-01-01T13:43:53Z");
+    let c = f.coordinator();
+    f.register(&c, "schedule: { cron: \"* * * * *\", catchup: false }").await;
+    drop(c);
+    f.clock.set(t("2026-01-01T13:44:10Z"));
+    let c = f.coordinator();
+    c.plan().await;
+    c.plan().await;
+    let got: Vec<String> = runs(&c).iter().map(|r| r.logical_time.clone()).collect();
+    assert_eq!(got, ["2026-01-01T13:44:00Z"]);
+}
+
+/// Registration did not wake the planner: it slept up to a minute on its last
+/// plan, past the new schedule's first tick.
+#[tokio::test]
+async fn registering_a_schedule_wakes_the_planner() {
+    let f = Fixture::new("2026-01-01T13:43:53Z");
+    let c = f.coordinator();
+    c.plan().await;
+    let _ = tokio::time::timeout(std::time::Duration::ZERO, c.wake.notified()).await; // none left over
+    f.register(&c, "schedule: { cron: \"* * * * *\" }").await;
+    // `notify_one` keeps its permit until the planner takes it: ready at once.
+    let woken = tokio::time::timeout(std::time::Duration::ZERO, c.wake.notified()).await;
+    assert!(woken.is_ok(), "the registration left no wake-up for the planner");
+    assert_eq!(c.plan().await, Some(t("2026-01-01T13:44:00Z")), "the planner's next wake is the first tick");
+}
+
+/// A version that brings a schedule back after one without starts it afresh: the
+/// ticks while the workflow had no schedule are not caught up.
+#[tokio::test]
+async fn a_schedule_brought_back_counts_from_its_new_registration() {
+    let f = Fixture::new("2026-01-01T00:00:00Z");
+    let c = f.coordinator();
+    f.register(&c, "schedule: { cron: \"0 3 * * *\", catchup: true }").await;
+    c.plan().await;
+    f.clock.set(t("2026-01-01T12:00:00Z"));
+    c.plan().await;
+    f.register(&c, "").await;
+    f.clock.set(t("2026-01-05T12:00:00Z"));
+    f.register(&c, "schedule: { cron: \"0 3 * * *\", catchup: true }").await;
+    f.clock.set(t("2026-01-06T04:00:00Z"));
+    c.plan().await;
+    let got: Vec<String> = runs(&c).iter().map(|r| r.logical_time.clone()).collect();
+    assert_eq!(got, ["2026-01-01T03:00:00Z", "2026-01-06T03:00:00Z"]);
 }

@@ -165,6 +165,10 @@ pub struct NodeRecord {
     pub items: Option<usize>,
     pub started_at: Option<String>,
     pub ended_at: Option<String>,
+    /// A failed attempt's retry is due at this time (RFC 3339; `retry_delay` after the
+    /// failure): kept with the node so a restarted server still waits for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_at: Option<String>,
 }
 
 impl NodeRecord {
@@ -179,6 +183,7 @@ impl NodeRecord {
             items: None,
             started_at: None,
             ended_at: None,
+            retry_at: None,
         }
     }
 

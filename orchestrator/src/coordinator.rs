@@ -537,10 +537,10 @@ impl Coordinator {
             nodes.sort_by_key(|n| (pos(n), n.index.map_or(0, |i| i + 1)));
         }
         // Who holds a running attempt is the board's to say (records get it at the
-        // end); one no worker holds yet is waiting in the queue: shown as `ready`.
+        // end). One no worker holds yet is waiting in the queue: not an attempt yet
+        // (no count, no duration); the node shows as `ready`, saying what it waits for.
         for n in &mut nodes {
             let key = n.key();
-            let mut waiting = false;
             // Where the server keeps a notebook is its own business: the path is
             // relative to the data dir (the API serves the file).
             for a in &mut n.attempts {
@@ -548,15 +548,24 @@ impl Coordinator {
                     a.notebook = Some(rel.display().to_string());
                 }
             }
+            let mut waiting = None;
             for a in n.attempts.iter_mut().filter(|a| a.ended_at.is_none() && a.worker.is_none()) {
                 a.worker = self.board.holder(run_id, &key, a.n);
-                waiting = a.worker.is_none();
-                if waiting {
-                    a.status = NodeStatus::Ready;
+                if a.worker.is_none() {
+                    waiting = Some((a.n, self.board.waiting_for(run_id, &key, a.n)));
                 }
             }
-            if waiting && n.status == NodeStatus::Running && n.items.is_none() {
-                n.status = NodeStatus::Ready;
+            if let Some((attempt, why)) = waiting {
+                n.attempts.retain(|a| a.n != attempt);
+                n.waiting = why;
+                if n.items.is_none() {
+                    if n.attempts.is_empty() {
+                        n.started_at = None;
+                    }
+                    if n.status == NodeStatus::Running {
+                        n.status = NodeStatus::Ready;
+                    }
+                }
             }
         }
         Ok(RunDetail { run, nodes })

@@ -222,6 +222,7 @@ impl Engine {
             status: if req.queued { RunStatus::Queued } else { RunStatus::Running },
             started_at: ts(self.clock.as_ref()),
             ended_at: None,
+            attempts_started_at: Vec::new(),
             notifications: Vec::new(),
         };
         let run_dir = artifacts::run_dir(&self.cfg.data_dir, &wf.id, &date, &run.id);

@@ -491,3 +491,28 @@ async fn a_retry_due_during_downtime_starts_at_once_on_restart() {
     assert_eq!(out.nodes[0].attempts.len(), 2);
     assert_eq!(out.run.status, RunStatus::Succeeded);
 }
+
+/// Issue 14: a rerun overwrote the run's `started_at`; the first start stays and each
+/// run attempt's start is recorded.
+#[tokio::test(start_paused = true)]
+async fn a_rerun_keeps_the_run_s_first_start_and_records_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut script = HashMap::new();
+    script.insert("a".to_string(), vec![TaskStatus::Failed, TaskStatus::Succeeded]);
+    let stub = Arc::new(Stub { script, ..Default::default() });
+    let wf = workflow(vec![node("a", &[])]);
+    let store = Arc::new(MemStore::default());
+    let clock = Arc::new(crate::clock::ManualClock::new("2026-01-02T03:00:00Z".parse().unwrap()));
+    let cfg = EngineConfig { data_dir: dir.path().to_path_buf(), slots: 2, preview_rows: 5 };
+    let e = Engine::new(store.clone(), Arc::new(stub), clock.clone(), cfg);
+    let first = e.run(&wf, RunRequest::default(), never()).await.unwrap();
+    assert_eq!(first.run.status, RunStatus::Failed);
+    assert!(first.run.attempts_started_at.is_empty());
+    clock.set("2026-01-02T04:00:00Z".parse().unwrap());
+    let again = e.prepare_rerun(&wf, &first.run.id, true, &[]).await.unwrap();
+    let out = e.drive(&wf, &again.run.id, &again.secret_env, never()).await.unwrap();
+    assert_eq!(out.run.status, RunStatus::Succeeded);
+    assert_eq!(out.run.started_at, "2026-01-02T03:00:00Z", "the first start is kept");
+    assert_eq!(out.run.attempts_started_at, ["2026-01-02T03:00:00Z", "2026-01-02T04:00:00Z"]);
+    assert_eq!(out.run.attempt_started_at(), "2026-01-02T04:00:00Z");
+}

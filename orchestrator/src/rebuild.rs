@@ -163,8 +163,11 @@ impl Engine {
         run.params = resolved.visible;
         run.attempt += 1;
         run.status = RunStatus::Running;
-        // Timings describe the latest attempt of the run; each node attempt keeps its own.
-        run.started_at = crate::engine::ts(self.clock.as_ref());
+        // The first start stays; each run attempt's start is kept beside it.
+        if run.attempts_started_at.is_empty() {
+            run.attempts_started_at.push(run.started_at.clone());
+        }
+        run.attempts_started_at.push(crate::engine::ts(self.clock.as_ref()));
         run.ended_at = None;
         self.store.put_run(&run)?;
         self.store.flush().await?;

@@ -441,6 +441,7 @@ mod tests {
             status: RunStatus::Running,
             started_at: "t".into(),
             ended_at: None,
+            attempts_started_at: Vec::new(),
             notifications: Vec::new(),
         };
         {

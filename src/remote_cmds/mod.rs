@@ -130,8 +130,21 @@ pub fn fmt_secs(s: f64) -> String {
     }
 }
 
+/// The latest run attempt's duration; none for a run still queued (it has not started).
 pub fn run_duration(r: &RunRecord) -> String {
-    elapsed_secs(&r.started_at, r.ended_at.as_deref()).map_or("-".into(), fmt_secs)
+    if r.status == RunStatus::Queued {
+        return "-".into();
+    }
+    elapsed_secs(r.attempt_started_at(), r.ended_at.as_deref()).map_or("-".into(), fmt_secs)
+}
+
+/// When the run started, for tables: nothing yet while it is queued.
+pub fn run_started(r: &RunRecord) -> String {
+    if r.status == RunStatus::Queued {
+        "-".into()
+    } else {
+        local_time(&r.started_at)
+    }
 }
 
 /// The first line of an error, cut to `max` characters.
@@ -171,7 +184,7 @@ pub fn render_detail(d: &RunDetail) -> String {
         r.workflow,
         r.version,
         r.date,
-        local_time(&r.started_at),
+        run_started(r),
         run_duration(r)
     );
     if r.status == RunStatus::Queued {
@@ -184,7 +197,8 @@ pub fn render_detail(d: &RunDetail) -> String {
             None => n.attempts.len().to_string(),
         };
         let worker = n.attempts.last().and_then(|a| a.worker.clone()).unwrap_or_else(|| "-".into());
-        let error = n.error.as_deref().or_else(|| n.attempts.last().and_then(|a| a.error.as_deref())).map(|e| first_line(e, 100));
+        // A ready node says what it waits for (a worker with its labels) there too.
+        let error = n.waiting.as_deref().or(n.error.as_deref()).or_else(|| n.attempts.last().and_then(|a| a.error.as_deref())).map(|e| first_line(e, 100));
         t.row([n.key(), n.status.as_str().to_string(), attempts, node_duration(n), worker, error.unwrap_or_default()]);
     }
     if t.is_empty() {

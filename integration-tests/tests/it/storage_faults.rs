@@ -179,6 +179,7 @@ fn run_record(id: String, pad: usize) -> deckle_orchestrator::record::RunRecord 
         status: deckle_orchestrator::record::RunStatus::Succeeded,
         started_at: "t".into(),
         ended_at: None,
+        attempts_started_at: Vec::new(),
         notifications: Vec::new(),
     }
 }

@@ -160,7 +160,29 @@ impl Coordinator {
             self.spawn_drive(wf, run.id.clone(), secrets);
             n += 1;
         }
+        self.call_pending_hooks()?;
         Ok(n)
+    }
+
+    /// Call the hooks of runs that finished just before the server stopped, before
+    /// their hook was recorded (the webhook's retries were in-memory sleeps).
+    fn call_pending_hooks(self: &Arc<Self>) -> Result<()> {
+        for run in self.store.runs()?.into_iter().filter(|r| r.hooks_pending && r.status.is_finished()) {
+            let wf = match self.registry.load(&run.workflow, run.version) {
+                Ok(wf) => wf,
+                Err(e) => {
+                    error!(run_id = %run.id, error = %e, "cannot call a run's hook: its workflow version does not load");
+                    continue;
+                }
+            };
+            let order = wf.topo_order();
+            let mut nodes = self.store.nodes(&run.id)?;
+            nodes.sort_by_key(|n| (order.iter().position(|id| *id == n.node).unwrap_or(usize::MAX), n.index.map_or(0, |i| i + 1)));
+            info!(run_id = %run.id, "calling the hook of a run that finished before the restart");
+            let me = self.clone();
+            tokio::spawn(async move { me.notify(&wf, &crate::engine::RunOutcome { run, nodes }).await });
+        }
+        Ok(())
     }
 
     fn spawn_drive(self: &Arc<Self>, wf: Arc<Workflow>, run_id: String, secrets: Vec<(String, String)>) {
@@ -234,6 +256,7 @@ impl Coordinator {
         let saved = async {
             let mut run = self.run(&outcome.run.id)?;
             run.notifications.extend(notes);
+            run.hooks_pending = false;
             self.store.put_run(&run)?;
             self.store.flush().await
         };

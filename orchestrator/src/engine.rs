@@ -223,6 +223,7 @@ impl Engine {
             started_at: ts(self.clock.as_ref()),
             ended_at: None,
             attempts_started_at: Vec::new(),
+            hooks_pending: false,
             notifications: Vec::new(),
         };
         let run_dir = artifacts::run_dir(&self.cfg.data_dir, &wf.id, &date, &run.id);
@@ -311,6 +312,13 @@ impl Engine {
             RunStatus::Succeeded
         };
         run.ended_at = Some(ts(self.clock.as_ref()));
+        // Durable with the end, so a hook a crash kept from being called is called
+        // after the restart (the coordinator clears it once the hook is recorded).
+        run.hooks_pending = match run.status {
+            RunStatus::Failed => wf.on_failure.is_some(),
+            RunStatus::Succeeded => wf.on_success.is_some(),
+            _ => false,
+        } && run.version > 0;
         self.store.put_run(&run)?;
         self.store.flush().await?;
         self.emit(Event::RunFinished { run_id: run.id.clone(), status: run.status });

@@ -331,3 +331,57 @@ async fn a_schedule_brought_back_counts_from_its_new_registration() {
     let got: Vec<String> = runs(&c).iter().map(|r| r.logical_time.clone()).collect();
     assert_eq!(got, ["2026-01-01T03:00:00Z", "2026-01-06T03:00:00Z"]);
 }
+
+/// A sibling of issue 14's lost timers: a webhook's retries were in-memory sleeps
+/// after the run's end was durable, so a server stopped in between never called it.
+#[tokio::test]
+async fn a_hook_a_restart_kept_from_being_called_is_called_after_it() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let hits = Arc::new(AtomicU32::new(0));
+    let counted = hits.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let hits = counted.clone();
+            async move {
+                hits.fetch_add(1, Ordering::SeqCst);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let f = Fixture::new("2026-01-01T00:00:00Z");
+    let c = f.coordinator();
+    f.register(&c, &format!("on_failure: {{ webhook: \"{url}\" }}")).await;
+    // As the engine leaves a run that failed when the server died before its hook.
+    let run = c.trigger("wf", &Default::default()).await.unwrap();
+    c.cancel(&run.id).await.unwrap();
+    let mut rec = c.run(&run.id).unwrap();
+    rec.status = RunStatus::Failed;
+    rec.hooks_pending = true;
+    c.store.put_run(&rec).unwrap();
+    drop(c);
+    let c = f.coordinator();
+    c.resume_all().unwrap();
+    let recorded = async {
+        loop {
+            let r = c.run(&run.id).unwrap();
+            if !r.hooks_pending {
+                return r;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    let r = tokio::time::timeout(std::time::Duration::from_secs(30), recorded).await.expect("the hook was called and recorded");
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    assert_eq!(r.notifications.len(), 1);
+    assert!(r.notifications[0].delivered && r.notifications[0].event == "run_failed", "{:?}", r.notifications);
+    // Once recorded, another restart does not call it again.
+    drop(c);
+    f.coordinator().resume_all().unwrap();
+    tokio::task::yield_now().await;
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}

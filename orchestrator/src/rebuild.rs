@@ -163,6 +163,7 @@ impl Engine {
         run.params = resolved.visible;
         run.attempt += 1;
         run.status = RunStatus::Running;
+        run.hooks_pending = false;
         // The first start stays; each run attempt's start is kept beside it.
         if run.attempts_started_at.is_empty() {
             run.attempts_started_at.push(run.started_at.clone());

@@ -442,6 +442,7 @@ mod tests {
             started_at: "t".into(),
             ended_at: None,
             attempts_started_at: Vec::new(),
+            hooks_pending: false,
             notifications: Vec::new(),
         };
         {

@@ -127,6 +127,10 @@ pub struct RunRecord {
     /// `started_at`); `ended_at` is the latest attempt's end.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attempts_started_at: Vec<String>,
+    /// The run finished and its `on_failure` / `on_success` hook is not recorded yet:
+    /// a server that stopped before it was called calls it when it starts again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hooks_pending: bool,
     /// Webhooks called when the run (or its latest attempt) finished.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notifications: Vec<Notification>,

@@ -180,6 +180,7 @@ fn run_record(id: String, pad: usize) -> deckle_orchestrator::record::RunRecord 
         started_at: "t".into(),
         ended_at: None,
         attempts_started_at: Vec::new(),
+        hooks_pending: false,
         notifications: Vec::new(),
     }
 }

@@ -385,3 +385,30 @@ async fn a_hook_a_restart_kept_from_being_called_is_called_after_it() {
     tokio::task::yield_now().await;
     assert_eq!(hits.load(Ordering::SeqCst), 1);
 }
+
+/// Issue 14: a node whose labels no worker has showed "1 attempt" and a growing
+/// duration while never leased, with no word of why.
+#[tokio::test]
+async fn a_node_no_worker_can_take_shows_no_attempt_and_says_what_it_waits_for() {
+    let f = Fixture::new("2026-01-01T00:00:00Z");
+    let c = f.coordinator();
+    let content = "workflow: wf\nnodes:\n  train: { notebook: a.ipynb, labels: [gpu] }\n".to_string();
+    let files = BTreeMap::from([("a.ipynb".to_string(), NOTEBOOK.to_string())]);
+    c.register(&RegisterWorkflow { file_name: "wf.yaml".into(), content, files }).await.unwrap();
+    let run = c.trigger("wf", &Default::default()).await.unwrap();
+    // Wait for the engine to hand the attempt to the board (its record says so).
+    for _ in 0..500 {
+        if c.store.nodes(&run.id).unwrap().iter().any(|n| !n.attempts.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(c.store.nodes(&run.id).unwrap()[0].attempts.len(), 1, "dispatched");
+    let detail = c.run_detail(&run.id).unwrap();
+    let n = &detail.nodes[0];
+    assert_eq!(n.status, crate::record::NodeStatus::Ready);
+    assert!(n.attempts.is_empty(), "no attempt until a worker leases it: {:?}", n.attempts);
+    assert_eq!(n.started_at, None, "no duration either");
+    assert_eq!(n.waiting.as_deref(), Some("waiting for a worker with labels [gpu]; no worker connected"));
+    let _ = c.cancel(&run.id).await;
+}

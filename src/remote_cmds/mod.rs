@@ -470,5 +470,24 @@ mod tests {
         assert!(s.starts_with("run r2  queued\n  workflow wf v1, date 2024-01-02, "), "{s}");
         assert!(s.contains("\n  queued: it starts when the workflow's max_active_runs"), "{s}");
         assert!(s.contains("allows\n\nNODE  STATUS   ATTEMPTS"), "{s}");
+        // Issue 14: not started, so no start time and no growing duration.
+        assert!(s.contains(", started -, duration -\n"), "{s}");
+    }
+
+    /// Issue 14: a node no worker could take showed `1` attempt and a growing
+    /// duration, with no word of why.
+    #[test]
+    fn a_node_waiting_for_a_worker_says_why_and_counts_no_attempt() {
+        let run: RunRecord = serde_json::from_value(serde_json::json!({
+            "id": "r3", "workflow": "wf", "date": "2024-01-02", "logical_time": "2024-01-02T00:00:00Z",
+            "params": {}, "version": 1, "status": "running", "started_at": "2024-01-01T00:00:00Z", "ended_at": null
+        }))
+        .unwrap();
+        // As the server's API gives it: the unleased attempt is left out.
+        let mut n = NodeRecord::new("train", None);
+        n.status = NodeStatus::Ready;
+        n.waiting = Some("waiting for a worker with labels [gpu]; no worker connected".into());
+        let s = render_detail(&RunDetail { run, nodes: vec![n] });
+        assert!(s.contains("train  ready   0         -         -       waiting for a worker with labels [gpu]; no worker connected\n"), "{s}");
     }
 }

@@ -178,7 +178,7 @@ mod tests {
         assert!(lines[3].starts_with("r1   wf v1     2024-01-01  succeeded  manual    "), "{s}");
         // Issue 14: a queued run has not started: no start time, no growing duration.
         assert_eq!(lines[1].split_whitespace().rev().take(2).collect::<Vec<_>>(), ["-", "-"], "{s}");
-        assert!(lines[3].trim_end().ends_with("2s"), "{s}");
+        assert!(lines[3].trim_end().ends_with("2.00s"), "{s}");
         // A record from before triggers were recorded reads as manual.
         let old: RunRecord = serde_json::from_value(serde_json::json!({
             "id": "r0", "workflow": "wf", "date": "2024-01-01", "logical_time": "2024-01-01T00:00:00Z",

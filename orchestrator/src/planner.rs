@@ -106,10 +106,13 @@ impl Coordinator {
     /// one without starts it afresh from its registration (paused stays paused).
     pub async fn register(self: &Arc<Self>, req: &deckle_protocol::api::RegisterWorkflow) -> Result<deckle_protocol::api::WorkflowVersion> {
         let v = self.registry.register(req).await?;
-        let result = self.schedule_from_registration(&v).await;
-        // Wake even if that failed: the planner derives the schedule's start itself.
+        // The version is registered either way: if this fails, the planner derives
+        // the schedule's start from the versions itself.
+        if let Err(e) = self.schedule_from_registration(&v).await {
+            error!(workflow = %v.workflow, error = %e, "recording a new schedule's start");
+        }
         self.wake.notify_one();
-        result.map(|()| v)
+        Ok(v)
     }
 
     async fn schedule_from_registration(&self, v: &deckle_protocol::api::WorkflowVersion) -> Result<()> {

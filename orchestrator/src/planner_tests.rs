@@ -412,3 +412,24 @@ async fn a_node_no_worker_can_take_shows_no_attempt_and_says_what_it_waits_for()
     assert_eq!(n.waiting.as_deref(), Some("waiting for a worker with labels [gpu]; no worker connected"));
     let _ = c.cancel(&run.id).await;
 }
+
+/// Unpausing wakes the planner too, and a tick that fell while paused is fired once
+/// without catchup (the latest), not skipped nor doubled.
+#[tokio::test]
+async fn unpausing_wakes_the_planner_and_fires_the_latest_tick_once() {
+    let f = Fixture::new("2026-01-01T13:43:53Z");
+    let c = f.coordinator();
+    f.register(&c, "schedule: { cron: \"* * * * *\", catchup: false }").await;
+    c.set_paused("wf", true).await.unwrap();
+    c.plan().await;
+    f.clock.set(t("2026-01-01T13:47:30Z"));
+    c.plan().await;
+    assert!(runs(&c).is_empty());
+    let _ = tokio::time::timeout(std::time::Duration::ZERO, c.wake.notified()).await; // none left over
+    c.set_paused("wf", false).await.unwrap();
+    assert!(tokio::time::timeout(std::time::Duration::ZERO, c.wake.notified()).await.is_ok(), "unpause left no wake-up");
+    c.plan().await;
+    c.plan().await;
+    let got: Vec<String> = runs(&c).iter().map(|r| r.logical_time.clone()).collect();
+    assert_eq!(got, ["2026-01-01T13:47:00Z"]);
+}

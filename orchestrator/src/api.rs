@@ -183,7 +183,7 @@ async fn method_not_allowed() -> Error {
     responses((status = 201, body = WorkflowVersion), (status = 400, body = ApiError), (status = 422, body = ApiError)))]
 async fn register_workflow(State(s): State<AppState>, ApiJson(req): ApiJson<RegisterWorkflow>) -> ApiResult<(StatusCode, Json<WorkflowVersion>)> {
     s.c.health.check()?;
-    Ok((StatusCode::CREATED, Json(s.c.registry.register(&req).await?)))
+    Ok((StatusCode::CREATED, Json(s.c.register(&req).await?)))
 }
 
 #[utoipa::path(get, path = "/api/v1/health",

@@ -160,7 +160,29 @@ impl Coordinator {
             self.spawn_drive(wf, run.id.clone(), secrets);
             n += 1;
         }
+        self.call_pending_hooks()?;
         Ok(n)
+    }
+
+    /// Call the hooks of runs that finished just before the server stopped, before
+    /// their hook was recorded (the webhook's retries were in-memory sleeps).
+    fn call_pending_hooks(self: &Arc<Self>) -> Result<()> {
+        for run in self.store.runs()?.into_iter().filter(|r| r.hooks_pending && r.status.is_finished()) {
+            let wf = match self.registry.load(&run.workflow, run.version) {
+                Ok(wf) => wf,
+                Err(e) => {
+                    error!(run_id = %run.id, error = %e, "cannot call a run's hook: its workflow version does not load");
+                    continue;
+                }
+            };
+            let order = wf.topo_order();
+            let mut nodes = self.store.nodes(&run.id)?;
+            nodes.sort_by_key(|n| (order.iter().position(|id| *id == n.node).unwrap_or(usize::MAX), n.index.map_or(0, |i| i + 1)));
+            info!(run_id = %run.id, "calling the hook of a run that finished before the restart");
+            let me = self.clone();
+            tokio::spawn(async move { me.notify(&wf, &crate::engine::RunOutcome { run, nodes }).await });
+        }
+        Ok(())
     }
 
     fn spawn_drive(self: &Arc<Self>, wf: Arc<Workflow>, run_id: String, secrets: Vec<(String, String)>) {
@@ -234,6 +256,7 @@ impl Coordinator {
         let saved = async {
             let mut run = self.run(&outcome.run.id)?;
             run.notifications.extend(notes);
+            run.hooks_pending = false;
             self.store.put_run(&run)?;
             self.store.flush().await
         };
@@ -429,6 +452,7 @@ impl Coordinator {
         for mut n in self.store.nodes(&run.id)?.into_iter().filter(|n| !n.status.is_terminal()) {
             n.status = NodeStatus::Cancelled;
             n.ended_at = Some(now.clone());
+            n.retry_at = None;
             for a in n.attempts.iter_mut().filter(|a| a.ended_at.is_none()) {
                 a.status = NodeStatus::Cancelled;
                 a.ended_at = Some(now.clone());
@@ -536,10 +560,10 @@ impl Coordinator {
             nodes.sort_by_key(|n| (pos(n), n.index.map_or(0, |i| i + 1)));
         }
         // Who holds a running attempt is the board's to say (records get it at the
-        // end); one no worker holds yet is waiting in the queue: shown as `ready`.
+        // end). One no worker holds yet is waiting in the queue: not an attempt yet
+        // (no count, no duration); the node shows as `ready`, saying what it waits for.
         for n in &mut nodes {
             let key = n.key();
-            let mut waiting = false;
             // Where the server keeps a notebook is its own business: the path is
             // relative to the data dir (the API serves the file).
             for a in &mut n.attempts {
@@ -547,15 +571,24 @@ impl Coordinator {
                     a.notebook = Some(rel.display().to_string());
                 }
             }
+            let mut waiting = None;
             for a in n.attempts.iter_mut().filter(|a| a.ended_at.is_none() && a.worker.is_none()) {
                 a.worker = self.board.holder(run_id, &key, a.n);
-                waiting = a.worker.is_none();
-                if waiting {
-                    a.status = NodeStatus::Ready;
+                if a.worker.is_none() {
+                    waiting = Some((a.n, self.board.waiting_for(run_id, &key, a.n)));
                 }
             }
-            if waiting && n.status == NodeStatus::Running && n.items.is_none() {
-                n.status = NodeStatus::Ready;
+            if let Some((attempt, why)) = waiting {
+                n.attempts.retain(|a| a.n != attempt);
+                n.waiting = why;
+                if n.items.is_none() {
+                    if n.attempts.is_empty() {
+                        n.started_at = None;
+                    }
+                    if n.status == NodeStatus::Running {
+                        n.status = NodeStatus::Ready;
+                    }
+                }
             }
         }
         Ok(RunDetail { run, nodes })

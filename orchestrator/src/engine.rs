@@ -222,6 +222,8 @@ impl Engine {
             status: if req.queued { RunStatus::Queued } else { RunStatus::Running },
             started_at: ts(self.clock.as_ref()),
             ended_at: None,
+            attempts_started_at: Vec::new(),
+            hooks_pending: false,
             notifications: Vec::new(),
         };
         let run_dir = artifacts::run_dir(&self.cfg.data_dir, &wf.id, &date, &run.id);
@@ -251,6 +253,12 @@ impl Engine {
         self.emit(Event::RunStarted { run_id: run.id.clone(), nodes: order.len() });
 
         let mut join: JoinSet<Done> = JoinSet::new();
+        // Retries a failure scheduled before this drive (a restart): they wait out
+        // what is left of their delay, by the recorded due time.
+        let now = self.clock.now();
+        for (node, q, due) in std::mem::take(&mut ctx.delayed) {
+            spawn_retry(&mut join, node, q, Duration::try_from(due.duration_since(now)).unwrap_or(Duration::ZERO));
+        }
         let mut running_total = 0usize;
         tokio::pin!(cancel);
         let mut cancelled = false;
@@ -304,6 +312,13 @@ impl Engine {
             RunStatus::Succeeded
         };
         run.ended_at = Some(ts(self.clock.as_ref()));
+        // Durable with the end, so a hook a crash kept from being called is called
+        // after the restart (the coordinator clears it once the hook is recorded).
+        run.hooks_pending = match run.status {
+            RunStatus::Failed => wf.on_failure.is_some(),
+            RunStatus::Succeeded => wf.on_success.is_some(),
+            _ => false,
+        } && run.version > 0;
         self.store.put_run(&run)?;
         self.store.flush().await?;
         self.emit(Event::RunFinished { run_id: run.id.clone(), status: run.status });
@@ -401,6 +416,7 @@ impl Engine {
                     inst.outputs = Map::new();
                     inst.error = None;
                     inst.ended_at = None;
+                    inst.retry_at = None;
                     self.store.put_node(&run_id, &inst)?;
                     queued.push(Queued { index: Some(i), attempt: inst.attempts.len() as u32 + 1, reattach: false });
                     s.instances.push(inst);
@@ -447,6 +463,7 @@ impl Engine {
                         let notebook = Some(task.output_path.clone());
                         let inst = s.instance_mut(q.index);
                         inst.status = NodeStatus::Running;
+                        inst.retry_at = None;
                         inst.started_at.get_or_insert(now.clone());
                         if !q.reattach {
                             inst.attempts.push(AttemptRecord {
@@ -547,6 +564,10 @@ impl Engine {
         } else if retry {
             inst.status = NodeStatus::Retrying;
             inst.error = result.error.clone();
+            if !lost && !node.retry_delay.is_zero() {
+                let due = self.clock.now().checked_add(jiff::SignedDuration::try_from(node.retry_delay).unwrap_or(jiff::SignedDuration::MAX));
+                inst.retry_at = due.ok().map(|t| t.to_string());
+            }
         } else {
             inst.status = if result.status == TaskStatus::Cancelled { NodeStatus::Cancelled } else { NodeStatus::Failed };
             inst.error = result.error.clone();
@@ -571,11 +592,7 @@ impl Engine {
             if delay.is_zero() {
                 ctx.enqueue(id, next);
             } else {
-                let node_id = id.to_string();
-                join.spawn(async move {
-                    tokio::time::sleep(delay).await;
-                    Done::RetryDue { node: node_id, index, attempt: next.attempt }
-                });
+                spawn_retry(join, id.to_string(), next, delay);
             }
             return Ok(());
         }
@@ -654,8 +671,17 @@ impl Engine {
     }
 }
 
+/// Queue `q` once `delay` has passed (a retry's delay).
+fn spawn_retry(join: &mut JoinSet<Done>, node: String, q: Queued, delay: Duration) {
+    join.spawn(async move {
+        tokio::time::sleep(delay).await;
+        Done::RetryDue { node, index: q.index, attempt: q.attempt }
+    });
+}
+
 fn cancel_record(rec: &mut NodeRecord, now: &str) {
     rec.status = NodeStatus::Cancelled;
+    rec.retry_at = None;
     rec.ended_at = Some(now.to_string());
     for a in rec.attempts.iter_mut().filter(|a| a.ended_at.is_none()) {
         a.status = NodeStatus::Cancelled;
@@ -714,6 +740,8 @@ pub(crate) struct RunCtx<'a> {
     pub(crate) unsettled: usize,
     /// Foreach instance records from earlier attempts of the run, reused on rerun.
     pub(crate) old_instances: HashMap<(String, usize), NodeRecord>,
+    /// Retries restored from the store that are not due yet: node, attempt, due time.
+    pub(crate) delayed: Vec<(String, Queued, jiff::Timestamp)>,
 }
 
 impl<'a> RunCtx<'a> {
@@ -744,6 +772,7 @@ impl<'a> RunCtx<'a> {
             queued: BTreeSet::new(),
             unsettled: 0,
             old_instances: HashMap::new(),
+            delayed: Vec::new(),
         }
     }
 

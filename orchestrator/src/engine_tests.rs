@@ -414,3 +414,105 @@ mod dag_model {
         }
     }
 }
+
+/// Issue 14: the retry delay was an in-memory sleep, so a server killed 5 s after a
+/// failure started the retry at once on restart instead of at +60 s.
+#[tokio::test(start_paused = true)]
+async fn a_retry_delay_is_honoured_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut script = HashMap::new();
+    script.insert("flaky".to_string(), vec![TaskStatus::Failed, TaskStatus::Succeeded]);
+    let stub = Arc::new(Stub { script, ..Default::default() });
+    let mut flaky = node("flaky", &[]);
+    flaky.retries = 2;
+    flaky.retry_delay = Duration::from_secs(60);
+    let wf = workflow(vec![flaky]);
+    let store = Arc::new(MemStore::default());
+    let t0: jiff::Timestamp = "2026-01-02T03:04:05Z".parse().unwrap();
+    let clock = Arc::new(crate::clock::ManualClock::new(t0));
+    let cfg = EngineConfig { data_dir: dir.path().to_path_buf(), slots: 2, preview_rows: 5 };
+    let first = Engine::new(store.clone(), Arc::new(stub.clone()), clock.clone(), cfg.clone());
+    let started = first.start(&wf, RunRequest::default()).await.unwrap();
+    let run_id = started.run.id.clone();
+    let (wf1, id1) = (wf.clone(), run_id.clone());
+    let drive = tokio::spawn(async move { first.drive(&wf1, &id1, &[], never()).await });
+    // Attempt 1 fails at t0; the server dies 5 s later.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    drive.abort();
+    let _ = drive.await;
+    let rec = store.nodes(&run_id).unwrap().into_iter().find(|n| n.node == "flaky").unwrap();
+    assert_eq!(rec.status, NodeStatus::Retrying);
+    assert_eq!(rec.retry_at.as_deref(), Some("2026-01-02T03:05:05Z"), "the due time is stored with the node");
+    // A new server process, 5 s later by the clock.
+    clock.set("2026-01-02T03:04:10Z".parse().unwrap());
+    let second = Engine::new(store.clone(), Arc::new(stub.clone()), clock.clone(), cfg);
+    let restarted = tokio::time::Instant::now();
+    let out = second.drive(&wf, &run_id, &[], never()).await.unwrap();
+    let waited = restarted.elapsed();
+    assert!(waited >= Duration::from_secs(55) && waited < Duration::from_secs(56), "attempt 2 waits the 55 s left of its delay, not {waited:?}");
+    assert_eq!(out.run.status, RunStatus::Succeeded);
+    let flaky = &out.nodes[0];
+    assert_eq!(flaky.attempts.iter().map(|a| a.n).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(flaky.retry_at, None, "cleared once the retry starts");
+}
+
+/// A retry whose due time passed while the server was down starts at once.
+#[tokio::test(start_paused = true)]
+async fn a_retry_due_during_downtime_starts_at_once_on_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let stub = Arc::new(Stub::default());
+    let mut flaky = node("flaky", &[]);
+    flaky.retries = 1;
+    flaky.retry_delay = Duration::from_secs(60);
+    let wf = workflow(vec![flaky]);
+    let (e, store) = engine(stub.clone(), 2, dir.path());
+    let started = e.start(&wf, RunRequest::default()).await.unwrap();
+    let mut rec = NodeRecord::new("flaky", None);
+    rec.status = NodeStatus::Retrying;
+    rec.retry_at = Some("2026-01-02T03:00:00Z".into()); // before the engine's clock
+    rec.attempts.push(AttemptRecord {
+        n: 1,
+        status: NodeStatus::Failed,
+        started_at: "2026-01-02T02:59:00Z".into(),
+        ended_at: Some("2026-01-02T02:59:00Z".into()),
+        duration_secs: Some(0.0),
+        params: Map::new(),
+        outputs: Map::new(),
+        error: Some("boom".into()),
+        notebook: None,
+        worker: None,
+        lost: false,
+        run_attempt: 1,
+    });
+    store.put_node(&started.run.id, &rec).unwrap();
+    let t = tokio::time::Instant::now();
+    let out = e.drive(&wf, &started.run.id, &[], never()).await.unwrap();
+    assert!(t.elapsed() < Duration::from_secs(1), "no second wait: {:?}", t.elapsed());
+    assert_eq!(out.nodes[0].attempts.len(), 2);
+    assert_eq!(out.run.status, RunStatus::Succeeded);
+}
+
+/// Issue 14: a rerun overwrote the run's `started_at`; the first start stays and each
+/// run attempt's start is recorded.
+#[tokio::test(start_paused = true)]
+async fn a_rerun_keeps_the_run_s_first_start_and_records_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut script = HashMap::new();
+    script.insert("a".to_string(), vec![TaskStatus::Failed, TaskStatus::Succeeded]);
+    let stub = Arc::new(Stub { script, ..Default::default() });
+    let wf = workflow(vec![node("a", &[])]);
+    let store = Arc::new(MemStore::default());
+    let clock = Arc::new(crate::clock::ManualClock::new("2026-01-02T03:00:00Z".parse().unwrap()));
+    let cfg = EngineConfig { data_dir: dir.path().to_path_buf(), slots: 2, preview_rows: 5 };
+    let e = Engine::new(store.clone(), Arc::new(stub), clock.clone(), cfg);
+    let first = e.run(&wf, RunRequest::default(), never()).await.unwrap();
+    assert_eq!(first.run.status, RunStatus::Failed);
+    assert!(first.run.attempts_started_at.is_empty());
+    clock.set("2026-01-02T04:00:00Z".parse().unwrap());
+    let again = e.prepare_rerun(&wf, &first.run.id, true, &[]).await.unwrap();
+    let out = e.drive(&wf, &again.run.id, &again.secret_env, never()).await.unwrap();
+    assert_eq!(out.run.status, RunStatus::Succeeded);
+    assert_eq!(out.run.started_at, "2026-01-02T03:00:00Z", "the first start is kept");
+    assert_eq!(out.run.attempts_started_at, ["2026-01-02T03:00:00Z", "2026-01-02T04:00:00Z"]);
+    assert_eq!(out.run.attempt_started_at(), "2026-01-02T04:00:00Z");
+}

@@ -101,6 +101,15 @@ struct Inner {
     hashes: HashMap<String, String>,
     /// Output notebook path → the lock its writers (uploads, the lost finish) take.
     writing: HashMap<String, Arc<tokio::sync::Mutex<()>>>,
+    /// Workers by name: their labels, long-polls in flight and when last heard from,
+    /// to say why an attempt waits.
+    workers: HashMap<String, Seen>,
+}
+
+struct Seen {
+    labels: Vec<String>,
+    polling: usize,
+    at: Instant,
 }
 
 pub struct LeaseBoard {
@@ -186,6 +195,41 @@ impl LeaseBoard {
     /// some to become ready. Durable before return.
     #[instrument(skip_all, fields(worker = %worker, max))]
     pub async fn take(&self, worker: &str, labels: &[String], max: usize, wait: Duration) -> Result<Vec<Lease>> {
+        self.seen(worker, labels, 1);
+        let out = self.take_polling(worker, labels, max, wait).await;
+        self.seen(worker, labels, -1);
+        out
+    }
+
+    /// A worker's long-poll began (`+1`) or ended (`-1`).
+    fn seen(&self, worker: &str, labels: &[String], polling: isize) {
+        let mut inner = self.lock();
+        let s = inner.workers.entry(worker.to_string()).or_insert_with(|| Seen { labels: Vec::new(), polling: 0, at: Instant::now() });
+        s.labels = labels.to_vec();
+        s.polling = s.polling.saturating_add_signed(polling);
+        s.at = Instant::now();
+    }
+
+    /// Why an attempt the engine dispatched has no lease yet, if it is waiting for
+    /// one: which labels it needs and whether any connected worker has them. A
+    /// worker counts as connected while it long-polls and for a lease TTL after.
+    pub fn waiting_for(&self, run_id: &str, instance: &str, attempt: u32) -> Option<String> {
+        let inner = self.lock();
+        let key = (run_id.to_string(), instance.to_string(), attempt);
+        let p = inner.pending.iter().find(|p| key_of(&p.task) == key)?;
+        let labels = &p.task.labels;
+        let now = Instant::now();
+        let connected: Vec<&Seen> = inner.workers.values().filter(|s| s.polling > 0 || now.duration_since(s.at) < self.ttl).collect();
+        let able = connected.iter().filter(|s| labels.iter().all(|l| s.labels.contains(l))).count();
+        let which = if labels.is_empty() { "a worker".to_string() } else { format!("a worker with labels [{}]", labels.join(", ")) };
+        Some(match (able, connected.len()) {
+            (0, 0) => format!("waiting for {which}; no worker connected"),
+            (0, n) => format!("waiting for {which}; none of the {n} connected has them"),
+            (n, _) => format!("waiting for {which}; {n} connected, all busy"),
+        })
+    }
+
+    async fn take_polling(&self, worker: &str, labels: &[String], max: usize, wait: Duration) -> Result<Vec<Lease>> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let notified = self.work.notified();

@@ -400,3 +400,24 @@ async fn a_lease_cannot_expire_while_its_grant_is_made_durable() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(b.expire(), 1);
 }
+
+/// Issue 14: a node whose labels no live worker has waited with no word of why.
+#[tokio::test]
+async fn an_attempt_without_a_worker_for_its_labels_says_what_it_waits_for() {
+    let f = fixture();
+    let b = board(&f.store, Duration::from_secs(30));
+    let exec = RemoteExecutor(b.clone());
+    let gpu = exec.run(task("train", &["gpu"], &f.notebook));
+    let (waiting, leased) = (|| b.waiting_for("r1", "train", 1), || b.holder("r1", "train", 1));
+    assert_eq!(waiting().as_deref(), Some("waiting for a worker with labels [gpu]; no worker connected"));
+    // A worker without the label polls: still waiting, and now it says so.
+    assert!(b.take("cpu-1", &["cpu".into()], 1, Duration::ZERO).await.unwrap().is_empty());
+    assert_eq!(waiting().as_deref(), Some("waiting for a worker with labels [gpu]; none of the 1 connected has them"));
+    assert_eq!(leased(), None);
+    // One with it takes the attempt: no longer waiting.
+    let l = b.take("gpu-1", &["gpu".into()], 1, Duration::ZERO).await.unwrap().remove(0);
+    assert_eq!(waiting(), None);
+    assert_eq!(leased().as_deref(), Some("gpu-1"));
+    b.complete(&l.id, ok()).await.unwrap();
+    assert_eq!(gpu.await.status, TaskStatus::Succeeded);
+}

@@ -84,6 +84,8 @@ mod tests {
             status,
             started_at: "2026-11-30T10:00:00Z".into(),
             ended_at: None,
+            attempts_started_at: Vec::new(),
+            hooks_pending: false,
             notifications: Vec::new(),
         }
     }

@@ -1,6 +1,11 @@
 //! The coordinator's planner: one task that fires schedule ticks, feeds backfills
 //! and starts queued runs. It wakes when a run finishes or something is created
-//! ([`Coordinator::wake`]) and at the next tick.
+//! or registered ([`Coordinator::wake`]: `notify_one`, whose permit is kept until
+//! the planner takes it, so a wake-up during a pass is not lost) and at the next tick.
+//!
+//! A schedule's ticks count from when it was registered (the version that brought
+//! the schedule), not from when the planner first looked at it: a tick between the
+//! registration and the planner's next pass is fired, late, not skipped.
 //!
 //! A tick is never fired twice: the last fired tick is stored per workflow after
 //! its run is created, and on start the planner also takes the latest scheduled
@@ -76,7 +81,58 @@ impl Coordinator {
     }
 
     fn schedule_doc(&self, workflow: &str) -> Result<ScheduleDoc> {
-        Ok(get_doc(self.store.as_ref(), DocKind::Schedule, workflow)?.unwrap_or(ScheduleDoc { paused: false, last_tick: None, since: self.clock.now() }))
+        match get_doc(self.store.as_ref(), DocKind::Schedule, workflow)? {
+            Some(doc) => Ok(doc),
+            None => Ok(ScheduleDoc { paused: false, last_tick: None, since: self.schedule_registered_at(workflow)? }),
+        }
+    }
+
+    /// When the workflow's schedule began: the registration time of the oldest of the
+    /// latest versions that all have a schedule (a version without one ends it).
+    fn schedule_registered_at(&self, workflow: &str) -> Result<Timestamp> {
+        let entry = self.registry.entry(workflow)?;
+        let mut since = None;
+        for v in entry.versions.iter().rev() {
+            if self.registry.load(workflow, v.version)?.schedule.is_none() {
+                break;
+            }
+            since = v.registered_at.parse::<Timestamp>().ok().or(since);
+        }
+        Ok(since.unwrap_or_else(|| self.clock.now()))
+    }
+
+    /// Register a workflow version and wake the planner, so a schedule it brings is
+    /// planned now, before its first tick. A version that brings a schedule back after
+    /// one without starts it afresh from its registration (paused stays paused).
+    pub async fn register(self: &Arc<Self>, req: &deckle_protocol::api::RegisterWorkflow) -> Result<deckle_protocol::api::WorkflowVersion> {
+        let v = self.registry.register(req).await?;
+        // The version is registered either way: if this fails, the planner derives
+        // the schedule's start from the versions itself.
+        if let Err(e) = self.schedule_from_registration(&v).await {
+            error!(workflow = %v.workflow, error = %e, "recording a new schedule's start");
+        }
+        self.wake.notify_one();
+        Ok(v)
+    }
+
+    async fn schedule_from_registration(&self, v: &deckle_protocol::api::WorkflowVersion) -> Result<()> {
+        if self.registry.load(&v.workflow, v.version)?.schedule.is_none() {
+            return Ok(());
+        }
+        let entry = self.registry.entry(&v.workflow)?;
+        let previous = entry.versions.iter().rev().find(|p| p.version < v.version);
+        let had_schedule = match previous {
+            Some(p) => self.registry.load(&v.workflow, p.version)?.schedule.is_some(),
+            None => false,
+        };
+        if had_schedule {
+            return Ok(()); // the same schedule carries on (or the planner derives its start)
+        }
+        let stored = get_doc::<ScheduleDoc>(self.store.as_ref(), DocKind::Schedule, &v.workflow)?;
+        let since = v.registered_at.parse::<Timestamp>().unwrap_or_else(|_| self.clock.now());
+        let doc = ScheduleDoc { paused: stored.as_ref().is_some_and(|d| d.paused), last_tick: stored.and_then(|d| d.last_tick), since };
+        put_doc(self.store.as_ref(), DocKind::Schedule, &v.workflow, &doc)?;
+        self.store.flush().await
     }
 
     /// Create a run for every due tick of every scheduled, unpaused workflow.

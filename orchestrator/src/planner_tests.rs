@@ -37,10 +37,10 @@ impl Fixture {
         Coordinator::with_store(&self.cfg, self.store.clone(), self.clock.clone()).unwrap()
     }
 
-    async fn register(&self, c: &Coordinator, head: &str) {
+    async fn register(&self, c: &Arc<Coordinator>, head: &str) {
         let content = format!("workflow: wf\n{head}\nnodes:\n  a: {{ notebook: a.ipynb }}\n");
         let files = BTreeMap::from([("a.ipynb".to_string(), NOTEBOOK.to_string())]);
-        c.registry.register(&RegisterWorkflow { file_name: "wf.yaml".into(), content, files }).await.unwrap();
+        c.register(&RegisterWorkflow { file_name: "wf.yaml".into(), content, files }).await.unwrap();
     }
 }
 
@@ -261,4 +261,175 @@ async fn cancels_racing_reruns_each_end_the_drive_they_cancelled() {
             Err(e) => panic!("{op}: {e}"),
         }
     }
+}
+
+/// Issue 14: `since` was set when the planner first looked at the schedule, after
+/// the tick, so the first tick after registration never ran (not even late).
+#[tokio::test]
+async fn the_first_tick_after_registration_runs_even_if_the_planner_looks_late() {
+    for catchup in [false, true] {
+        let f = Fixture::new("2026-01-01T13:43:53Z");
+        let c = f.coordinator();
+        f.register(&c, &format!("schedule: {{ cron: \"* * * * *\", timezone: Europe/Paris, catchup: {catchup} }}")).await;
+        assert_eq!(c.schedule_state("wf").unwrap().unwrap().next_tick.as_deref(), Some("2026-01-01T13:44:00Z"));
+        // The planner's next pass comes after the tick (it was busy, or asleep).
+        f.clock.set(t("2026-01-01T13:44:30Z"));
+        c.plan().await;
+        let got: Vec<String> = runs(&c).iter().map(|r| r.logical_time.clone()).collect();
+        assert_eq!(got, ["2026-01-01T13:44:00Z"], "catchup {catchup}");
+        c.plan().await;
+        assert_eq!(runs(&c).len(), 1, "catchup {catchup}: fired once");
+    }
+}
+
+/// The same across a restart: registered, then the server stops before its planner
+/// looked; the tick that fell while it was down or starting runs once.
+#[tokio::test]
+async fn a_tick_between_registration_and_a_restart_runs_once_after_it() {
+    let f = Fixture::new("2026-01-01T13:43:53Z");
+    let c = f.coordinator();
+    f.register(&c, "schedule: { cron: \"* * * * *\", catchup: false }").await;
+    drop(c);
+    f.clock.set(t("2026-01-01T13:44:10Z"));
+    let c = f.coordinator();
+    c.plan().await;
+    c.plan().await;
+    let got: Vec<String> = runs(&c).iter().map(|r| r.logical_time.clone()).collect();
+    assert_eq!(got, ["2026-01-01T13:44:00Z"]);
+}
+
+/// Registration did not wake the planner: it slept up to a minute on its last
+/// plan, past the new schedule's first tick.
+#[tokio::test]
+async fn registering_a_schedule_wakes_the_planner() {
+    let f = Fixture::new("2026-01-01T13:43:53Z");
+    let c = f.coordinator();
+    c.plan().await;
+    let _ = tokio::time::timeout(std::time::Duration::ZERO, c.wake.notified()).await; // none left over
+    f.register(&c, "schedule: { cron: \"* * * * *\" }").await;
+    // `notify_one` keeps its permit until the planner takes it: ready at once.
+    let woken = tokio::time::timeout(std::time::Duration::ZERO, c.wake.notified()).await;
+    assert!(woken.is_ok(), "the registration left no wake-up for the planner");
+    assert_eq!(c.plan().await, Some(t("2026-01-01T13:44:00Z")), "the planner's next wake is the first tick");
+}
+
+/// A version that brings a schedule back after one without starts it afresh: the
+/// ticks while the workflow had no schedule are not caught up.
+#[tokio::test]
+async fn a_schedule_brought_back_counts_from_its_new_registration() {
+    let f = Fixture::new("2026-01-01T00:00:00Z");
+    let c = f.coordinator();
+    f.register(&c, "schedule: { cron: \"0 3 * * *\", catchup: true }").await;
+    c.plan().await;
+    f.clock.set(t("2026-01-01T12:00:00Z"));
+    c.plan().await;
+    f.register(&c, "").await;
+    f.clock.set(t("2026-01-05T12:00:00Z"));
+    f.register(&c, "schedule: { cron: \"0 3 * * *\", catchup: true }").await;
+    f.clock.set(t("2026-01-06T04:00:00Z"));
+    c.plan().await;
+    let got: Vec<String> = runs(&c).iter().map(|r| r.logical_time.clone()).collect();
+    assert_eq!(got, ["2026-01-01T03:00:00Z", "2026-01-06T03:00:00Z"]);
+}
+
+/// A sibling of issue 14's lost timers: a webhook's retries were in-memory sleeps
+/// after the run's end was durable, so a server stopped in between never called it.
+#[tokio::test]
+async fn a_hook_a_restart_kept_from_being_called_is_called_after_it() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let hits = Arc::new(AtomicU32::new(0));
+    let counted = hits.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let hits = counted.clone();
+            async move {
+                hits.fetch_add(1, Ordering::SeqCst);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let f = Fixture::new("2026-01-01T00:00:00Z");
+    let c = f.coordinator();
+    f.register(&c, &format!("on_failure: {{ webhook: \"{url}\" }}")).await;
+    // As the engine leaves a run that failed when the server died before its hook.
+    let run = c.trigger("wf", &Default::default()).await.unwrap();
+    c.cancel(&run.id).await.unwrap();
+    let mut rec = c.run(&run.id).unwrap();
+    rec.status = RunStatus::Failed;
+    rec.hooks_pending = true;
+    c.store.put_run(&rec).unwrap();
+    drop(c);
+    let c = f.coordinator();
+    c.resume_all().unwrap();
+    let recorded = async {
+        loop {
+            let r = c.run(&run.id).unwrap();
+            if !r.hooks_pending {
+                return r;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    let r = tokio::time::timeout(std::time::Duration::from_secs(30), recorded).await.expect("the hook was called and recorded");
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    assert_eq!(r.notifications.len(), 1);
+    assert!(r.notifications[0].delivered && r.notifications[0].event == "run_failed", "{:?}", r.notifications);
+    // Once recorded, another restart does not call it again.
+    drop(c);
+    f.coordinator().resume_all().unwrap();
+    tokio::task::yield_now().await;
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+/// Issue 14: a node whose labels no worker has showed "1 attempt" and a growing
+/// duration while never leased, with no word of why.
+#[tokio::test]
+async fn a_node_no_worker_can_take_shows_no_attempt_and_says_what_it_waits_for() {
+    let f = Fixture::new("2026-01-01T00:00:00Z");
+    let c = f.coordinator();
+    let content = "workflow: wf\nnodes:\n  train: { notebook: a.ipynb, labels: [gpu] }\n".to_string();
+    let files = BTreeMap::from([("a.ipynb".to_string(), NOTEBOOK.to_string())]);
+    c.register(&RegisterWorkflow { file_name: "wf.yaml".into(), content, files }).await.unwrap();
+    let run = c.trigger("wf", &Default::default()).await.unwrap();
+    // Wait for the engine to hand the attempt to the board (its record says so).
+    for _ in 0..500 {
+        if c.store.nodes(&run.id).unwrap().iter().any(|n| !n.attempts.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(c.store.nodes(&run.id).unwrap()[0].attempts.len(), 1, "dispatched");
+    let detail = c.run_detail(&run.id).unwrap();
+    let n = &detail.nodes[0];
+    assert_eq!(n.status, crate::record::NodeStatus::Ready);
+    assert!(n.attempts.is_empty(), "no attempt until a worker leases it: {:?}", n.attempts);
+    assert_eq!(n.started_at, None, "no duration either");
+    assert_eq!(n.waiting.as_deref(), Some("waiting for a worker with labels [gpu]; no worker connected"));
+    let _ = c.cancel(&run.id).await;
+}
+
+/// Unpausing wakes the planner too, and a tick that fell while paused is fired once
+/// without catchup (the latest), not skipped nor doubled.
+#[tokio::test]
+async fn unpausing_wakes_the_planner_and_fires_the_latest_tick_once() {
+    let f = Fixture::new("2026-01-01T13:43:53Z");
+    let c = f.coordinator();
+    f.register(&c, "schedule: { cron: \"* * * * *\", catchup: false }").await;
+    c.set_paused("wf", true).await.unwrap();
+    c.plan().await;
+    f.clock.set(t("2026-01-01T13:47:30Z"));
+    c.plan().await;
+    assert!(runs(&c).is_empty());
+    let _ = tokio::time::timeout(std::time::Duration::ZERO, c.wake.notified()).await; // none left over
+    c.set_paused("wf", false).await.unwrap();
+    assert!(tokio::time::timeout(std::time::Duration::ZERO, c.wake.notified()).await.is_ok(), "unpause left no wake-up");
+    c.plan().await;
+    c.plan().await;
+    let got: Vec<String> = runs(&c).iter().map(|r| r.logical_time.clone()).collect();
+    assert_eq!(got, ["2026-01-01T13:47:00Z"]);
 }

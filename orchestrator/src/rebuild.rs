@@ -25,6 +25,20 @@ fn resume_entry(rec: &NodeRecord) -> Queued {
     }
 }
 
+/// When a retry of an instance waiting out its `retry_delay` is due.
+fn retry_due(rec: &NodeRecord) -> Option<jiff::Timestamp> {
+    let waiting = rec.status == NodeStatus::Retrying && rec.attempts.last().is_some_and(|a| a.ended_at.is_some());
+    rec.retry_at.as_deref().filter(|_| waiting).and_then(|t| t.parse().ok())
+}
+
+/// Queue a resumed instance now, or when its retry is due (the drive waits for it).
+fn queue_or_delay(ctx: &mut RunCtx<'_>, id: &str, q: Queued, due: Option<jiff::Timestamp>) {
+    match due {
+        Some(due) => ctx.delayed.push((id.to_string(), q, due)),
+        None => ctx.enqueue(id, q),
+    }
+}
+
 pub(crate) fn restore(engine: &Engine, ctx: &mut RunCtx<'_>) -> Result<()> {
     let mut parents: HashMap<String, NodeRecord> = HashMap::new();
     let mut instances: HashMap<String, Vec<NodeRecord>> = HashMap::new();
@@ -84,16 +98,17 @@ pub(crate) fn restore(engine: &Engine, ctx: &mut RunCtx<'_>) -> Result<()> {
                     insts.push(r);
                 }
                 st.items = items;
-                let queued: Vec<Queued> = insts.iter().filter(|r| !r.status.is_terminal()).map(resume_entry).collect();
+                let queued: Vec<(Queued, Option<jiff::Timestamp>)> = insts.iter().filter(|r| !r.status.is_terminal()).map(|r| (resume_entry(r), retry_due(r))).collect();
                 st.instances = insts;
-                for q in queued {
-                    ctx.enqueue(id, q);
+                for (q, due) in queued {
+                    queue_or_delay(ctx, id, q, due);
                 }
                 engine.finish_foreach_if_done(ctx, id)?;
             }
             _ => {
-                let q = resume_entry(&ctx.states[id].rec);
-                ctx.enqueue(id, q);
+                let rec = &ctx.states[id].rec;
+                let (q, due) = (resume_entry(rec), retry_due(rec));
+                queue_or_delay(ctx, id, q, due);
             }
         }
     }
@@ -142,13 +157,18 @@ impl Engine {
             r.items = None;
             r.started_at = None;
             r.ended_at = None;
+            r.retry_at = None;
             self.store.put_node(run_id, &r)?;
         }
         run.params = resolved.visible;
         run.attempt += 1;
         run.status = RunStatus::Running;
-        // Timings describe the latest attempt of the run; each node attempt keeps its own.
-        run.started_at = crate::engine::ts(self.clock.as_ref());
+        run.hooks_pending = false;
+        // The first start stays; each run attempt's start is kept beside it.
+        if run.attempts_started_at.is_empty() {
+            run.attempts_started_at.push(run.started_at.clone());
+        }
+        run.attempts_started_at.push(crate::engine::ts(self.clock.as_ref()));
         run.ended_at = None;
         self.store.put_run(&run)?;
         self.store.flush().await?;

@@ -441,6 +441,8 @@ mod tests {
             status: RunStatus::Running,
             started_at: "t".into(),
             ended_at: None,
+            attempts_started_at: Vec::new(),
+            hooks_pending: false,
             notifications: Vec::new(),
         };
         {

@@ -80,6 +80,13 @@ pub enum RunTrigger {
     Backfill { id: String },
 }
 
+impl RunRecord {
+    /// When the latest run attempt started: `started_at`, or a rerun's start.
+    pub fn attempt_started_at(&self) -> &str {
+        self.attempts_started_at.last().map_or(&self.started_at, |s| s.as_str())
+    }
+}
+
 /// A webhook delivery made when the run finished.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct Notification {
@@ -113,8 +120,17 @@ pub struct RunRecord {
     #[serde(default)]
     pub trigger: RunTrigger,
     pub status: RunStatus,
+    /// When the run first started (a queued run: when it was created). A rerun keeps it.
     pub started_at: String,
     pub ended_at: Option<String>,
+    /// When each run attempt started, in order, once there was a rerun (the first is
+    /// `started_at`); `ended_at` is the latest attempt's end.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts_started_at: Vec<String>,
+    /// The run finished and its `on_failure` / `on_success` hook is not recorded yet:
+    /// a server that stopped before it was called calls it when it starts again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hooks_pending: bool,
     /// Webhooks called when the run (or its latest attempt) finished.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notifications: Vec<Notification>,
@@ -165,6 +181,14 @@ pub struct NodeRecord {
     pub items: Option<usize>,
     pub started_at: Option<String>,
     pub ended_at: Option<String>,
+    /// A failed attempt's retry is due at this time (RFC 3339; `retry_delay` after the
+    /// failure): kept with the node so a restarted server still waits for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_at: Option<String>,
+    /// Why a `ready` node is not running yet (`waiting for a worker with labels
+    /// [gpu]; no worker connected`): said by the server's API, never stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<String>,
 }
 
 impl NodeRecord {
@@ -179,6 +203,8 @@ impl NodeRecord {
             items: None,
             started_at: None,
             ended_at: None,
+            retry_at: None,
+            waiting: None,
         }
     }
 

@@ -130,8 +130,21 @@ pub fn fmt_secs(s: f64) -> String {
     }
 }
 
+/// The latest run attempt's duration; none for a run still queued (it has not started).
 pub fn run_duration(r: &RunRecord) -> String {
-    elapsed_secs(&r.started_at, r.ended_at.as_deref()).map_or("-".into(), fmt_secs)
+    if r.status == RunStatus::Queued {
+        return "-".into();
+    }
+    elapsed_secs(r.attempt_started_at(), r.ended_at.as_deref()).map_or("-".into(), fmt_secs)
+}
+
+/// When the run started, for tables: nothing yet while it is queued.
+pub fn run_started(r: &RunRecord) -> String {
+    if r.status == RunStatus::Queued {
+        "-".into()
+    } else {
+        local_time(&r.started_at)
+    }
 }
 
 /// The first line of an error, cut to `max` characters.
@@ -171,7 +184,7 @@ pub fn render_detail(d: &RunDetail) -> String {
         r.workflow,
         r.version,
         r.date,
-        local_time(&r.started_at),
+        run_started(r),
         run_duration(r)
     );
     if r.status == RunStatus::Queued {
@@ -184,7 +197,8 @@ pub fn render_detail(d: &RunDetail) -> String {
             None => n.attempts.len().to_string(),
         };
         let worker = n.attempts.last().and_then(|a| a.worker.clone()).unwrap_or_else(|| "-".into());
-        let error = n.error.as_deref().or_else(|| n.attempts.last().and_then(|a| a.error.as_deref())).map(|e| first_line(e, 100));
+        // A ready node says what it waits for (a worker with its labels) there too.
+        let error = n.waiting.as_deref().or(n.error.as_deref()).or_else(|| n.attempts.last().and_then(|a| a.error.as_deref())).map(|e| first_line(e, 100));
         t.row([n.key(), n.status.as_str().to_string(), attempts, node_duration(n), worker, error.unwrap_or_default()]);
     }
     if t.is_empty() {
@@ -456,5 +470,24 @@ mod tests {
         assert!(s.starts_with("run r2  queued\n  workflow wf v1, date 2024-01-02, "), "{s}");
         assert!(s.contains("\n  queued: it starts when the workflow's max_active_runs"), "{s}");
         assert!(s.contains("allows\n\nNODE  STATUS   ATTEMPTS"), "{s}");
+        // Issue 14: not started, so no start time and no growing duration.
+        assert!(s.contains(", started -, duration -\n"), "{s}");
+    }
+
+    /// Issue 14: a node no worker could take showed `1` attempt and a growing
+    /// duration, with no word of why.
+    #[test]
+    fn a_node_waiting_for_a_worker_says_why_and_counts_no_attempt() {
+        let run: RunRecord = serde_json::from_value(serde_json::json!({
+            "id": "r3", "workflow": "wf", "date": "2024-01-02", "logical_time": "2024-01-02T00:00:00Z",
+            "params": {}, "version": 1, "status": "running", "started_at": "2024-01-01T00:00:00Z", "ended_at": null
+        }))
+        .unwrap();
+        // As the server's API gives it: the unleased attempt is left out.
+        let mut n = NodeRecord::new("train", None);
+        n.status = NodeStatus::Ready;
+        n.waiting = Some("waiting for a worker with labels [gpu]; no worker connected".into());
+        let s = render_detail(&RunDetail { run, nodes: vec![n] });
+        assert!(s.contains("train  ready   0         -         -       waiting for a worker with labels [gpu]; no worker connected\n"), "{s}");
     }
 }

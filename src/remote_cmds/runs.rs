@@ -5,7 +5,7 @@ use clap::Args;
 use deckle_protocol::api::{Rerun, RunDetail};
 use deckle_protocol::record::{RunRecord, RunTrigger};
 
-use super::{announce, local_time, params_map, parse_param, render_detail, run_duration, show_reply, truncate, wait_and_report, EXIT_CODES, EXIT_CODES_WAIT};
+use super::{announce, params_map, parse_param, render_detail, run_duration, show_reply, truncate, wait_and_report, EXIT_CODES, EXIT_CODES_WAIT};
 use crate::client::{Client, RemoteArgs};
 use crate::table::Table;
 
@@ -83,7 +83,7 @@ pub fn runs_table(runs: &[RunRecord]) -> Table {
             r.date.clone(),
             r.status.as_str().to_string(),
             trigger_text(&r.trigger),
-            local_time(&r.started_at),
+            super::run_started(r),
             run_duration(r),
         ]);
     }
@@ -176,6 +176,9 @@ mod tests {
         assert!(lines[1].starts_with("r3   wf v1     2024-01-01  queued     bf-1      "), "{s}");
         assert!(lines[2].starts_with("r2   wf v1     2024-01-01  running    schedule  "), "{s}");
         assert!(lines[3].starts_with("r1   wf v1     2024-01-01  succeeded  manual    "), "{s}");
+        // Issue 14: a queued run has not started: no start time, no growing duration.
+        assert_eq!(lines[1].split_whitespace().rev().take(2).collect::<Vec<_>>(), ["-", "-"], "{s}");
+        assert!(lines[3].trim_end().ends_with("2.00s"), "{s}");
         // A record from before triggers were recorded reads as manual.
         let old: RunRecord = serde_json::from_value(serde_json::json!({
             "id": "r0", "workflow": "wf", "date": "2024-01-01", "logical_time": "2024-01-01T00:00:00Z",

@@ -45,7 +45,7 @@ pub enum Error {
     #[error("{cell}: raised {ename}: {evalue}")]
     CellFailed { cell: String, ename: String, evalue: String },
 
-    /// `limit` says which limit: `1s` (the cell timeout) or `the 30s time limit of the run`.
+    /// `limit` says which limit: `1s` (the cell timeout) or `the node's timeout of 30s`.
     #[error("{cell}: did not finish within {limit} (interrupted)")]
     CellTimeout { cell: String, limit: String },
 

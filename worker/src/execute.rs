@@ -78,6 +78,8 @@ pub struct ExecuteOptions {
     /// running cell are held to it, and a cell still running at it is interrupted
     /// and recorded like a cell timeout.
     pub deadline: Option<Instant>,
+    /// What `deadline` is, for the timeout message (`the node's timeout of 30s`).
+    pub deadline_what: Option<String>,
     /// Bumped after each save of the output notebook to a file, so a watcher (the
     /// remote worker's uploader) can send the latest version on.
     pub saved: Option<tokio::sync::watch::Sender<u64>>,
@@ -115,6 +117,7 @@ impl std::fmt::Debug for ExecuteOptions {
             .field("exit_wait", &self.exit_wait)
             .field("pools", &self.pools.is_some())
             .field("deadline", &self.deadline)
+            .field("deadline_what", &self.deadline_what)
             .field("saved", &self.saved.is_some())
             .field("save_on_cell_execute", &self.save_on_cell_execute)
             .field("stream_files", &self.stream_files)
@@ -149,6 +152,7 @@ impl ExecuteOptions {
             exit_wait: Duration::ZERO,
             pools: None,
             deadline: None,
+            deadline_what: None,
             saved: None,
             save_on_cell_execute: true,
             stream_files: StreamFiles::default(),
@@ -195,9 +199,10 @@ impl Run<'_> {
         let code = notebook::source(&self.nb["cells"][i]).to_string();
         let msg_id = kernel.execute(&code, None, false).await?;
         let cell_deadline = self.opts.execution_timeout.map(|t| Instant::now() + t);
+        let whole = || self.opts.deadline_what.clone().unwrap_or_else(|| "the time limit of the whole notebook".to_string());
         let (deadline, limit) = match (cell_deadline, self.opts.deadline) {
-            (Some(c), Some(run)) if run < c => (Some(run), "the run's time limit".to_string()),
-            (None, Some(run)) => (Some(run), "the run's time limit".to_string()),
+            (Some(c), Some(run)) if run < c => (Some(run), whole()),
+            (None, Some(run)) => (Some(run), whole()),
             (c, _) => (c, format!("{}s", self.opts.execution_timeout.map_or(0.0, |d| d.as_secs_f64()))),
         };
         let timeout_text = format!("A cell timed out while it was being executed: it did not finish within {limit}.");

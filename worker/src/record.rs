@@ -39,7 +39,7 @@ pub(crate) fn now() -> DateTime<Utc> {
 /// How a cell ended, when it did not end well.
 pub(crate) enum CellFailure {
     Raised { ename: String, evalue: String },
-    /// Which limit: `1s` or `the run's time limit`.
+    /// Which limit: `1s` or `the node's timeout of 30s`.
     TimedOut(String),
     KernelDied(String),
 }

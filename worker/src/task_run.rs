@@ -49,6 +49,8 @@ pub fn execute_options(task: &Task, input: impl Into<PathBuf>, output: impl Into
     // The node's timeout is the run's deadline: a cell still running at it is
     // interrupted, then its kernel killed, and the notebook records it.
     opts.deadline = task.timeout_secs.map(|l| tokio::time::Instant::now() + Duration::from_secs_f64(l));
+    // Say it is the node's own limit, not the run's: nothing limits a whole run.
+    opts.deadline_what = task.timeout_secs.map(|l| format!("the node's timeout of {l}s"));
     opts
 }
 

@@ -29,3 +29,4 @@ mod bare_paths;
 mod papermill_cli;
 mod real_notebooks;
 mod kernelspecs;
+mod timers;

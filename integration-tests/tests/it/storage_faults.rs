@@ -179,6 +179,8 @@ fn run_record(id: String, pad: usize) -> deckle_orchestrator::record::RunRecord 
         status: deckle_orchestrator::record::RunStatus::Succeeded,
         started_at: "t".into(),
         ended_at: None,
+        attempts_started_at: Vec::new(),
+        hooks_pending: false,
         notifications: Vec::new(),
     }
 }

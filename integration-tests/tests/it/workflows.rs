@@ -144,6 +144,8 @@ fn a_node_past_its_timeout_is_stopped_and_its_partial_notebook_kept() {
     let slow = node(&run, "slow");
     assert_eq!(slow["status"], "failed");
     assert!(slow["error"].as_str().unwrap().contains("timed out after 10s"), "{slow:#}");
+    // Issue 14: it is the node's own limit; it used to say "the run's time limit".
+    assert!(slow["error"].as_str().unwrap().contains("within the node's timeout of 10s"), "{slow:#}");
     // Interrupted, not just killed: the notebook is finished properly, with the
     // traceback of where the cell was stuck and papermill's error cells.
     let nb = read_nb(Path::new(slow["attempts"][0]["notebook"].as_str().unwrap()));

@@ -119,7 +119,11 @@ fn nodes_table(run: &str, nodes: &[NodeRecord]) -> String {
             att = attempts.join("<br>"),
             params = last.map_or(String::new(), |a| json(&a.params)),
             outputs = json(&n.outputs),
-            err = n.error.as_deref().map(|m| format!("<pre class=\"mono\">{}</pre>", e(m))).unwrap_or_default(),
+            err = match (&n.waiting, &n.error) {
+                (Some(w), _) => format!("<span class=\"muted waiting\">{}</span>", e(w)),
+                (None, Some(m)) => format!("<pre class=\"mono\">{}</pre>", e(m)),
+                (None, None) => String::new(),
+            },
         );
     }
     format!("<h2>Nodes</h2><table class=\"nodes\"><thead><tr><th>Node</th><th>Status</th><th>Attempts</th><th>Params (as injected)</th><th>Outputs</th><th>Error</th></tr></thead><tbody>{rows}</tbody></table>")

@@ -27,6 +27,10 @@ use crate::record::{cell_label, now, CellFailure, Run};
 pub use crate::record::{StopNote, StreamFiles};
 use crate::translate;
 
+/// How long after a cell's reply (or its last output after the reply) its `idle`
+/// status may take (nbclient's `iopub_timeout` is 4 s).
+const IOPUB_GRACE: Duration = Duration::from_secs(5);
+
 /// See [`ExecuteOptions::max_output_bytes`].
 pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 64 << 20;
 
@@ -208,6 +212,7 @@ impl Run<'_> {
         let timeout_text = format!("A cell timed out while it was being executed: it did not finish within {limit}.");
         let mut reply: Option<Value> = None;
         let mut idle = false;
+        let mut reply_at: Option<Instant> = None;
         let mut interrupted_at: Option<Instant> = None;
         loop {
             if reply.is_some() && idle {
@@ -220,6 +225,7 @@ impl Run<'_> {
                 (Some(d), None) => autosave_at.min(d),
                 (None, None) => autosave_at,
             };
+            let wake = reply_at.map_or(wake, |r| wake.min(r + IOPUB_GRACE));
             let event = tokio::select! {
                 ev = kernel.next_event() => Some(ev),
                 _ = sleep_until(wake) => None,
@@ -232,10 +238,15 @@ impl Run<'_> {
                     // New output reaches the file (and a remote worker's uploads)
                     // within a save interval, not only when the cell ends.
                     self.dirty = true;
+                    // Output still flowing after the reply: the grace runs from the last.
+                    if reply_at.is_some() {
+                        reply_at = Some(Instant::now());
+                    }
                 }
                 Some(KernelEvent::Shell(m)) if m.parent_msg_id.as_deref() == Some(msg_id.as_str()) => {
                     self.nb["cells"][i]["metadata"]["execution"]["shell.execute_reply"] = json!(m.date);
                     reply = Some(m.content);
+                    reply_at = Some(Instant::now());
                 }
                 Some(KernelEvent::Died(how)) => {
                     self.push_error_output(i, "DeadKernelError", &format!("Kernel died while running this cell ({how})"));
@@ -246,6 +257,18 @@ impl Run<'_> {
                     let now = Instant::now();
                     if now >= self.last_save + self.opts.autosave_every || self.save_due().is_some_and(|due| now >= due) {
                         self.save()?;
+                    }
+                    if reply_at.is_some_and(|r| now >= r + IOPUB_GRACE) {
+                        // nbclient's iopub_timeout: the reply came but the kernel's
+                        // `idle` never did (ipykernel drops output past its high-water
+                        // mark when the reader lags). Go on rather than wait forever, and
+                        // say in the notebook that output may be missing.
+                        warn!(cell = i, "no idle status from the kernel within {IOPUB_GRACE:?} of the reply; output may be missing");
+                        let note = format!("[deckle: the kernel's idle status did not arrive within {}s of the cell's reply; some output of this cell may be missing]\n", IOPUB_GRACE.as_secs());
+                        if let Some(outs) = self.nb["cells"][i]["outputs"].as_array_mut() {
+                            outs.push(json!({"output_type": "stream", "name": "stderr", "text": note}));
+                        }
+                        break;
                     }
                     if let Some(t) = interrupted_at {
                         if now >= t + Duration::from_secs(5) {

@@ -55,6 +55,10 @@ pub(crate) struct Run<'a> {
     pub(crate) budget: OutputBudget,
     /// Changed since the last save; written by [`Run::save_due`] time at the latest.
     pub(crate) dirty: bool,
+    /// How long the last save took: saves while cells run are spaced at least ten
+    /// times that apart, so a large notebook flooding output spends at most about a
+    /// tenth of the time saving and the kernel's output is read without lag.
+    pub(crate) save_cost: std::time::Duration,
     /// The record is complete (the final save was made): dropping the run leaves it.
     pub(crate) finished: bool,
 }
@@ -143,6 +147,7 @@ impl Run<'_> {
             pbar: progress_bar(opts.progress_bar, ncells),
             budget: OutputBudget::default(),
             dirty: false,
+            save_cost: std::time::Duration::ZERO,
             finished: false,
         }
     }
@@ -189,7 +194,7 @@ impl Run<'_> {
         if !self.opts.save_on_cell_execute {
             return Ok(());
         }
-        if Instant::now() >= self.last_save + self.opts.save_interval {
+        if Instant::now() >= self.last_save + self.save_interval() {
             self.save_final()
         } else {
             self.dirty = true;
@@ -199,11 +204,16 @@ impl Run<'_> {
 
     /// When the coalesced save is due, if one is.
     pub(crate) fn save_due(&self) -> Option<Instant> {
-        (self.dirty && self.opts.save_on_cell_execute).then(|| self.last_save + self.opts.save_interval)
+        (self.dirty && self.opts.save_on_cell_execute).then(|| self.last_save + self.save_interval())
+    }
+
+    fn save_interval(&self) -> std::time::Duration {
+        self.opts.save_interval.max(self.save_cost * 10)
     }
 
     /// The save at the end of the run, or of a run that could not start: always written.
     pub(crate) fn save_final(&mut self) -> Result<()> {
+        let started = Instant::now();
         if let Some(out) = &self.opts.output {
             if out != Path::new("-") {
                 // Writing a large notebook takes a while: on a multi-threaded runtime,
@@ -222,6 +232,7 @@ impl Run<'_> {
             }
         }
         self.last_save = Instant::now();
+        self.save_cost = self.last_save - started;
         self.dirty = false;
         Ok(())
     }

@@ -379,7 +379,10 @@ async fn a_409_on_heartbeat_stops_the_kernel_and_nothing_is_completed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_keeps_what_ran_and_marks_the_cell_and_notebook_cancelled() {
-    let nb = notebook(&[(WRITE_PID, false), ("print('working', flush=True)\ntime.sleep(60)", false), ("print('never')", false)]);
+    // The server says cancel once the trigger file exists: written after the print,
+    // so what the cell printed is on its way before the cancel can come.
+    let working = format!("print('working', flush=True)\n{WRITE_PID}\ntime.sleep(60)");
+    let nb = notebook(&[("import time", false), (&working, false), ("print('never')", false)]);
     let s = setup(nb, json!({}), &[], Then::Cancel, None).await;
     let worker = Running::start(s.cfg.clone());
     s.stub.wait_for(60, "the completion", |e| completion(e).is_some()).await;

@@ -266,8 +266,8 @@ impl LeaseBoard {
                 let heard = Instant::now() + self.ttl;
                 for l in &granted {
                     if let Some(a) = inner.active.get_mut(&l.id) {
-                        // The TTL runs from when the worker hears of the lease.
-                        a.granting = false;
+                        // The TTL runs from when the worker hears of the lease
+                        // (`_unheard` makes it expirable again on the way out).
                         a.expires = heard;
                     }
                 }

@@ -158,31 +158,11 @@ impl Run<'_> {
         std::mem::take(&mut self.nb)
     }
 
-    /// The execution was stopped from outside: the running cell gets an error
-    /// output saying why, it and the notebook are marked failed, and the stop is
-    /// recorded in `metadata.deckle.stopped`; papermill's error cells point at it.
+    /// The execution was stopped from outside: finished as the coordinator finishes
+    /// a lost attempt (the running cell failed with an error output saying why,
+    /// `metadata.deckle.stopped`, papermill's error cells), so both read alike.
     pub(crate) fn record_stop(&mut self, kind: &str, message: &str) {
-        let at = now();
-        let running = self.nb["cells"]
-            .as_array()
-            .and_then(|cells| cells.iter().position(|c| c.pointer("/metadata/papermill/status") == Some(&json!("running"))));
-        if let Some(i) = running {
-            self.push_error_output(i, kind, message);
-            self.cell_exception(i);
-            let pm = self.cell_pm(i);
-            pm["end_time"] = json!(iso_now(at));
-            if let Some(start) = pm["start_time"].as_str().and_then(|s| DateTime::parse_from_rfc3339(s).ok()) {
-                pm["duration"] = json!(seconds_between(start.with_timezone(&Utc), at));
-            }
-        }
-        let pm = &mut self.nb["metadata"]["papermill"];
-        pm["exception"] = json!(true);
-        pm["end_time"] = json!(iso_now(at));
-        if let Some(start) = pm["start_time"].as_str().and_then(|s| DateTime::parse_from_rfc3339(s).ok()) {
-            pm["duration"] = json!(seconds_between(start.with_timezone(&Utc), at));
-        }
-        self.nb["metadata"]["deckle"]["stopped"] = json!({"reason": kind, "message": message, "at": iso_now(at)});
-        self.insert_error_cells();
+        deckle_notebook::attempt::finish_stopped(&mut self.nb, kind, message, jiff::Timestamp::now());
     }
 
     /// A save while the notebook runs (cell start and end, new output): written now

@@ -519,8 +519,11 @@ impl LeaseBoard {
             warn!(lease = %id, worker = %a.worker, node = %a.task.node, attempt = a.task.attempt, "lease expired");
             self.metrics.lease_expired();
             let why = format!("no heartbeat for {:.0}s", self.ttl.as_secs_f64());
-            let result = lost(&a.worker, &why, at, a.notebook);
-            if a.notebook {
+            // The flag misses a prepared notebook whose grant request was dropped
+            // (the worker died mid-grant) after the file was written.
+            let written = a.notebook || Path::new(&a.task.output_path).exists();
+            let result = lost(&a.worker, &why, at, written);
+            if written {
                 finish.push((a.task.clone(), result.error.clone().unwrap_or_default()));
             }
             self.deliver(&mut inner, key, id, result, a.cancel);

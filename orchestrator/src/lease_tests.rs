@@ -401,6 +401,37 @@ async fn a_lease_cannot_expire_while_its_grant_is_made_durable() {
     assert_eq!(b.expire(), 1);
 }
 
+/// Found by the ten-kill test in CI: a worker SIGKILLed while its grant was being
+/// flushed dropped the request after the prepared notebook was on disk but before
+/// the lease was marked as having one, so the lost attempt listed no notebook.
+#[tokio::test]
+async fn a_grant_dropped_mid_flush_still_leaves_the_lost_attempt_its_prepared_notebook() {
+    let f = fixture();
+    std::fs::write(&f.notebook, SLEEPER).unwrap();
+    let store = Arc::new(SlowFlush { inner: MemStore::default(), delay: Duration::from_millis(300) });
+    let b = LeaseBoard::load(store, Duration::from_millis(100), Arc::new(Metrics::default()), Arc::default(), &std::env::temp_dir()).unwrap();
+    let t = task("n", &[], &f.notebook);
+    let fut = RemoteExecutor(b.clone()).run(t.clone());
+    let taking = tokio::spawn({
+        let b = b.clone();
+        async move { b.take("w1", &[], 1, Duration::ZERO).await }
+    });
+    // The prepared notebook lands while the flush is still going; then the worker hangs up.
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    while !std::path::Path::new(&t.output_path).exists() {
+        assert!(std::time::Instant::now() < until, "the prepared notebook was never written");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    taking.abort();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(b.expire(), 1, "a grant nobody heard of expires after the TTL");
+    let r = fut.await;
+    assert_eq!(r.status, TaskStatus::Lost);
+    assert!(r.notebook_written, "the lost attempt lists the prepared notebook");
+    let nb = finished(&t.output_path).await;
+    assert_eq!(nb["metadata"]["papermill"]["exception"], true, "and it is finished as a failure");
+}
+
 /// Issue 14: a node whose labels no live worker has waited with no word of why.
 #[tokio::test]
 async fn an_attempt_without_a_worker_for_its_labels_says_what_it_waits_for() {

@@ -42,7 +42,9 @@ fn wait_for_line(log: &Path, needle: &str, within: Duration) -> String {
     let until = Instant::now() + within;
     loop {
         let text = std::fs::read_to_string(log).unwrap_or_default();
-        if let Some(line) = text.lines().find(|l| l.contains(needle)) {
+        // Only whole lines: the server may be half-way through writing this one.
+        let whole = text.rfind('\n').map_or("", |end| &text[..end]);
+        if let Some(line) = whole.lines().find(|l| l.contains(needle)) {
             return line.to_string();
         }
         assert!(Instant::now() < until, "no {needle:?} in {} within {within:?}:\n{text}", log.display());

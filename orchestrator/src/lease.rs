@@ -23,7 +23,6 @@ use std::time::{Duration, Instant};
 
 use deckle_protocol::api::{HeartbeatReply, Lease};
 use futures::future::BoxFuture;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::sync::{oneshot, Notify};
 use tracing::{debug, info, instrument, warn};
@@ -32,17 +31,8 @@ use crate::error::{Error, Result};
 use crate::executor::{Executor, Task, TaskKind, TaskResult, TaskStatus};
 use crate::health::StorageHealth;
 use crate::metrics::Metrics;
+pub use crate::store::LeaseRecord;
 use crate::store::StateStore;
-
-/// A granted lease as stored: enough to reattach after a restart.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LeaseRecord {
-    pub id: String,
-    pub worker: String,
-    pub task: Task,
-    /// Set once the worker completed: delivered to the engine when it reattaches.
-    pub result: Option<TaskResult>,
-}
 
 /// Leases one worker may hold at once, whatever its `max` asks for.
 pub const MAX_LEASES_PER_WORKER: usize = 256;

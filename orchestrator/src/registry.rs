@@ -10,22 +10,13 @@ use std::sync::{Arc, Mutex};
 
 use deckle_dsl::Workflow;
 use deckle_protocol::api::{RegisterWorkflow, WorkflowVersion};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::clock::Clock;
 use crate::durable;
 use crate::error::{Error, Result};
+pub use crate::store::WorkflowEntry;
 use crate::store::StateStore;
-
-/// A workflow and its versions, as stored.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct WorkflowEntry {
-    pub id: String,
-    pub description: Option<String>,
-    /// Oldest first.
-    pub versions: Vec<WorkflowVersion>,
-}
 
 pub struct Registry {
     data_dir: PathBuf,

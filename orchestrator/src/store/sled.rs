@@ -1,73 +1,16 @@
-//! Durable state behind a trait, so the scheduler can be tested without a disk and
-//! the server can swap stores. [`SledStore`] is the embedded default: every change
-//! is written and then flushed (group-committed) before the engine acts on it.
+//! The embedded default [`StateStore`]: sled in the data dir. Every change is
+//! written and then flushed (group-committed) before the engine acts on it; a write
+//! or flush that fails for an I/O reason is reported to [`StorageHealth`].
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use futures::future::BoxFuture;
 
+use super::records::{LeaseRecord, NodeRecord, RunRecord, WorkflowEntry};
+use super::{decode, encode, node_key, DocKind, StateStore};
 use crate::error::{Error, Result};
 use crate::health::StorageHealth;
-use crate::lease::LeaseRecord;
-use crate::record::{NodeRecord, RunRecord};
-use crate::registry::WorkflowEntry;
-
-pub trait StateStore: Send + Sync {
-    fn put_run(&self, run: &RunRecord) -> Result<()>;
-    fn put_node(&self, run_id: &str, node: &NodeRecord) -> Result<()>;
-    fn get_run(&self, id: &str) -> Result<Option<RunRecord>>;
-    /// Every node record of a run, ordered by key.
-    fn nodes(&self, run_id: &str) -> Result<Vec<NodeRecord>>;
-    fn runs(&self) -> Result<Vec<RunRecord>>;
-    fn put_lease(&self, lease: &LeaseRecord) -> Result<()>;
-    fn delete_lease(&self, id: &str) -> Result<()>;
-    fn leases(&self) -> Result<Vec<LeaseRecord>>;
-    fn put_workflow(&self, wf: &WorkflowEntry) -> Result<()>;
-    fn get_workflow(&self, id: &str) -> Result<Option<WorkflowEntry>>;
-    fn workflows(&self) -> Result<Vec<WorkflowEntry>>;
-    /// Other documents (schedule state, backfills), JSON by kind and key; see [`put_doc`].
-    fn put_doc_bytes(&self, kind: DocKind, key: &str, value: Vec<u8>) -> Result<()>;
-    fn get_doc_bytes(&self, kind: DocKind, key: &str) -> Result<Option<Vec<u8>>>;
-    fn doc_bytes(&self, kind: DocKind) -> Result<Vec<Vec<u8>>>;
-    /// Make everything written so far durable.
-    fn flush(&self) -> BoxFuture<'_, Result<()>>;
-    /// Start afresh from what is durable, after a storage fault. Blocks.
-    fn reopen(&self) -> Result<()> {
-        Ok(())
-    }
-}
-
-/// Kinds of [`StateStore`] documents.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum DocKind {
-    /// A workflow's schedule state (last tick fired, paused), by workflow id.
-    Schedule,
-    /// A backfill, by id.
-    Backfill,
-}
-
-impl DocKind {
-    fn tree(self) -> &'static str {
-        match self {
-            DocKind::Schedule => "schedules",
-            DocKind::Backfill => "backfills",
-        }
-    }
-}
-
-pub fn put_doc<T: serde::Serialize>(store: &dyn StateStore, kind: DocKind, key: &str, v: &T) -> Result<()> {
-    store.put_doc_bytes(kind, key, encode(v)?)
-}
-
-pub fn get_doc<T: serde::de::DeserializeOwned>(store: &dyn StateStore, kind: DocKind, key: &str) -> Result<Option<T>> {
-    store.get_doc_bytes(kind, key)?.map(|b| decode(&b)).transpose()
-}
-
-pub fn docs<T: serde::de::DeserializeOwned>(store: &dyn StateStore, kind: DocKind) -> Result<Vec<T>> {
-    store.doc_bytes(kind)?.iter().map(|b| decode(b)).collect()
-}
 
 /// The open database and its trees; replaced whole when the store is reopened.
 struct Sled {
@@ -199,14 +142,6 @@ impl SledStore {
     }
 }
 
-fn encode<T: serde::Serialize>(v: &T) -> Result<Vec<u8>> {
-    serde_json::to_vec(v).map_err(|e| Error::Store(e.to_string()))
-}
-
-fn decode<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T> {
-    serde_json::from_slice(b).map_err(|e| Error::Store(format!("corrupt record: {e}")))
-}
-
 fn decode_all<T: serde::de::DeserializeOwned>(values: Vec<sled::IVec>) -> Result<Vec<T>> {
     values.iter().map(|b| decode(b)).collect()
 }
@@ -215,10 +150,11 @@ fn values(iter: sled::Iter) -> sled::Result<Vec<sled::IVec>> {
     iter.map(|kv| kv.map(|(_, v)| v)).collect()
 }
 
-/// `run_id \0 node \0 index` keeps a run's nodes together and in order.
-fn node_key(run_id: &str, n: &NodeRecord) -> Vec<u8> {
-    let idx = n.index.map_or(String::new(), |i| format!("{i:010}"));
-    format!("{run_id}\0{}\0{idx}", n.node).into_bytes()
+fn tree(kind: DocKind) -> &'static str {
+    match kind {
+        DocKind::Schedule => "schedules",
+        DocKind::Backfill => "backfills",
+    }
 }
 
 impl StateStore for SledStore {
@@ -272,15 +208,15 @@ impl StateStore for SledStore {
     }
 
     fn put_doc_bytes(&self, kind: DocKind, key: &str, value: Vec<u8>) -> Result<()> {
-        self.write(|s| s.db.open_tree(kind.tree())?.insert(key.as_bytes(), value).map(drop))
+        self.write(|s| s.db.open_tree(tree(kind))?.insert(key.as_bytes(), value).map(drop))
     }
 
     fn get_doc_bytes(&self, kind: DocKind, key: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self.read(|s| s.db.open_tree(kind.tree())?.get(key.as_bytes()))?.map(|v| v.to_vec()))
+        Ok(self.read(|s| s.db.open_tree(tree(kind))?.get(key.as_bytes()))?.map(|v| v.to_vec()))
     }
 
     fn doc_bytes(&self, kind: DocKind) -> Result<Vec<Vec<u8>>> {
-        Ok(self.read(|s| values(s.db.open_tree(kind.tree())?.iter()))?.into_iter().map(|v| v.to_vec()).collect())
+        Ok(self.read(|s| values(s.db.open_tree(tree(kind))?.iter()))?.into_iter().map(|v| v.to_vec()).collect())
     }
 
     fn flush(&self) -> BoxFuture<'_, Result<()>> {
@@ -334,90 +270,6 @@ impl StateStore for SledStore {
         // flush right after writing, so none is.)
         *cur = Some(Arc::new(Sled::open(&self.dir)?));
         Ok(())
-    }
-}
-
-/// An in-memory store, for engine tests that do not care about durability.
-#[derive(Default)]
-pub struct MemStore {
-    runs: Mutex<BTreeMap<String, RunRecord>>,
-    nodes: Mutex<BTreeMap<Vec<u8>, NodeRecord>>,
-    leases: Mutex<BTreeMap<String, LeaseRecord>>,
-    workflows: Mutex<BTreeMap<String, WorkflowEntry>>,
-    docs: Mutex<BTreeMap<(DocKind, String), Vec<u8>>>,
-}
-
-fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-impl StateStore for MemStore {
-    fn put_run(&self, run: &RunRecord) -> Result<()> {
-        locked(&self.runs).insert(run.id.clone(), run.clone());
-        Ok(())
-    }
-
-    fn put_node(&self, run_id: &str, node: &NodeRecord) -> Result<()> {
-        locked(&self.nodes).insert(node_key(run_id, node), node.clone());
-        Ok(())
-    }
-
-    fn get_run(&self, id: &str) -> Result<Option<RunRecord>> {
-        Ok(locked(&self.runs).get(id).cloned())
-    }
-
-    fn nodes(&self, run_id: &str) -> Result<Vec<NodeRecord>> {
-        let prefix = format!("{run_id}\0").into_bytes();
-        let nodes = locked(&self.nodes);
-        Ok(nodes.iter().filter(|(k, _)| k.starts_with(&prefix)).map(|(_, v)| v.clone()).collect())
-    }
-
-    fn runs(&self) -> Result<Vec<RunRecord>> {
-        Ok(locked(&self.runs).values().cloned().collect())
-    }
-
-    fn put_lease(&self, lease: &LeaseRecord) -> Result<()> {
-        locked(&self.leases).insert(lease.id.clone(), lease.clone());
-        Ok(())
-    }
-
-    fn delete_lease(&self, id: &str) -> Result<()> {
-        locked(&self.leases).remove(id);
-        Ok(())
-    }
-
-    fn leases(&self) -> Result<Vec<LeaseRecord>> {
-        Ok(locked(&self.leases).values().cloned().collect())
-    }
-
-    fn put_workflow(&self, wf: &WorkflowEntry) -> Result<()> {
-        locked(&self.workflows).insert(wf.id.clone(), wf.clone());
-        Ok(())
-    }
-
-    fn get_workflow(&self, id: &str) -> Result<Option<WorkflowEntry>> {
-        Ok(locked(&self.workflows).get(id).cloned())
-    }
-
-    fn workflows(&self) -> Result<Vec<WorkflowEntry>> {
-        Ok(locked(&self.workflows).values().cloned().collect())
-    }
-
-    fn put_doc_bytes(&self, kind: DocKind, key: &str, value: Vec<u8>) -> Result<()> {
-        locked(&self.docs).insert((kind, key.to_string()), value);
-        Ok(())
-    }
-
-    fn get_doc_bytes(&self, kind: DocKind, key: &str) -> Result<Option<Vec<u8>>> {
-        Ok(locked(&self.docs).get(&(kind, key.to_string())).cloned())
-    }
-
-    fn doc_bytes(&self, kind: DocKind) -> Result<Vec<Vec<u8>>> {
-        Ok(locked(&self.docs).iter().filter(|((k, _), _)| *k == kind).map(|(_, v)| v.clone()).collect())
-    }
-
-    fn flush(&self) -> BoxFuture<'_, Result<()>> {
-        Box::pin(async { Ok(()) })
     }
 }
 

@@ -1,0 +1,221 @@
+//! The contract of [`StateStore`], as tests every implementation must pass: call
+//! [`semantics`] on a fresh, empty store, and [`durability`] with a function that
+//! opens the same backing storage again (a store without one, like
+//! [`MemStore`](super::MemStore), skips it). A new backend (PostgreSQL, …) adds a
+//! test calling both; build with the `conformance` feature to use it from another
+//! crate.
+//!
+//! Failures panic with what broke: this is test code.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::{docs, get_doc, put_doc, DocKind, LeaseRecord, NodeRecord, RunRecord, StateStore, WorkflowEntry};
+use deckle_protocol::record::{NodeStatus, RunStatus};
+use deckle_protocol::task::{Task, TaskKind, TaskResult, TaskStatus};
+
+/// A run record with `id`.
+pub fn run(id: &str) -> RunRecord {
+    RunRecord {
+        id: id.into(),
+        workflow: "w".into(),
+        date: "2026-01-01".into(),
+        logical_time: "2026-01-01T00:00:00Z".into(),
+        params: json!({"region": "fr", "n": 3}).as_object().unwrap().clone(),
+        version: 1,
+        attempt: 1,
+        trigger: Default::default(),
+        status: RunStatus::Running,
+        started_at: "2026-01-01T00:00:01Z".into(),
+        ended_at: None,
+        attempts_started_at: Vec::new(),
+        hooks_pending: false,
+        notifications: Vec::new(),
+    }
+}
+
+/// A lease record with `id`.
+pub fn lease(id: &str) -> LeaseRecord {
+    let task = Task {
+        run_id: "r1".into(),
+        workflow: "w".into(),
+        node: "a".into(),
+        index: Some(2),
+        attempt: 1,
+        kind: TaskKind::Notebook { path: "/wf/a.ipynb".into(), hash: Some("ab".into()) },
+        params: json!({"x": 1}).as_object().unwrap().clone(),
+        secret_env: vec![],
+        secret_params: vec!["token".into()],
+        outputs: vec!["total".into()],
+        kernel: None,
+        timeout_secs: Some(60.0),
+        output_path: "/data/runs/a.1.ipynb".into(),
+        input_copy_path: None,
+        cwd: None,
+        labels: vec!["gpu".into()],
+    };
+    LeaseRecord { id: id.into(), worker: "w1".into(), task, result: None }
+}
+
+fn workflow(id: &str) -> WorkflowEntry {
+    WorkflowEntry { id: id.into(), description: Some(format!("{id} described")), versions: Vec::new() }
+}
+
+fn ids<T>(items: &[T], id: impl Fn(&T) -> String) -> Vec<String> {
+    items.iter().map(id).collect()
+}
+
+/// Everything but durability, on a fresh, empty store.
+pub async fn semantics(store: &dyn StateStore) {
+    empty_reads_are_none_and_empty(store);
+    runs_are_replaced_whole_and_listed_by_id(store);
+    a_runs_nodes_are_its_own_and_in_order(store);
+    leases_are_put_listed_and_deleted(store);
+    workflows_are_replaced_whole_and_listed_by_id(store);
+    documents_are_kept_apart_by_kind(store);
+    concurrent_flushes_all_return(store).await;
+}
+
+fn empty_reads_are_none_and_empty(s: &dyn StateStore) {
+    assert!(s.get_run("nope").unwrap().is_none(), "a missing run");
+    assert!(s.runs().unwrap().is_empty(), "a fresh store has no runs");
+    assert!(s.nodes("nope").unwrap().is_empty());
+    assert!(s.leases().unwrap().is_empty());
+    assert!(s.get_workflow("nope").unwrap().is_none());
+    assert!(s.workflows().unwrap().is_empty());
+    assert!(s.get_doc_bytes(DocKind::Schedule, "nope").unwrap().is_none());
+    assert!(s.doc_bytes(DocKind::Backfill).unwrap().is_empty());
+    s.delete_lease("nope").expect("deleting a lease that is not there is not an error");
+}
+
+fn runs_are_replaced_whole_and_listed_by_id(s: &dyn StateStore) {
+    for id in ["r2", "r10", "r1"] {
+        s.put_run(&run(id)).unwrap();
+    }
+    let mut done = run("r2");
+    done.status = RunStatus::Succeeded;
+    done.ended_at = Some("2026-01-01T00:01:00Z".into());
+    done.notifications = Vec::new();
+    s.put_run(&done).unwrap();
+    assert_eq!(s.get_run("r2").unwrap(), Some(done), "a put replaces the run whole");
+    assert_eq!(s.get_run("r1").unwrap(), Some(run("r1")), "every field comes back as written");
+    assert_eq!(ids(&s.runs().unwrap(), |r| r.id.clone()), ["r1", "r10", "r2"], "runs are listed by id");
+}
+
+fn a_runs_nodes_are_its_own_and_in_order(s: &dyn StateStore) {
+    let mut inst2 = NodeRecord::new("b", Some(2));
+    inst2.status = NodeStatus::Succeeded;
+    inst2.outputs = json!({"n": 2}).as_object().unwrap().clone();
+    for n in [NodeRecord::new("b", Some(10)), inst2.clone(), NodeRecord::new("b", None), NodeRecord::new("a", None)] {
+        s.put_node("r1", &n).unwrap();
+    }
+    s.put_node("r10", &NodeRecord::new("other", None)).unwrap();
+    let nodes = s.nodes("r1").unwrap();
+    let keys: Vec<(String, Option<usize>)> = nodes.iter().map(|n| (n.node.clone(), n.index)).collect();
+    assert_eq!(keys, [("a".into(), None), ("b".into(), None), ("b".into(), Some(2)), ("b".into(), Some(10))], "r1's nodes only (not r10's), by node, parent first, instances by index");
+    assert_eq!(nodes[2], inst2);
+    let mut again = NodeRecord::new("b", Some(2));
+    again.status = NodeStatus::Failed;
+    s.put_node("r1", &again).unwrap();
+    let nodes = s.nodes("r1").unwrap();
+    assert_eq!(nodes.len(), 4, "a put with the same (node, index) replaces");
+    assert_eq!(nodes[2], again);
+    assert_eq!(s.nodes("r10").unwrap().len(), 1);
+}
+
+fn leases_are_put_listed_and_deleted(s: &dyn StateStore) {
+    s.put_lease(&lease("l2")).unwrap();
+    s.put_lease(&lease("l1")).unwrap();
+    let mut done = lease("l2");
+    done.result = Some(TaskResult { status: TaskStatus::Succeeded, outputs: Default::default(), error: None, notebook_written: true, duration_secs: 1.5, worker: Some("w1".into()) });
+    s.put_lease(&done).unwrap();
+    let all = s.leases().unwrap();
+    assert_eq!(ids(&all, |l| l.id.clone()), ["l1", "l2"]);
+    assert_eq!(all[1].result.as_ref().map(|r| r.status), Some(TaskStatus::Succeeded), "a put replaces the lease");
+    assert_eq!(all[0].task.labels, ["gpu"], "the task comes back whole");
+    assert_eq!(all[0].task.secret_params, ["token"]);
+    s.delete_lease("l1").unwrap();
+    assert_eq!(ids(&s.leases().unwrap(), |l| l.id.clone()), ["l2"]);
+}
+
+fn workflows_are_replaced_whole_and_listed_by_id(s: &dyn StateStore) {
+    s.put_workflow(&workflow("zeta")).unwrap();
+    s.put_workflow(&workflow("alpha")).unwrap();
+    let mut again = workflow("zeta");
+    again.description = None;
+    s.put_workflow(&again).unwrap();
+    assert_eq!(s.get_workflow("zeta").unwrap().map(|w| w.description), Some(None), "a put replaces the workflow");
+    assert_eq!(ids(&s.workflows().unwrap(), |w| w.id.clone()), ["alpha", "zeta"]);
+}
+
+fn documents_are_kept_apart_by_kind(s: &dyn StateStore) {
+    put_doc(s, DocKind::Schedule, "w", &json!({"paused": true})).unwrap();
+    put_doc(s, DocKind::Backfill, "w", &json!({"id": "b-w"})).unwrap();
+    put_doc(s, DocKind::Backfill, "a", &json!({"id": "b-a"})).unwrap();
+    assert_eq!(get_doc::<serde_json::Value>(s, DocKind::Schedule, "w").unwrap(), Some(json!({"paused": true})), "the same key in another kind is another document");
+    put_doc(s, DocKind::Schedule, "w", &json!({"paused": false})).unwrap();
+    assert_eq!(get_doc::<serde_json::Value>(s, DocKind::Schedule, "w").unwrap(), Some(json!({"paused": false})));
+    let listed: Vec<serde_json::Value> = docs(s, DocKind::Backfill).unwrap();
+    assert_eq!(listed, [json!({"id": "b-a"}), json!({"id": "b-w"})], "documents of one kind, by key");
+    s.put_doc_bytes(DocKind::Schedule, "bad", b"{not json".to_vec()).unwrap();
+    assert!(get_doc::<serde_json::Value>(s, DocKind::Schedule, "bad").is_err(), "a document that does not decode is an error, not a panic");
+}
+
+async fn concurrent_flushes_all_return(s: &dyn StateStore) {
+    let flushes: Vec<_> = (0..8)
+        .map(|i| {
+            s.put_run(&run(&format!("f{i}"))).unwrap();
+            s.flush()
+        })
+        .collect();
+    for r in futures::future::join_all(flushes).await {
+        r.expect("every concurrent flush returns Ok");
+    }
+}
+
+/// What was flushed is there after the store is opened again; `open` opens the
+/// same backing storage (the previous store is dropped first).
+pub async fn durability(open: impl Fn() -> Arc<dyn StateStore>) {
+    {
+        let s = open();
+        s.put_run(&run("r1")).unwrap();
+        let mut n = NodeRecord::new("a", Some(2));
+        n.status = NodeStatus::Succeeded;
+        s.put_node("r1", &n).unwrap();
+        s.put_node("r1", &NodeRecord::new("a", None)).unwrap();
+        s.put_lease(&lease("l1")).unwrap();
+        s.put_workflow(&workflow("w")).unwrap();
+        put_doc(s.as_ref(), DocKind::Backfill, "b1", &json!({"id": "b1"})).unwrap();
+        s.flush().await.unwrap();
+    }
+    let s = open();
+    assert_eq!(s.get_run("r1").unwrap(), Some(run("r1")), "a flushed run survives");
+    let nodes = s.nodes("r1").unwrap();
+    assert_eq!(nodes.len(), 2);
+    assert_eq!(nodes[1].status, NodeStatus::Succeeded);
+    assert_eq!(ids(&s.leases().unwrap(), |l| l.id.clone()), ["l1"]);
+    assert!(s.get_workflow("w").unwrap().is_some());
+    assert_eq!(get_doc::<serde_json::Value>(s.as_ref(), DocKind::Backfill, "b1").unwrap(), Some(json!({"id": "b1"})));
+    s.reopen().expect("reopening a healthy store");
+    assert_eq!(s.get_run("r1").unwrap(), Some(run("r1")), "and after a reopen");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{MemStore, SledStore};
+
+    #[tokio::test]
+    async fn mem_store_keeps_the_contract() {
+        semantics(&MemStore::default()).await;
+    }
+
+    #[tokio::test]
+    async fn sled_store_keeps_the_contract() {
+        let dir = tempfile::tempdir().unwrap();
+        semantics(&SledStore::open(dir.path()).unwrap()).await;
+        let dir = tempfile::tempdir().unwrap();
+        durability(|| Arc::new(SledStore::open(dir.path()).unwrap()) as Arc<dyn StateStore>).await;
+    }
+}

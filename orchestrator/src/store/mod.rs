@@ -1,0 +1,121 @@
+//! Durable state, the bottom layer of the coordinator: the [`StateStore`] trait, the
+//! records it holds ([`records`]), and its implementations: [`SledStore`] in the
+//! data dir (the embedded default) and [`MemStore`] for tests. It imports nothing
+//! from the modules that use it, so a new backend is written against this module
+//! alone and proven with the shared [`conformance`] suite.
+//!
+//! # The contract
+//! - **Writes are buffered until [`StateStore::flush`]**: a `put_*` or `delete_*`
+//!   that returns `Ok` may still be lost in a crash; once a `flush` that started
+//!   after it returns `Ok`, it is durable. Callers flush before they act on what
+//!   they wrote (grant a lease, answer a request), so a crash never loses anything
+//!   acknowledged. A flush covers every write made before it started, by any caller.
+//! - **Reads see every write made before them** by this process, flushed or not.
+//! - **Keys**: a run by its id; a node record by (run id, node id, foreach index),
+//!   the parent record (`index: None`) apart from its instances; a lease by its id;
+//!   a workflow by its id; a document by (kind, key). A `put` replaces the record
+//!   with the same key whole.
+//! - **Order**: listings are ordered by key (byte order of the id); a run's nodes by
+//!   node id, each parent before its instances, instances by index.
+//! - **Errors**: an I/O failure (disk full, read-only) is an `Err` and, for stores
+//!   on a disk, reported to their `StorageHealth`; [`StateStore::reopen`] then
+//!   starts afresh from what was flushed. A record that no longer decodes is an
+//!   `Err`, never a panic.
+
+use futures::future::BoxFuture;
+
+use crate::error::{Error, Result};
+
+pub mod records;
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
+mod mem;
+mod sled;
+
+pub use mem::MemStore;
+pub use records::{LeaseRecord, NodeRecord, RunRecord, WorkflowEntry};
+pub use self::sled::SledStore;
+
+/// Where the coordinator keeps runs, node records, leases, registered workflows and
+/// small documents. See the [module docs](self) for the contract every
+/// implementation keeps.
+pub trait StateStore: Send + Sync {
+    /// Create or replace the run `run.id`.
+    fn put_run(&self, run: &RunRecord) -> Result<()>;
+    /// The run `id`, if there is one.
+    fn get_run(&self, id: &str) -> Result<Option<RunRecord>>;
+    /// Every run, ordered by id.
+    fn runs(&self) -> Result<Vec<RunRecord>>;
+    /// Create or replace the record of (`run_id`, `node.node`, `node.index`).
+    fn put_node(&self, run_id: &str, node: &NodeRecord) -> Result<()>;
+    /// Every node record of `run_id` (no other run's, even one whose id starts with
+    /// it), ordered by node id, each parent before its instances by index.
+    fn nodes(&self, run_id: &str) -> Result<Vec<NodeRecord>>;
+    /// Create or replace the lease `lease.id`.
+    fn put_lease(&self, lease: &LeaseRecord) -> Result<()>;
+    /// Forget the lease `id`; forgetting one that is not there is not an error.
+    fn delete_lease(&self, id: &str) -> Result<()>;
+    /// Every lease, ordered by id.
+    fn leases(&self) -> Result<Vec<LeaseRecord>>;
+    /// Create or replace the registered workflow `wf.id` (all its versions).
+    fn put_workflow(&self, wf: &WorkflowEntry) -> Result<()>;
+    /// The registered workflow `id`, if there is one.
+    fn get_workflow(&self, id: &str) -> Result<Option<WorkflowEntry>>;
+    /// Every registered workflow, ordered by id.
+    fn workflows(&self) -> Result<Vec<WorkflowEntry>>;
+    /// Create or replace a document: opaque bytes (JSON, see [`put_doc`]) by kind
+    /// and key; kinds do not share keys.
+    fn put_doc_bytes(&self, kind: DocKind, key: &str, value: Vec<u8>) -> Result<()>;
+    /// The document (`kind`, `key`), if there is one.
+    fn get_doc_bytes(&self, kind: DocKind, key: &str) -> Result<Option<Vec<u8>>>;
+    /// Every document of `kind`, ordered by key.
+    fn doc_bytes(&self, kind: DocKind) -> Result<Vec<Vec<u8>>>;
+    /// Make every write made before this call durable. Concurrent calls may share
+    /// one sync.
+    fn flush(&self) -> BoxFuture<'_, Result<()>>;
+    /// Start afresh from what is durable, after a storage fault; writes never
+    /// flushed may be gone. Blocks. Stores without faults to recover from keep the
+    /// default (nothing to do).
+    fn reopen(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Kinds of [`StateStore`] documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DocKind {
+    /// A workflow's schedule state (last tick fired, paused), by workflow id.
+    Schedule,
+    /// A backfill, by id.
+    Backfill,
+}
+
+/// Store `v` as the JSON document (`kind`, `key`).
+pub fn put_doc<T: serde::Serialize>(store: &dyn StateStore, kind: DocKind, key: &str, v: &T) -> Result<()> {
+    store.put_doc_bytes(kind, key, encode(v)?)
+}
+
+/// The JSON document (`kind`, `key`), decoded.
+pub fn get_doc<T: serde::de::DeserializeOwned>(store: &dyn StateStore, kind: DocKind, key: &str) -> Result<Option<T>> {
+    store.get_doc_bytes(kind, key)?.map(|b| decode(&b)).transpose()
+}
+
+/// Every JSON document of `kind`, decoded, ordered by key.
+pub fn docs<T: serde::de::DeserializeOwned>(store: &dyn StateStore, kind: DocKind) -> Result<Vec<T>> {
+    store.doc_bytes(kind)?.iter().map(|b| decode(b)).collect()
+}
+
+/// Records are stored as JSON.
+fn encode<T: serde::Serialize>(v: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(v).map_err(|e| Error::Store(e.to_string()))
+}
+
+fn decode<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T> {
+    serde_json::from_slice(b).map_err(|e| Error::Store(format!("corrupt record: {e}")))
+}
+
+/// `run_id \0 node \0 index` keeps a run's nodes together and in order.
+fn node_key(run_id: &str, n: &NodeRecord) -> Vec<u8> {
+    let idx = n.index.map_or(String::new(), |i| format!("{i:010}"));
+    format!("{run_id}\0{}\0{idx}", n.node).into_bytes()
+}

@@ -193,7 +193,7 @@ async fn health(State(s): State<AppState>) -> (StatusCode, Json<Health>) {
         None => (StatusCode::OK, Json(Health { status: "ok".into(), storage: StorageStatus { ok: true, error: None, since: None } })),
         Some(f) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(Health { status: "degraded".into(), storage: StorageStatus { ok: false, error: Some(f.message), since: Some(f.since) } }),
+            Json(Health { status: "degraded".into(), storage: StorageStatus { ok: false, error: Some(f.message), since: Some(f.since.to_string()) } }),
         ),
     }
 }

@@ -1,6 +1,6 @@
 //! Whether the data dir can be written. A full or read-only disk is found either by
 //! a write that fails (the state store reports it) or by the coordinator's probe
-//! ([`probe`]), whichever comes first. While it lasts the coordinator takes no new
+//! ([`probe`], run by its storage monitor), whichever comes first. While it lasts the coordinator takes no new
 //! work (triggers, registrations, reruns, backfills, leases) and says why; work
 //! already running carries on, and what was acknowledged stays acknowledged. When
 //! a probe succeeds again the store is reopened and the fault cleared.
@@ -8,29 +8,43 @@
 use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use tokio::sync::Notify;
-use tracing::warn;
 
-use crate::coordinator::Coordinator;
+use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 
-/// A storage fault: what failed, and since when (RFC 3339).
+/// A storage fault: what failed, and since when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fault {
+    /// The path and the OS error.
     pub message: String,
-    pub since: String,
+    /// When it was first seen.
+    pub since: jiff::Timestamp,
 }
 
-#[derive(Default)]
+/// The data dir's health, shared by the state store (which reports failed writes),
+/// the storage monitor, and whoever takes new work (which asks [`Self::check`]).
 pub struct StorageHealth {
     fault: Mutex<Option<Fault>>,
     /// Wakes whoever waits for writes to work again.
     recovered: Notify,
+    /// Dates a fault.
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for StorageHealth {
+    fn default() -> Self {
+        Self::with_clock(Arc::new(SystemClock))
+    }
 }
 
 impl StorageHealth {
+    /// Healthy, dating faults by `clock`.
+    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
+        StorageHealth { fault: Mutex::new(None), recovered: Notify::new(), clock }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Fault>> {
         self.fault.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -44,10 +58,11 @@ impl StorageHealth {
         }
         let message = message.into();
         tracing::error!(error = %message, "storage fault: no new work is taken until the data dir can be written again");
-        *f = Some(Fault { message, since: jiff::Timestamp::now().to_string() });
+        *f = Some(Fault { message, since: self.clock.now() });
         true
     }
 
+    /// The data dir takes writes again: wake whoever waits.
     pub fn clear(&self) {
         if self.lock().take().is_some() {
             tracing::info!("storage recovered: the data dir can be written again");
@@ -55,10 +70,12 @@ impl StorageHealth {
         }
     }
 
+    /// The fault, while it lasts.
     pub fn fault(&self) -> Option<Fault> {
         self.lock().clone()
     }
 
+    /// Whether there is a fault.
     pub fn is_faulted(&self) -> bool {
         self.lock().is_some()
     }
@@ -74,50 +91,6 @@ impl StorageHealth {
     /// Resolves at the next [`Self::clear`].
     pub async fn recovered(&self) {
         self.recovered.notified().await
-    }
-}
-
-/// How often the monitor looks at the data dir.
-const PROBE_EVERY: Duration = Duration::from_secs(1);
-/// A healthy probe is small; a recovering one asks for room for sled's next segment.
-const PROBE_BYTES: usize = 4096;
-const RECOVERY_PROBE_BYTES: usize = 1 << 20;
-
-impl Coordinator {
-    /// Probe the data dir every second until the coordinator is dropped: a failed
-    /// probe raises a fault; while faulted, a probe with room to spare reopens the
-    /// store, clears the fault and wakes the planner and the interrupted runs.
-    pub(crate) fn spawn_storage_monitor(self: &Arc<Self>) {
-        let weak = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(PROBE_EVERY);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let Some(me) = weak.upgrade() else { return };
-                let faulted = me.health.is_faulted();
-                let dir = me.data_dir.clone();
-                let bytes = if faulted { RECOVERY_PROBE_BYTES } else { PROBE_BYTES };
-                let probed = tokio::task::spawn_blocking(move || probe(&dir, bytes).map_err(|e| format!("{}: {e}", dir.display()))).await;
-                match probed {
-                    Ok(Err(e)) => {
-                        me.health.set(e);
-                    }
-                    Ok(Ok(())) if faulted => {
-                        let store = me.store.clone();
-                        match tokio::task::spawn_blocking(move || store.reopen()).await {
-                            Ok(Ok(())) => {
-                                me.health.clear();
-                                me.wake.notify_one();
-                            }
-                            Ok(Err(e)) => warn!(error = %e, "the data dir takes writes again, but the state store did not reopen"),
-                            Err(e) => warn!(error = %e, "reopening the state store panicked"),
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        });
     }
 }
 
@@ -152,6 +125,15 @@ mod tests {
         assert!(h.check().is_ok());
         assert!(h.set("read-only"));
         assert_eq!(h.fault().unwrap().message, "read-only");
+    }
+
+    /// It read the system time directly, bypassing the injected clock.
+    #[test]
+    fn a_fault_is_dated_by_the_injected_clock() {
+        let t: jiff::Timestamp = "2026-03-29T01:30:00Z".parse().unwrap();
+        let h = StorageHealth::with_clock(Arc::new(crate::clock::FixedClock(t)));
+        h.set("disk full");
+        assert_eq!(h.fault().unwrap().since, t);
     }
 
     #[test]

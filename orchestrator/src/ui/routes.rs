@@ -82,7 +82,7 @@ type UiResult = Result<Response, UiError>;
 fn page(s: &AppState, title: &str, body: &str, run: Option<(&str, bool)>, csrf: &str) -> Response {
     // A storage fault is news on every page: nothing new can start until it clears.
     let body = match s.c.health.fault() {
-        Some(f) => format!("{}{body}", pages::storage_banner(&f.message, &f.since)),
+        Some(f) => format!("{}{body}", pages::storage_banner(&f.message, &f.since.to_string())),
         None => body.to_string(),
     };
     Html(pages::layout(title, &body, run, csrf)).into_response()

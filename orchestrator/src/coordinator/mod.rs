@@ -21,9 +21,11 @@ use crate::lease::{LeaseBoard, RemoteExecutor};
 use crate::metrics::{Gauges, Metrics};
 use crate::record::{NodeRecord, NodeStatus, RunRecord, RunStatus};
 use crate::registry::Registry;
-use crate::resolve;
 use crate::health::StorageHealth;
+use crate::resolve;
 use crate::store::{SledStore, StateStore};
+
+mod storage_monitor;
 
 #[derive(Debug, Clone)]
 pub struct CoordinatorConfig {
@@ -86,7 +88,7 @@ pub struct Coordinator {
 impl Coordinator {
     /// Open the state under `cfg.data_dir` (sled in `state/`, artifacts, blobs).
     pub fn open(cfg: &CoordinatorConfig) -> Result<Arc<Self>> {
-        let health = Arc::new(StorageHealth::default());
+        let health = Arc::new(StorageHealth::with_clock(Arc::new(SystemClock)));
         let store: Arc<dyn StateStore> = Arc::new(SledStore::open_with(&cfg.data_dir.join("state"), health.clone())?);
         let c = Self::with_health(cfg, store, Arc::new(SystemClock), health)?;
         c.spawn_storage_monitor();

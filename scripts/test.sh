@@ -6,6 +6,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 scripts/setup.sh --test
 cargo build --quiet --bin deckle
+# The docs and ARCHITECTURE.md name only paths that exist; their workflow examples validate.
+python3 scripts/check_docs.py
 cargo test --workspace --no-fail-fast "$@"
 # Coverage-guided fuzzing for a bounded time (DECKLE_FUZZ_SECS per target, default 60).
 scripts/fuzz.sh

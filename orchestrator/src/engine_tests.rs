@@ -516,3 +516,39 @@ async fn a_rerun_keeps_the_run_s_first_start_and_records_its_own() {
     assert_eq!(out.run.attempts_started_at, ["2026-01-02T03:00:00Z", "2026-01-02T04:00:00Z"]);
     assert_eq!(out.run.attempt_started_at(), "2026-01-02T04:00:00Z");
 }
+
+/// `drive` declared a `run_id` span field and never recorded it: the main run span
+/// carried no run id, so a run's log lines could not be told apart.
+#[tokio::test]
+async fn the_drive_span_carries_the_run_id() {
+    use tracing_subscriber::layer::{Context as LayerCtx, SubscriberExt};
+
+    #[derive(Default)]
+    struct Fields(Arc<Mutex<Vec<String>>>);
+    struct Visit<'a>(&'a mut Vec<String>);
+    impl tracing::field::Visit for Visit<'_> {
+        fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
+            self.0.push(format!("{}={v:?}", f.name()));
+        }
+        fn record_str(&mut self, f: &tracing::field::Field, v: &str) {
+            self.0.push(format!("{}={v}", f.name()));
+        }
+    }
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Fields {
+        fn on_new_span(&self, attrs: &tracing::span::Attributes<'_>, _: &tracing::span::Id, _: LayerCtx<'_, S>) {
+            if attrs.metadata().name() == "drive" {
+                attrs.record(&mut Visit(&mut self.0.lock().unwrap()));
+            }
+        }
+        fn on_record(&self, _: &tracing::span::Id, values: &tracing::span::Record<'_>, _: LayerCtx<'_, S>) {
+            values.record(&mut Visit(&mut self.0.lock().unwrap()));
+        }
+    }
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(Fields(seen.clone())));
+    let dir = tempfile::tempdir().unwrap();
+    let (e, _) = engine(Arc::new(Stub::default()), 1, dir.path());
+    let out = e.run(&workflow(vec![node("a", &[])]), RunRequest::default(), never()).await.unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert!(seen.contains(&format!("run_id={}", out.run.id)), "{seen:?}");
+}

@@ -40,12 +40,10 @@ pub mod orphans;
 pub mod planner;
 #[cfg(test)]
 mod planner_tests;
-mod rebuild;
 pub mod registry;
 pub use deckle_protocol::record;
 pub mod resolve;
 pub mod store;
-mod task_build;
 pub mod ticks;
 pub mod trigger;
 pub mod ui;

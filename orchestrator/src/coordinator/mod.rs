@@ -304,7 +304,7 @@ impl Coordinator {
                 cwd: None,
                 labels: Vec::new(),
             };
-            let now = crate::engine::ts(self.clock.as_ref());
+            let now = crate::clock::stamp(self.clock.as_ref());
             rec.status = NodeStatus::Running;
             rec.started_at.get_or_insert(now.clone());
             rec.attempts.push(crate::record::AttemptRecord {
@@ -328,7 +328,7 @@ impl Coordinator {
             let status = if ok { NodeStatus::Succeeded } else { NodeStatus::Failed };
             if let Some(a) = rec.attempts.last_mut() {
                 a.status = status;
-                a.ended_at = Some(crate::engine::ts(self.clock.as_ref()));
+                a.ended_at = Some(crate::clock::stamp(self.clock.as_ref()));
                 a.duration_secs = Some(result.duration_secs);
                 a.error = result.error.clone();
                 a.worker = result.worker.clone();
@@ -336,7 +336,7 @@ impl Coordinator {
             }
             rec.status = status;
             rec.error = result.error.clone();
-            rec.ended_at = Some(crate::engine::ts(self.clock.as_ref()));
+            rec.ended_at = Some(crate::clock::stamp(self.clock.as_ref()));
             self.store.put_node(&run_id, &rec)?;
             self.store.flush().await?;
             Ok::<_, Error>((ok, result.error))
@@ -392,7 +392,7 @@ impl Coordinator {
                 let wf = self.registry.load(&r.workflow, r.version)?;
                 let mut run = r.clone();
                 run.status = RunStatus::Running;
-                run.started_at = crate::engine::ts(self.clock.as_ref());
+                run.started_at = crate::clock::stamp(self.clock.as_ref());
                 self.store.put_run(&run)?;
                 self.store.flush().await?;
                 let secrets = self.secrets.lock().unwrap_or_else(|p| p.into_inner()).remove(&run.id);
@@ -450,7 +450,7 @@ impl Coordinator {
     }
 
     async fn cancel_undriven(&self, mut run: RunRecord) -> Result<RunRecord> {
-        let now = crate::engine::ts(self.clock.as_ref());
+        let now = crate::clock::stamp(self.clock.as_ref());
         for mut n in self.store.nodes(&run.id)?.into_iter().filter(|n| !n.status.is_terminal()) {
             n.status = NodeStatus::Cancelled;
             n.ended_at = Some(now.clone());

@@ -13,19 +13,18 @@
 //! which rebuilds its state from the store: the same call resumes a run after a
 //! coordinator restart and carries on a rerun ([`Engine::prepare_rerun`]).
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use deckle_dsl::{Context, Node, Workflow};
+use deckle_dsl::{Node, Workflow};
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tracing::{debug, instrument};
 
 use crate::artifacts;
-use crate::clock::Clock;
+use crate::clock::{stamp, Clock};
 use crate::error::{Error, Result};
 use crate::executor::{Executor, TaskResult, TaskStatus};
 use crate::record::{AttemptRecord, NodeRecord, NodeStatus, RunRecord, RunStatus, RunTrigger};
@@ -33,12 +32,16 @@ use crate::resolve;
 use crate::store::StateStore;
 use crate::trigger::{self, Decision};
 
+mod rebuild;
+mod state;
+mod task;
+
+use state::{Queued, RunCtx};
+pub use state::{Started, MAX_FOREACH_ITEMS};
+
 /// A worker lost this many times running one instance fails it: something in the
 /// notebook is likely taking its worker down.
 pub const MAX_LOST_ATTEMPTS: u32 = 5;
-
-/// A `foreach` over more items than this fails its node instead of fanning out.
-pub const MAX_FOREACH_ITEMS: usize = 10_000;
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -83,14 +86,6 @@ pub struct RunOutcome {
     pub nodes: Vec<NodeRecord>,
 }
 
-/// A run created by [`Engine::start`], ready for [`Engine::drive`].
-#[derive(Debug, Clone)]
-pub struct Started {
-    pub run: RunRecord,
-    /// Secret params as `(ENV_NAME, value)`: held in memory only, never stored.
-    pub secret_env: Vec<(String, String)>,
-}
-
 pub struct Engine {
     pub(crate) store: Arc<dyn StateStore>,
     executor: Arc<dyn Executor>,
@@ -103,45 +98,6 @@ pub struct Engine {
 enum Done {
     Attempt { node: String, index: Option<usize>, attempt: u32, result: TaskResult },
     RetryDue { node: String, index: Option<usize>, attempt: u32 },
-}
-
-/// One queued attempt of an instance.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Queued {
-    pub(crate) index: Option<usize>,
-    pub(crate) attempt: u32,
-    /// The attempt is already recorded as running (a resumed run): hand it to the
-    /// executor again, which reattaches to it, without recording a new attempt.
-    pub(crate) reattach: bool,
-}
-
-/// A node's live state in this run.
-pub(crate) struct NodeState {
-    pub(crate) rec: NodeRecord,
-    /// Foreach instances, by index.
-    pub(crate) instances: Vec<NodeRecord>,
-    pub(crate) is_foreach: bool,
-    /// Items of a foreach node, in order.
-    pub(crate) items: Vec<Value>,
-    pub(crate) queue: VecDeque<Queued>,
-    pub(crate) running: usize,
-}
-
-impl NodeState {
-    pub(crate) fn new(rec: NodeRecord) -> Self {
-        NodeState { rec, instances: Vec::new(), is_foreach: false, items: Vec::new(), queue: VecDeque::new(), running: 0 }
-    }
-
-    pub(crate) fn instance_mut(&mut self, index: Option<usize>) -> &mut NodeRecord {
-        match index {
-            Some(i) => &mut self.instances[i],
-            None => &mut self.rec,
-        }
-    }
-}
-
-pub(crate) fn ts(clock: &dyn Clock) -> String {
-    clock.now().to_string()
 }
 
 /// The schedule's time zone (UTC without a schedule).
@@ -220,7 +176,7 @@ impl Engine {
             attempt: 1,
             trigger: req.trigger.clone(),
             status: if req.queued { RunStatus::Queued } else { RunStatus::Running },
-            started_at: ts(self.clock.as_ref()),
+            started_at: stamp(self.clock.as_ref()),
             ended_at: None,
             attempts_started_at: Vec::new(),
             hooks_pending: false,
@@ -246,10 +202,13 @@ impl Engine {
         secret_env: &[(String, String)],
         cancel: impl std::future::Future<Output = ()>,
     ) -> Result<RunOutcome> {
+        tracing::Span::current().record("run_id", run_id);
         let mut run = self.store.get_run(run_id)?.ok_or_else(|| Error::NotFound(format!("run {run_id}")))?;
         let order = wf.topo_order();
         let mut ctx = RunCtx::new(wf, &run, &self.cfg.data_dir, secret_env.to_vec(), &order);
-        crate::rebuild::restore(self, &mut ctx)?;
+        for id in rebuild::restore(self.store.as_ref(), &mut ctx)? {
+            self.finish_foreach_if_done(&mut ctx, &id)?;
+        }
         self.emit(Event::RunStarted { run_id: run.id.clone(), nodes: order.len() });
 
         let mut join: JoinSet<Done> = JoinSet::new();
@@ -311,7 +270,7 @@ impl Engine {
         } else {
             RunStatus::Succeeded
         };
-        run.ended_at = Some(ts(self.clock.as_ref()));
+        run.ended_at = Some(stamp(self.clock.as_ref()));
         // Durable with the end, so a hook a crash kept from being called is called
         // after the restart (the coordinator clears it once the hook is recorded).
         run.hooks_pending = match run.status {
@@ -331,13 +290,22 @@ impl Engine {
         Ok(RunOutcome { run, nodes })
     }
 
-    pub(crate) fn save(&self, run_id: &str, rec: &NodeRecord) -> Result<()> {
+    /// Reset a finished run for a rerun, as its next run attempt: with `from_failed`
+    /// succeeded nodes keep their state and outputs unless something they need is
+    /// re-run; every other node goes back to pending (its attempts stay in its
+    /// history). `params` change the run's params. Drive the result with
+    /// [`Engine::drive`].
+    pub async fn prepare_rerun(&self, wf: &Workflow, run_id: &str, from_failed: bool, params: &[(String, String)]) -> Result<Started> {
+        rebuild::prepare_rerun(self.store.as_ref(), self.clock.as_ref(), wf, run_id, from_failed, params).await
+    }
+
+    fn save(&self, run_id: &str, rec: &NodeRecord) -> Result<()> {
         self.store.put_node(run_id, rec)
     }
 
     /// Settle a node without running it.
     fn settle(&self, ctx: &mut RunCtx<'_>, id: &str, status: NodeStatus, error: Option<String>) -> Result<()> {
-        let now = ts(self.clock.as_ref());
+        let now = stamp(self.clock.as_ref());
         let s = ctx.states.get_mut(id).expect("known node");
         s.rec.status = status;
         s.rec.error = error.clone();
@@ -369,21 +337,6 @@ impl Engine {
         Ok(())
     }
 
-    /// Evaluate a node's `foreach` against the run so far.
-    pub(crate) fn foreach_items(&self, ctx: &RunCtx<'_>, node: &Node) -> std::result::Result<Option<Vec<Value>>, String> {
-        match &node.foreach {
-            None => Ok(None),
-            Some(t) => match t.eval(&ctx.context(&node.id)) {
-                Ok(Value::Array(items)) if items.len() > MAX_FOREACH_ITEMS => {
-                    Err(format!("foreach: {} items; at most {MAX_FOREACH_ITEMS} instances per node", items.len()))
-                }
-                Ok(Value::Array(items)) => Ok(Some(items)),
-                Ok(other) => Err(format!("foreach: expected a list, got {other}")),
-                Err(e) => Err(format!("foreach: {e}")),
-            },
-        }
-    }
-
     /// `when`, then `foreach`; queue the first attempts.
     fn start_node(&self, ctx: &mut RunCtx<'_>, node: &Node) -> Result<()> {
         if let Some(when) = &node.when {
@@ -393,11 +346,11 @@ impl Engine {
                 Err(e) => return self.settle(ctx, &node.id, NodeStatus::Failed, Some(format!("when: {e}"))),
             }
         }
-        let items = match self.foreach_items(ctx, node) {
+        let items = match ctx.foreach_items(node) {
             Ok(items) => items,
             Err(e) => return self.settle(ctx, &node.id, NodeStatus::Failed, Some(e)),
         };
-        let now = ts(self.clock.as_ref());
+        let now = stamp(self.clock.as_ref());
         let run_id = ctx.run_id.clone();
         let s = ctx.states.get_mut(&node.id).expect("known node");
         s.rec.status = NodeStatus::Ready;
@@ -452,9 +405,9 @@ impl Engine {
                     break;
                 }
                 let q = ctx.states.get_mut(&id).expect("node").queue.pop_front().expect("non-empty");
-                match crate::task_build::build_task(self, ctx, node, q.index, q.attempt) {
+                match task::build_task(ctx, node, q.index, q.attempt, self.cfg.preview_rows) {
                     Ok(task) => {
-                        let now = ts(self.clock.as_ref());
+                        let now = stamp(self.clock.as_ref());
                         let run_id = ctx.run_id.clone();
                         let run_attempt = ctx.run_attempt;
                         let s = ctx.states.get_mut(&id).expect("node");
@@ -501,7 +454,7 @@ impl Engine {
                         let inst = s.instance_mut(q.index);
                         inst.status = NodeStatus::Failed;
                         inst.error = Some(message.clone());
-                        inst.ended_at = Some(ts(self.clock.as_ref()));
+                        inst.ended_at = Some(stamp(self.clock.as_ref()));
                         let inst = inst.clone();
                         self.save(&run_id, &inst)?;
                         self.instance_settled(ctx, &id, q.index, NodeStatus::Failed, Some(message))?;
@@ -518,7 +471,7 @@ impl Engine {
     /// Record an attempt's result; retry, or settle the instance.
     fn finish_attempt(&self, ctx: &mut RunCtx<'_>, join: &mut JoinSet<Done>, id: &str, index: Option<usize>, attempt: u32, result: TaskResult) -> Result<()> {
         let node = &ctx.wf.nodes[id];
-        let now = ts(self.clock.as_ref());
+        let now = stamp(self.clock.as_ref());
         let ok = result.status == TaskStatus::Succeeded;
         let lost = result.status == TaskStatus::Lost;
         let run_id = ctx.run_id.clone();
@@ -606,7 +559,7 @@ impl Engine {
             self.emit(Event::NodeSettled { run_id, node: id.to_string(), index, status, error });
             return self.finish_foreach_if_done(ctx, id);
         }
-        let now = ts(self.clock.as_ref());
+        let now = stamp(self.clock.as_ref());
         let s = ctx.states.get_mut(id).expect("node");
         s.rec.status = status;
         s.rec.ended_at = Some(now);
@@ -619,8 +572,8 @@ impl Engine {
 
     /// A foreach node is done when every instance is: its outputs become lists in
     /// item order (null where an instance recorded nothing).
-    pub(crate) fn finish_foreach_if_done(&self, ctx: &mut RunCtx<'_>, id: &str) -> Result<()> {
-        let now = ts(self.clock.as_ref());
+    fn finish_foreach_if_done(&self, ctx: &mut RunCtx<'_>, id: &str) -> Result<()> {
+        let now = stamp(self.clock.as_ref());
         let run_id = ctx.run_id.clone();
         let s = ctx.states.get_mut(id).expect("node");
         if !s.instances.iter().all(|i| i.status.is_terminal()) {
@@ -653,7 +606,7 @@ impl Engine {
     }
 
     fn cancel_all(&self, ctx: &mut RunCtx<'_>) -> Result<()> {
-        let now = ts(self.clock.as_ref());
+        let now = stamp(self.clock.as_ref());
         let run_id = ctx.run_id.clone();
         for id in ctx.order {
             let s = ctx.states.get_mut(id).expect("node");
@@ -689,120 +642,3 @@ fn cancel_record(rec: &mut NodeRecord, now: &str) {
     }
 }
 
-/// Which nodes' state a node's expressions read: `None` when it cannot be told
-/// (SQL templates, or `nodes` read as a whole), so the context carries them all.
-fn reads_of(node: &Node) -> Option<Vec<String>> {
-    if matches!(node.kind, deckle_dsl::NodeKind::Sql(_)) {
-        return None;
-    }
-    let mut paths = Vec::new();
-    for t in node.params.values().chain(node.foreach.iter()) {
-        paths.extend(t.paths());
-    }
-    if let Some(w) = &node.when {
-        paths.extend(w.paths());
-    }
-    let mut ids = BTreeSet::new();
-    for p in paths {
-        match p.as_slice() {
-            [first, id, ..] if first == "nodes" => {
-                ids.insert(id.clone());
-            }
-            [first] if first == "nodes" => return None,
-            _ => {}
-        }
-    }
-    Some(ids.into_iter().collect())
-}
-
-/// Per-run state the engine threads through its steps.
-pub(crate) struct RunCtx<'a> {
-    pub(crate) wf: &'a Workflow,
-    pub(crate) run_id: String,
-    pub(crate) run_attempt: u32,
-    pub(crate) run_json: Value,
-    pub(crate) params: Value,
-    pub(crate) secret_env: Vec<(String, String)>,
-    pub(crate) run_dir: PathBuf,
-    pub(crate) states: HashMap<String, NodeState>,
-    pub(crate) order: &'a [String],
-    /// Topological position of each node.
-    pub(crate) pos: HashMap<String, usize>,
-    /// Direct dependants, by position.
-    dependants: Vec<Vec<usize>>,
-    /// Nodes each node's expressions read (`None`: all).
-    reads: HashMap<String, Option<Vec<String>>>,
-    /// Positions of pending nodes whose upstream may have changed.
-    pub(crate) dirty: BTreeSet<usize>,
-    /// Positions of nodes with queued attempts.
-    pub(crate) queued: BTreeSet<usize>,
-    /// Nodes not yet in a final state.
-    pub(crate) unsettled: usize,
-    /// Foreach instance records from earlier attempts of the run, reused on rerun.
-    pub(crate) old_instances: HashMap<(String, usize), NodeRecord>,
-    /// Retries restored from the store that are not due yet: node, attempt, due time.
-    pub(crate) delayed: Vec<(String, Queued, jiff::Timestamp)>,
-}
-
-impl<'a> RunCtx<'a> {
-    fn new(wf: &'a Workflow, run: &RunRecord, data_dir: &std::path::Path, secret_env: Vec<(String, String)>, order: &'a [String]) -> Self {
-        let pos: HashMap<String, usize> = order.iter().enumerate().map(|(i, id)| (id.clone(), i)).collect();
-        let mut dependants = vec![Vec::new(); order.len()];
-        for (i, id) in order.iter().enumerate() {
-            for d in &wf.nodes[id].needs {
-                if let Some(&p) = pos.get(d) {
-                    dependants[p].push(i);
-                }
-            }
-        }
-        RunCtx {
-            wf,
-            run_id: run.id.clone(),
-            run_attempt: run.attempt,
-            run_json: resolve::run_context(&run.id, &wf.id, &run.date, &run.logical_time, run.attempt),
-            params: Value::Object(run.params.clone()),
-            secret_env,
-            run_dir: artifacts::run_dir(data_dir, &wf.id, &run.date, &run.id),
-            states: HashMap::new(),
-            order,
-            pos,
-            dependants,
-            reads: wf.nodes.values().map(|n| (n.id.clone(), reads_of(n))).collect(),
-            dirty: (0..order.len()).collect(),
-            queued: BTreeSet::new(),
-            unsettled: 0,
-            old_instances: HashMap::new(),
-            delayed: Vec::new(),
-        }
-    }
-
-    pub(crate) fn enqueue(&mut self, id: &str, q: Queued) {
-        if let Some(s) = self.states.get_mut(id) {
-            s.queue.push_back(q);
-            self.queued.insert(self.pos[id]);
-        }
-    }
-
-    /// A node reached a final state: its dependants may now be decidable.
-    pub(crate) fn node_settled(&mut self, id: &str) {
-        self.unsettled -= 1;
-        let p = self.pos[id];
-        self.dirty.extend(self.dependants[p].iter().copied());
-    }
-
-    /// The expression context for `for_node`: params, run, and the status and outputs
-    /// of the nodes its expressions read.
-    pub(crate) fn context(&self, for_node: &str) -> Context {
-        let mut nodes = Map::new();
-        let mut add = |id: &String| {
-            if let Some(s) = self.states.get(id) {
-                nodes.insert(id.clone(), serde_json::json!({"status": s.rec.status.as_str(), "outputs": Value::Object(s.rec.outputs.clone())}));
-            }
-        };
-        match self.reads.get(for_node) {
-            Some(Some(ids)) => ids.iter().for_each(&mut add),
-            _ => self.order.iter().for_each(&mut add),
-        }
-        Context::new(self.params.clone(), self.run_json.clone(), Value::Object(nodes))
-    }
-}

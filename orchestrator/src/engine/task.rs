@@ -6,13 +6,14 @@ use deckle_protocol::sql::SqlSpec;
 use serde_json::{Map, Value};
 
 use crate::artifacts;
-use crate::engine::{Engine, RunCtx};
 use crate::executor::{Task, TaskKind};
 use crate::resolve;
 
+use super::state::RunCtx;
+
 /// Everything the executor needs for one attempt; an `Err` is a message naming what
 /// could not be resolved.
-pub(crate) fn build_task(engine: &Engine, ctx: &RunCtx<'_>, node: &Node, index: Option<usize>, attempt: u32) -> Result<Task, String> {
+pub(super) fn build_task(ctx: &RunCtx<'_>, node: &Node, index: Option<usize>, attempt: u32, preview_rows: usize) -> Result<Task, String> {
     let mut c = ctx.context(&node.id);
     c.run["attempt"] = Value::from(attempt);
     if let Some(i) = index {
@@ -41,7 +42,7 @@ pub(crate) fn build_task(engine: &Engine, ctx: &RunCtx<'_>, node: &Node, index: 
                     outputs.push(o.clone());
                 }
             }
-            let spec = SqlSpec { engine: engine_name, query, save_to, connection, preview_rows: engine.cfg.preview_rows };
+            let spec = SqlSpec { engine: engine_name, query, save_to, connection, preview_rows };
             let copy = artifacts::generated_input(&ctx.run_dir, &node.id, index, attempt);
             (TaskKind::Sql { spec }, outputs, Some(copy.to_string_lossy().into_owned()))
         }

@@ -11,10 +11,12 @@ use std::collections::{BTreeSet, HashMap};
 use deckle_dsl::Workflow;
 use serde_json::{Map, Value};
 
-use crate::engine::{Engine, NodeState, Queued, RunCtx, Started};
+use super::state::{NodeState, Queued, RunCtx, Started};
+use crate::clock::{stamp, Clock};
 use crate::error::{Error, Result};
 use crate::record::{NodeRecord, NodeStatus, RunStatus};
 use crate::resolve;
+use crate::store::StateStore;
 
 /// What to queue for an unfinished instance.
 fn resume_entry(rec: &NodeRecord) -> Queued {
@@ -39,10 +41,13 @@ fn queue_or_delay(ctx: &mut RunCtx<'_>, id: &str, q: Queued, due: Option<jiff::T
     }
 }
 
-pub(crate) fn restore(engine: &Engine, ctx: &mut RunCtx<'_>) -> Result<()> {
+/// Fill `ctx` from the store. Returns the foreach nodes that may have finished
+/// meanwhile (every instance settled): the engine settles them.
+pub(super) fn restore(store: &dyn StateStore, ctx: &mut RunCtx<'_>) -> Result<Vec<String>> {
+    let mut check_foreach = Vec::new();
     let mut parents: HashMap<String, NodeRecord> = HashMap::new();
     let mut instances: HashMap<String, Vec<NodeRecord>> = HashMap::new();
-    for r in engine.store.nodes(&ctx.run_id)? {
+    for r in store.nodes(&ctx.run_id)? {
         match r.index {
             None => {
                 parents.insert(r.node.clone(), r);
@@ -75,7 +80,7 @@ pub(crate) fn restore(engine: &Engine, ctx: &mut RunCtx<'_>) -> Result<()> {
                 st.instances = insts;
             }
             _ if node.foreach.is_some() => {
-                let items = match engine.foreach_items(ctx, node) {
+                let items = match ctx.foreach_items(node) {
                     Ok(items) => items.unwrap_or_default(),
                     Err(e) => {
                         // The upstream outputs it was computed from are recorded, so this
@@ -83,7 +88,7 @@ pub(crate) fn restore(engine: &Engine, ctx: &mut RunCtx<'_>) -> Result<()> {
                         let st = ctx.states.get_mut(id).expect("node");
                         st.rec.status = NodeStatus::Failed;
                         st.rec.error = Some(e);
-                        engine.save(&ctx.run_id, &st.rec)?;
+                        store.put_node(&ctx.run_id, &st.rec)?;
                         ctx.node_settled(id);
                         continue;
                     }
@@ -94,7 +99,7 @@ pub(crate) fn restore(engine: &Engine, ctx: &mut RunCtx<'_>) -> Result<()> {
                 st.rec.items = Some(items.len());
                 for i in insts.len()..items.len() {
                     let r = NodeRecord::new(id, Some(i));
-                    engine.store.put_node(&run_id, &r)?;
+                    store.put_node(&run_id, &r)?;
                     insts.push(r);
                 }
                 st.items = items;
@@ -103,7 +108,7 @@ pub(crate) fn restore(engine: &Engine, ctx: &mut RunCtx<'_>) -> Result<()> {
                 for (q, due) in queued {
                     queue_or_delay(ctx, id, q, due);
                 }
-                engine.finish_foreach_if_done(ctx, id)?;
+                check_foreach.push(id.clone());
             }
             _ => {
                 let rec = &ctx.states[id].rec;
@@ -112,7 +117,7 @@ pub(crate) fn restore(engine: &Engine, ctx: &mut RunCtx<'_>) -> Result<()> {
             }
         }
     }
-    Ok(())
+    Ok(check_foreach)
 }
 
 /// A recorded value back to the `-p` text that types to it again.
@@ -123,55 +128,53 @@ fn as_raw(v: &Value) -> String {
     }
 }
 
-impl Engine {
-    /// Reset a finished run for a rerun, as its next run attempt: with `from_failed`
-    /// succeeded nodes keep their state and outputs unless something they need is
-    /// re-run; every other node goes back to pending (its attempts stay in its
-    /// history). `params` change the run's params. Drive the result with
-    /// [`Engine::drive`].
-    pub async fn prepare_rerun(&self, wf: &Workflow, run_id: &str, from_failed: bool, params: &[(String, String)]) -> Result<Started> {
-        let mut run = self.store.get_run(run_id)?.ok_or_else(|| Error::NotFound(format!("run {run_id}")))?;
-        if run.status == RunStatus::Running {
-            return Err(Error::Conflict(format!("run {run_id} is still running; cancel it or wait for it to finish")));
-        }
-        let mut raw: Vec<(String, String)> = run.params.iter().filter(|(k, _)| wf.params.contains_key(*k)).map(|(k, v)| (k.clone(), as_raw(v))).collect();
-        raw.extend(params.iter().cloned());
-        let resolved = resolve::run_params(wf, &raw)?;
-        let nodes = self.store.nodes(run_id)?;
-        // Which nodes run again: every one that did not succeed, and everything downstream.
-        // (Records of hook notebooks, `@on_failure`, are not workflow nodes: left as they are.)
-        let mut again: BTreeSet<String> = nodes
-            .iter()
-            .filter(|r| r.index.is_none() && wf.nodes.contains_key(&r.node) && (!from_failed || r.status != NodeStatus::Succeeded))
-            .map(|r| r.node.clone())
-            .collect();
-        for id in wf.topo_order() {
-            if wf.nodes[&id].needs.iter().any(|d| again.contains(d)) {
-                again.insert(id);
-            }
-        }
-        for mut r in nodes.into_iter().filter(|r| r.index.is_none() && again.contains(&r.node)) {
-            r.status = NodeStatus::Pending;
-            r.outputs = Map::new();
-            r.error = None;
-            r.items = None;
-            r.started_at = None;
-            r.ended_at = None;
-            r.retry_at = None;
-            self.store.put_node(run_id, &r)?;
-        }
-        run.params = resolved.visible;
-        run.attempt += 1;
-        run.status = RunStatus::Running;
-        run.hooks_pending = false;
-        // The first start stays; each run attempt's start is kept beside it.
-        if run.attempts_started_at.is_empty() {
-            run.attempts_started_at.push(run.started_at.clone());
-        }
-        run.attempts_started_at.push(crate::engine::ts(self.clock.as_ref()));
-        run.ended_at = None;
-        self.store.put_run(&run)?;
-        self.store.flush().await?;
-        Ok(Started { run, secret_env: resolved.secret_env })
+/// Reset a finished run for a rerun, as its next run attempt: with `from_failed`
+/// succeeded nodes keep their state and outputs unless something they need is
+/// re-run; every other node goes back to pending (its attempts stay in its
+/// history). `params` change the run's params. Drive the result with
+/// [`Engine::drive`].
+pub(super) async fn prepare_rerun(store: &dyn StateStore, clock: &dyn Clock, wf: &Workflow, run_id: &str, from_failed: bool, params: &[(String, String)]) -> Result<Started> {
+    let mut run = store.get_run(run_id)?.ok_or_else(|| Error::NotFound(format!("run {run_id}")))?;
+    if run.status == RunStatus::Running {
+        return Err(Error::Conflict(format!("run {run_id} is still running; cancel it or wait for it to finish")));
     }
+    let mut raw: Vec<(String, String)> = run.params.iter().filter(|(k, _)| wf.params.contains_key(*k)).map(|(k, v)| (k.clone(), as_raw(v))).collect();
+    raw.extend(params.iter().cloned());
+    let resolved = resolve::run_params(wf, &raw)?;
+    let nodes = store.nodes(run_id)?;
+    // Which nodes run again: every one that did not succeed, and everything downstream.
+    // (Records of hook notebooks, `@on_failure`, are not workflow nodes: left as they are.)
+    let mut again: BTreeSet<String> = nodes
+        .iter()
+        .filter(|r| r.index.is_none() && wf.nodes.contains_key(&r.node) && (!from_failed || r.status != NodeStatus::Succeeded))
+        .map(|r| r.node.clone())
+        .collect();
+    for id in wf.topo_order() {
+        if wf.nodes[&id].needs.iter().any(|d| again.contains(d)) {
+            again.insert(id);
+        }
+    }
+    for mut r in nodes.into_iter().filter(|r| r.index.is_none() && again.contains(&r.node)) {
+        r.status = NodeStatus::Pending;
+        r.outputs = Map::new();
+        r.error = None;
+        r.items = None;
+        r.started_at = None;
+        r.ended_at = None;
+        r.retry_at = None;
+        store.put_node(run_id, &r)?;
+    }
+    run.params = resolved.visible;
+    run.attempt += 1;
+    run.status = RunStatus::Running;
+    run.hooks_pending = false;
+    // The first start stays; each run attempt's start is kept beside it.
+    if run.attempts_started_at.is_empty() {
+        run.attempts_started_at.push(run.started_at.clone());
+    }
+    run.attempts_started_at.push(stamp(clock));
+    run.ended_at = None;
+    store.put_run(&run)?;
+    store.flush().await?;
+    Ok(Started { run, secret_env: resolved.secret_env })
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use deckle_orchestrator::api::{router, ApiConfig};
+use deckle_orchestrator::http::{router, ApiConfig};
 use deckle_orchestrator::coordinator::{Coordinator, CoordinatorConfig};
 
 #[derive(Args, Debug)]

@@ -16,14 +16,6 @@ pub enum Error {
     /// A registered workflow failed validation: every problem, `file:line:column: message`.
     #[error("the workflow is invalid:\n{}", .0.join("\n"))]
     InvalidWorkflow(Vec<String>),
-    #[error("a valid bearer token is required (Authorization: Bearer <token>)")]
-    Unauthorized,
-    #[error("request too large: {0}")]
-    TooLarge(String),
-    #[error("{0}")]
-    UnsupportedMedia(String),
-    #[error("method not allowed on this route")]
-    MethodNotAllowed,
     #[error("state store: {0}")]
     Store(String),
     /// The data dir cannot be written (full, read-only): new work is refused until it can.

@@ -14,13 +14,11 @@
 //!   ([`registry`]), runs driven with remote workers as the executor ([`lease`]);
 //!   The [`planner`] fires schedule ticks, feeds backfills and starts queued runs
 //!   within `max_active_runs`; [`notify`] calls `on_failure` / `on_success` webhooks;
-//! - [`api`]: the HTTP API under `/api/v1`, its OpenAPI document and `/metrics`.
+//! - [`http`]: the one router: the JSON API under `/api/v1`, its OpenAPI document,
+//!   `/metrics` and the web UI, behind one auth layer.
 
-pub mod api;
-mod api_error;
 pub mod artifacts;
 pub mod attempt_notebook;
-mod auth;
 mod backfill;
 pub mod clock;
 pub mod coordinator;
@@ -31,6 +29,7 @@ pub mod error;
 mod durable;
 pub mod executor;
 pub mod health;
+pub mod http;
 pub mod lease;
 #[cfg(test)]
 mod lease_tests;
@@ -46,6 +45,5 @@ pub mod resolve;
 pub mod store;
 pub mod ticks;
 pub mod trigger;
-pub mod ui;
 
 pub use error::{Error, Result};

@@ -23,30 +23,9 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::{pages, run_page};
-use crate::api::AppState;
+use crate::http::auth::{session_of, session_value, token_matches, SESSION_COOKIE};
+use crate::http::{AppState, HttpError};
 use crate::error::Error;
-
-pub const SESSION_COOKIE: &str = "deckle_session";
-
-pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
-frame-src 'self' data: blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
-
-/// The session cookie's value for a token: a digest, so the cookie never holds the token.
-pub fn session_value(token: &str) -> String {
-    hex::encode(Sha256::digest(format!("deckle-session\0{token}").as_bytes()))
-}
-
-/// The session cookie sent with a request, if any.
-pub fn session_of(headers: &HeaderMap) -> Option<String> {
-    let cookies = headers.get_all(header::COOKIE);
-    cookies
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == SESSION_COOKIE)
-        .map(|(_, v)| v.to_string())
-}
 
 fn csrf_for(s: &AppState, headers: &HeaderMap) -> String {
     let session = session_of(headers).unwrap_or_default();
@@ -56,17 +35,17 @@ fn csrf_for(s: &AppState, headers: &HeaderMap) -> String {
 fn check_csrf(s: &AppState, headers: &HeaderMap, form: &HashMap<String, String>) -> Result<(), UiError> {
     let expected = csrf_for(s, headers);
     match form.get("csrf") {
-        Some(given) if crate::auth::token_matches(given, &expected) => Ok(()),
-        _ => Err(UiError(Error::Input("this form has expired or did not come from this server; reload the page and try again".into()))),
+        Some(given) if token_matches(given, &expected) => Ok(()),
+        _ => Err(UiError(Error::Input("this form has expired or did not come from this server; reload the page and try again".into()).into())),
     }
 }
 
 /// Errors on UI routes are pages, not JSON.
-pub struct UiError(Error);
+pub struct UiError(HttpError);
 
 impl From<Error> for UiError {
     fn from(e: Error) -> Self {
-        UiError(e)
+        UiError(e.into())
     }
 }
 
@@ -298,7 +277,7 @@ async fn login_form() -> Response {
 async fn login(State(s): State<AppState>, Form(form): Form<HashMap<String, String>>) -> Response {
     let given = form.get("token").map(|t| t.trim()).unwrap_or("");
     match &s.token {
-        Some(token) if crate::auth::token_matches(given, token) => {
+        Some(token) if token_matches(given, token) => {
             let cookie = format!("{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict", session_value(token));
             let mut r = see_other("/");
             if let Ok(v) = HeaderValue::from_str(&cookie) {

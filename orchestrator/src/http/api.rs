@@ -1,14 +1,11 @@
-//! The HTTP API under `/api/v1` (axum), its OpenAPI document (utoipa) and
-//! `/metrics`. Every error is an [`ApiError`] body; the status comes from
-//! [`crate::api_error`], the one place errors meet HTTP.
+//! The JSON API under `/api/v1`, its OpenAPI document (utoipa) and `/metrics`.
+//! Every error is an [`ApiError`] body; the status comes from [`super::error`], the
+//! one place errors meet HTTP.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -21,64 +18,15 @@ use deckle_protocol::task::TaskResult;
 use serde::Deserialize;
 use utoipa::OpenApi;
 
-use crate::coordinator::Coordinator;
+use super::extract::{ApiBytes, ApiJson};
+use super::{AppState, HttpError};
 use crate::error::Error;
 
-type ApiResult<T> = std::result::Result<T, Error>;
+type ApiResult<T> = std::result::Result<T, HttpError>;
 
-#[derive(Clone)]
-pub(crate) struct AppState {
-    pub(crate) c: Arc<Coordinator>,
-    pub(crate) token: Option<Arc<str>>,
-    /// Per-process secret for CSRF tokens of UI forms.
-    pub(crate) csrf_secret: Arc<str>,
-}
-
-/// Settings of the HTTP layer.
-#[derive(Debug, Clone)]
-pub struct ApiConfig {
-    /// Bearer token required on every route, when set.
-    pub token: Option<String>,
-    /// Largest request body accepted (registrations, notebook uploads).
-    pub max_body: usize,
-}
-
-/// JSON bodies whose rejections are [`ApiError`]s too: 400 for malformed JSON or a
-/// wrong shape, 413 past the size limit, 415 without a JSON content type.
-struct ApiJson<T>(T);
-
-impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
-    type Rejection = Error;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(ApiJson(v)),
-            Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(Error::TooLarge(r.body_text())),
-            Err(r) if r.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE => Err(Error::UnsupportedMedia(r.body_text())),
-            Err(r) => Err(Error::Input(r.body_text())),
-        }
-    }
-}
-
-/// Raw bodies (notebook uploads), with the size limit reported as JSON.
-struct ApiBytes(Bytes);
-
-impl<S: Send + Sync> FromRequest<S> for ApiBytes {
-    type Rejection = Error;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Bytes::from_request(req, state).await {
-            Ok(b) => Ok(ApiBytes(b)),
-            Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(Error::TooLarge(r.body_text())),
-            Err(r) => Err(Error::Input(r.body_text())),
-        }
-    }
-}
-
-pub fn router(c: Arc<Coordinator>, cfg: &ApiConfig) -> Router {
-    let csrf_secret: Arc<str> = Arc::from(uuid::Uuid::new_v4().simple().to_string());
-    let state = AppState { c, token: cfg.token.clone().map(Arc::from), csrf_secret };
-    let api = Router::new()
+/// The routes below `/api/v1`.
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
         .route("/health", get(health))
         .route("/workflows", get(list_workflows).post(register_workflow))
         .route("/workflows/{id}", get(get_workflow))
@@ -100,83 +48,7 @@ pub fn router(c: Arc<Coordinator>, cfg: &ApiConfig) -> Router {
         .route("/leases/{id}/heartbeat", post(heartbeat))
         .route("/leases/{id}/notebook", put(upload_notebook))
         .route("/leases/{id}/complete", post(complete))
-        .route("/openapi.json", get(openapi));
-    Router::new()
-        .nest("/api/v1", api)
-        .route("/metrics", get(metrics))
-        .merge(crate::ui::routes::router())
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(state.clone(), auth))
-        .layer(middleware::from_fn_with_state(cfg.max_body, refuse_oversize))
-        .layer(DefaultBodyLimit::max(cfg.max_body))
-        .with_state(state)
-}
-
-/// Pages anyone may load: the sign-in form and the assets it needs.
-const PUBLIC: [&str; 3] = ["/login", "/ui/app.css", "/ui/app.js"];
-
-/// A bearer token (API clients, workers) or the UI's session cookie, when the server
-/// has a token. Unauthenticated API calls get 401; pages send the browser to sign in.
-/// Every response gets the security headers.
-async fn auth(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    if let Some(token) = &s.token {
-        let path = req.uri().path();
-        let bearer = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-        let by_bearer = bearer.is_some_and(|g| crate::auth::token_matches(g, token));
-        let by_cookie = crate::ui::routes::session_of(req.headers()).is_some_and(|c| crate::auth::token_matches(&c, &crate::ui::routes::session_value(token)));
-        if !(by_bearer || by_cookie || PUBLIC.contains(&path)) {
-            let api = path.starts_with("/api/") || path == "/metrics" || bearer.is_some();
-            let refused = if api || req.method() != axum::http::Method::GET {
-                Error::Unauthorized.into_response()
-            } else {
-                axum::response::Redirect::to("/login").into_response()
-            };
-            return secured(refused);
-        }
-    }
-    secured(next.run(req).await)
-}
-
-/// Security headers. A response that set its own policy (a notebook output frame,
-/// framed by the app) keeps it; everything else may not be framed at all.
-fn secured(mut r: Response) -> Response {
-    let h = r.headers_mut();
-    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
-        h.insert(header::CONTENT_SECURITY_POLICY, axum::http::HeaderValue::from_static(crate::ui::routes::CSP));
-        h.insert(header::X_FRAME_OPTIONS, axum::http::HeaderValue::from_static("DENY"));
-    }
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, axum::http::HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, axum::http::HeaderValue::from_static("no-referrer"));
-    r
-}
-
-/// A body declared larger than the limit is refused with 413 before any handler
-/// runs. Its bytes are read and dropped first (up to a bound), so the client, still
-/// sending, gets the reply instead of a reset connection.
-async fn refuse_oversize(State(max): State<usize>, req: Request, next: Next) -> Response {
-    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    let Some(len) = declared.filter(|l| *l > max as u64) else {
-        return next.run(req).await;
-    };
-    let mut body = req.into_body().into_data_stream();
-    let mut drained = 0u64;
-    let bound = (max as u64).saturating_mul(4).max(16 << 20);
-    while drained < bound.min(len) {
-        match futures::StreamExt::next(&mut body).await {
-            Some(Ok(chunk)) => drained += chunk.len() as u64,
-            _ => break,
-        }
-    }
-    Error::TooLarge(format!("the body is {len} bytes; this server accepts at most {max}")).into_response()
-}
-
-async fn not_found() -> Error {
-    Error::NotFound("this route".into())
-}
-
-async fn method_not_allowed() -> Error {
-    Error::MethodNotAllowed
+        .route("/openapi.json", get(openapi))
 }
 
 #[utoipa::path(post, path = "/api/v1/workflows", request_body = RegisterWorkflow,
@@ -318,7 +190,7 @@ async fn get_blob(State(s): State<AppState>, Path(hash): Path<String>) -> ApiRes
     responses((status = 200, body = Vec<Lease>), (status = 204, description = "nothing ready within wait_secs")))]
 async fn take_leases(State(s): State<AppState>, ApiJson(req): ApiJson<LeaseRequest>) -> ApiResult<Response> {
     if req.worker.trim().is_empty() {
-        return Err(Error::Input("worker must name the worker".into()));
+        return Err(Error::Input("worker must name the worker".into()).into());
     }
     let wait = Duration::from_secs_f64(if req.wait_secs.is_finite() { req.wait_secs.clamp(0.0, 30.0) } else { 0.0 });
     let leases = s.c.board.take(&req.worker, &req.labels, req.max.clamp(1, 64) as usize, wait).await?;
@@ -357,7 +229,8 @@ async fn complete(State(s): State<AppState>, Path(id): Path<String>, ApiJson(res
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn metrics(State(s): State<AppState>) -> ApiResult<Response> {
+/// `/metrics`, in Prometheus' text format.
+pub(super) async fn metrics(State(s): State<AppState>) -> ApiResult<Response> {
     let text = s.c.metrics.render(&s.c.gauges()?);
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }

@@ -53,7 +53,7 @@ pub fn extract(html: &str, base: &str) -> (String, Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ui::notebook::render_notebook;
+    use crate::http::ui::notebook::render_notebook;
 
     #[test]
     fn html_outputs_move_to_their_own_urls_and_nothing_else_changes() {

@@ -70,6 +70,7 @@ const BODY_SNIPPET: usize = 256;
 /// Where and how to deliver one hook.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Webhook {
+    /// Where the hook is POSTed.
     pub url: String,
     /// Retries after the first attempt (default 3: up to 4 attempts).
     pub retries: u32,

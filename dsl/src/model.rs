@@ -8,6 +8,9 @@ use serde_json::Value;
 
 use crate::expr::{Expr, Template};
 
+/// The engines a SQL node may run on (shared with the coordinator and the worker).
+pub use deckle_protocol::sql::SqlEngine;
+
 #[derive(Debug, Clone)]
 pub struct Workflow {
     /// `workflow:` — `[a-z0-9_-]+`.
@@ -112,8 +115,8 @@ pub enum NodeKind {
 
 #[derive(Debug, Clone)]
 pub struct SqlNode {
-    /// `duckdb` (default), `spark`, `trino` (`presto` is an alias, normalized to `trino`).
-    pub engine: String,
+    /// `duckdb` (default), `spark`, `trino` (`presto` is an alias, read as `trino`).
+    pub engine: SqlEngine,
     /// A minijinja template over `params`, `run`, `nodes`.
     pub query: String,
     /// Where to write the result as Parquet, if anywhere (a template too).

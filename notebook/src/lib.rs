@@ -10,6 +10,8 @@
 //!
 //! - [`format`]: read (`nbformat.read` with its schema checks) and write
 //!   (`nbformat.writes` layout) `.ipynb` JSON;
+//! - [`python`]: Python's view of values: typed parameter values, Python's number
+//!   parsing and literal printing;
 //! - [`params`]: papermill's command-line parameters, typed as Python holds them;
 //! - [`translate`]: papermill's translators, the text of the injected cell per language;
 //! - [`inject`]: papermill's notebook preparation (defaults, injected cell, metadata);
@@ -22,6 +24,7 @@ pub mod error_cells;
 pub mod format;
 pub mod inject;
 pub mod params;
+pub mod python;
 pub mod translate;
 
 pub use error::{Error, Result};

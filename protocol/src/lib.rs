@@ -6,11 +6,13 @@
 //! - [`api`]: request and reply bodies of `/api/v1` (the route table is there);
 //! - [`record`]: the persisted run, node and attempt records the API returns;
 //! - [`task`]: one node attempt to execute and its result (what a lease carries);
-//! - [`sql`]: a SQL node, rendered.
+//! - [`sql`]: a SQL node, rendered, and the SQL engines;
+//! - [`backoff`]: the pauses between retries, on both sides.
 //!
 //! Reading and writing notebooks is `deckle-notebook`'s.
 
 pub mod api;
+pub mod backoff;
 pub mod record;
 pub mod sql;
 pub mod task;

@@ -32,7 +32,7 @@ use zeromq::SocketRecv;
 
 use crate::error::{Error, Result};
 use crate::kernelspec::KernelSpec;
-use crate::zygote::{Proc, Zygote};
+use crate::zygote::{describe_exit, Proc, Zygote};
 
 /// A message from the kernel, with its content as the kernel sent it.
 #[derive(Debug, Clone)]
@@ -180,18 +180,6 @@ fn spawn_tail<R: AsyncRead + Unpin + Send + 'static>(r: R, tail: Arc<Mutex<VecDe
             t.push_back(line);
         }
     })
-}
-
-pub(crate) fn describe_exit(status: ExitStatus) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (_, Some(sig)) => {
-            let name = nix::sys::signal::Signal::try_from(sig).map(|s| s.as_str().to_string()).unwrap_or_else(|_| sig.to_string());
-            format!("killed by signal {name}")
-        }
-        (Some(code), _) => format!("exited with status {code}"),
-        _ => "exited".into(),
-    }
 }
 
 impl Kernel {

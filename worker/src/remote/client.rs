@@ -8,6 +8,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use deckle_protocol::api::{ApiError, HeartbeatReply, Lease, LeaseRequest};
+use deckle_protocol::backoff::Backoff;
 use deckle_protocol::task::TaskResult;
 use reqwest::{RequestBuilder, Response, StatusCode};
 use tokio::time::Instant;
@@ -142,15 +143,20 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T>>,
 {
-    let mut pause = Duration::from_millis(250);
+    let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(4)).with_deadline(deadline.into_std());
     loop {
-        match op().await {
-            Err(e) if e.is_transient() && Instant::now() + pause < deadline => {
+        let r = op().await;
+        // A pause is taken only for a transient failure (tokio's clock: tests may pause it).
+        let pause = match &r {
+            Err(e) if e.is_transient() => backoff.next_delay_at(Instant::now().into_std()),
+            _ => None,
+        };
+        match (r, pause) {
+            (Err(e), Some(pause)) => {
                 warn!(what, error = %e, retry_in_secs = pause.as_secs_f64(), "request failed; retrying");
                 tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(4));
             }
-            r => return r,
+            (r, _) => return r,
         }
     }
 }

@@ -14,7 +14,7 @@
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::process::{ExitStatus, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,7 +32,7 @@ use zeromq::SocketRecv;
 
 use crate::error::{Error, Result};
 use crate::kernelspec::KernelSpec;
-use crate::zygote::{describe_exit, Proc, Zygote};
+use crate::zygote::{Proc, Zygote};
 
 /// A message from the kernel, with its content as the kernel sent it.
 #[derive(Debug, Clone)]

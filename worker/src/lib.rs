@@ -38,7 +38,6 @@ pub mod notebook;
 pub mod outputs;
 pub mod path_format;
 pub mod pool;
-mod record;
 pub mod remote;
 pub mod sql;
 pub mod task_run;

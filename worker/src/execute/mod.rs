@@ -8,8 +8,7 @@
 //! trace in the notebook), Deckle marks the cell `failed`, adds an `error` output
 //! saying what happened, and inserts papermill's error cells.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -22,7 +21,6 @@ use crate::kernel::{Kernel, KernelEvent, LaunchOptions};
 use crate::kernelspec::{self, ProcessEnv};
 use crate::notebook;
 use crate::outputs::{self, Recorded};
-use crate::params::Params;
 mod options;
 mod record;
 

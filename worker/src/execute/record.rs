@@ -468,7 +468,7 @@ pub(crate) fn progress_bar(enabled: bool, len: usize) -> ProgressBar {
 
 #[cfg(test)]
 mod tests {
-    use super::options::ExecuteOptions;
+    use crate::execute::ExecuteOptions;
     use crate::kernel::KernelMsg;
 
     fn stream(text: &str) -> KernelMsg {

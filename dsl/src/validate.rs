@@ -12,7 +12,7 @@ use crate::model::{NodeKind, Workflow};
 use crate::notebook;
 use crate::parse::{suggest, NodeSpans, Spans};
 
-/// What `run.<key>` can name (DESIGN.md "The workflow file").
+/// What `run.<key>` can name (see `docs/workflow-format.md`).
 const RUN_KEYS: &[&str] = &["id", "date", "logical_time", "attempt", "workflow"];
 /// Identifiers CEL resolves itself: type names, used as `type(x) == int`.
 const CEL_NAMES: &[&str] = &["int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type", "dyn"];

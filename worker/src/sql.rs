@@ -32,8 +32,11 @@ use crate::notebook::{new_code_cell, new_markdown_cell};
 
 /// Tags of the generated cells, so tools (and tests) can find them.
 pub const TAG_CONNECT: &str = "deckle-sql-connect";
+/// Tag of the generated query cell.
 pub const TAG_QUERY: &str = "deckle-sql-query";
+/// Tag of the generated preview cell.
 pub const TAG_PREVIEW: &str = "deckle-sql-preview";
+/// Tag of the generated cell that records the outputs.
 pub const TAG_RECORD: &str = "deckle-sql-record";
 
 /// The engines a SQL node may name (the alias `presto` included).

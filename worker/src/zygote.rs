@@ -28,8 +28,11 @@ const SOURCE: &str = include_str!("zygote.py");
 /// directory and launch environment are given to each fork, so they are not part of it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ZygoteKey {
+    /// The kernelspec's Python interpreter.
     pub interpreter: String,
+    /// Its interpreter flags (before `-m ipykernel_launcher`).
     pub interpreter_flags: Vec<String>,
+    /// The kernelspec's environment.
     pub env: BTreeMap<String, String>,
 }
 
@@ -50,6 +53,7 @@ struct Io {
     stdout: Lines<BufReader<ChildStdout>>,
 }
 
+/// A process that forks ready-to-initialize ipykernel kernels.
 pub struct Zygote {
     io: Mutex<Io>,
     _child: Child,

@@ -8,15 +8,22 @@ use super::literal::python_float_repr;
 /// One parameter value, typed the way papermill (Python) would hold it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ParamValue {
+    /// `None`.
     Null,
+    /// `True` / `False`.
     Bool(bool),
+    /// An `int` that fits in 64 bits.
     Int(i64),
     /// An integer beyond `i64`, which Python keeps exactly: decimal digits
     /// with an optional leading `-`.
     BigInt(String),
+    /// A `float`, NaN and infinities included.
     Float(f64),
+    /// A `str`.
     Str(String),
+    /// A `list`.
     List(Vec<ParamValue>),
+    /// A `dict`, in insertion order.
     Map(IndexMap<String, ParamValue>),
 }
 

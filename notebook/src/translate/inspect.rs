@@ -29,6 +29,7 @@ pub fn infer_parameter_names(lang: Language, parameters_cell_source: &str) -> Ve
 /// One parameter of a parameters cell, as papermill's `Parameter` tuple.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InspectedParam {
+    /// The assigned name.
     pub name: String,
     /// The annotation or `# type:` comment; `None` when there is neither.
     pub inferred_type_name: String,

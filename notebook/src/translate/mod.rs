@@ -31,14 +31,23 @@ pub use crate::python::literal::{python_float_repr, shlex_quote, unicode_escape}
 /// A kernel language papermill can write parameters for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Language {
+    /// Python (also `pysparkkernel`).
     Python,
+    /// R (also `sparkrkernel`).
     R,
+    /// Scala (also `sparkkernel`).
     Scala,
+    /// Julia.
     Julia,
+    /// MATLAB.
     Matlab,
+    /// C# (.NET Interactive).
     CSharp,
+    /// F# (.NET Interactive).
     FSharp,
+    /// PowerShell (.NET Interactive).
     PowerShell,
+    /// Bash.
     Bash,
 }
 

@@ -35,17 +35,24 @@ const IOPUB_GRACE: Duration = Duration::from_secs(5);
 /// What a finished run produced.
 #[derive(Debug)]
 pub struct ExecuteReport {
+    /// The output notebook as written.
     pub notebook: Value,
+    /// How many code cells ran.
     pub cells_executed: usize,
+    /// Declared outputs and scraps the notebook recorded.
     pub recorded: Recorded,
+    /// Seconds from start to end.
     pub duration: f64,
+    /// Warnings papermill would log (unknown parameters, no parameters cell, …).
     pub warnings: Vec<String>,
 }
 
 /// A failed run: the error, and the notebook as it was written.
 #[derive(Debug)]
 pub struct ExecuteFailure {
+    /// What went wrong.
     pub error: Error,
+    /// The notebook as recorded up to the failure, when there is one.
     pub notebook: Option<Value>,
 }
 

@@ -18,19 +18,29 @@ pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 64 << 20;
 /// secrets travel there.)
 #[derive(Clone)]
 pub struct ExecuteOptions {
+    /// The notebook to run (`-` is stdin).
     pub input: PathBuf,
     /// Where to write; `None` runs without writing (library use), `-` is stdout.
     pub output: Option<PathBuf>,
+    /// Parameters to inject.
     pub params: Params,
+    /// `-k`: the kernel, instead of the notebook's.
     pub kernel: Option<String>,
+    /// `-l`: the language for the translator, instead of the notebook's.
     pub language: Option<String>,
+    /// `--cwd`: the kernel's working directory.
     pub cwd: Option<PathBuf>,
+    /// `--prepare-only`: write the parameterized notebook without running it.
     pub prepare_only: bool,
+    /// `--report-mode`: hide code cells' input in the output.
     pub report_mode: bool,
+    /// `--log-output`: log cell outputs as they arrive.
     pub log_output: bool,
+    /// `--progress-bar`: show a progress bar on stderr.
     pub progress_bar: bool,
     /// Per cell, as papermill's `--execution-timeout`.
     pub execution_timeout: Option<Duration>,
+    /// How long the kernel may take to start (`--start-timeout`).
     pub start_timeout: Duration,
     /// Declared outputs to fetch after the last cell.
     pub outputs: Vec<String>,
@@ -111,6 +121,7 @@ impl std::fmt::Debug for ExecuteOptions {
 }
 
 impl ExecuteOptions {
+    /// Run `input` into `output` with papermill's defaults.
     pub fn new(input: impl Into<PathBuf>, output: impl Into<PathBuf>) -> Self {
         ExecuteOptions {
             input: input.into(),
@@ -144,6 +155,7 @@ impl ExecuteOptions {
         }
     }
 
+    /// The same options with these parameters.
     pub fn with_params(mut self, params: Params) -> Self {
         self.params = params;
         self
@@ -165,6 +177,7 @@ impl StopNote {
         }
     }
 
+    /// The kind and message set, if any.
     pub fn get(&self) -> Option<(String, String)> {
         self.0.lock().ok().and_then(|g| g.clone())
     }
@@ -180,7 +193,9 @@ impl std::fmt::Debug for StopNote {
 /// written and flushed as it arrives.
 #[derive(Clone, Default)]
 pub struct StreamFiles {
+    /// Where stdout goes, if anywhere.
     pub stdout: Option<std::sync::Arc<std::sync::Mutex<std::fs::File>>>,
+    /// Where stderr goes, if anywhere.
     pub stderr: Option<std::sync::Arc<std::sync::Mutex<std::fs::File>>>,
 }
 

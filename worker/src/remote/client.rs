@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 /// A request that takes longer than this (other than the long-poll) has failed.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The coordinator's HTTP API, as a worker uses it.
 #[derive(Clone, Debug)]
 pub struct Client {
     http: reqwest::Client,
@@ -37,6 +38,7 @@ impl Client {
         Ok(Client { http, base: server.trim_end_matches('/').to_string(), token })
     }
 
+    /// The server's base URL.
     pub fn server(&self) -> &str {
         &self.base
     }
@@ -82,6 +84,7 @@ impl Client {
         resp.json().await.map_err(|e| Error::Http { what: what.into(), message: format!("bad reply: {e}") })
     }
 
+    /// Renew `lease` (POST `/leases/{id}/heartbeat`), within `timeout`.
     pub async fn heartbeat(&self, lease: &str, timeout: Duration) -> Result<HeartbeatReply> {
         let what = "heartbeat";
         let req = self.http.post(self.url(&format!("leases/{lease}/heartbeat"))).timeout(timeout);
@@ -114,6 +117,7 @@ impl Client {
         self.send(what, Some(lease), req).await.map(drop)
     }
 
+    /// Report `lease`'s result (POST `/leases/{id}/complete`).
     pub async fn complete(&self, lease: &str, result: &TaskResult) -> Result<()> {
         let req = self.http.post(self.url(&format!("leases/{lease}/complete"))).json(result).timeout(REQUEST_TIMEOUT);
         self.send("completing", Some(lease), req).await.map(drop)

@@ -81,7 +81,7 @@ fn validate_json(args: &ValidateArgs) -> i32 {
                 "nodes": wf.nodes.len(),
                 "order": wf.topo_order(),
                 "params": wf.params.keys().collect::<Vec<_>>(),
-                "schedule": wf.schedule.as_ref().map(|s| serde_json::json!({"cron": s.cron, "timezone": s.timezone, "catchup": s.catchup})),
+                "schedule": wf.schedule.as_ref().map(|s| serde_json::json!({"cron": s.cron.as_str(), "timezone": s.timezone, "catchup": s.catchup})),
                 "diagnostics": l.warnings.iter().map(diag).collect::<Vec<_>>(),
             });
             (0, body)

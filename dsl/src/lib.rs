@@ -25,6 +25,7 @@
 #![warn(missing_docs)]
 
 mod cel_glue;
+pub mod cron;
 pub mod diag;
 pub mod duration;
 pub mod expr;
@@ -37,6 +38,7 @@ mod yaml;
 
 use std::path::Path;
 
+pub use cron::CronExpr;
 pub use diag::{Diagnostic, Diagnostics, Pos, Severity};
 pub use expr::{CompileError, Context, EvalError, Expr, Template};
 pub use graph::{to_dot, to_mermaid};

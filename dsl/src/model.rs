@@ -81,8 +81,8 @@ pub struct WebhookSpec {
 /// `schedule:`: when runs are created.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Schedule {
-    /// A five-field cron expression.
-    pub cron: String,
+    /// A five-field cron expression, parsed.
+    pub cron: crate::CronExpr,
     /// An IANA time zone the cron expression is read in (default `UTC`).
     pub timezone: String,
     /// Whether missed ticks are run after a pause or a downtime.

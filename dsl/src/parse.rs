@@ -375,12 +375,14 @@ impl Parser<'_> {
         // `schedule: "0 3 * * *"` is shorthand for `{ cron: "0 3 * * *" }`.
         if let Yaml::Str(cron) = &n.value {
             spans.cron = Some(n.pos);
-            return Some(Schedule { cron: cron.clone(), timezone: "UTC".into(), catchup: false });
+            let cron = self.cron(cron, n.pos)?;
+            return Some(Schedule { cron, timezone: "UTC".into(), catchup: false });
         }
         let f = self.fields(n, "`schedule`", SCHEDULE_KEYS, &["cron"])?;
         let cron = f.get("cron").and_then(|e| {
             spans.cron = Some(e.value.pos);
-            self.string(&e.value, "`schedule.cron`")
+            let text = self.string(&e.value, "`schedule.cron`")?;
+            self.cron(&text, e.value.pos)
         });
         let timezone = match f.get("timezone") {
             Some(e) => {
@@ -389,8 +391,20 @@ impl Parser<'_> {
             }
             None => "UTC".into(),
         };
+        // Without a time zone database (a bare container) every zone would look
+        // unknown: only check when there is one.
+        if !jiff::tz::db().is_definitively_empty() {
+            if let Err(e) = crate::cron::time_zone(&timezone) {
+                self.sink.error(spans.timezone.unwrap_or(n.pos), e);
+            }
+        }
         let catchup = f.get("catchup").and_then(|e| self.bool(&e.value, "`schedule.catchup`")).unwrap_or(false);
         Some(Schedule { cron: cron?, timezone, catchup })
+    }
+
+    /// A cron expression, parsed here once; a bad one is reported at `pos`.
+    fn cron(&mut self, text: &str, pos: Pos) -> Option<crate::CronExpr> {
+        crate::CronExpr::parse(text).map_err(|e| self.sink.error(pos, e)).ok()
     }
 
     fn params(&mut self, n: &YNode) -> IndexMap<String, ParamSpec> {
@@ -724,6 +738,28 @@ mod tests {
         let mut sink = Sink::new(Path::new("dir/wf.yaml"));
         let (wf, _) = build(&root.unwrap(), Path::new("dir/wf.yaml"), &mut sink);
         (wf, sink.sorted().into_iter().map(|d| format!("{}:{}: {}", d.line, d.column, d.message)).collect())
+    }
+
+    /// The cron expression was parsed twice (here and again by the scheduler) with a
+    /// hand-copied message; now once, as it is read, and the schedule keeps it.
+    #[test]
+    fn a_schedule_is_parsed_once_and_each_problem_is_reported_where_it_is() {
+        let (wf, errs) = parse("workflow: w\nschedule: { cron: ' 0 3 * * 1-5 ', timezone: Europe/Paris }\nnodes:\n  a: { notebook: a.ipynb }\n");
+        assert!(errs.is_empty(), "{errs:?}");
+        let s = wf.schedule.expect("a schedule");
+        assert_eq!(s.cron.as_str(), "0 3 * * 1-5");
+        assert_eq!((s.timezone.as_str(), s.catchup), ("Europe/Paris", false));
+        let (_, errs) = parse("workflow: w\nschedule: { cron: '0 3 * *', timezone: Mars/Olympus }\nnodes:\n  a: { notebook: a.ipynb }\n");
+        let with_tz_db = !jiff::tz::db().is_definitively_empty();
+        assert_eq!(errs.len(), if with_tz_db { 2 } else { 1 }, "{errs:?}");
+        assert!(errs[0].starts_with("2:19: bad cron `0 3 * *`: "), "{errs:?}");
+        assert!(errs[0].ends_with("(expected 5 fields: minute hour day-of-month month day-of-week)"), "{errs:?}");
+        if with_tz_db {
+            assert_eq!(errs[1], "2:40: unknown time zone `Mars/Olympus` (use an IANA name such as `America/Los_Angeles` or `UTC`)");
+        }
+        let (wf, errs) = parse("workflow: w\nschedule: '*/5 * * * *'\nnodes:\n  a: { notebook: a.ipynb }\n");
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(wf.schedule.unwrap().cron.to_string(), "*/5 * * * *", "the shorthand form");
     }
 
     #[test]

@@ -24,7 +24,6 @@ pub(crate) fn validate(wf: &Workflow, spans: &Spans, sink: &mut Sink) {
     if wf.nodes.len() > MAX_NODES {
         sink.error(spans.root, format!("the workflow has {} nodes; at most {MAX_NODES} are allowed", wf.nodes.len()));
     }
-    schedule(wf, spans, sink);
     engines(wf, spans, sink);
     unknown_needs(wf, spans, sink);
     cycles(wf, spans, sink);
@@ -67,19 +66,6 @@ pub(crate) fn validate(wf: &Workflow, spans: &Spans, sink: &mut Sink) {
                 }
             }
         }
-    }
-}
-
-fn schedule(wf: &Workflow, spans: &Spans, sink: &mut Sink) {
-    let Some(s) = &wf.schedule else { return };
-    let parser = croner::parser::CronParser::builder().seconds(croner::parser::Seconds::Disallowed).build();
-    if let Err(e) = parser.parse(&s.cron) {
-        sink.error(spans.cron.unwrap_or(spans.root), format!("bad cron `{}`: {e} (expected 5 fields: minute hour day-of-month month day-of-week)", s.cron));
-    }
-    // Without a time zone database (a bare container) every zone would look
-    // unknown: only check when there is one.
-    if !jiff::tz::db().is_definitively_empty() && jiff::tz::TimeZone::get(&s.timezone).is_err() {
-        sink.error(spans.timezone.unwrap_or(spans.root), format!("unknown time zone `{}` (use an IANA name such as `America/Los_Angeles` or `UTC`)", s.timezone));
     }
 }
 

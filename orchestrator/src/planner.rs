@@ -145,7 +145,7 @@ impl Coordinator {
             let Some(v) = entry.versions.last() else { continue };
             let wf = self.registry.load(&entry.id, v.version)?;
             let Some(sched) = &wf.schedule else { continue };
-            let cron = Cron::parse(&sched.cron, &sched.timezone).map_err(Error::Input)?;
+            let cron = Cron::of_schedule(sched).map_err(Error::Input)?;
             let mut doc = self.schedule_doc(&entry.id)?;
             if get_doc::<ScheduleDoc>(self.store.as_ref(), DocKind::Schedule, &entry.id)?.is_none() {
                 put_doc(self.store.as_ref(), DocKind::Schedule, &entry.id, &doc)?;
@@ -183,10 +183,10 @@ impl Coordinator {
         let next = if doc.paused {
             None
         } else {
-            Cron::parse(&sched.cron, &sched.timezone).ok().and_then(|c| c.next_after(self.clock.now().max(doc.last_tick.unwrap_or(doc.since))))
+            Cron::of_schedule(sched).ok().and_then(|c| c.next_after(self.clock.now().max(doc.last_tick.unwrap_or(doc.since))))
         };
         Ok(Some(ScheduleState {
-            cron: sched.cron.clone(),
+            cron: sched.cron.to_string(),
             timezone: sched.timezone.clone(),
             catchup: sched.catchup,
             paused: doc.paused,

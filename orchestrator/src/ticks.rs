@@ -39,7 +39,7 @@
 //! to + 1 day 00:00)` under the rule above; use `0 */6 * * *` for wall-clock aligned
 //! six-hourly times).
 
-use croner::parser::{CronParser, Seconds};
+use deckle_dsl::CronExpr;
 use jiff::civil::{self, Date, DateTime};
 use jiff::tz::{Offset, TimeZone};
 use jiff::{SignedDuration, Timestamp, ToSpan};
@@ -63,19 +63,23 @@ impl Cron {
     /// Parses a 5-field cron expression (seconds are not allowed) and an IANA time
     /// zone name; the message names what is wrong.
     pub fn parse(cron: &str, timezone: &str) -> Result<Cron, String> {
-        let tz = TimeZone::get(timezone.trim()).map_err(|_| {
-            format!("unknown time zone `{timezone}` (use an IANA name such as `America/Los_Angeles` or `UTC`)")
-        })?;
-        Cron::parse_in(cron, tz)
+        Cron::parse_in(cron, deckle_dsl::cron::time_zone(timezone)?)
     }
 
     /// Parses a cron expression evaluated in an already resolved time zone.
     pub fn parse_in(cron: &str, tz: TimeZone) -> Result<Cron, String> {
-        let expression = cron.trim();
-        let parsed = CronParser::builder().seconds(Seconds::Disallowed).build().parse(expression).map_err(|e| {
-            format!("bad cron `{cron}`: {e} (expected 5 fields: minute hour day-of-month month day-of-week)")
-        })?;
-        Ok(Cron { expression: expression.to_string(), cron: parsed, tz })
+        Ok(Cron::of(&CronExpr::parse(cron)?, tz))
+    }
+
+    /// An expression parsed already (a workflow's schedule), in `tz`.
+    pub fn of(expr: &CronExpr, tz: TimeZone) -> Cron {
+        Cron { expression: expr.as_str().to_string(), cron: expr.pattern().clone(), tz }
+    }
+
+    /// A workflow's schedule; the time zone was checked when the file was read, but
+    /// a server's time zone database may differ from the validating machine's.
+    pub fn of_schedule(s: &deckle_dsl::Schedule) -> Result<Cron, String> {
+        Ok(Cron::of(&s.cron, deckle_dsl::cron::time_zone(&s.timezone)?))
     }
 
     /// The expression as given (trimmed).

@@ -12,6 +12,4 @@ pub mod routes;
 pub mod run_page;
 pub mod templates;
 #[cfg(test)]
-mod legacy_compare;
-#[cfg(test)]
 mod pages_tests;

@@ -11,7 +11,7 @@ use super::pages::{self, Fault, Frame, Page};
 use super::run_page::{self, AttemptView};
 
 /// Markup, quotes and an ampersand: everything the escape must change.
-pub(super) const H: &str = "<script>alert('x')</script>\"&";
+const H: &str = "<script>alert('x')</script>\"&";
 /// [`H`] as the escape writes it.
 const H_ESCAPED: &str = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&quot;&amp;";
 
@@ -23,13 +23,13 @@ fn hostile(what: &str) -> String {
     format!("{what}{H}")
 }
 
-pub(super) fn frame() -> Frame {
+fn frame() -> Frame {
     let mut f = Frame::new(hostile("title"), hostile("csrf")).live(&hostile("run"), false);
     f.fault = Some(Fault { message: hostile("fault"), since: "2024-05-01 10:00:00Z".into() });
     f
 }
 
-pub(super) fn summaries() -> Vec<WorkflowSummary> {
+fn summaries() -> Vec<WorkflowSummary> {
     vec![
         from(json!({"id": hostile("wf"), "description": hostile("description"), "latest_version": 2, "nodes": 3,
             "latest_run": run_record("failed", json!({"kind": "manual"})),
@@ -44,7 +44,7 @@ fn node_ids() -> Vec<String> {
     vec![hostile("node"), "ünïcödé_and_a_long_name".into(), "last".into()]
 }
 
-pub(super) fn detail(paused: bool) -> WorkflowDetail {
+fn detail(paused: bool) -> WorkflowDetail {
     let ids = node_ids();
     from(json!({
         "id": hostile("wf"), "description": hostile("description"),
@@ -67,7 +67,7 @@ pub(super) fn detail(paused: bool) -> WorkflowDetail {
     }))
 }
 
-pub(super) fn manual_detail() -> WorkflowDetail {
+fn manual_detail() -> WorkflowDetail {
     let mut d = detail(false);
     d.schedule = None;
     d.description = None;
@@ -87,7 +87,7 @@ fn attempt(n: u32, status: &str, extra: serde_json::Value) -> serde_json::Value 
     a
 }
 
-pub(super) fn node_records() -> Vec<NodeRecord> {
+fn node_records() -> Vec<NodeRecord> {
     let ids = node_ids();
     vec![
         from(json!({"node": ids[0], "index": null, "status": "failed", "outputs": {"out": H}, "error": hostile("error"), "items": null, "started_at": null, "ended_at": null,
@@ -102,20 +102,20 @@ pub(super) fn node_records() -> Vec<NodeRecord> {
     ]
 }
 
-pub(super) fn runs() -> Vec<(RunRecord, Vec<NodeRecord>)> {
+fn runs() -> Vec<(RunRecord, Vec<NodeRecord>)> {
     vec![(from(run_record("failed", json!({"kind": "manual"}))), node_records()), (from(run_record("running", json!({"kind": "schedule"}))), vec![])]
 }
 
-pub(super) fn run_detail(status: &str, trigger: serde_json::Value) -> RunDetail {
+fn run_detail(status: &str, trigger: serde_json::Value) -> RunDetail {
     RunDetail { run: from(run_record(status, trigger)), nodes: node_records() }
 }
 
-pub(super) fn needs() -> Vec<(String, Vec<String>)> {
+fn needs() -> Vec<(String, Vec<String>)> {
     let ids = node_ids();
     vec![(ids[0].clone(), vec![]), (ids[1].clone(), vec![ids[0].clone()]), (ids[2].clone(), vec![ids[1].clone(), "gone".into()])]
 }
 
-pub(super) fn backfill(status: &str) -> Backfill {
+fn backfill(status: &str) -> Backfill {
     from(json!({"id": hostile("bf"), "workflow": hostile("wf"), "version": 1, "status": status, "every": hostile("1d"), "parallel": 2, "reverse": status == "running",
         "only_failed": false, "params": {}, "created_at": hostile("created"), "ended_at": null,
         "dates": [
@@ -125,7 +125,7 @@ pub(super) fn backfill(status: &str) -> Backfill {
 }
 
 /// A notebook whose output holds markup, and an error.
-pub(super) fn notebook() -> serde_json::Value {
+fn notebook() -> serde_json::Value {
     json!({"cells": [
         {"cell_type": "code", "source": H, "metadata": {}, "execution_count": 1, "outputs": [
             {"output_type": "stream", "name": "stdout", "text": H},
@@ -136,7 +136,7 @@ pub(super) fn notebook() -> serde_json::Value {
 }
 
 /// Every page, with a name, rendered with [`frame`].
-pub(super) fn all_pages() -> Vec<(String, Page)> {
+fn all_pages() -> Vec<(String, Page)> {
     let d = run_detail("failed", json!({"kind": "backfill", "id": hostile("bf")}));
     let rec = &d.nodes[0];
     let mut pages = vec![

@@ -22,9 +22,9 @@ use deckle_protocol::api::{CreateBackfill, Rerun, TriggerRun};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use super::escape::url;
 use super::pages::{self, Fault, Frame, Page};
 use super::{dag, notebook, run_page};
-use crate::http::ui::escape::url;
 use crate::http::auth::{session_of, session_value, token_matches, SESSION_COOKIE};
 use crate::http::{AppState, HttpError};
 use crate::error::Error;

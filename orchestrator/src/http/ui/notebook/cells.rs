@@ -5,8 +5,7 @@ use serde_json::{Map, Value};
 
 use super::markdown::render_markdown;
 use super::outputs::{render_output, CellErrors};
-use super::{bad, multiline, Rendered};
-use crate::http::ui::escape::push_escaped;
+use super::{bad, multiline, push_text, Rendered};
 
 fn format_duration(secs: f64) -> String {
     if secs < 60.0 {
@@ -115,9 +114,7 @@ pub(super) fn render_cell(
             ));
             match source {
                 Some(src) => {
-                    out.push_str("<pre class=\"raw\">");
-                    push_escaped(out, &src);
-                    out.push_str("</pre>");
+                    push_text(out, "<pre class=\"raw\">", &src, "</pre>");
                 }
                 None => bad(out, &format!("cell {index}: source could not be read")),
             }
@@ -167,9 +164,7 @@ pub(super) fn render_cell(
             out.push_str("]:</div>");
             match source {
                 Some(src) => {
-                    out.push_str("<pre class=\"source\"><code>");
-                    push_escaped(out, &src);
-                    out.push_str("</code></pre>");
+                    push_text(out, "<pre class=\"source\"><code>", &src, "</code></pre>");
                 }
                 None => bad(out, &format!("cell {index}: source could not be read")),
             }
@@ -212,9 +207,7 @@ pub(super) fn render_cell(
             ));
             bad(out, &format!("cell {index} has an unknown type {other:?}"));
             if let Some(src) = source {
-                out.push_str("<pre class=\"raw\">");
-                push_escaped(out, &src);
-                out.push_str("</pre>");
+                push_text(out, "<pre class=\"raw\">", &src, "</pre>");
             }
             out.push_str("</section>");
         }

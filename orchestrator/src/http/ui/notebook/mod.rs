@@ -57,9 +57,14 @@ fn multiline(v: Option<&Value>) -> Option<String> {
 
 /// A note where something could not be read or shown.
 fn bad(out: &mut String, note: &str) {
-    out.push_str("<p class=\"bad\">");
-    push_escaped(out, note);
-    out.push_str("</p>");
+    push_text(out, "<p class=\"bad\">", note, "</p>");
+}
+
+/// `open`, then `text` escaped, then `close`.
+fn push_text(out: &mut String, open: &str, text: &str, close: &str) {
+    out.push_str(open);
+    push_escaped(out, text);
+    out.push_str(close);
 }
 
 /// Renders an nbformat 4 notebook to a read-only, safe HTML fragment (see module docs).

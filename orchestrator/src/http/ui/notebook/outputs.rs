@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use super::ansi::ansi_to_html;
 use super::markdown::render_markdown;
 use super::sanitize::{clean_base64, neutralize_script_end};
-use super::{bad, multiline};
+use super::{bad, multiline, push_text};
 use crate::http::ui::escape::push_escaped;
 
 /// The Content-Security-Policy of every sandboxed output document.
@@ -59,9 +59,7 @@ fn render_mime_bundle(out: &mut String, data: &Map<String, Value>) {
                 Value::String(s) => s.clone(),
                 other => serde_json::to_string_pretty(other).unwrap_or_default(),
             };
-            out.push_str("<pre class=\"output-json\">");
-            push_escaped(out, &text);
-            out.push_str("</pre>");
+            push_text(out, "<pre class=\"output-json\">", &text, "</pre>");
             return;
         }
         let Some(text) = multiline(Some(value)) else {
@@ -98,9 +96,7 @@ fn render_mime_bundle(out: &mut String, data: &Map<String, Value>) {
                 out.push_str("</div>");
             }
             "text/latex" => {
-                out.push_str("<pre class=\"output-latex\">");
-                push_escaped(out, &text);
-                out.push_str("</pre>");
+                push_text(out, "<pre class=\"output-latex\">", &text, "</pre>");
             }
             _ => {
                 out.push_str("<pre class=\"output-text\">");
@@ -154,13 +150,9 @@ pub(super) fn render_output(out: &mut String, cell: usize, output: &Value, error
                 out.push_str(&format!(" id=\"error-{cell}\""));
                 errors.first = Some((ename.to_string(), evalue.to_string()));
             }
-            out.push_str("><p class=\"error-summary\"><span class=\"ename\">");
-            push_escaped(out, ename);
-            out.push_str("</span>");
+            push_text(out, "><p class=\"error-summary\"><span class=\"ename\">", ename, "</span>");
             if !evalue.is_empty() {
-                out.push_str(": <span class=\"evalue\">");
-                push_escaped(out, evalue);
-                out.push_str("</span>");
+                push_text(out, ": <span class=\"evalue\">", evalue, "</span>");
             }
             out.push_str("</p>");
             let traceback = match o.get("traceback") {

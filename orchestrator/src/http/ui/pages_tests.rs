@@ -214,7 +214,7 @@ fn each_page_shows_its_hostile_fields_as_text() {
 fn pages_keep_what_app_js_and_the_browser_tests_rely_on() {
     let pages: std::collections::HashMap<String, String> = all_pages().into_iter().map(|(n, p)| (n, p.render(&frame()).unwrap())).collect();
     let run = &pages["run, failed"];
-    assert!(run.contains(&format!("<span id=\"run-status\" class=\"badge failed\">failed</span>")));
+    assert!(run.contains("<span id=\"run-status\" class=\"badge failed\">failed</span>"));
     assert!(run.contains("data-status-of=\"node&lt;script&gt;"), "{run}");
     assert!(run.contains("<g class=\"node status-failed\" id=\"node-node&lt;script&gt;"), "{run}");
     assert!(run.contains("<button class=\"primary\" id=\"rerun\">Rerun from failed</button>") && !run.contains("id=\"cancel\""));

@@ -18,7 +18,6 @@ const DUMMY_HEIGHT: u32 = 6;
 const MARGIN: u32 = 12;
 /// Maximum number of barycenter sweeps (alternating down / up).
 const SWEEPS: usize = 12;
-/// Labels longer than this many characters are truncated with an ellipsis.
 
 /// Position of one node.
 #[derive(Debug, Clone, PartialEq, Eq)]

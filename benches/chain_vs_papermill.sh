@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A 40-node sequential chain of trivial notebooks run by `deckle run`, against
-# papermill run 40 times in a loop on the same notebook (DESIGN.md target: deckle
+# papermill run 40 times in a loop on the same notebook (target: deckle
 # takes at most 0.15 of papermill's time). Run once per `python3` kernelspec form:
 #   installed  the venv's, as `python -m ipykernel install --prefix` writes it
 #              (absolute interpreter, -Xfrozen_modules=off; scripts/setup.sh does it)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # papermill vs `deckle execute` on the same 5-cell notebook, same kernel, same
 # machine, run alternately so drift hits both equally. Prints each tool's median
-# wall time and the ratio deckle/papermill (DESIGN.md target: <= 0.3).
+# wall time and the ratio deckle/papermill (target: <= 0.3).
 #
 #   benches/execute_vs_papermill.sh [RUNS]      (default 9)
 set -euo pipefail

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job: run the video-aggregates example workflow (DESIGN.md's example:
+# The main job: run the video-aggregates example workflow (examples/video-aggregates:
 # SQL extract on DuckDB, one notebook per region, an audit that branches to
 # publish or alert, a join) on the embedded default — sled state under .deckle/,
 # an in-process worker, real kernels — and print the per-node summary with the

@@ -9,19 +9,25 @@ use std::path::{Path, PathBuf};
 /// A 1-based line and column in the workflow file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Pos {
+    /// 1-based line.
     pub line: usize,
+    /// 1-based column, in characters.
     pub column: usize,
 }
 
 impl Pos {
+    /// A position from its 1-based line and column.
     pub fn new(line: usize, column: usize) -> Self {
         Pos { line, column }
     }
 }
 
+/// How bad a diagnostic is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
+    /// The workflow is refused.
     Error,
+    /// The workflow is accepted; something looks wrong.
     Warning,
 }
 
@@ -37,22 +43,30 @@ impl fmt::Display for Severity {
 /// One problem, displayed as `file:line:column: error: message`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// Error or warning.
     pub severity: Severity,
+    /// The file it is about.
     pub file: PathBuf,
+    /// 1-based line.
     pub line: usize,
+    /// 1-based column.
     pub column: usize,
+    /// What is wrong, in one sentence.
     pub message: String,
 }
 
 impl Diagnostic {
+    /// An error at `pos` of `file`.
     pub fn error(file: &Path, pos: Pos, message: impl Into<String>) -> Self {
         Diagnostic { severity: Severity::Error, file: file.to_path_buf(), line: pos.line, column: pos.column, message: message.into() }
     }
 
+    /// A warning at `pos` of `file`.
     pub fn warning(file: &Path, pos: Pos, message: impl Into<String>) -> Self {
         Diagnostic { severity: Severity::Warning, file: file.to_path_buf(), line: pos.line, column: pos.column, message: message.into() }
     }
 
+    /// Whether this is an error (not a warning).
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
@@ -70,10 +84,12 @@ impl fmt::Display for Diagnostic {
 pub struct Diagnostics(pub Vec<Diagnostic>);
 
 impl Diagnostics {
+    /// The errors, in order.
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
         self.0.iter().filter(|d| d.is_error())
     }
 
+    /// The warnings, in order.
     pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
         self.0.iter().filter(|d| !d.is_error())
     }

@@ -21,19 +21,25 @@ use crate::cel_glue::{cel_to_json, explain, json_to_cel, node_ids, stdlib, tidy_
 /// What expressions see. Build it with [`Context::new`] and the setters.
 #[derive(Debug, Clone, Default)]
 pub struct Context {
+    /// `params.<name>`: the run's resolved parameters.
     pub params: Value,
+    /// `run.<key>`: the run (`id`, `date`, `logical_time`, …).
     pub run: Value,
     /// `{ "<id>": { "outputs": {...}, "status": "succeeded" } }`
     pub nodes: Value,
+    /// `item`: the current foreach item, inside a fanned-out node.
     pub item: Option<Value>,
+    /// `index`: the current foreach item's index.
     pub index: Option<usize>,
 }
 
 impl Context {
+    /// A context without a foreach item.
     pub fn new(params: Value, run: Value, nodes: Value) -> Self {
         Context { params, run, nodes, item: None, index: None }
     }
 
+    /// The same context inside one foreach instance.
     pub fn with_item(mut self, item: Value, index: usize) -> Self {
         self.item = Some(item);
         self.index = Some(index);
@@ -72,7 +78,9 @@ impl Context {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("in `{expr}`: {message}")]
 pub struct EvalError {
+    /// The expression as written.
     pub expr: String,
+    /// What is wrong with it.
     pub message: String,
 }
 
@@ -80,7 +88,9 @@ pub struct EvalError {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("in `{expr}`: {message}")]
 pub struct CompileError {
+    /// The expression as written.
     pub expr: String,
+    /// Why it could not be evaluated.
     pub message: String,
 }
 
@@ -411,6 +421,7 @@ fn eval_tree(t: &Tree, raw: &Value, ctx: &Context) -> Result<Value, EvalError> {
 /// A bare CEL boolean (`when:`).
 #[derive(Debug, Clone)]
 pub struct Expr {
+    /// The template as written.
     pub source: String,
     compiled: Compiled,
 }

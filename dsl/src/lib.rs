@@ -1,7 +1,8 @@
 //! deckle-dsl: workflow files → a validated DAG.
 //!
 //! Pure: no async runtime, no I/O beyond reading the workflow and its notebooks.
-//! The format is specified in `shared/DESIGN.md` ("The workflow file").
+//! Every key of the format is described in `docs/workflow-format.md`; this crate
+//! is its reference implementation (what it accepts is the format).
 //!
 //! - [`load`] / [`parse_str`]: read, parse and validate a workflow file, with
 //!   every problem reported as a [`Diagnostic`] naming file, line and column;
@@ -9,6 +10,19 @@
 //! - [`expr`]: `${{ … }}` templates and `when:` conditions (CEL) and their context;
 //! - [`graph`]: the DAG as Graphviz DOT or Mermaid;
 //! - [`duration`]: `30s` / `1h30m` durations.
+//!
+//! ```
+//! use std::path::Path;
+//! let text = "workflow: demo\nengines: { presto: { host: db.internal } }\nnodes:\n  total:\n    sql: { engine: presto, query: select 42 }\n";
+//! let wf = deckle_dsl::parse_str(text, Path::new("demo.yaml")).unwrap().workflow;
+//! let deckle_dsl::NodeKind::Sql(sql) = &wf.nodes["total"].kind else { panic!("a SQL node") };
+//! assert_eq!(sql.engine, deckle_dsl::SqlEngine::Trino);
+//! // Every problem is reported with its position.
+//! let err = deckle_dsl::parse_str("workflow: demo\nnodez: {}\n", Path::new("demo.yaml")).unwrap_err();
+//! assert!(err.to_string().contains("demo.yaml:2:1"), "{err}");
+//! ```
+
+#![warn(missing_docs)]
 
 mod cel_glue;
 pub mod diag;
@@ -33,7 +47,9 @@ use diag::Sink;
 /// A valid workflow, with the warnings found on the way.
 #[derive(Debug, Clone)]
 pub struct Loaded {
+    /// The workflow, with every default applied.
     pub workflow: Workflow,
+    /// Warnings found while reading it.
     pub warnings: Vec<Diagnostic>,
 }
 

@@ -1,5 +1,6 @@
-//! What validation needs to know about a notebook file: that it exists, is a
-//! notebook, and whether it has a cell tagged `parameters`.
+//! What parsing and validation need to know about a notebook file: that its path
+//! stays inside the workflow's directory, that it exists, is a notebook, and
+//! whether it has a cell tagged `parameters`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -34,6 +35,23 @@ fn inspect(path: &Path) -> Result<Info, String> {
 fn parse(text: &str) -> Result<Info, String> {
     let nb = deckle_notebook::format::parse(text)?;
     Ok(Info { has_parameters_cell: deckle_notebook::format::has_parameters_cell(&nb) })
+}
+
+/// Notebooks must stay inside the workflow's directory: no absolute paths, no `..`,
+/// no symlink that leads out (what a registration snapshots, and what a shared
+/// server may read, is the workflow's own directory).
+pub(crate) fn inside_workflow_dir(dir: &std::path::Path, rel: &str, path: &std::path::Path) -> Result<(), String> {
+    use std::path::Component;
+    let relp = std::path::Path::new(rel);
+    if relp.is_absolute() || relp.components().any(|c| matches!(c, Component::ParentDir | Component::RootDir | Component::Prefix(_))) {
+        return Err("must be a path inside the workflow's directory (no absolute paths, no `..`)".into());
+    }
+    if let (Ok(dir), Ok(real)) = (dir.canonicalize(), path.canonicalize()) {
+        if !real.starts_with(&dir) {
+            return Err(format!("is a link to {}, outside the workflow's directory", real.display()));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

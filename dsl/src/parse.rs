@@ -11,6 +11,8 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use serde_json::Value;
 
+use deckle_protocol::sql::SqlEngine;
+
 use crate::diag::{Pos, Sink};
 use crate::duration;
 use crate::expr::{Expr, Template};
@@ -44,7 +46,7 @@ pub(crate) struct NodeSpans {
     pub foreach: Option<Pos>,
 }
 
-pub(crate) const ENGINES: &[&str] = &["duckdb", "spark", "trino", "presto"];
+const ENGINES: &[&str] = SqlEngine::NAMES;
 const TOP_KEYS: &[&str] =
     &["workflow", "description", "schedule", "params", "defaults", "engines", "nodes", "max_active_runs", "run_strategy", "on_failure", "on_success"];
 const HOOK_KEYS: &[&str] = &["webhook", "notebook"];
@@ -334,7 +336,7 @@ impl Parser<'_> {
         let notebook = f.get("notebook").and_then(|e| {
             let rel = self.string(&e.value, &format!("`{what}.notebook`"))?;
             let path = dir.join(&rel);
-            if let Err(why) = crate::validate::inside_workflow_dir(dir, &rel, &path) {
+            if let Err(why) = crate::notebook::inside_workflow_dir(dir, &rel, &path) {
                 self.sink.error(e.value.pos, format!("{what}.notebook: `{rel}` {why}"));
             } else if !path.is_file() {
                 self.sink.error(e.value.pos, format!("{what}.notebook: `{rel}` not found next to the workflow file"));
@@ -510,7 +512,10 @@ impl Parser<'_> {
                 continue;
             }
             // `presto` is an alias of `trino`: the same client speaks both.
-            let name = if name == "presto" { "trino" } else { name };
+            let name: &str = match SqlEngine::parse(name) {
+                Some(engine) => engine.as_str(),
+                None => name,
+            };
             if out.contains_key(name) {
                 self.sink.error(e.key_pos, "`presto` and `trino` are the same engine; configure only one");
                 continue;
@@ -678,13 +683,14 @@ impl Parser<'_> {
             Some(e) => {
                 ns.engine = Some(e.value.pos);
                 let name = self.string(&e.value, &format!("`sql.engine` of {what}"))?;
-                if !ENGINES.contains(&name.as_str()) {
+                SqlEngine::parse(&name).unwrap_or_else(|| {
                     let hint = suggest(&name, ENGINES.iter().copied()).map(|s| format!("did you mean `{s}`? ")).unwrap_or_default();
                     self.sink.error(e.value.pos, format!("unknown engine `{name}` ({hint}expected one of {})", one_of(ENGINES)));
-                }
-                if name == "presto" { "trino".to_string() } else { name }
+                    // The workflow is refused; the default keeps checking the rest.
+                    SqlEngine::default()
+                })
             }
-            None => "duckdb".to_string(),
+            None => SqlEngine::default(),
         };
         let query = f.get("query").and_then(|e| {
             ns.query = Some(e.value.pos);

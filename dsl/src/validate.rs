@@ -4,36 +4,21 @@
 
 use std::collections::HashSet;
 
+use deckle_protocol::sql::SqlEngine;
+
 use crate::diag::{Pos, Sink};
 use crate::expr::Template;
 use crate::model::{NodeKind, Workflow};
 use crate::notebook;
 use crate::parse::{suggest, NodeSpans, Spans};
 
-/// What `run.<key>` can name (DESIGN.md "The workflow file").
+/// What `run.<key>` can name (see `docs/workflow-format.md`).
 const RUN_KEYS: &[&str] = &["id", "date", "logical_time", "attempt", "workflow"];
 /// Identifiers CEL resolves itself: type names, used as `type(x) == int`.
 const CEL_NAMES: &[&str] = &["int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type", "dyn"];
 
 /// A workflow this large is refused: the coordinator keeps a run's nodes in memory.
 pub const MAX_NODES: usize = 20_000;
-
-/// Notebooks must stay inside the workflow's directory: no absolute paths, no `..`,
-/// no symlink that leads out (what a registration snapshots, and what a shared
-/// server may read, is the workflow's own directory).
-pub(crate) fn inside_workflow_dir(dir: &std::path::Path, rel: &str, path: &std::path::Path) -> Result<(), String> {
-    use std::path::Component;
-    let relp = std::path::Path::new(rel);
-    if relp.is_absolute() || relp.components().any(|c| matches!(c, Component::ParentDir | Component::RootDir | Component::Prefix(_))) {
-        return Err("must be a path inside the workflow's directory (no absolute paths, no `..`)".into());
-    }
-    if let (Ok(dir), Ok(real)) = (dir.canonicalize(), path.canonicalize()) {
-        if !real.starts_with(&dir) {
-            return Err(format!("is a link to {}, outside the workflow's directory", real.display()));
-        }
-    }
-    Ok(())
-}
 
 pub(crate) fn validate(wf: &Workflow, spans: &Spans, sink: &mut Sink) {
     if wf.nodes.len() > MAX_NODES {
@@ -60,7 +45,7 @@ pub(crate) fn validate(wf: &Workflow, spans: &Spans, sink: &mut Sink) {
         match &node.kind {
             NodeKind::Notebook { rel, path } if !rel.is_empty() => {
                 let pos = ns.notebook.unwrap_or(ns.key);
-                if let Err(why) = inside_workflow_dir(wf.dir(), rel, path) {
+                if let Err(why) = notebook::inside_workflow_dir(wf.dir(), rel, path) {
                     sink.error(pos, format!("notebook `{rel}` of node `{id}`: {why}"));
                     continue;
                 }
@@ -75,7 +60,7 @@ pub(crate) fn validate(wf: &Workflow, spans: &Spans, sink: &mut Sink) {
             }
             NodeKind::Notebook { .. } => {}
             NodeKind::Sql(sql) => {
-                sql_engine(wf, &sql.engine, id, &ns, sink);
+                sql_engine(wf, sql.engine, id, &ns, sink);
                 check.jinja(&sql.query, "`sql.query`", ns.query.unwrap_or(ns.key), sink);
                 if let Some(s) = &sql.save_to {
                     check.jinja(s, "`sql.save_to`", ns.save_to.unwrap_or(ns.key), sink);
@@ -99,16 +84,17 @@ fn schedule(wf: &Workflow, spans: &Spans, sink: &mut Sink) {
 }
 
 fn engines(wf: &Workflow, spans: &Spans, sink: &mut Sink) {
-    if let Some(trino) = wf.engines.get("trino") {
-        if trino.get("host").is_none() {
-            sink.error(spans.engines.get("trino").copied().unwrap_or(spans.root), "engine `trino` needs a `host` setting");
+    let trino = SqlEngine::Trino.as_str();
+    if let Some(settings) = wf.engines.get(trino) {
+        if settings.get("host").is_none() {
+            sink.error(spans.engines.get(trino).copied().unwrap_or(spans.root), "engine `trino` needs a `host` setting");
         }
     }
 }
 
-fn sql_engine(wf: &Workflow, engine: &str, id: &str, ns: &NodeSpans, sink: &mut Sink) {
+fn sql_engine(wf: &Workflow, engine: SqlEngine, id: &str, ns: &NodeSpans, sink: &mut Sink) {
     // duckdb is embedded and spark defaults to local mode: only trino needs settings.
-    if engine == "trino" && !wf.engines.contains_key("trino") {
+    if engine == SqlEngine::Trino && !wf.engines.contains_key(engine.as_str()) {
         sink.error(ns.engine.unwrap_or(ns.key), format!("node `{id}` uses engine `trino`, which is not configured: add `engines: {{ trino: {{ host: … }} }}`"));
     }
 }

@@ -10,8 +10,7 @@
 //! `DECKLE_FUZZ_CASES=N` sets the number of random cases per target (default
 //! 300); `DECKLE_FUZZ_SEED=S` changes the seed.
 
-#[path = "support/fuzz.rs"]
-mod support;
+use deckle_test_support::fuzz as support;
 
 use support::{bounded, cases, files, notebook_seeds, repo_root, seed, Rng};
 

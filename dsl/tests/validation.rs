@@ -1,5 +1,5 @@
 //! Validation messages for broken workflow files (snapshots under
-//! `tests/snapshots/`), and the DESIGN.md example workflow.
+//! `tests/snapshots/`), and the original design's example workflow.
 
 use std::path::Path;
 
@@ -94,7 +94,7 @@ fn json_workflow_files_work() {
     assert_eq!(wf.dependants("a"), ["b"]);
 }
 
-/// The example in DESIGN.md ("The workflow file"), verbatim.
+/// The example workflow of Deckle's original design document, verbatim.
 const DESIGN_EXAMPLE: &str = r#"
 workflow: video-aggregates            # id: [a-z0-9_-]+
 description: Daily per-region play counts, audited before publishing
@@ -140,7 +140,7 @@ fn design_dir() -> tempfile::TempDir {
     dir
 }
 
-/// As written, DESIGN.md's example breaks two of its own rules: `per_region`
+/// As written, that example breaks two of its own rules: `per_region`
 /// reads `nodes.extract` without needing it, and the query reads an undeclared
 /// `params.input`. Validation says exactly that, and nothing else.
 #[test]

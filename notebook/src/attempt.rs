@@ -24,6 +24,7 @@ pub struct Grant<'a> {
     pub input_path: &'a str,
     /// Where the output notebook is kept (`metadata.papermill.output_path`).
     pub output_path: &'a str,
+    /// The parameters to inject.
     pub params: &'a Params,
     /// Names of secret parameters: read from the kernel's environment, never recorded.
     pub secrets: &'a [String],

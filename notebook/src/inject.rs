@@ -9,8 +9,11 @@ use crate::format::{self as notebook, new_code_cell};
 use crate::params::Params;
 use crate::translate::{self, Language};
 
+/// The tag of the cell holding a notebook's default parameters.
 pub const PARAMETERS_TAG: &str = "parameters";
+/// The tag of the cell papermill (and Deckle) inserts with the given parameters.
 pub const INJECTED_TAG: &str = "injected-parameters";
+/// The tag of papermill's error marker cells.
 pub const ERROR_MARKER_TAG: &str = "papermill-error-cell-tag";
 
 /// The `version` recorded in `metadata.papermill`. Papermill writes its own version

@@ -5,7 +5,7 @@
 //!
 //!   cargo bench -p deckle-orchestrator --bench scheduler [-- NODES WIDTH WORKERS]
 //!
-//! DESIGN.md targets: at least 5,000 completions/s on 2 cores, p99 under 5 ms.
+//! Targets: at least 5,000 completions/s on 2 cores, p99 under 5 ms.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

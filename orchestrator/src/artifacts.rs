@@ -3,10 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
+/// The folder of one run's artifacts: `<data>/runs/<workflow>/<date>/<run id>`.
 pub fn run_dir(data: &Path, workflow: &str, date: &str, run_id: &str) -> PathBuf {
     data.join("artifacts").join(workflow).join(date).join(run_id)
 }
 
+/// The output notebook of one attempt of a node (or foreach instance) in `run_dir`.
 pub fn output_notebook(run_dir: &Path, node: &str, index: Option<usize>, attempt: u32) -> PathBuf {
     run_dir.join(format!("{}.{attempt}.ipynb", crate::record::instance_key(node, index)))
 }

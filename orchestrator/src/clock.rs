@@ -2,9 +2,11 @@
 
 /// Wall-clock time, for records.
 pub trait Clock: Send + Sync {
+    /// The current time.
     fn now(&self) -> jiff::Timestamp;
 }
 
+/// The real clock.
 pub struct SystemClock;
 
 impl Clock for SystemClock {
@@ -26,10 +28,12 @@ impl Clock for FixedClock {
 pub struct ManualClock(std::sync::Mutex<jiff::Timestamp>);
 
 impl ManualClock {
+    /// A clock at `t`.
     pub fn new(t: jiff::Timestamp) -> Self {
         ManualClock(std::sync::Mutex::new(t))
     }
 
+    /// Move the clock to `t`.
     pub fn set(&self, t: jiff::Timestamp) {
         *self.0.lock().unwrap_or_else(|p| p.into_inner()) = t;
     }

@@ -1,10 +1,12 @@
 //! The crate's one error type.
+/// What the coordinator's operations fail with ([`crate::http::HttpError`] maps each to a status).
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Bad run input: unknown or ill-typed parameter, bad date.
     #[error("{0}")]
     Input(String),
+    /// No such workflow, run, node, attempt or file.
     #[error("{0} not found")]
     NotFound(String),
     /// The request does not fit the current state (rerun a running run…).
@@ -16,13 +18,20 @@ pub enum Error {
     /// A registered workflow failed validation: every problem, `file:line:column: message`.
     #[error("the workflow is invalid:\n{}", .0.join("\n"))]
     InvalidWorkflow(Vec<String>),
+    /// The state store failed (not a storage fault: a corrupt record, a failed task).
     #[error("state store: {0}")]
     Store(String),
     /// The data dir cannot be written (full, read-only): new work is refused until it can.
     #[error("the data dir cannot be written ({0}); no new work is taken until it can")]
     StorageFault(String),
+    /// A file under the data dir could not be read or written.
     #[error("{path}: {message}")]
-    Io { path: String, message: String },
+    Io {
+        /// The file.
+        path: String,
+        /// The OS error.
+        message: String,
+    },
 }
 
 impl From<sled::Error> for Error {
@@ -31,4 +40,5 @@ impl From<sled::Error> for Error {
     }
 }
 
+/// The crate's result.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -6,6 +6,7 @@ use futures::future::BoxFuture;
 
 pub use deckle_protocol::task::{Task, TaskKind, TaskResult, TaskStatus};
 
+/// Runs attempts: in process (`deckle run`) or on remote workers (the lease board).
 pub trait Executor: Send + Sync {
     /// Run one attempt. The future must be `'static`: the engine spawns it. Dropping
     /// it must stop the work (the engine drops it on cancel).

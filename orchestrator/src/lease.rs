@@ -102,6 +102,7 @@ struct Seen {
     at: Instant,
 }
 
+/// Attempts waiting for a worker, the leases workers hold, and their results: the executor of `deckle server`.
 pub struct LeaseBoard {
     inner: Mutex<Inner>,
     work: Notify,
@@ -161,6 +162,7 @@ impl LeaseBoard {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// How long a lease lives without a heartbeat.
     pub fn ttl(&self) -> Duration {
         self.ttl
     }
@@ -170,6 +172,7 @@ impl LeaseBoard {
         self.lock().pending.len()
     }
 
+    /// Leases held by workers now.
     pub fn active_leases(&self) -> usize {
         self.lock().active.len()
     }
@@ -381,6 +384,7 @@ impl LeaseBoard {
         }
     }
 
+    /// The worker still runs `lease`: extend it; the reply says whether to stop (cancelled).
     pub fn heartbeat(&self, lease: &str) -> Result<HeartbeatReply> {
         let ttl = self.ttl;
         self.active(lease, |a| {

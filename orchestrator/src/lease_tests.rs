@@ -389,11 +389,15 @@ async fn a_lease_cannot_expire_while_its_grant_is_made_durable() {
         let b = b.clone();
         async move { b.take("w1", &[], 1, Duration::ZERO).await }
     });
-    // The reaper runs while the grant is being flushed, well past the TTL.
-    for _ in 0..15 {
+    // The reaper runs while the grant is being flushed, well past the TTL. (Once the
+    // grant returns, the TTL runs afresh: a check right after cannot expire it.)
+    let mut checks = 0;
+    while !taking.is_finished() {
         tokio::time::sleep(Duration::from_millis(30)).await;
         assert_eq!(b.expire(), 0, "expired before the worker heard of it");
+        checks += 1;
     }
+    assert!(checks >= 5, "the reaper ran only {checks} times during a 400 ms flush");
     let l = taking.await.unwrap().unwrap().remove(0);
     b.heartbeat(&l.id).expect("the lease is the worker's once it hears of it");
     // From then on the TTL applies as usual.

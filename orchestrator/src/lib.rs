@@ -16,6 +16,31 @@
 //!   within `max_active_runs`; [`notify`] calls `on_failure` / `on_success` webhooks;
 //! - [`http`]: the one router: the JSON API under `/api/v1`, its OpenAPI document,
 //!   `/metrics` and the web UI, behind one auth layer.
+//!
+//! `ARCHITECTURE.md` at the repository root shows the layers and how one node
+//! execution flows through them.
+//!
+//! ```
+//! use deckle_dsl::TriggerRule;
+//! use deckle_orchestrator::record::NodeStatus;
+//! use deckle_orchestrator::store::{get_doc, put_doc, DocKind, MemStore, StateStore};
+//! use deckle_orchestrator::trigger::{decide, Decision};
+//!
+//! // A node whose rule is `all_success` cannot run once something it needs failed…
+//! let upstream = [NodeStatus::Succeeded, NodeStatus::Failed];
+//! assert_eq!(decide(TriggerRule::AllSuccess, &upstream), Decision::UpstreamFailed);
+//! // …and `all_done` runs it anyway.
+//! assert_eq!(decide(TriggerRule::AllDone, &upstream), Decision::Run);
+//!
+//! // State lives behind `StateStore`: reads see writes before any flush.
+//! let store = MemStore::default();
+//! put_doc(&store, DocKind::Schedule, "nightly", &serde_json::json!({"paused": true})).unwrap();
+//! let doc: Option<serde_json::Value> = get_doc(&store, DocKind::Schedule, "nightly").unwrap();
+//! assert_eq!(doc, Some(serde_json::json!({"paused": true})));
+//! assert!(store.get_run("nope").unwrap().is_none());
+//! ```
+
+#![warn(missing_docs)]
 
 pub mod artifacts;
 pub mod attempt_notebook;

@@ -22,6 +22,7 @@ const NODE_STATES: [NodeStatus; 9] = [
     NodeStatus::Retrying,
     NodeStatus::Cancelled,
 ];
+/// The coordinator's counters and the dispatch-latency histogram.
 
 #[derive(Default)]
 pub struct Metrics {
@@ -39,7 +40,9 @@ pub struct Metrics {
 /// Gauges read at scrape time.
 #[derive(Debug, Default)]
 pub struct Gauges {
+    /// Attempts waiting for a worker.
     pub queue_depth: usize,
+    /// Leases held by workers.
     pub active_leases: usize,
     /// Runs by status, as the store has them.
     pub runs: Vec<(RunStatus, usize)>,
@@ -55,10 +58,12 @@ impl Metrics {
         Metrics { samples: Some(Mutex::new(Vec::new())), ..Default::default() }
     }
 
+    /// Every dispatch latency recorded (only when samples were asked for).
     pub fn dispatch_samples(&self) -> Vec<Duration> {
         self.samples.as_ref().map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).clone()).unwrap_or_default()
     }
 
+    /// An attempt waited `d` between being queued and being leased.
     pub fn observe_dispatch(&self, d: Duration) {
         if let Some(s) = &self.samples {
             s.lock().unwrap_or_else(|p| p.into_inner()).push(d);
@@ -73,22 +78,27 @@ impl Metrics {
         self.dispatch_sum.fetch_add(d.as_micros() as u64, Ordering::Relaxed);
     }
 
+    /// A lease expired.
     pub fn lease_expired(&self) {
         self.lease_expiries.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A node reached a final `status`.
     pub fn node_settled(&self, status: NodeStatus) {
         *self.settled.lock().unwrap_or_else(|p| p.into_inner()).entry(status.as_str()).or_default() += 1;
     }
 
+    /// A run ended with `status`.
     pub fn run_finished(&self, status: RunStatus) {
         *self.runs_finished.lock().unwrap_or_else(|p| p.into_inner()).entry(status.as_str()).or_default() += 1;
     }
 
+    /// Leases expired so far.
     pub fn lease_expiries(&self) -> u64 {
         self.lease_expiries.load(Ordering::Relaxed)
     }
 
+    /// Everything, in Prometheus' text format.
     pub fn render(&self, g: &Gauges) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "# HELP deckle_runs Runs by status.\n# TYPE deckle_runs gauge");

@@ -41,6 +41,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use deckle_protocol::backoff::Backoff;
 use reqwest::header::{HeaderValue, CONTENT_TYPE, USER_AGENT};
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -70,6 +71,7 @@ const BODY_SNIPPET: usize = 256;
 /// Where and how to deliver one hook.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Webhook {
+    /// Where the hook is POSTed.
     pub url: String,
     /// Retries after the first attempt (default 3: up to 4 attempts).
     pub retries: u32,
@@ -180,7 +182,7 @@ impl Notifier {
             }
         };
         let max = hook.retries.saturating_add(1);
-        let mut pause = self.backoff;
+        let mut backoff = Backoff::new(self.backoff, MAX_BACKOFF).with_max_retries(hook.retries);
         loop {
             d.attempts += 1;
             match self.attempt(hook, event, body.clone()).await {
@@ -192,17 +194,16 @@ impl Notifier {
                     return d;
                 }
                 Attempt::Failed { status, error, retry } => {
-                    let last = !retry || d.attempts >= max;
-                    warn!(attempt = d.attempts, of = max, ?status, %error, retry = !last, "webhook attempt failed");
+                    let pause = if retry { backoff.next_delay() } else { None };
+                    warn!(attempt = d.attempts, of = max, ?status, %error, retry = pause.is_some(), "webhook attempt failed");
                     d.status = status;
                     d.error = Some(error);
-                    if last {
-                        return d;
+                    match pause {
+                        Some(pause) => tokio::time::sleep(pause).await,
+                        None => return d,
                     }
                 }
             }
-            tokio::time::sleep(pause).await;
-            pause = pause.saturating_mul(2).min(MAX_BACKOFF);
         }
     }
 

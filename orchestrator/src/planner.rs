@@ -32,6 +32,7 @@ const MAX_TICKS_PER_PASS: usize = 1000;
 /// A workflow's schedule state, stored by workflow id.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ScheduleDoc {
+    /// No ticks fire while paused.
     pub paused: bool,
     /// The last tick a run was created for.
     pub last_tick: Option<Timestamp>,

@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 pub use crate::store::WorkflowEntry;
 use crate::store::StateStore;
 
+/// Registered workflows: their files under the data dir, versions in the store.
 pub struct Registry {
     data_dir: PathBuf,
     store: Arc<dyn StateStore>,
@@ -56,6 +57,7 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
 }
 
 impl Registry {
+    /// A registry keeping files under `data_dir` and versions in `store`.
     pub fn new(data_dir: &Path, store: Arc<dyn StateStore>, clock: Arc<dyn Clock>) -> Self {
         Registry { data_dir: data_dir.to_path_buf(), store, clock, lock: tokio::sync::Mutex::new(()), loaded: Mutex::new(HashMap::new()) }
     }
@@ -145,10 +147,12 @@ impl Registry {
         self.data_dir.join("workflows").join(id).join(version.to_string())
     }
 
+    /// The registered workflow `id`.
     pub fn entry(&self, id: &str) -> Result<WorkflowEntry> {
         self.store.get_workflow(id)?.ok_or_else(|| Error::NotFound(format!("workflow {id}")))
     }
 
+    /// Every registered workflow.
     pub fn entries(&self) -> Result<Vec<WorkflowEntry>> {
         self.store.workflows()
     }

@@ -50,6 +50,7 @@ pub struct RunParams {
     pub secret_env: Vec<(String, String)>,
 }
 
+/// A run's params: defaults, then `overrides` (`-p name=value`) typed against the declarations.
 pub fn run_params(wf: &Workflow, overrides: &[(String, String)]) -> Result<RunParams> {
     let mut visible = Map::new();
     let mut secret_env = Vec::new();

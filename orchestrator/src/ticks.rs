@@ -83,6 +83,7 @@ impl Cron {
         &self.expression
     }
 
+    /// The time zone ticks are evaluated in.
     pub fn timezone(&self) -> &TimeZone {
         &self.tz
     }

@@ -15,13 +15,17 @@
 use deckle_dsl::TriggerRule;
 
 use crate::record::NodeStatus;
+/// What a node does once its upstream has (or has not) settled.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
     /// Some upstream has not settled yet.
     Wait,
+    /// Run it.
     Run,
+    /// Skip it (its rule does not fire).
     Skip,
+    /// It cannot run: something it needs failed.
     UpstreamFailed,
 }
 
@@ -29,6 +33,7 @@ fn is_failure(s: NodeStatus) -> bool {
     matches!(s, NodeStatus::Failed | NodeStatus::UpstreamFailed | NodeStatus::Cancelled)
 }
 
+/// Apply `rule` to the statuses of a node's upstream nodes.
 pub fn decide(rule: TriggerRule, upstream: &[NodeStatus]) -> Decision {
     if upstream.iter().any(|s| !s.is_terminal()) {
         return Decision::Wait;

@@ -66,6 +66,7 @@ pub struct RegisterWorkflow {
 /// One registered version.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct WorkflowVersion {
+    /// The workflow id.
     pub workflow: String,
     /// 1, 2, … per registration.
     pub version: u32,
@@ -73,6 +74,7 @@ pub struct WorkflowVersion {
     pub file_name: String,
     /// sha256 of the workflow file.
     pub hash: String,
+    /// When it was registered (RFC 3339).
     pub registered_at: String,
     /// Notebook path (relative to the workflow file) → sha256 of its content.
     pub files: BTreeMap<String, String>,
@@ -81,50 +83,72 @@ pub struct WorkflowVersion {
     pub warnings: Vec<String>,
 }
 
+/// A registered workflow, as listed.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct WorkflowSummary {
+    /// The workflow id.
     pub id: String,
+    /// `description:` of the latest version.
     pub description: Option<String>,
+    /// The latest registered version.
     pub latest_version: u32,
+    /// How many nodes the latest version has.
     pub nodes: usize,
     /// The most recent run, if any.
     pub latest_run: Option<RunRecord>,
+    /// Its schedule, if it has one.
     #[serde(default)]
     pub schedule: Option<ScheduleState>,
 }
 
+/// One node of a workflow.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct NodeSummary {
+    /// The node id.
     pub id: String,
+    /// Upstream node ids.
     pub needs: Vec<String>,
     /// `notebook` or `sql`.
     pub kind: String,
     /// The notebook path, for notebook nodes.
     pub notebook: Option<String>,
+    /// Worker labels the node needs.
     pub labels: Vec<String>,
 }
 
+/// One declared parameter of a workflow.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct ParamSummary {
+    /// The parameter name.
     pub name: String,
+    /// `string`, `int`, `float`, `bool`, `date`, `list` or `map`.
     #[serde(rename = "type")]
     pub ty: String,
+    /// The default, if any.
     pub default: Option<Value>,
+    /// Whether it is secret (never recorded).
     pub secret: bool,
+    /// Its `description:`.
     pub description: Option<String>,
 }
 
+/// A registered workflow in full.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct WorkflowDetail {
+    /// The workflow id.
     pub id: String,
+    /// `description:` of the latest version.
     pub description: Option<String>,
     /// Of the latest version.
     pub nodes: Vec<NodeSummary>,
+    /// Declared parameters of the latest version.
     pub params: Vec<ParamSummary>,
     /// Oldest first.
     pub versions: Vec<WorkflowVersion>,
+    /// Its schedule, if it has one.
     #[serde(default)]
     pub schedule: Option<ScheduleState>,
+    /// `max_active_runs:` of the latest version.
     pub max_active_runs: Option<u32>,
     /// `parallel` or `sequential`.
     pub run_strategy: String,
@@ -145,8 +169,10 @@ pub struct TriggerRun {
     pub version: Option<u32>,
 }
 
+/// A run with its node records.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct RunDetail {
+    /// The run.
     pub run: RunRecord,
     /// Every node record (foreach parents, then their instances), in workflow order.
     pub nodes: Vec<NodeRecord>,
@@ -172,11 +198,15 @@ fn yes() -> bool {
 /// notebook: partial while it runs.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct NodeLog {
+    /// The run id.
     pub run: String,
+    /// The node instance key (`node` or `node.index`).
     pub node: String,
+    /// The attempt number (1-based).
     pub attempt: u32,
     /// Whether the attempt is finished (no more text will come).
     pub finished: bool,
+    /// The text so far.
     pub text: String,
 }
 
@@ -198,10 +228,12 @@ pub struct LeaseRequest {
 /// the lease expires. (`Debug` redacts the secrets' values.)
 #[derive(Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct Lease {
+    /// The lease id (heartbeat and complete with it).
     pub id: String,
     /// Heartbeat at least this often (a third of it is a good cadence); a lease not
     /// heard from for this long expires and the node is retried elsewhere.
     pub ttl_secs: f64,
+    /// The node attempt to run.
     #[schema(value_type = Object)]
     pub task: Task,
     /// Secret params as environment variables for the kernel. Sent only to the worker
@@ -221,20 +253,26 @@ impl std::fmt::Debug for Lease {
     }
 }
 
+/// The reply to a heartbeat.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct HeartbeatReply {
     /// The run was cancelled: stop the kernel, upload the notebook and complete with
     /// status `cancelled`.
     pub cancel: bool,
+    /// The lease's TTL from now on.
     pub ttl_secs: f64,
 }
 
 /// A workflow's schedule as the coordinator runs it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct ScheduleState {
+    /// The cron expression.
     pub cron: String,
+    /// The time zone it is read in.
     pub timezone: String,
+    /// Whether missed ticks are run.
     pub catchup: bool,
+    /// Whether the schedule is paused.
     pub paused: bool,
     /// The last tick a run was created for (RFC 3339).
     pub last_tick: Option<String>,
@@ -264,6 +302,7 @@ pub struct CreateBackfill {
     /// Return the plan without creating anything.
     #[serde(default)]
     pub dry_run: bool,
+    /// Parameters for every run, as with `-p`.
     #[serde(default)]
     pub params: BTreeMap<String, String>,
     /// Pin a version; default the latest.
@@ -274,7 +313,9 @@ pub struct CreateBackfill {
 /// One logical time of a backfill.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct BackfillDate {
+    /// The logical date, `YYYY-MM-DD`.
     pub date: String,
+    /// The logical time (RFC 3339).
     pub logical_time: String,
     /// The run created for it, once one was.
     pub run: Option<String>,
@@ -282,20 +323,30 @@ pub struct BackfillDate {
     pub status: String,
 }
 
+/// A backfill: its plan and progress.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct Backfill {
+    /// The backfill id.
     pub id: String,
+    /// The workflow id.
     pub workflow: String,
+    /// The workflow version its runs are pinned to.
     pub version: u32,
     /// `running`, `succeeded`, `failed` (some date's run failed), `cancelled`; `planned` for a dry run.
     pub status: String,
+    /// The spacing of logical times, as given.
     pub every: String,
+    /// Runs in flight at once.
     pub parallel: u32,
+    /// Latest date first.
     pub reverse: bool,
+    /// Only dates whose latest run failed.
     pub only_failed: bool,
     /// Params given with `-p` (secret ones are never stored).
     pub params: BTreeMap<String, String>,
+    /// When it was created (RFC 3339).
     pub created_at: String,
+    /// When its last run finished (RFC 3339).
     pub ended_at: Option<String>,
     /// In the order runs are started.
     pub dates: Vec<BackfillDate>,
@@ -307,9 +358,11 @@ pub struct Backfill {
 pub struct Health {
     /// `ok` or `degraded`.
     pub status: String,
+    /// The data dir's state.
     pub storage: StorageStatus,
 }
 
+/// Whether the data dir takes writes, and since when it does not.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct StorageStatus {
     /// Whether the data dir takes writes.

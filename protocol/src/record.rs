@@ -5,21 +5,32 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use serde_json::{Map, Value};
 
+/// Where a node instance stands.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeStatus {
+    /// Waiting for upstream nodes.
     Pending,
+    /// Ready to run, waiting for a slot or a worker.
     Ready,
+    /// An attempt is running.
     Running,
+    /// Finished successfully.
     Succeeded,
+    /// Failed, with no retry left.
     Failed,
+    /// Not run: its `when` was false, or its trigger rule not met.
     Skipped,
+    /// Not run: an upstream node failed.
     UpstreamFailed,
+    /// Failed; a retry is due.
     Retrying,
+    /// Stopped because the run was cancelled.
     Cancelled,
 }
 
 impl NodeStatus {
+    /// Whether the node will not change any more.
     pub fn is_terminal(self) -> bool {
         matches!(self, Self::Succeeded | Self::Failed | Self::Skipped | Self::UpstreamFailed | Self::Cancelled)
     }
@@ -40,18 +51,24 @@ impl NodeStatus {
     }
 }
 
+/// Where a run stands.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     /// Created, waiting for `max_active_runs` or a sequential predecessor.
     Queued,
+    /// Nodes are running or ready.
     Running,
+    /// Every node ended without failure.
     Succeeded,
+    /// Some node failed.
     Failed,
+    /// Cancelled by a user.
     Cancelled,
 }
 
 impl RunStatus {
+    /// The status as written in JSON (`queued`, `running`, …).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Queued => "queued",
@@ -62,6 +79,7 @@ impl RunStatus {
         }
     }
 
+    /// Whether the run has ended.
     pub fn is_finished(self) -> bool {
         matches!(self, Self::Succeeded | Self::Failed | Self::Cancelled)
     }
@@ -77,7 +95,10 @@ pub enum RunTrigger {
     /// A schedule tick (the run's `logical_time`).
     Schedule,
     /// One date of a backfill.
-    Backfill { id: String },
+    Backfill {
+        /// The backfill id.
+        id: String,
+    },
 }
 
 impl RunRecord {
@@ -90,22 +111,30 @@ impl RunRecord {
 /// A webhook delivery made when the run finished.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct Notification {
+    /// The webhook's URL.
     pub url: String,
     /// `run_failed` or `run_succeeded`.
     pub event: String,
+    /// How many POSTs were made.
     pub attempts: u32,
+    /// Whether one got a 2xx answer.
     pub delivered: bool,
     /// The receiver's last HTTP status, if it answered.
     pub status: Option<u16>,
+    /// The last failure, if any.
     pub error: Option<String>,
 }
 
+/// A run of a workflow.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct RunRecord {
+    /// The run id.
     pub id: String,
+    /// The workflow id.
     pub workflow: String,
     /// The logical date, `YYYY-MM-DD`.
     pub date: String,
+    /// The logical time (RFC 3339).
     pub logical_time: String,
     /// Resolved workflow parameters (secrets left out).
     #[schema(value_type = Object)]
@@ -117,11 +146,14 @@ pub struct RunRecord {
     /// 1, then one more for every rerun.
     #[serde(default = "one")]
     pub attempt: u32,
+    /// What created it.
     #[serde(default)]
     pub trigger: RunTrigger,
+    /// Where it stands.
     pub status: RunStatus,
     /// When the run first started (a queued run: when it was created). A rerun keeps it.
     pub started_at: String,
+    /// When it ended (RFC 3339), once finished.
     pub ended_at: Option<String>,
     /// When each run attempt started, in order, once there was a rerun (the first is
     /// `started_at`); `ended_at` is the latest attempt's end.
@@ -136,18 +168,26 @@ pub struct RunRecord {
     pub notifications: Vec<Notification>,
 }
 
+/// One attempt of a node instance.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct AttemptRecord {
+    /// The attempt number (1-based).
     pub n: u32,
+    /// How it ended (or `running`).
     pub status: NodeStatus,
+    /// When it started (RFC 3339).
     pub started_at: String,
+    /// When it ended (RFC 3339).
     pub ended_at: Option<String>,
+    /// How long it took, in seconds.
     pub duration_secs: Option<f64>,
     /// The parameters as injected.
     #[schema(value_type = Object)]
     pub params: Map<String, Value>,
+    /// Recorded outputs.
     #[schema(value_type = Object)]
     pub outputs: Map<String, Value>,
+    /// One line saying what went wrong.
     pub error: Option<String>,
     /// The output notebook, when one was written.
     pub notebook: Option<String>,
@@ -166,20 +206,27 @@ fn one() -> u32 {
     1
 }
 
+/// One node instance of a run: a plain node, a foreach parent or one foreach item.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct NodeRecord {
+    /// The node id.
     pub node: String,
     /// Foreach item index; `None` for a plain node or a foreach parent.
     pub index: Option<usize>,
+    /// Where it stands.
     pub status: NodeStatus,
+    /// Its attempts, oldest first.
     pub attempts: Vec<AttemptRecord>,
     /// Recorded outputs of the last attempt (for a foreach parent: lists in item order).
     #[schema(value_type = Object)]
     pub outputs: Map<String, Value>,
+    /// The last attempt's error (or why it did not run).
     pub error: Option<String>,
     /// For a foreach parent: how many items.
     pub items: Option<usize>,
+    /// When its first attempt started (RFC 3339).
     pub started_at: Option<String>,
+    /// When it finished (RFC 3339).
     pub ended_at: Option<String>,
     /// A failed attempt's retry is due at this time (RFC 3339; `retry_delay` after the
     /// failure): kept with the node so a restarted server still waits for it.
@@ -192,6 +239,7 @@ pub struct NodeRecord {
 }
 
 impl NodeRecord {
+    /// A pending record for `node` (and foreach `index`).
     pub fn new(node: &str, index: Option<usize>) -> Self {
         NodeRecord {
             node: node.to_string(),
@@ -214,6 +262,7 @@ impl NodeRecord {
     }
 }
 
+/// The instance key of a node: `node`, or `node.index` for a foreach item.
 pub fn instance_key(node: &str, index: Option<usize>) -> String {
     match index {
         Some(i) => format!("{node}.{i}"),

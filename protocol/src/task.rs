@@ -11,24 +11,33 @@ pub enum TaskKind {
     /// A notebook file. The embedded engine runs `path` from its own disk; a remote
     /// worker fetches the snapshot by `hash` (`GET /api/v1/blobs/{hash}`).
     Notebook {
+        /// The notebook's path (the embedded engine's disk).
         path: String,
         /// sha256 of the notebook's content, when it was registered.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         hash: Option<String>,
     },
     /// A SQL node: the executor generates the notebook.
-    Sql { spec: crate::sql::SqlSpec },
+    Sql {
+        /// The rendered query and its engine.
+        spec: crate::sql::SqlSpec,
+    },
 }
 
 /// `Debug` is written by hand so a logged task never shows a secret's value.
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
 pub struct Task {
+    /// The run id.
     pub run_id: String,
+    /// The workflow id.
     pub workflow: String,
+    /// The node id.
     pub node: String,
     /// The foreach index, when the node fans out.
     pub index: Option<usize>,
+    /// The node attempt number (1-based).
     pub attempt: u32,
+    /// What to run.
     pub kind: TaskKind,
     /// Parameters to inject, resolved (JSON, papermill literal forms follow from it).
     pub params: Map<String, Value>,
@@ -41,6 +50,7 @@ pub struct Task {
     pub secret_params: Vec<String>,
     /// Declared outputs to read back.
     pub outputs: Vec<String>,
+    /// The kernel to run on, instead of the notebook's own.
     pub kernel: Option<String>,
     /// Seconds the whole attempt may take.
     pub timeout_secs: Option<f64>,
@@ -95,11 +105,15 @@ impl Task {
     }
 }
 
+/// How an attempt ended.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskStatus {
+    /// Every cell ran.
     Succeeded,
+    /// A cell raised, or the kernel died.
     Failed,
+    /// The attempt's timeout passed.
     TimedOut,
     /// The executor could not run it (bad notebook, unknown kernel…): retrying won't help.
     Invalid,
@@ -110,8 +124,10 @@ pub enum TaskStatus {
     Cancelled,
 }
 
+/// What a node attempt came to, as the executor reports it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TaskResult {
+    /// How it ended.
     pub status: TaskStatus,
     /// Recorded outputs (declared and scraps).
     pub outputs: Map<String, Value>,
@@ -119,6 +135,7 @@ pub struct TaskResult {
     pub error: Option<String>,
     /// Whether an output notebook was written at `output_path`.
     pub notebook_written: bool,
+    /// How long it took, in seconds.
     pub duration_secs: f64,
     /// The worker that ran it; set by the coordinator from the lease, not trusted
     /// from the worker.

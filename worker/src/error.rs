@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-/// Exit codes of `deckle execute`, fixed by DESIGN.md ("Executing one notebook").
+/// Exit codes of `deckle execute`: a stable interface for scripts (listed in
+/// `docs/cli.md`).
 pub mod exit {
     /// A cell raised.
     pub const CELL_ERROR: i32 = 1;
@@ -15,69 +16,167 @@ pub mod exit {
     pub const TIMEOUT: i32 = 4;
 }
 
+/// Everything that can go wrong executing a notebook or working for a coordinator.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Bad input: a missing or unreadable notebook, bad settings.
     #[error("{}: {message}", shown(path))]
-    Input { path: PathBuf, message: String },
+    Input {
+        /// The file (or option) at fault.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
 
+    /// A parameter that cannot be read or written in the kernel's language.
     #[error("bad parameter {origin}: {message}")]
-    Params { origin: String, message: String },
+    Params {
+        /// The option or parameter name.
+        origin: String,
+        /// What is wrong.
+        message: String,
+    },
 
+    /// No papermill translator for the kernel's language.
     #[error("{0}")]
     NoTranslator(String),
 
+    /// No kernelspec of that name.
     #[error(
         "kernel '{name}' not found (available: {}; searched: {})",
         available.join(", "),
         searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":")
     )]
-    UnknownKernel { name: String, available: Vec<String>, searched: Vec<PathBuf> },
+    UnknownKernel {
+        /// The name asked for.
+        name: String,
+        /// The kernelspecs found.
+        available: Vec<String>,
+        /// The directories searched.
+        searched: Vec<PathBuf>,
+    },
 
+    /// The kernel could not be launched.
     #[error("kernel '{name}': {message}")]
-    KernelStart { name: String, message: String },
+    KernelStart {
+        /// The kernelspec name.
+        name: String,
+        /// Why.
+        message: String,
+    },
 
+    /// The kernel did not answer in time.
     #[error("kernel '{name}' did not become ready within {secs}s{tail}")]
-    KernelStartTimeout { name: String, secs: f64, tail: String },
+    KernelStartTimeout {
+        /// The kernelspec name.
+        name: String,
+        /// The limit, in seconds.
+        secs: f64,
+        /// The end of the kernel's own output, for the message.
+        tail: String,
+    },
 
+    /// The kernel died while a cell ran.
     #[error("{cell}: kernel died while running it ({how})")]
-    KernelDied { cell: String, how: String },
+    KernelDied {
+        /// The cell, as labelled in messages.
+        cell: String,
+        /// How its process ended.
+        how: String,
+    },
 
+    /// A cell raised.
     #[error("{cell}: raised {ename}: {evalue}")]
-    CellFailed { cell: String, ename: String, evalue: String },
+    CellFailed {
+        /// The cell, as labelled in messages.
+        cell: String,
+        /// The exception's name.
+        ename: String,
+        /// The exception's value.
+        evalue: String,
+    },
 
     /// `limit` says which limit: `1s` (the cell timeout) or `the node's timeout of 30s`.
     #[error("{cell}: did not finish within {limit} (interrupted)")]
-    CellTimeout { cell: String, limit: String },
+    CellTimeout {
+        /// The cell, as labelled in messages.
+        cell: String,
+        /// Which limit passed.
+        limit: String,
+    },
 
+    /// A declared output could not be read.
     #[error("output '{name}': {message}")]
-    Output { name: String, message: String },
+    Output {
+        /// The output name.
+        name: String,
+        /// Why.
+        message: String,
+    },
 
+    /// The kernel broke the wire protocol.
     #[error("kernel protocol: {0}")]
     Protocol(String),
 
+    /// Reading or writing a file failed.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, #[source] source: std::io::Error },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
 
     // What a remote worker meets talking to the coordinator.
     /// The request never got an answer: connection refused, reset, timed out.
     #[error("{what}: {message}")]
-    Http { what: String, message: String },
+    Http {
+        /// The request, in words.
+        what: String,
+        /// Why it failed.
+        message: String,
+    },
 
     /// The server answered with an error ([`deckle_protocol::api::ApiError`]).
     #[error("{what}: the server answered {status} {code}: {message}")]
-    Api { what: String, status: u16, code: String, message: String },
+    Api {
+        /// The request, in words.
+        what: String,
+        /// The HTTP status.
+        status: u16,
+        /// The error's `code`.
+        code: String,
+        /// The error's message.
+        message: String,
+    },
 
     /// 401: the token is missing or wrong.
     #[error("{what}: the server refused the token (401 unauthorized): {message}")]
-    Unauthorized { what: String, message: String },
+    Unauthorized {
+        /// The request, in words.
+        what: String,
+        /// The server's message.
+        message: String,
+    },
 
     /// 409: the lease expired or was superseded; the attempt is no longer ours.
     #[error("lease {lease}: no longer this worker's (409): {message}")]
-    StaleLease { lease: String, message: String },
+    StaleLease {
+        /// The lease id.
+        lease: String,
+        /// The server's message.
+        message: String,
+    },
 
     /// A downloaded notebook does not have the content its hash names.
     #[error("blob {hash}: {message}")]
-    Blob { hash: String, message: String },
+    Blob {
+        /// The expected sha256.
+        hash: String,
+        /// What was wrong.
+        message: String,
+    },
 }
 
 /// A path as an error names it: `""` rather than nothing for an empty one.
@@ -120,6 +219,7 @@ impl Error {
         Error::Io { path: path.into(), source }
     }
 
+    /// A bad-input error about `path`.
     pub fn input(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         Error::Input { path: path.into(), message: message.into() }
     }
@@ -136,4 +236,5 @@ impl From<deckle_notebook::Error> for Error {
     }
 }
 
+/// This crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -14,7 +14,7 @@
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::process::{ExitStatus, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -37,17 +37,22 @@ use crate::zygote::{Proc, Zygote};
 /// A message from the kernel, with its content as the kernel sent it.
 #[derive(Debug, Clone)]
 pub struct KernelMsg {
+    /// The message's `msg_type`.
     pub msg_type: String,
+    /// The `msg_id` of the request it answers, if any.
     pub parent_msg_id: Option<String>,
     /// The header's `date`, formatted as nbclient records it (`%Y-%m-%dT%H:%M:%S.%fZ`).
     pub date: Option<String>,
+    /// The message's content.
     pub content: Value,
 }
 
 /// What [`Kernel::next_event`] yields.
 #[derive(Debug)]
 pub enum KernelEvent {
+    /// From the IOPub channel (outputs, status).
     IoPub(KernelMsg),
+    /// From the shell channel (replies).
     Shell(KernelMsg),
     /// The kernel process exited.
     Died(String),
@@ -56,9 +61,11 @@ pub enum KernelEvent {
 /// How to launch a kernel.
 #[derive(Debug, Clone)]
 pub struct LaunchOptions {
+    /// The kernel's working directory; default the current one.
     pub cwd: Option<PathBuf>,
     /// Extra environment for the kernel process (secrets reach kernels this way).
     pub env: Vec<(String, String)>,
+    /// How long the kernel may take to answer its first `kernel_info_request`.
     pub start_timeout: Duration,
 }
 
@@ -88,7 +95,9 @@ impl Drop for SocketDir {
     }
 }
 
+/// A running kernel, connected over ZeroMQ.
 pub struct Kernel {
+    /// The kernelspec name.
     pub name: String,
     child: Proc,
     /// A forked kernel's stdout/stderr go here (a child's are piped to the tail).
@@ -180,18 +189,6 @@ fn spawn_tail<R: AsyncRead + Unpin + Send + 'static>(r: R, tail: Arc<Mutex<VecDe
             t.push_back(line);
         }
     })
-}
-
-pub(crate) fn describe_exit(status: ExitStatus) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (_, Some(sig)) => {
-            let name = nix::sys::signal::Signal::try_from(sig).map(|s| s.as_str().to_string()).unwrap_or_else(|_| sig.to_string());
-            format!("killed by signal {name}")
-        }
-        (Some(code), _) => format!("exited with status {code}"),
-        _ => "exited".into(),
-    }
 }
 
 impl Kernel {
@@ -463,6 +460,7 @@ impl Kernel {
         }
     }
 
+    /// Whether the kernel's process is still running.
     pub fn is_alive(&self) -> bool {
         self.exited.is_none()
     }

@@ -25,6 +25,7 @@ use crate::ipykernel_argv::{self, IpykernelArgv};
 /// A kernelspec found on disk: `<data dir>/kernels/<name>/kernel.json`.
 #[derive(Debug, Clone)]
 pub struct KernelSpec {
+    /// The kernelspec's name (its directory name).
     pub name: String,
     /// The kernelspec directory (`{resource_dir}` in argv).
     pub dir: PathBuf,
@@ -32,9 +33,13 @@ pub struct KernelSpec {
     /// `python` in argv to that environment's interpreter, as jupyter_client does with
     /// `sys.executable`).
     pub prefix: Option<PathBuf>,
+    /// The command line, with `{connection_file}` still in it.
     pub argv: Vec<String>,
+    /// `display_name` from kernel.json.
     pub display_name: String,
+    /// `language` from kernel.json.
     pub language: String,
+    /// Extra environment for the kernel process.
     pub env: HashMap<String, String>,
     /// `"signal"` (default) or `"message"`.
     pub interrupt_mode: String,
@@ -57,12 +62,15 @@ struct KernelJson {
 /// One directory to search, with the environment prefix it belongs to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DataDir {
+    /// The kernel.json file.
     pub path: PathBuf,
+    /// The `VIRTUAL_ENV`/prefix the spec was found under, if any.
     pub prefix: Option<PathBuf>,
 }
 
 /// The environment a lookup reads; a seam so tests need not mutate the process env.
 pub trait Env {
+    /// The variable `key`, if set.
     fn var(&self, key: &str) -> Option<String>;
 }
 

@@ -27,6 +27,20 @@
 //! println!("{} cells ran", report.cells_executed);
 //! # Ok(()) }
 //! ```
+//!
+//! A SQL node needs no notebook file: the worker writes one.
+//!
+//! ```
+//! use deckle_protocol::sql::SqlSpec;
+//! let spec = SqlSpec { engine: "duckdb".into(), query: "select 42 as answer".into(), save_to: None,
+//!                      connection: serde_json::Value::Null, preview_rows: 5 };
+//! let nb = deckle_worker::sql::generate_notebook(&spec, "python3").unwrap();
+//! let query_cell = nb["cells"].as_array().unwrap().iter()
+//!     .find(|c| c["metadata"]["tags"][0] == deckle_worker::sql::TAG_QUERY).unwrap();
+//! assert!(query_cell["source"].to_string().contains("select 42 as answer"));
+//! ```
+
+#![warn(missing_docs)]
 
 pub mod error;
 pub mod execute;
@@ -38,7 +52,6 @@ pub mod notebook;
 pub mod outputs;
 pub mod path_format;
 pub mod pool;
-mod record;
 pub mod remote;
 pub mod sql;
 pub mod task_run;

@@ -1,6 +1,6 @@
 //! What a notebook recorded for downstream use.
 //!
-//! Two sources, read after the last cell (DESIGN.md, "Recording outputs"):
+//! Two sources, read after the last cell:
 //! 1. declared variables, fetched from the still-running kernel as JSON — through
 //!    `user_expressions` on Python, a printed line on R ([`by_language`]) — the
 //!    notebook needs no library;

@@ -26,6 +26,7 @@ use crate::zygote::{Zygote, ZygoteKey};
 /// A zygote made by the first boot that needs it; `None` inside when starting it failed.
 type ZygoteCell = Arc<OnceCell<Option<Arc<Zygote>>>>;
 
+/// Warm kernels of one kernelspec and launch options.
 pub struct KernelPool {
     spec: KernelSpec,
     launch: LaunchOptions,
@@ -95,6 +96,7 @@ impl KernelPool {
             && self.launch.env == launch.env
     }
 
+    /// The kernelspec its kernels run.
     pub fn spec(&self) -> &KernelSpec {
         &self.spec
     }

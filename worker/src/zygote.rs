@@ -28,8 +28,11 @@ const SOURCE: &str = include_str!("zygote.py");
 /// directory and launch environment are given to each fork, so they are not part of it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ZygoteKey {
+    /// The kernelspec's Python interpreter.
     pub interpreter: String,
+    /// Its interpreter flags (before `-m ipykernel_launcher`).
     pub interpreter_flags: Vec<String>,
+    /// The kernelspec's environment.
     pub env: BTreeMap<String, String>,
 }
 
@@ -50,6 +53,7 @@ struct Io {
     stdout: Lines<BufReader<ChildStdout>>,
 }
 
+/// A process that forks ready-to-initialize ipykernel kernels.
 pub struct Zygote {
     io: Mutex<Io>,
     _child: Child,
@@ -127,7 +131,20 @@ fn alive(pid: i32) -> bool {
 /// How long after a forked kernel's pid is gone its exit status may take to appear.
 const EXIT_FILE_GRACE: Duration = Duration::from_millis(500);
 
-/// `code N` / `signal N`, as the zygote writes it, in [`crate::kernel::describe_exit`]'s words.
+/// How a kernel process ended, in the words of its error messages.
+pub(crate) fn describe_exit(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (_, Some(sig)) => {
+            let name = nix::sys::signal::Signal::try_from(sig).map(|s| s.as_str().to_string()).unwrap_or_else(|_| sig.to_string());
+            format!("killed by signal {name}")
+        }
+        (Some(code), _) => format!("exited with status {code}"),
+        _ => "exited".into(),
+    }
+}
+
+/// `code N` / `signal N`, as the zygote writes it, in [`describe_exit`]'s words.
 fn describe_exit_file(text: &str) -> Option<String> {
     let (kind, n) = text.trim().split_once(' ')?;
     let n: i32 = n.parse().ok()?;
@@ -150,7 +167,7 @@ impl Proc {
     /// Has it exited? How, when known.
     pub(crate) fn try_exited(&mut self) -> Option<String> {
         match self {
-            Proc::Child(c) => c.try_wait().ok().flatten().map(crate::kernel::describe_exit),
+            Proc::Child(c) => c.try_wait().ok().flatten().map(describe_exit),
             Proc::Forked { pid, exit_file, gone_at } => {
                 if alive(*pid) {
                     return None;
@@ -169,7 +186,7 @@ impl Proc {
     pub(crate) async fn wait(&mut self) -> String {
         match self {
             Proc::Child(c) => match c.wait().await {
-                Ok(s) => crate::kernel::describe_exit(s),
+                Ok(s) => describe_exit(s),
                 Err(e) => format!("wait failed: {e}"),
             },
             // Not our child: the zygote reaps it; poll until the pid is gone.

@@ -7,8 +7,7 @@
 //! panicking and within a time limit. `DECKLE_FUZZ_CASES=N` sets the number of
 //! random cases per target (default 300), `DECKLE_FUZZ_SEED=S` the seed.
 
-#[path = "../../dsl/tests/support/fuzz.rs"]
-mod support;
+use deckle_test_support::fuzz as support;
 
 use support::{bounded, cases, notebook_seeds, seed, Rng};
 

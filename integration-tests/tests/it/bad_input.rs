@@ -1,4 +1,4 @@
-//! Bad input and hostile notebooks: each gets its exit code (DESIGN.md: 2 bad input,
+//! Bad input and hostile notebooks: each gets its exit code (docs/cli.md: 2 bad input,
 //! 3 kernel died, 4 timeout) and one clear line on stderr naming the file, kernel or
 //! cell; a written notebook stays readable.
 

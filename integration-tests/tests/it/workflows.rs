@@ -57,7 +57,7 @@ fn outputs_of_every_json_type_pass_downstream_and_the_date_reaches_the_notebook(
         node(&run, "echo")["outputs"]["types"],
         json!({"s": "str", "i": "int", "big": "int", "f": "float", "b": "bool", "n": "NoneType", "l": "list", "d": "dict", "day": "str"})
     );
-    // The output notebook is where DESIGN.md says, and papermill-shaped.
+    // The output notebook is where docs/operating.md says, and papermill-shaped.
     let nb_path = node(&run, "echo")["attempts"][0]["notebook"].as_str().unwrap().to_string();
     let run_id = run["run"]["id"].as_str().unwrap();
     assert_eq!(Path::new(&nb_path), d.path().join(format!("artifacts/passing/2024-02-29/{run_id}/echo.1.ipynb")));

@@ -131,7 +131,7 @@ impl serde_json::ser::Formatter for PyFormatter {
     }
 
     fn write_f64<W: ?Sized + std::io::Write>(&mut self, w: &mut W, value: f64) -> std::io::Result<()> {
-        w.write_all(crate::translate::python_float_repr(value).as_bytes())
+        w.write_all(crate::python::python_float_repr(value).as_bytes())
     }
 }
 

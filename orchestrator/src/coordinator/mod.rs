@@ -26,9 +26,11 @@ use crate::resolve;
 use crate::store::{SledStore, StateStore};
 
 mod storage_monitor;
+/// Settings of `deckle server`.
 
 #[derive(Debug, Clone)]
 pub struct CoordinatorConfig {
+    /// `--data`: state, registered workflows and artifacts.
     pub data_dir: PathBuf,
     /// A lease not heard from for this long expires.
     pub lease_ttl: Duration,
@@ -39,6 +41,7 @@ pub struct CoordinatorConfig {
 }
 
 impl CoordinatorConfig {
+    /// The defaults, with state in `data_dir`.
     pub fn new(data_dir: &Path) -> Self {
         CoordinatorConfig {
             data_dir: data_dir.to_path_buf(),
@@ -59,10 +62,15 @@ struct Drive {
     ended: tokio::sync::watch::Receiver<Option<RunRecord>>,
 }
 
+/// The service behind `deckle server`.
 pub struct Coordinator {
+    /// Drives runs, with the lease board as its executor.
     pub engine: Arc<Engine>,
+    /// Where workers take attempts.
     pub board: Arc<LeaseBoard>,
+    /// Registered workflows and their versions.
     pub registry: Registry,
+    /// Counters and histograms for `/metrics`.
     pub metrics: Arc<Metrics>,
     pub(crate) store: Arc<dyn StateStore>,
     pub(crate) clock: Arc<dyn Clock>,
@@ -95,6 +103,7 @@ impl Coordinator {
         Ok(c)
     }
 
+    /// A coordinator over `store` (tests: an in-memory store, a fixed clock).
     pub fn with_store(cfg: &CoordinatorConfig, store: Arc<dyn StateStore>, clock: Arc<dyn Clock>) -> Result<Arc<Self>> {
         Self::with_health(cfg, store, clock, Arc::default())
     }
@@ -136,6 +145,7 @@ impl Coordinator {
         }))
     }
 
+    /// The state store.
     pub fn store(&self) -> &Arc<dyn StateStore> {
         &self.store
     }
@@ -403,6 +413,7 @@ impl Coordinator {
         }
         Ok(())
     }
+    /// Start a run of the latest (or a pinned) version of `workflow`; queued when `max_active_runs` is reached.
 
     #[instrument(skip_all, fields(workflow = %workflow))]
     pub async fn trigger(self: &Arc<Self>, workflow: &str, req: &TriggerRun) -> Result<RunRecord> {
@@ -470,6 +481,7 @@ impl Coordinator {
         Ok(run)
     }
 
+    /// Run a finished run again as its next run attempt (all nodes, or from the failed ones).
     pub async fn rerun(self: &Arc<Self>, run_id: &str, req: &Rerun) -> Result<RunRecord> {
         self.health.check()?;
         let run = self.run(run_id)?;
@@ -541,6 +553,7 @@ impl Coordinator {
         })
     }
 
+    /// The run record `run_id`.
     pub fn run(&self, run_id: &str) -> Result<RunRecord> {
         self.store.get_run(run_id)?.ok_or_else(|| Error::NotFound(format!("run {run_id}")))
     }
@@ -552,6 +565,7 @@ impl Coordinator {
         Ok(runs)
     }
 
+    /// A run with its node records, and why ready nodes wait.
     pub fn run_detail(&self, run_id: &str) -> Result<RunDetail> {
         let run = self.run(run_id)?;
         let mut nodes = self.store.nodes(run_id)?;
@@ -630,6 +644,7 @@ impl Coordinator {
         Ok(NodeLog { run: run_id.to_string(), node: node.to_string(), attempt: n, finished, text: notebook_text(&nb) })
     }
 
+    /// The gauges `/metrics` reports, read now.
     pub fn gauges(&self) -> Result<Gauges> {
         let mut runs: HashMap<RunStatus, usize> = HashMap::new();
         let mut nodes: HashMap<NodeStatus, usize> = HashMap::new();

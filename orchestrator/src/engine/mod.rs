@@ -42,6 +42,7 @@ pub use state::{Started, MAX_FOREACH_ITEMS};
 /// A worker lost this many times running one instance fails it: something in the
 /// notebook is likely taking its worker down.
 pub const MAX_LOST_ATTEMPTS: u32 = 5;
+/// Settings of an [`Engine`].
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -65,6 +66,7 @@ pub struct RunRequest {
     /// The run's logical time (a schedule tick, a backfill step); its date in the
     /// schedule's time zone becomes the logical date. Default: `date` at 00:00 UTC.
     pub logical_time: Option<jiff::Timestamp>,
+    /// What started the run (manual, schedule, backfill, rerun).
     pub trigger: RunTrigger,
     /// Create the run `queued`: the caller starts it later (`max_active_runs`, sequential runs).
     pub queued: bool,
@@ -72,20 +74,28 @@ pub struct RunRequest {
 
 /// Progress, for live views and metrics. Sent after the transition is durable.
 #[derive(Debug, Clone)]
+#[allow(missing_docs)] // the fields say what they are
 pub enum Event {
+    /// A drive began (a new run, a resumed one, or a rerun).
     RunStarted { run_id: String, nodes: usize },
+    /// An attempt was handed to the executor (`index`: a foreach instance).
     NodeStarted { run_id: String, node: String, index: Option<usize>, attempt: u32 },
+    /// A node or foreach instance reached a final status.
     NodeSettled { run_id: String, node: String, index: Option<usize>, status: NodeStatus, error: Option<String> },
+    /// The run ended.
     RunFinished { run_id: String, status: RunStatus },
 }
+/// A run at its end.
 
 #[derive(Debug, Clone)]
 pub struct RunOutcome {
+    /// The run record, ended.
     pub run: RunRecord,
     /// Every node record (foreach parents and instances), in workflow order.
     pub nodes: Vec<NodeRecord>,
 }
 
+/// Carries runs to their end; see the module docs.
 pub struct Engine {
     pub(crate) store: Arc<dyn StateStore>,
     executor: Arc<dyn Executor>,
@@ -121,15 +131,18 @@ fn io_err(path: &std::path::Path, e: std::io::Error) -> Error {
 }
 
 impl Engine {
+    /// An engine keeping state in `store`, running attempts on `executor`.
     pub fn new(store: Arc<dyn StateStore>, executor: Arc<dyn Executor>, clock: Arc<dyn Clock>, cfg: EngineConfig) -> Self {
         Engine { store, executor, clock, cfg, events: None }
     }
 
+    /// Send [`Event`]s to `tx` as runs progress.
     pub fn with_events(mut self, tx: mpsc::UnboundedSender<Event>) -> Self {
         self.events = Some(tx);
         self
     }
 
+    /// The state store.
     pub fn store(&self) -> &Arc<dyn StateStore> {
         &self.store
     }

@@ -19,6 +19,7 @@ pub const MAX_FOREACH_ITEMS: usize = 10_000;
 /// A run created by [`Engine::start`], ready for [`Engine::drive`].
 #[derive(Debug, Clone)]
 pub struct Started {
+    /// The run record as stored.
     pub run: RunRecord,
     /// Secret params as `(ENV_NAME, value)`: held in memory only, never stored.
     pub secret_env: Vec<(String, String)>,

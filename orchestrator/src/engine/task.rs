@@ -29,10 +29,10 @@ pub(super) fn build_task(ctx: &RunCtx<'_>, node: &Node, index: Option<usize>, at
     let (kind, outputs, input_copy_path) = match &node.kind {
         NodeKind::Notebook { path, .. } => (TaskKind::Notebook { path: path.to_string_lossy().into_owned(), hash: None }, node.outputs.clone(), None),
         NodeKind::Sql(sql) => {
-            let engine_name = if sql.engine == "presto" { "trino".to_string() } else { sql.engine.clone() };
+            let engine_name = sql.engine.as_str().to_string();
             let query = resolve::render(&sql.query, &c).map_err(|e| format!("sql query: {e}"))?;
             let save_to = sql.save_to.as_deref().map(|t| resolve::render(t, &c)).transpose().map_err(|e| format!("sql save_to: {e}"))?;
-            let connection = ctx.wf.engines.get(&engine_name).or_else(|| ctx.wf.engines.get(&sql.engine)).cloned().unwrap_or(Value::Null);
+            let connection = ctx.wf.engines.get(&engine_name).cloned().unwrap_or(Value::Null);
             let mut outputs = vec!["row_count".to_string(), "columns".to_string(), "preview".to_string()];
             if save_to.is_some() {
                 outputs.push("path".into());

@@ -90,6 +90,7 @@ pub struct SledStore {
 }
 
 impl SledStore {
+    /// Open (or create) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Self> {
         Self::open_with(dir, Arc::default())
     }
@@ -107,6 +108,7 @@ impl SledStore {
         })
     }
 
+    /// Where its storage faults are reported.
     pub fn health(&self) -> &Arc<StorageHealth> {
         &self.health
     }

@@ -23,12 +23,14 @@ const MARKER: &str = "\u{1e}deckle-outputs ";
 /// What to send for declared outputs, and how to read the answer.
 #[derive(Debug, Clone)]
 pub enum Query {
+    /// Expressions for `execute_request`'s `user_expressions`, by output name.
     UserExpressions(HashMap<String, String>),
     /// Code whose stdout holds a [`MARKER`] line: `{name: answer}` as JSON.
     Printed(String),
 }
 
 impl Query {
+    /// The code to run.
     pub fn code(&self) -> &str {
         match self {
             Query::UserExpressions(_) => "",
@@ -36,6 +38,7 @@ impl Query {
         }
     }
 
+    /// The user expressions to send with it, if any.
     pub fn user_expressions(&self) -> Option<HashMap<String, String>> {
         match self {
             Query::UserExpressions(e) => Some(e.clone()),

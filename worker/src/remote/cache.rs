@@ -25,6 +25,7 @@ pub fn default_dir() -> Option<PathBuf> {
         .map(|d| d.join("deckle"))
 }
 
+/// The lowercase hex sha256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
@@ -51,6 +52,7 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     })
 }
 
+/// Notebook snapshots by hash, and per-attempt scratch directories.
 #[derive(Debug, Clone)]
 pub struct Cache {
     root: PathBuf,
@@ -66,6 +68,7 @@ impl Cache {
         Ok(cache)
     }
 
+    /// The cache directory.
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -135,6 +138,7 @@ impl Cache {
 pub struct Scratch(PathBuf);
 
 impl Scratch {
+    /// The directory.
     pub fn path(&self) -> &Path {
         &self.0
     }

@@ -8,6 +8,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use deckle_protocol::api::{ApiError, HeartbeatReply, Lease, LeaseRequest};
+use deckle_protocol::backoff::Backoff;
 use deckle_protocol::task::TaskResult;
 use reqwest::{RequestBuilder, Response, StatusCode};
 use tokio::time::Instant;
@@ -18,6 +19,7 @@ use crate::error::{Error, Result};
 /// A request that takes longer than this (other than the long-poll) has failed.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The coordinator's HTTP API, as a worker uses it.
 #[derive(Clone, Debug)]
 pub struct Client {
     http: reqwest::Client,
@@ -36,6 +38,7 @@ impl Client {
         Ok(Client { http, base: server.trim_end_matches('/').to_string(), token })
     }
 
+    /// The server's base URL.
     pub fn server(&self) -> &str {
         &self.base
     }
@@ -81,6 +84,7 @@ impl Client {
         resp.json().await.map_err(|e| Error::Http { what: what.into(), message: format!("bad reply: {e}") })
     }
 
+    /// Renew `lease` (POST `/leases/{id}/heartbeat`), within `timeout`.
     pub async fn heartbeat(&self, lease: &str, timeout: Duration) -> Result<HeartbeatReply> {
         let what = "heartbeat";
         let req = self.http.post(self.url(&format!("leases/{lease}/heartbeat"))).timeout(timeout);
@@ -113,6 +117,7 @@ impl Client {
         self.send(what, Some(lease), req).await.map(drop)
     }
 
+    /// Report `lease`'s result (POST `/leases/{id}/complete`).
     pub async fn complete(&self, lease: &str, result: &TaskResult) -> Result<()> {
         let req = self.http.post(self.url(&format!("leases/{lease}/complete"))).json(result).timeout(REQUEST_TIMEOUT);
         self.send("completing", Some(lease), req).await.map(drop)
@@ -142,15 +147,20 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T>>,
 {
-    let mut pause = Duration::from_millis(250);
+    let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(4)).with_deadline(deadline.into_std());
     loop {
-        match op().await {
-            Err(e) if e.is_transient() && Instant::now() + pause < deadline => {
+        let r = op().await;
+        // A pause is taken only for a transient failure (tokio's clock: tests may pause it).
+        let pause = match &r {
+            Err(e) if e.is_transient() => backoff.next_delay_at(Instant::now().into_std()),
+            _ => None,
+        };
+        match (r, pause) {
+            (Err(e), Some(pause)) => {
                 warn!(what, error = %e, retry_in_secs = pause.as_secs_f64(), "request failed; retrying");
                 tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(4));
             }
-            r => return r,
+            (r, _) => return r,
         }
     }
 }

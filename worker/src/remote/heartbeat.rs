@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use deckle_protocol::backoff::Backoff;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
@@ -58,7 +59,7 @@ async fn beat(client: Client, lease: String, mut ttl: Duration, standing: watch:
     // server's clock started no earlier).
     let mut last_ok = Instant::now();
     let mut next = last_ok + ttl / 3;
-    let mut pause = Duration::from_millis(250);
+    let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_millis(250));
     loop {
         sleep_until(next).await;
         let now = Instant::now();
@@ -79,7 +80,7 @@ async fn beat(client: Client, lease: String, mut ttl: Duration, standing: watch:
                     debug!("the server asks to cancel");
                     escalate(&standing, Standing::Cancel);
                 }
-                pause = Duration::from_millis(250);
+                backoff.reset();
                 next = now + ttl / 3;
             }
             Err(e @ Error::StaleLease { .. }) => {
@@ -88,9 +89,11 @@ async fn beat(client: Client, lease: String, mut ttl: Duration, standing: watch:
                 return;
             }
             Err(e) => {
+                // The pauses grow up to a sixth of the (current) TTL.
+                backoff.set_max((ttl / 6).max(Duration::from_millis(250)));
+                let pause = backoff.next_delay().unwrap_or(ttl);
                 warn!(error = %e, retry_in_secs = pause.as_secs_f64(), "heartbeat failed");
                 next = (Instant::now() + pause).min(last_ok + ttl);
-                pause = (pause * 2).min((ttl / 6).max(Duration::from_millis(250)));
             }
         }
     }

@@ -31,6 +31,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deckle_protocol::api::LeaseRequest;
+use deckle_protocol::backoff::Backoff;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
@@ -118,7 +119,7 @@ pub async fn run_worker(cfg: WorkerConfig, shutdown: impl Future<Output = ()>) -
     let slots = cfg.slots.max(1);
     let (drain_over_tx, drain_over) = watch::channel(false);
     let mut running = JoinSet::new();
-    let mut pause = FIRST_PAUSE;
+    let mut backoff = Backoff::new(FIRST_PAUSE, MAX_PAUSE);
     tokio::pin!(shutdown);
     info!(worker = %cfg.name, server = %client.server(), slots, labels = ?cfg.labels, cache = %cfg.cache_dir.display(), "worker started");
     loop {
@@ -142,18 +143,19 @@ pub async fn run_worker(cfg: WorkerConfig, shutdown: impl Future<Output = ()>) -
         };
         match polled {
             Ok(leases) => {
-                pause = FIRST_PAUSE;
+                backoff.reset();
                 for l in leases {
                     running.spawn(lease::run(shared.clone(), l, drain_over.clone()));
                 }
             }
             Err(e) if e.is_transient() => {
+                // No cap and no deadline: a pause always comes.
+                let pause = backoff.next_delay().unwrap_or(MAX_PAUSE);
                 warn!(error = %e, retry_in_secs = pause.as_secs_f64(), "cannot get work from the server");
                 tokio::select! {
                     _ = &mut shutdown => break,
                     _ = tokio::time::sleep(pause) => {}
                 }
-                pause = (pause * 2).min(MAX_PAUSE);
             }
             Err(e) => return Err(e),
         }

@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 /// How long a burst of saves (a cell ending, the next starting) gets to settle.
 pub const SETTLE: Duration = Duration::from_millis(150);
 
+/// Uploads the latest saved version of an output notebook as it changes.
 #[derive(Debug)]
 pub struct Uploader {
     stop: Option<oneshot::Sender<()>>,

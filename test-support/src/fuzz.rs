@@ -1,9 +1,7 @@
 //! The fuzzing harness shared by `dsl/tests/fuzz.rs` and
-//! `worker/tests/fuzz_notebook.rs` (included there with `#[path]`): a seeded
-//! xorshift generator, a byte mutator over a seed corpus, per-case time limits,
-//! and the seed files of the repository. Stable Rust, no dependencies.
-
-#![allow(dead_code)]
+//! `worker/tests/fuzz_notebook.rs`: a seeded xorshift generator, a byte mutator
+//! over a seed corpus, per-case time limits, and the seed files of the
+//! repository. Stable Rust, no dependencies.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;

@@ -8,8 +8,7 @@
 //! trace in the notebook), Deckle marks the cell `failed`, adds an `error` output
 //! saying what happened, and inserts papermill's error cells.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -22,168 +21,38 @@ use crate::kernel::{Kernel, KernelEvent, LaunchOptions};
 use crate::kernelspec::{self, ProcessEnv};
 use crate::notebook;
 use crate::outputs::{self, Recorded};
-use crate::params::Params;
-use crate::record::{cell_label, now, CellFailure, Run};
-pub use crate::record::{StopNote, StreamFiles};
+mod options;
+mod record;
+
+use record::{cell_label, now, CellFailure, Run};
+pub use options::{ExecuteOptions, StopNote, StreamFiles, DEFAULT_MAX_OUTPUT_BYTES};
 use crate::translate;
 
 /// How long after a cell's reply (or its last output after the reply) its `idle`
 /// status may take (nbclient's `iopub_timeout` is 4 s).
 const IOPUB_GRACE: Duration = Duration::from_secs(5);
 
-/// See [`ExecuteOptions::max_output_bytes`].
-pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 64 << 20;
-
-/// Everything `deckle execute` takes. (`Debug` shows `env`'s names, not its values:
-/// secrets travel there.)
-#[derive(Clone)]
-pub struct ExecuteOptions {
-    pub input: PathBuf,
-    /// Where to write; `None` runs without writing (library use), `-` is stdout.
-    pub output: Option<PathBuf>,
-    pub params: Params,
-    pub kernel: Option<String>,
-    pub language: Option<String>,
-    pub cwd: Option<PathBuf>,
-    pub prepare_only: bool,
-    pub report_mode: bool,
-    pub log_output: bool,
-    pub progress_bar: bool,
-    /// Per cell, as papermill's `--execution-timeout`.
-    pub execution_timeout: Option<Duration>,
-    pub start_timeout: Duration,
-    /// Declared outputs to fetch after the last cell.
-    pub outputs: Vec<String>,
-    /// Extra environment for the kernel.
-    pub env: Vec<(String, String)>,
-    /// Secret parameters by name: the injected cell reads each from the kernel's
-    /// environment (`DECKLE_SECRET_<NAME>`, set through `env`).
-    pub secret_params: Vec<String>,
-    /// The environment kernelspecs are looked up in (`JUPYTER_PATH`, `VIRTUAL_ENV`,
-    /// `PATH`, …); `None` reads the process environment.
-    pub search_env: Option<HashMap<String, String>>,
-    /// Save during a long cell at least this often (papermill's `autosave_cell_every`).
-    pub autosave_every: Duration,
-    /// Saves while cells run are coalesced to at most one per this interval (the
-    /// first of a long cell within it); the final save is always written.
-    pub save_interval: Duration,
-    /// Outputs kept per notebook, in bytes: past it, later outputs are dropped and
-    /// one marker says so (a cell printing in a loop cannot exhaust memory or disk).
-    pub max_output_bytes: usize,
-    /// How long the kernel gets to acknowledge `shutdown_request` before it is killed.
-    pub shutdown_grace: Duration,
-    /// How long to wait for an acknowledging kernel's process to exit (see
-    /// [`Kernel::shutdown`]).
-    pub exit_wait: Duration,
-    /// Take the kernel from these warm pools (by kernel, working dir and
-    /// environment) instead of booting one.
-    pub pools: Option<std::sync::Arc<crate::pool::Pools>>,
-    /// A limit on the whole run (a workflow node's `timeout`): kernel start and the
-    /// running cell are held to it, and a cell still running at it is interrupted
-    /// and recorded like a cell timeout.
-    pub deadline: Option<Instant>,
-    /// What `deadline` is, for the timeout message (`the node's timeout of 30s`).
-    pub deadline_what: Option<String>,
-    /// Bumped after each save of the output notebook to a file, so a watcher (the
-    /// remote worker's uploader) can send the latest version on.
-    pub saved: Option<tokio::sync::watch::Sender<u64>>,
-    /// Save at each cell's start and end and on autosave (papermill's
-    /// `request_save_on_cell_execute`); when false, only the finished notebook is written.
-    pub save_on_cell_execute: bool,
-    /// Where the notebook's stdout and stderr streams are also written.
-    pub stream_files: StreamFiles,
-    /// Why the execution is being stopped, when its caller drops it early.
-    pub stop_note: StopNote,
-}
-
-impl std::fmt::Debug for ExecuteOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ExecuteOptions")
-            .field("input", &self.input)
-            .field("output", &self.output)
-            .field("params", &self.params)
-            .field("kernel", &self.kernel)
-            .field("language", &self.language)
-            .field("cwd", &self.cwd)
-            .field("prepare_only", &self.prepare_only)
-            .field("report_mode", &self.report_mode)
-            .field("log_output", &self.log_output)
-            .field("progress_bar", &self.progress_bar)
-            .field("execution_timeout", &self.execution_timeout)
-            .field("start_timeout", &self.start_timeout)
-            .field("outputs", &self.outputs)
-            .field("env", &deckle_protocol::task::redacted(self.env.iter().map(|(k, v)| (k, v))))
-            .field("secret_params", &self.secret_params)
-            .field("search_env", &self.search_env.as_ref().map(|e| e.keys().collect::<Vec<_>>()))
-            .field("autosave_every", &self.autosave_every)
-            .field("save_interval", &self.save_interval)
-            .field("shutdown_grace", &self.shutdown_grace)
-            .field("exit_wait", &self.exit_wait)
-            .field("pools", &self.pools.is_some())
-            .field("deadline", &self.deadline)
-            .field("deadline_what", &self.deadline_what)
-            .field("saved", &self.saved.is_some())
-            .field("save_on_cell_execute", &self.save_on_cell_execute)
-            .field("stream_files", &self.stream_files)
-            .field("stop_note", &self.stop_note)
-            .finish()
-    }
-}
-
-impl ExecuteOptions {
-    pub fn new(input: impl Into<PathBuf>, output: impl Into<PathBuf>) -> Self {
-        ExecuteOptions {
-            input: input.into(),
-            output: Some(output.into()),
-            params: Params::new(),
-            kernel: None,
-            language: None,
-            cwd: None,
-            prepare_only: false,
-            report_mode: false,
-            log_output: false,
-            progress_bar: false,
-            execution_timeout: None,
-            start_timeout: Duration::from_secs(60),
-            outputs: Vec::new(),
-            env: Vec::new(),
-            secret_params: Vec::new(),
-            search_env: None,
-            autosave_every: Duration::from_secs(30),
-            save_interval: Duration::from_secs(1),
-            max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
-            shutdown_grace: Duration::from_secs(2),
-            exit_wait: Duration::ZERO,
-            pools: None,
-            deadline: None,
-            deadline_what: None,
-            saved: None,
-            save_on_cell_execute: true,
-            stream_files: StreamFiles::default(),
-            stop_note: StopNote::default(),
-        }
-    }
-
-    pub fn with_params(mut self, params: Params) -> Self {
-        self.params = params;
-        self
-    }
-}
-
 /// What a finished run produced.
 #[derive(Debug)]
 pub struct ExecuteReport {
+    /// The output notebook as written.
     pub notebook: Value,
+    /// How many code cells ran.
     pub cells_executed: usize,
+    /// Declared outputs and scraps the notebook recorded.
     pub recorded: Recorded,
+    /// Seconds from start to end.
     pub duration: f64,
+    /// Warnings papermill would log (unknown parameters, no parameters cell, …).
     pub warnings: Vec<String>,
 }
 
 /// A failed run: the error, and the notebook as it was written.
 #[derive(Debug)]
 pub struct ExecuteFailure {
+    /// What went wrong.
     pub error: Error,
+    /// The notebook as recorded up to the failure, when there is one.
     pub notebook: Option<Value>,
 }
 

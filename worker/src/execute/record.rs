@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use crate::error::Result;
-use crate::execute::ExecuteOptions;
+use super::options::ExecuteOptions;
 use crate::kernel::KernelMsg;
 use crate::notebook;
 
@@ -61,32 +61,6 @@ pub(crate) struct Run<'a> {
     pub(crate) save_cost: std::time::Duration,
     /// The record is complete (the final save was made): dropping the run leaves it.
     pub(crate) finished: bool,
-}
-
-/// Why a run is being stopped from outside (a cancel, a worker shutting down, a
-/// lost lease, a signal), set by whoever stops it just before dropping the
-/// execution: the record then says so. Shared by clones.
-#[derive(Clone, Default)]
-pub struct StopNote(std::sync::Arc<std::sync::Mutex<Option<(String, String)>>>);
-
-impl StopNote {
-    /// `kind`: the error name shown in the cell (`Cancelled`, `WorkerShutdown`, …);
-    /// `message`: who stopped it and why.
-    pub fn set(&self, kind: impl Into<String>, message: impl Into<String>) {
-        if let Ok(mut g) = self.0.lock() {
-            *g = Some((kind.into(), message.into()));
-        }
-    }
-
-    pub fn get(&self) -> Option<(String, String)> {
-        self.0.lock().ok().and_then(|g| g.clone())
-    }
-}
-
-impl std::fmt::Debug for StopNote {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("StopNote").field(&self.get()).finish()
-    }
 }
 
 /// An execution dropped before its final save (cancelled, its worker shutting
@@ -455,48 +429,6 @@ pub(crate) fn log_output(out: &Value, stdout_taken: bool) {
                 }
             }
         }
-    }
-}
-
-/// papermill's `--stdout-file` / `--stderr-file`: the notebook's stream output,
-/// written and flushed as it arrives.
-#[derive(Clone, Default)]
-pub struct StreamFiles {
-    pub stdout: Option<std::sync::Arc<std::sync::Mutex<std::fs::File>>>,
-    pub stderr: Option<std::sync::Arc<std::sync::Mutex<std::fs::File>>>,
-}
-
-impl StreamFiles {
-    /// Create (truncate) the files now, as papermill's command line does before it runs.
-    pub fn create(stdout: Option<&Path>, stderr: Option<&Path>) -> Result<StreamFiles> {
-        let open = |p: Option<&Path>| -> Result<Option<std::sync::Arc<std::sync::Mutex<std::fs::File>>>> {
-            p.map(|p| {
-                std::fs::File::create(p)
-                    .map(|f| std::sync::Arc::new(std::sync::Mutex::new(f)))
-                    .map_err(|e| crate::error::Error::io(p, e))
-            })
-            .transpose()
-        };
-        Ok(StreamFiles { stdout: open(stdout)?, stderr: open(stderr)? })
-    }
-
-    fn write(&self, out: &Value) {
-        use std::io::Write;
-        if out["output_type"] != "stream" {
-            return;
-        }
-        let file = if out["name"] == "stderr" { &self.stderr } else { &self.stdout };
-        if let (Some(f), Some(text)) = (file, out["text"].as_str()) {
-            if let Ok(mut f) = f.lock() {
-                let _ = f.write_all(text.as_bytes()).and_then(|()| f.flush());
-            }
-        }
-    }
-}
-
-impl std::fmt::Debug for StreamFiles {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StreamFiles").field("stdout", &self.stdout.is_some()).field("stderr", &self.stderr.is_some()).finish()
     }
 }
 

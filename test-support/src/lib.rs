@@ -1,0 +1,13 @@
+//! deckle-test-support: code the test suites of several Deckle crates share, so
+//! that no test reaches into another crate's files.
+//!
+//! - [`fuzz`]: the seeded fuzzing harness of `dsl/tests/fuzz.rs` and
+//!   `worker/tests/fuzz_notebook.rs`.
+//!
+//! ```
+//! use deckle_test_support::fuzz::Rng;
+//! let (mut a, mut b) = (Rng::new(7), Rng::new(7));
+//! assert_eq!(a.next(), b.next(), "the same seed gives the same cases");
+//! ```
+
+pub mod fuzz;

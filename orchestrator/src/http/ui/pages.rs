@@ -15,6 +15,7 @@ use super::templates;
 /// What the layout around every page shows.
 #[derive(Debug, Default, Serialize)]
 pub struct Frame {
+    /// The `<title>`, before " · Deckle".
     pub title: String,
     /// For the forms that change state (and `<meta name="csrf">`).
     pub csrf: String,
@@ -24,20 +25,26 @@ pub struct Frame {
     pub fault: Option<Fault>,
 }
 
+/// A run a page follows live.
 #[derive(Debug, Serialize)]
 pub struct Live {
+    /// The run's id.
     pub run: String,
     /// `true` or `false`, as the attribute reads.
     pub finished: &'static str,
 }
 
+/// The storage fault, as the banner says it.
 #[derive(Debug, Serialize)]
 pub struct Fault {
+    /// The path and the OS error.
     pub message: String,
+    /// When it was first seen.
     pub since: String,
 }
 
 impl Frame {
+    /// A page titled `title`, its forms carrying `csrf`.
     pub fn new(title: impl Into<String>, csrf: impl Into<String>) -> Self {
         Frame { title: title.into(), csrf: csrf.into(), ..Frame::default() }
     }
@@ -77,14 +84,17 @@ pub fn attempt_href(run: &str, n: &NodeRecord) -> Option<String> {
     n.attempts.last().map(|a| format!("/runs/{}/nodes/{}/attempts/{}", url(run), url(&n.key()), a.n))
 }
 
+/// A refusal or failure: its status and what went wrong.
 pub fn error_page(status: &str, message: &str) -> Page {
     Page::new("error.html", context! { status, message })
 }
 
+/// The sign-in form, with why the last try was refused.
 pub fn login_page(error: Option<&str>) -> Page {
     Page::new("login.html", context! { error })
 }
 
+/// Every registered workflow: schedule, next tick, latest run.
 pub fn workflows_page(list: &[WorkflowSummary]) -> Page {
     Page::new("workflows.html", context! { workflows => list })
 }
@@ -115,6 +125,8 @@ struct GridCell<'a> {
     href: String,
 }
 
+/// One workflow: its DAG, schedule, trigger and backfill forms, recent runs by
+/// node, and params.
 pub fn workflow_page(w: &WorkflowDetail, runs: &[(RunRecord, Vec<NodeRecord>)]) -> Page {
     let dag_nodes: Vec<DagNode> = w.nodes.iter().map(|n| DagNode { id: n.id.clone(), needs: n.needs.clone(), status: String::new(), href: None, title: n.notebook.clone().unwrap_or_else(|| n.kind.clone()) }).collect();
     let params: Vec<ParamView<'_>> = w
@@ -168,6 +180,7 @@ struct BackfillRow<'a> {
     total: usize,
 }
 
+/// Every backfill with its progress.
 pub fn backfills_page(list: &[Backfill]) -> Page {
     let backfills: Vec<BackfillRow<'_>> = list
         .iter()
@@ -179,6 +192,7 @@ pub fn backfills_page(list: &[Backfill]) -> Page {
     Page::new("backfills.html", context! { backfills })
 }
 
+/// One backfill: its dates and their runs.
 pub fn backfill_page(b: &Backfill) -> Page {
     let (done, total) = progress(b);
     Page::new("backfill.html", context! { b, done, total })

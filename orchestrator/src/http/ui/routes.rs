@@ -44,6 +44,7 @@ fn check_csrf(s: &AppState, headers: &HeaderMap, form: &HashMap<String, String>)
 
 /// Errors on UI routes are pages, not JSON.
 pub enum UiError {
+    /// A refusal or failure, shown as the error page.
     Http(HttpError),
     /// A template failed to render: a bug, answered in plain text.
     Render(minijinja::Error),

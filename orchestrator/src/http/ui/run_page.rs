@@ -63,6 +63,8 @@ struct AttemptCell<'a> {
     worker: Option<&'a str>,
 }
 
+/// A run: its DAG coloured by status (`needs` is the workflow's graph), failed
+/// nodes first, every node with its attempts, and a timeline.
 pub fn run_page(d: &RunDetail, needs: &[(String, Vec<String>)]) -> Page {
     let run = &d.run;
     let (trigger, backfill) = match &run.trigger {
@@ -216,12 +218,17 @@ fn shell(s: &str) -> String {
     }
 }
 
+/// What the attempt page shows.
 pub struct AttemptView<'a> {
+    /// The run the attempt belongs to.
     pub run: &'a RunRecord,
+    /// The node instance.
     pub node: &'a NodeRecord,
+    /// The attempt.
     pub attempt: &'a AttemptRecord,
     /// The notebook as registered, relative to the workflow file (for the local command).
     pub notebook: Option<String>,
+    /// Its output notebook, rendered, if one was written.
     pub rendered: Option<Rendered>,
 }
 
@@ -234,6 +241,8 @@ struct AttemptFacts<'a> {
     error: Option<&'a str>,
 }
 
+/// One node attempt: error, params, outputs, how to re-run it locally, and its
+/// output notebook.
 pub fn attempt_page(v: &AttemptView<'_>) -> Page {
     let key = v.node.key();
     let a = v.attempt;

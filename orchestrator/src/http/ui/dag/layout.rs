@@ -24,15 +24,19 @@ const SWEEPS: usize = 12;
 pub struct NodeBox {
     /// index of the node in the input slice
     pub index: usize,
+    /// the node's id
     pub id: String,
     /// layer (column), 0 = roots, left-most
     pub layer: usize,
     /// rank within its layer among real nodes, 0 = top
     pub order: usize,
-    /// top-left corner and size of the box
+    /// left edge of the box
     pub x: u32,
+    /// top edge of the box
     pub y: u32,
+    /// width of the box ([`NODE_WIDTH`])
     pub width: u32,
+    /// height of the box ([`NODE_HEIGHT`])
     pub height: u32,
 }
 
@@ -57,7 +61,9 @@ pub struct EdgeRoute {
 /// A laid-out graph.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {
+    /// width of the drawing, margins included, px
     pub width: u32,
+    /// height of the drawing, margins included, px
     pub height: u32,
     /// one per distinct node id, in input order
     pub nodes: Vec<NodeBox>,

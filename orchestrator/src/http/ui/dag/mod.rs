@@ -42,7 +42,9 @@ pub use svg::{render_svg, DAG_CSS};
 /// One node of the graph to draw.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DagNode {
+    /// the node's id (duplicates after the first are ignored)
     pub id: String,
+    /// ids of the nodes it needs (unknown ones are ignored)
     pub needs: Vec<String>,
     /// status class: pending, ready, running, succeeded, failed, skipped,
     /// upstream_failed, retrying, cancelled, queued, or "" (no run; rendered as

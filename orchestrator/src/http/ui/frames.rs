@@ -16,7 +16,7 @@ style-src 'unsafe-inline' https:; img-src data: blob: https:; font-src data: htt
 const OPEN: &str = "<iframe class=\"output-html";
 const SRCDOC: &str = " srcdoc=\"";
 
-/// The attribute escaping of [`super::notebook::escape`], undone.
+/// The attribute escaping of [`super::escape::escape`], undone.
 fn unescape(s: &str) -> String {
     s.replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 }

@@ -6,7 +6,7 @@
 //! token. Forms that change state carry a CSRF token. Every response carries a
 //! strict Content-Security-Policy: scripts only from `/ui/app.js`, and notebook
 //! outputs that hold HTML or JavaScript live in sandboxed iframes without
-//! same-origin (see [`super::notebook`]).
+//! same-origin (see [`super::notebook`]). Pages are templates (see [`super::pages`]).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -22,7 +22,9 @@ use deckle_protocol::api::{CreateBackfill, Rerun, TriggerRun};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::{pages, run_page};
+use super::escape::url;
+use super::pages::{self, Fault, Frame, Page};
+use super::{dag, notebook, run_page};
 use crate::http::auth::{session_of, session_value, token_matches, SESSION_COOKIE};
 use crate::http::{AppState, HttpError};
 use crate::error::Error;
@@ -36,35 +38,61 @@ fn check_csrf(s: &AppState, headers: &HeaderMap, form: &HashMap<String, String>)
     let expected = csrf_for(s, headers);
     match form.get("csrf") {
         Some(given) if token_matches(given, &expected) => Ok(()),
-        _ => Err(UiError(Error::Input("this form has expired or did not come from this server; reload the page and try again".into()).into())),
+        _ => Err(UiError::from(Error::Input("this form has expired or did not come from this server; reload the page and try again".into()))),
     }
 }
 
 /// Errors on UI routes are pages, not JSON.
-pub struct UiError(HttpError);
+pub enum UiError {
+    /// A refusal or failure, shown as the error page.
+    Http(HttpError),
+    /// A template failed to render: a bug, answered in plain text.
+    Render(minijinja::Error),
+}
 
 impl From<Error> for UiError {
     fn from(e: Error) -> Self {
-        UiError(e.into())
+        UiError::Http(e.into())
+    }
+}
+
+impl From<minijinja::Error> for UiError {
+    fn from(e: minijinja::Error) -> Self {
+        UiError::Render(e)
     }
 }
 
 impl IntoResponse for UiError {
     fn into_response(self) -> Response {
-        let body = format!("<h1>{}</h1><p class=\"errorbox\">{}</p><p><a href=\"/\">Back to the workflows</a></p>", self.0.status(), super::notebook::escape(&self.0.to_string()));
-        (self.0.status(), Html(pages::layout("Error", &body, None, ""))).into_response()
+        match self {
+            UiError::Http(e) => {
+                let page = pages::error_page(&e.status().to_string(), &e.to_string());
+                html(e.status(), page.render(&Frame::new("Error", "")))
+            }
+            UiError::Render(e) => render_failed(e),
+        }
+    }
+}
+
+fn render_failed(e: minijinja::Error) -> Response {
+    tracing::error!("rendering a page: {e:#}");
+    (StatusCode::INTERNAL_SERVER_ERROR, format!("the page could not be rendered: {e}")).into_response()
+}
+
+/// A rendered page with its status, or the render failure.
+fn html(status: StatusCode, rendered: Result<String, minijinja::Error>) -> Response {
+    match rendered {
+        Ok(body) => (status, Html(body)).into_response(),
+        Err(e) => render_failed(e),
     }
 }
 
 type UiResult = Result<Response, UiError>;
 
-fn page(s: &AppState, title: &str, body: &str, run: Option<(&str, bool)>, csrf: &str) -> Response {
+fn page(s: &AppState, mut frame: Frame, page: Page) -> UiResult {
     // A storage fault is news on every page: nothing new can start until it clears.
-    let body = match s.c.health.fault() {
-        Some(f) => format!("{}{body}", pages::storage_banner(&f.message, &f.since.to_string())),
-        None => body.to_string(),
-    };
-    Html(pages::layout(title, &body, run, csrf)).into_response()
+    frame.fault = s.c.health.fault().map(|f| Fault { message: f.message, since: f.since.to_string() });
+    Ok(Html(page.render(&frame)?).into_response())
 }
 
 pub(crate) fn router() -> Router<AppState> {
@@ -90,7 +118,7 @@ pub(crate) fn router() -> Router<AppState> {
 }
 
 async fn css() -> Response {
-    let body = format!("{}\n{}\n{}", include_str!("app.css"), super::notebook::NOTEBOOK_CSS, super::dag::DAG_CSS);
+    let body = [include_str!("app.css"), notebook::NOTEBOOK_CSS, dag::DAG_CSS].join("\n");
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], body).into_response()
 }
 
@@ -100,7 +128,7 @@ async fn js() -> Response {
 
 async fn workflows(State(s): State<AppState>, headers: HeaderMap) -> UiResult {
     let list = s.c.workflow_summaries()?;
-    Ok(page(&s, "Workflows", &pages::workflows_page(&list), None, &csrf_for(&s, &headers)))
+    page(&s, Frame::new("Workflows", csrf_for(&s, &headers)), pages::workflows_page(&list))
 }
 
 async fn workflow(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> UiResult {
@@ -110,17 +138,15 @@ async fn workflow(State(s): State<AppState>, Path(id): Path<String>, headers: He
         let nodes = s.c.store().nodes(&r.id)?;
         runs.push((r, nodes));
     }
-    let csrf = csrf_for(&s, &headers);
-    Ok(page(&s, &id, &pages::workflow_page(&detail, &runs, &csrf), None, &csrf))
+    page(&s, Frame::new(&id, csrf_for(&s, &headers)), pages::workflow_page(&detail, &runs))
 }
 
 async fn run(State(s): State<AppState>, Path(run): Path<String>, headers: HeaderMap) -> UiResult {
     let detail = s.c.run_detail(&run)?;
     let wf = s.c.registry.load(&detail.run.workflow, detail.run.version)?;
     let needs: Vec<(String, Vec<String>)> = wf.nodes.values().map(|n| (n.id.clone(), n.needs.clone())).collect();
-    let csrf = csrf_for(&s, &headers);
-    let body = run_page::run_page(&detail, &needs, &csrf);
-    Ok(page(&s, &format!("Run {run}"), &body, Some((&run, detail.run.status.is_finished())), &csrf))
+    let frame = Frame::new(format!("Run {run}"), csrf_for(&s, &headers)).live(&run, detail.run.status.is_finished());
+    page(&s, frame, run_page::run_page(&detail, &needs))
 }
 
 async fn attempt(State(s): State<AppState>, Path((run, node, n)): Path<(String, String, u32)>, headers: HeaderMap) -> UiResult {
@@ -130,7 +156,7 @@ async fn attempt(State(s): State<AppState>, Path((run, node, n)): Path<(String, 
     let rendered = match rendered_notebook(&s, &run, &node, n) {
         Ok(mut r) => {
             // Rich outputs load from their own sandboxed URLs (see `frames`).
-            let base = format!("/ui/runs/{}/nodes/{}/attempts/{n}/frames", pages::url(&run), pages::url(&node));
+            let base = format!("/ui/runs/{}/nodes/{}/attempts/{n}/frames", url(&run), url(&node));
             r.html = super::frames::extract(&r.html, &base).0;
             Some(r)
         }
@@ -152,10 +178,10 @@ async fn attempt(State(s): State<AppState>, Path((run, node, n)): Path<(String, 
         })
     });
     let view = run_page::AttemptView { run: &detail.run, node: rec, attempt: a, notebook, rendered };
-    Ok(page(&s, &format!("{node} #{n}"), &run_page::attempt_page(&view), None, &csrf_for(&s, &headers)))
+    page(&s, Frame::new(format!("{node} #{n}"), csrf_for(&s, &headers)), run_page::attempt_page(&view))
 }
 
-fn rendered_notebook(s: &AppState, run: &str, node: &str, n: u32) -> Result<super::notebook::Rendered, Error> {
+fn rendered_notebook(s: &AppState, run: &str, node: &str, n: u32) -> Result<notebook::Rendered, Error> {
     let (_, path, _) = s.c.notebook(run, node, Some(n))?;
     let io = |e: String| Error::Io { path: path.display().to_string(), message: e };
     let bytes = std::fs::read(&path).map_err(|e| io(e.to_string()))?;
@@ -163,7 +189,7 @@ fn rendered_notebook(s: &AppState, run: &str, node: &str, n: u32) -> Result<supe
     // with any structure, so the notebook checks are not applied here.
     let text = std::str::from_utf8(&bytes).map_err(|e| io(format!("not UTF-8 text: {e}")))?;
     let nb = deckle_notebook::format::parse_json(text).map_err(io)?;
-    Ok(super::notebook::render_notebook(&nb))
+    Ok(notebook::render_notebook(&nb))
 }
 
 /// One rich output of an attempt's notebook, as its own sandboxed document.
@@ -179,12 +205,11 @@ async fn frame(State(s): State<AppState>, Path((run, node, n, i)): Path<(String,
 }
 
 async fn backfills(State(s): State<AppState>, headers: HeaderMap) -> UiResult {
-    Ok(page(&s, "Backfills", &pages::backfills_page(&s.c.backfills(None)?), None, &csrf_for(&s, &headers)))
+    page(&s, Frame::new("Backfills", csrf_for(&s, &headers)), pages::backfills_page(&s.c.backfills(None)?))
 }
 
 async fn backfill(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> UiResult {
-    let csrf = csrf_for(&s, &headers);
-    Ok(page(&s, &id, &pages::backfill_page(&s.c.backfill(&id)?, &csrf), None, &csrf))
+    page(&s, Frame::new(&id, csrf_for(&s, &headers)), pages::backfill_page(&s.c.backfill(&id)?))
 }
 
 /// The run's node statuses whenever they change, until it finishes.
@@ -218,7 +243,7 @@ async fn trigger(State(s): State<AppState>, Path(id): Path<String>, headers: Hea
     let params = form.iter().filter_map(|(k, v)| Some((k.strip_prefix("p.")?.to_string(), v.clone()))).filter(|(_, v)| !v.is_empty()).collect();
     let date = form.get("date").filter(|d| !d.is_empty()).cloned();
     let run = s.c.trigger(&id, &TriggerRun { params, date, version: None }).await?;
-    Ok(see_other(&format!("/runs/{}", pages::url(&run.id))))
+    Ok(see_other(&format!("/runs/{}", url(&run.id))))
 }
 
 async fn start_backfill(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> UiResult {
@@ -237,41 +262,41 @@ async fn start_backfill(State(s): State<AppState>, Path(id): Path<String>, heade
         version: None,
     };
     let bf = s.c.create_backfill(&id, &req).await?;
-    Ok(see_other(&format!("/backfills/{}", pages::url(&bf.id))))
+    Ok(see_other(&format!("/backfills/{}", url(&bf.id))))
 }
 
 async fn pause(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> UiResult {
     check_csrf(&s, &headers, &form)?;
     s.c.set_paused(&id, true).await?;
-    Ok(see_other(&format!("/workflows/{}", pages::url(&id))))
+    Ok(see_other(&format!("/workflows/{}", url(&id))))
 }
 
 async fn unpause(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> UiResult {
     check_csrf(&s, &headers, &form)?;
     s.c.set_paused(&id, false).await?;
-    Ok(see_other(&format!("/workflows/{}", pages::url(&id))))
+    Ok(see_other(&format!("/workflows/{}", url(&id))))
 }
 
 async fn rerun(State(s): State<AppState>, Path(run): Path<String>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> UiResult {
     check_csrf(&s, &headers, &form)?;
     s.c.rerun(&run, &Rerun { from_failed: true, params: Default::default() }).await?;
-    Ok(see_other(&format!("/runs/{}", pages::url(&run))))
+    Ok(see_other(&format!("/runs/{}", url(&run))))
 }
 
 async fn cancel(State(s): State<AppState>, Path(run): Path<String>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> UiResult {
     check_csrf(&s, &headers, &form)?;
     s.c.cancel(&run).await?;
-    Ok(see_other(&format!("/runs/{}", pages::url(&run))))
+    Ok(see_other(&format!("/runs/{}", url(&run))))
 }
 
 async fn cancel_backfill(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> UiResult {
     check_csrf(&s, &headers, &form)?;
     s.c.cancel_backfill(&id).await?;
-    Ok(see_other(&format!("/backfills/{}", pages::url(&id))))
+    Ok(see_other(&format!("/backfills/{}", url(&id))))
 }
 
 async fn login_form() -> Response {
-    Html(pages::layout("Sign in", &pages::login_page(None), None, "")).into_response()
+    html(StatusCode::OK, pages::login_page(None).render(&Frame::new("Sign in", "")))
 }
 
 async fn login(State(s): State<AppState>, Form(form): Form<HashMap<String, String>>) -> Response {
@@ -285,7 +310,7 @@ async fn login(State(s): State<AppState>, Form(form): Form<HashMap<String, Strin
             }
             r
         }
-        Some(_) => (StatusCode::UNAUTHORIZED, Html(pages::layout("Sign in", &pages::login_page(Some("That is not this server's token.")), None, ""))).into_response(),
+        Some(_) => html(StatusCode::UNAUTHORIZED, pages::login_page(Some("That is not this server's token.")).render(&Frame::new("Sign in", ""))),
         None => see_other("/"),
     }
 }

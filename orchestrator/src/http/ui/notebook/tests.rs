@@ -1,6 +1,7 @@
 //! Tests of the notebook renderer: hostile notebooks come out inert, ordinary ones readable.
 
-use super::notebook::{ansi_to_html, escape, render_notebook, Rendered, NOTEBOOK_CSS};
+use super::{ansi_to_html, render_notebook, Rendered, NOTEBOOK_CSS};
+use crate::http::ui::escape::escape;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 

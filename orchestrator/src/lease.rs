@@ -395,7 +395,8 @@ impl LeaseBoard {
 
     /// Store a (partial or final) output notebook, or a SQL node's generated input.
     pub async fn upload(&self, lease: &str, input: bool, body: &[u8]) -> Result<()> {
-        serde_json::from_slice::<serde_json::Value>(body).map_err(|e| Error::Input(format!("the notebook is not JSON: {e}")))?;
+        // A notebook is a JSON object (nbformat); any other JSON is refused as the API document says.
+        serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(body).map_err(|e| Error::Input(format!("the notebook is not a JSON object: {e}")))?;
         // Held until written: the lost finish of this attempt waits for it, and once
         // that is done the lease is gone and this upload refused.
         let output = self.active(lease, |a| a.task.output_path.clone())?;

@@ -43,8 +43,10 @@ use crate::task::Task;
 pub struct ApiError {
     /// What went wrong, for a person.
     pub error: String,
-    /// A stable code: `unauthorized`, `not_found`, `bad_request`, `invalid_workflow`,
-    /// `conflict`, `stale_lease`, `payload_too_large`, `unavailable`, `internal`.
+    /// A stable code: `bad_request` (400), `unauthorized` (401), `not_found` (404),
+    /// `method_not_allowed` (405), `conflict`, `stale_lease` (409), `payload_too_large`
+    /// (413), `unsupported_media_type` (415), `invalid_workflow` (422), `unavailable`,
+    /// `storage_unavailable` (503).
     pub code: String,
     /// For an invalid workflow: every problem, `file:line:column: message`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -163,6 +165,7 @@ pub struct TriggerRun {
     pub params: BTreeMap<String, String>,
     /// The logical date, `YYYY-MM-DD`; default today in the schedule's time zone.
     #[serde(default)]
+    #[schema(format = Date)]
     pub date: Option<String>,
     /// Pin a version; default the latest.
     #[serde(default)]
@@ -284,14 +287,17 @@ pub struct ScheduleState {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct CreateBackfill {
     /// First logical date, `YYYY-MM-DD`.
+    #[schema(format = Date)]
     pub from: String,
     /// Last logical date, inclusive.
+    #[schema(format = Date)]
     pub to: String,
     /// `1d` (default), `Nh`, `Nm`, `Nd`, or a cron expression, in the workflow's time zone.
     #[serde(default)]
     pub every: Option<String>,
     /// Runs of this backfill in flight at once (default 1).
     #[serde(default)]
+    #[schema(minimum = 1)]
     pub parallel: Option<u32>,
     /// Latest date first.
     #[serde(default)]

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 /// What to run.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -106,7 +107,7 @@ impl Task {
 }
 
 /// How an attempt ended.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskStatus {
     /// Every cell ran.
@@ -124,12 +125,14 @@ pub enum TaskStatus {
     Cancelled,
 }
 
-/// What a node attempt came to, as the executor reports it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// What a node attempt came to, as the executor reports it (and a worker sends to
+/// `POST /api/v1/leases/{id}/complete`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct TaskResult {
     /// How it ended.
     pub status: TaskStatus,
     /// Recorded outputs (declared and scraps).
+    #[schema(value_type = Object)]
     pub outputs: Map<String, Value>,
     /// One line saying what went wrong.
     pub error: Option<String>,

@@ -1,10 +1,14 @@
 //! The JSON API under `/api/v1`, its OpenAPI document (utoipa) and `/metrics`.
 //! Every error is an [`ApiError`] body; the status comes from [`super::error`], the
 //! one place errors meet HTTP.
+//!
+//! The document lists every status a route can answer: each handler's own below,
+//! and those of the layers around every handler (auth, the body limit, the
+//! extractors) added by [`Refusals`]. The API fuzz test holds it to that.
 
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -14,11 +18,11 @@ use deckle_protocol::api::{
     WorkflowDetail, WorkflowSummary, WorkflowVersion,
 };
 use deckle_protocol::record::RunRecord;
-use deckle_protocol::task::TaskResult;
+use deckle_protocol::task::{TaskResult, TaskStatus};
 use serde::Deserialize;
 use utoipa::OpenApi;
 
-use super::extract::{ApiBytes, ApiJson};
+use super::extract::{ApiBytes, ApiJson, ApiPath, ApiQuery};
 use super::{AppState, HttpError};
 use crate::error::Error;
 
@@ -52,7 +56,8 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 #[utoipa::path(post, path = "/api/v1/workflows", request_body = RegisterWorkflow,
-    responses((status = 201, body = WorkflowVersion), (status = 400, body = ApiError), (status = 422, body = ApiError)))]
+    responses((status = 201, body = WorkflowVersion), (status = 400, description = "a file name or path is not a plain relative path, or a notebook is too large", body = ApiError),
+        (status = 422, description = "the workflow is invalid: every problem in `details`", body = ApiError), (status = 503, description = UNAVAILABLE, body = ApiError)))]
 async fn register_workflow(State(s): State<AppState>, ApiJson(req): ApiJson<RegisterWorkflow>) -> ApiResult<(StatusCode, Json<WorkflowVersion>)> {
     s.c.health.check()?;
     Ok((StatusCode::CREATED, Json(s.c.register(&req).await?)))
@@ -70,84 +75,98 @@ async fn health(State(s): State<AppState>) -> (StatusCode, Json<Health>) {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/workflows", responses((status = 200, body = Vec<WorkflowSummary>)))]
+#[utoipa::path(get, path = "/api/v1/workflows",
+    responses((status = 200, body = Vec<WorkflowSummary>), (status = 422, description = NO_LONGER_LOADS, body = ApiError), (status = 503, description = UNAVAILABLE, body = ApiError)))]
 async fn list_workflows(State(s): State<AppState>) -> ApiResult<Json<Vec<WorkflowSummary>>> {
     Ok(Json(s.c.workflow_summaries()?))
 }
 
 #[utoipa::path(get, path = "/api/v1/workflows/{id}", params(("id" = String, Path)),
-    responses((status = 200, body = WorkflowDetail), (status = 404, body = ApiError)))]
-async fn get_workflow(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<WorkflowDetail>> {
+    responses((status = 200, body = WorkflowDetail), (status = 404, body = ApiError), (status = 422, description = NO_LONGER_LOADS, body = ApiError),
+        (status = 503, description = UNAVAILABLE, body = ApiError)))]
+async fn get_workflow(State(s): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult<Json<WorkflowDetail>> {
     Ok(Json(s.c.workflow_detail(&id)?))
 }
 
 #[utoipa::path(post, path = "/api/v1/workflows/{id}/pause", params(("id" = String, Path)),
-    responses((status = 200, body = ScheduleState), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
-async fn pause(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<ScheduleState>> {
+    responses((status = 200, body = ScheduleState), (status = 404, body = ApiError), (status = 409, description = "the workflow has no schedule", body = ApiError),
+        (status = 422, description = NO_LONGER_LOADS, body = ApiError), (status = 503, description = UNAVAILABLE, body = ApiError)))]
+async fn pause(State(s): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult<Json<ScheduleState>> {
     Ok(Json(s.c.set_paused(&id, true).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/workflows/{id}/unpause", params(("id" = String, Path)),
-    responses((status = 200, body = ScheduleState), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
-async fn unpause(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<ScheduleState>> {
+    responses((status = 200, body = ScheduleState), (status = 404, body = ApiError), (status = 409, description = "the workflow has no schedule", body = ApiError),
+        (status = 422, description = NO_LONGER_LOADS, body = ApiError), (status = 503, description = UNAVAILABLE, body = ApiError)))]
+async fn unpause(State(s): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult<Json<ScheduleState>> {
     Ok(Json(s.c.set_paused(&id, false).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/workflows/{id}/backfills", params(("id" = String, Path)), request_body = CreateBackfill,
-    responses((status = 201, body = Backfill), (status = 200, description = "a dry run: the plan", body = Backfill), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
-async fn create_backfill(State(s): State<AppState>, Path(id): Path<String>, ApiJson(req): ApiJson<CreateBackfill>) -> ApiResult<(StatusCode, Json<Backfill>)> {
+    responses((status = 201, body = Backfill), (status = 200, description = "a dry run: the plan", body = Backfill),
+        (status = 400, description = "a date, `every` or a param the workflow refuses; more than 10,000 dates", body = ApiError), (status = 404, body = ApiError),
+        (status = 422, description = NO_LONGER_LOADS, body = ApiError), (status = 503, description = UNAVAILABLE, body = ApiError)))]
+async fn create_backfill(State(s): State<AppState>, ApiPath(id): ApiPath<String>, ApiJson(req): ApiJson<CreateBackfill>) -> ApiResult<(StatusCode, Json<Backfill>)> {
     let status = if req.dry_run { StatusCode::OK } else { StatusCode::CREATED };
     Ok((status, Json(s.c.create_backfill(&id, &req).await?)))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct BackfillsQuery {
     workflow: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/backfills", params(BackfillsQuery), responses((status = 200, body = Vec<Backfill>)))]
-async fn list_backfills(State(s): State<AppState>, Query(q): Query<BackfillsQuery>) -> ApiResult<Json<Vec<Backfill>>> {
+#[utoipa::path(get, path = "/api/v1/backfills", params(BackfillsQuery),
+    responses((status = 200, body = Vec<Backfill>), (status = 503, description = UNAVAILABLE, body = ApiError)))]
+async fn list_backfills(State(s): State<AppState>, ApiQuery(q): ApiQuery<BackfillsQuery>) -> ApiResult<Json<Vec<Backfill>>> {
     Ok(Json(s.c.backfills(q.workflow.as_deref())?))
 }
 
 #[utoipa::path(get, path = "/api/v1/backfills/{id}", params(("id" = String, Path)),
-    responses((status = 200, body = Backfill), (status = 404, body = ApiError)))]
-async fn get_backfill(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Backfill>> {
+    responses((status = 200, body = Backfill), (status = 404, body = ApiError), (status = 503, description = UNAVAILABLE, body = ApiError)))]
+async fn get_backfill(State(s): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult<Json<Backfill>> {
     Ok(Json(s.c.backfill(&id)?))
 }
 
 #[utoipa::path(post, path = "/api/v1/backfills/{id}/cancel", params(("id" = String, Path)),
-    responses((status = 200, body = Backfill), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
-async fn cancel_backfill(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Backfill>> {
+    responses((status = 200, body = Backfill), (status = 404, body = ApiError), (status = 409, description = "the backfill is not running", body = ApiError),
+        (status = 503, description = UNAVAILABLE, body = ApiError)))]
+async fn cancel_backfill(State(s): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult<Json<Backfill>> {
     Ok(Json(s.c.cancel_backfill(&id).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/workflows/{id}/runs", params(("id" = String, Path)), request_body = TriggerRun,
-    responses((status = 201, body = RunRecord), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
-async fn trigger_run(State(s): State<AppState>, Path(id): Path<String>, ApiJson(req): ApiJson<TriggerRun>) -> ApiResult<(StatusCode, Json<RunRecord>)> {
+    responses((status = 201, body = RunRecord), (status = 400, description = "a param the workflow does not declare or whose value is not of its type; a bad date", body = ApiError),
+        (status = 404, description = "no such workflow or version", body = ApiError), (status = 422, description = NO_LONGER_LOADS, body = ApiError),
+        (status = 503, description = UNAVAILABLE, body = ApiError)))]
+async fn trigger_run(State(s): State<AppState>, ApiPath(id): ApiPath<String>, ApiJson(req): ApiJson<TriggerRun>) -> ApiResult<(StatusCode, Json<RunRecord>)> {
     Ok((StatusCode::CREATED, Json(s.c.trigger(&id, &req).await?)))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct RunsQuery {
     workflow: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/runs", params(RunsQuery), responses((status = 200, body = Vec<RunRecord>)))]
-async fn list_runs(State(s): State<AppState>, Query(q): Query<RunsQuery>) -> ApiResult<Json<Vec<RunRecord>>> {
+#[utoipa::path(get, path = "/api/v1/runs", params(RunsQuery),
+    responses((status = 200, body = Vec<RunRecord>), (status = 503, description = UNAVAILABLE, body = ApiError)))]
+async fn list_runs(State(s): State<AppState>, ApiQuery(q): ApiQuery<RunsQuery>) -> ApiResult<Json<Vec<RunRecord>>> {
     Ok(Json(s.c.runs(q.workflow.as_deref())?))
 }
 
 #[utoipa::path(get, path = "/api/v1/runs/{run}", params(("run" = String, Path)),
-    responses((status = 200, body = RunDetail), (status = 404, body = ApiError)))]
-async fn get_run(State(s): State<AppState>, Path(run): Path<String>) -> ApiResult<Json<RunDetail>> {
+    responses((status = 200, body = RunDetail), (status = 404, body = ApiError), (status = 503, description = UNAVAILABLE, body = ApiError)))]
+async fn get_run(State(s): State<AppState>, ApiPath(run): ApiPath<String>) -> ApiResult<Json<RunDetail>> {
     Ok(Json(s.c.run_detail(&run)?))
 }
 
 #[utoipa::path(get, path = "/api/v1/runs/{run}/nodes/{node}/attempts/{n}/notebook",
     params(("run" = String, Path), ("node" = String, Path, description = "node id, or id.N for a foreach instance"), ("n" = u32, Path)),
-    responses((status = 200, description = "the output notebook (.ipynb)", content_type = "application/x-ipynb+json"), (status = 404, body = ApiError)))]
-async fn get_notebook(State(s): State<AppState>, Path((run, node, n)): Path<(String, String, u32)>) -> ApiResult<Response> {
+    responses((status = 200, description = "the output notebook (.ipynb)", content_type = "application/x-ipynb+json"), (status = 404, body = ApiError),
+        (status = 503, description = UNAVAILABLE, body = ApiError)))]
+async fn get_notebook(State(s): State<AppState>, ApiPath((run, node, n)): ApiPath<(String, String, u32)>) -> ApiResult<Response> {
     let (n, path, _) = s.c.notebook(&run, &node, Some(n))?;
     let bytes = tokio::fs::read(&path).await.map_err(|e| Error::Io { path: path.display().to_string(), message: e.to_string() })?;
     let disposition = format!("attachment; filename=\"{node}.{n}.ipynb\"");
@@ -155,39 +174,45 @@ async fn get_notebook(State(s): State<AppState>, Path((run, node, n)): Path<(Str
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct LogQuery {
     /// Default: the latest attempt.
     attempt: Option<u32>,
 }
 
 #[utoipa::path(get, path = "/api/v1/runs/{run}/nodes/{node}/log", params(("run" = String, Path), ("node" = String, Path), LogQuery),
-    responses((status = 200, body = NodeLog), (status = 404, body = ApiError)))]
-async fn get_log(State(s): State<AppState>, Path((run, node)): Path<(String, String)>, Query(q): Query<LogQuery>) -> ApiResult<Json<NodeLog>> {
+    responses((status = 200, body = NodeLog), (status = 404, body = ApiError), (status = 503, description = UNAVAILABLE, body = ApiError)))]
+async fn get_log(State(s): State<AppState>, ApiPath((run, node)): ApiPath<(String, String)>, ApiQuery(q): ApiQuery<LogQuery>) -> ApiResult<Json<NodeLog>> {
     Ok(Json(s.c.log(&run, &node, q.attempt)?))
 }
 
 #[utoipa::path(post, path = "/api/v1/runs/{run}/cancel", params(("run" = String, Path)),
-    responses((status = 200, body = RunRecord), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
-async fn cancel_run(State(s): State<AppState>, Path(run): Path<String>) -> ApiResult<Json<RunRecord>> {
+    responses((status = 200, body = RunRecord), (status = 404, body = ApiError), (status = 409, description = "the run is finished, or did not stop within 10 s", body = ApiError),
+        (status = 503, description = UNAVAILABLE, body = ApiError)))]
+async fn cancel_run(State(s): State<AppState>, ApiPath(run): ApiPath<String>) -> ApiResult<Json<RunRecord>> {
     Ok(Json(s.c.cancel(&run).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/runs/{run}/rerun", params(("run" = String, Path)), request_body = Rerun,
-    responses((status = 200, body = RunRecord), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
-async fn rerun_run(State(s): State<AppState>, Path(run): Path<String>, ApiJson(req): ApiJson<Rerun>) -> ApiResult<Json<RunRecord>> {
+    responses((status = 200, body = RunRecord), (status = 400, description = "a param the workflow does not declare or whose value is not of its type", body = ApiError),
+        (status = 404, body = ApiError), (status = 409, description = "the run is still running", body = ApiError), (status = 422, description = NO_LONGER_LOADS, body = ApiError),
+        (status = 503, description = UNAVAILABLE, body = ApiError)))]
+async fn rerun_run(State(s): State<AppState>, ApiPath(run): ApiPath<String>, ApiJson(req): ApiJson<Rerun>) -> ApiResult<Json<RunRecord>> {
     Ok(Json(s.c.rerun(&run, &req).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/blobs/{hash}", params(("hash" = String, Path, description = "sha256, hex")),
-    responses((status = 200, description = "the file's bytes", content_type = "application/octet-stream"), (status = 404, body = ApiError)))]
-async fn get_blob(State(s): State<AppState>, Path(hash): Path<String>) -> ApiResult<Response> {
+#[utoipa::path(get, path = "/api/v1/blobs/{hash}", params(("hash" = String, Path, description = "sha256, hex", pattern = "^[0-9a-fA-F]{64}$")),
+    responses((status = 200, description = "the file's bytes", content_type = "application/octet-stream"), (status = 400, description = "not a sha256", body = ApiError),
+        (status = 404, body = ApiError), (status = 503, description = UNAVAILABLE, body = ApiError)))]
+async fn get_blob(State(s): State<AppState>, ApiPath(hash): ApiPath<String>) -> ApiResult<Response> {
     let path = s.c.registry.blob(&hash)?;
     let bytes = tokio::fs::read(&path).await.map_err(|e| Error::Io { path: path.display().to_string(), message: e.to_string() })?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
 
 #[utoipa::path(post, path = "/api/v1/leases", request_body = LeaseRequest,
-    responses((status = 200, body = Vec<Lease>), (status = 204, description = "nothing ready within wait_secs")))]
+    responses((status = 200, body = Vec<Lease>), (status = 204, description = "nothing ready within wait_secs"), (status = 400, description = "`worker` is blank", body = ApiError),
+        (status = 503, description = UNAVAILABLE, body = ApiError)))]
 async fn take_leases(State(s): State<AppState>, ApiJson(req): ApiJson<LeaseRequest>) -> ApiResult<Response> {
     if req.worker.trim().is_empty() {
         return Err(Error::Input("worker must name the worker".into()).into());
@@ -202,12 +227,13 @@ async fn take_leases(State(s): State<AppState>, ApiJson(req): ApiJson<LeaseReque
 }
 
 #[utoipa::path(post, path = "/api/v1/leases/{id}/heartbeat", params(("id" = String, Path)),
-    responses((status = 200, body = HeartbeatReply), (status = 409, body = ApiError)))]
-async fn heartbeat(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<HeartbeatReply>> {
+    responses((status = 200, body = HeartbeatReply), (status = 409, description = STALE, body = ApiError)))]
+async fn heartbeat(State(s): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult<Json<HeartbeatReply>> {
     Ok(Json(s.c.board.heartbeat(&id)?))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct UploadQuery {
     /// The generated input of a SQL node rather than the output notebook.
     #[serde(default)]
@@ -215,16 +241,17 @@ struct UploadQuery {
 }
 
 #[utoipa::path(put, path = "/api/v1/leases/{id}/notebook", params(("id" = String, Path), UploadQuery),
-    request_body(content = String, content_type = "application/json", description = "the notebook"),
-    responses((status = 204), (status = 400, body = ApiError), (status = 409, body = ApiError), (status = 413, body = ApiError)))]
-async fn upload_notebook(State(s): State<AppState>, Path(id): Path<String>, Query(q): Query<UploadQuery>, ApiBytes(body): ApiBytes) -> ApiResult<StatusCode> {
+    request_body(content = Object, content_type = "application/json", description = "the notebook (nbformat JSON)"),
+    responses((status = 204), (status = 400, description = "the body is not a JSON object, or the task has no generated input", body = ApiError),
+        (status = 409, description = STALE, body = ApiError), (status = 503, description = UNAVAILABLE, body = ApiError)))]
+async fn upload_notebook(State(s): State<AppState>, ApiPath(id): ApiPath<String>, ApiQuery(q): ApiQuery<UploadQuery>, ApiBytes(body): ApiBytes) -> ApiResult<StatusCode> {
     s.c.board.upload(&id, q.input, &body).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(post, path = "/api/v1/leases/{id}/complete", params(("id" = String, Path)), request_body(content = Object, description = "a TaskResult"),
-    responses((status = 204), (status = 409, body = ApiError)))]
-async fn complete(State(s): State<AppState>, Path(id): Path<String>, ApiJson(result): ApiJson<TaskResult>) -> ApiResult<StatusCode> {
+#[utoipa::path(post, path = "/api/v1/leases/{id}/complete", params(("id" = String, Path)), request_body = TaskResult,
+    responses((status = 204), (status = 409, description = STALE, body = ApiError), (status = 503, description = UNAVAILABLE, body = ApiError)))]
+async fn complete(State(s): State<AppState>, ApiPath(id): ApiPath<String>, ApiJson(result): ApiJson<TaskResult>) -> ApiResult<StatusCode> {
     s.c.board.complete(&id, result).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -239,6 +266,13 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
 
+/// A 503: what [`Error::Store`], [`Error::Io`] and [`Error::StorageFault`] answer.
+const UNAVAILABLE: &str = "the data dir cannot be read or written (a storage fault): no new work is taken until it recovers";
+/// A 422 from a handler that loads a stored workflow version.
+const NO_LONGER_LOADS: &str = "a stored workflow version no longer validates (registered by another deckle version)";
+/// A 409 from the lease routes.
+const STALE: &str = "the lease is no longer the worker's (expired, completed or unknown)";
+
 struct BearerAuth;
 
 impl utoipa::Modify for BearerAuth {
@@ -249,14 +283,60 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// The statuses the layers around every handler answer, added to each operation
+/// (one a handler documents itself, with its own description, stays): 401 from
+/// [`super::auth`] when the server has a token; 413 for any request declaring a
+/// body over the limit; 400 where a path, query or body does not parse; 415 for a
+/// JSON body sent as anything else (not the notebook upload, which reads raw bytes
+/// whatever their type). Each refers to a shared response in `components/responses`.
+struct Refusals;
+
+/// Operations whose JSON body is read as bytes, so never refused with 415.
+const RAW_BODIES: [&str; 1] = ["upload_notebook"];
+
+const REFUSALS: [(&str, &str, &str); 4] = [
+    ("400", "BadRequest", "a path or query parameter, or the body, does not parse or is of the wrong shape"),
+    ("401", "Unauthorized", "the server has a token and the request carries no valid `Authorization: Bearer <token>`"),
+    ("413", "PayloadTooLarge", "the request body is over the server's limit (`deckle server --max-body-mib`)"),
+    ("415", "UnsupportedMediaType", "a JSON body sent without `Content-Type: application/json`"),
+];
+
+impl utoipa::Modify for Refusals {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        let components = api.components.get_or_insert_with(Default::default);
+        for (_, name, description) in REFUSALS {
+            let body = ContentBuilder::new().schema(Some(Ref::from_schema_name("ApiError"))).build();
+            components.responses.insert(name.to_string(), ResponseBuilder::new().description(description).content("application/json", body).build().into());
+        }
+        for item in api.paths.paths.values_mut() {
+            for op in [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten() {
+                let parsed = op.request_body.is_some() || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+                let raw = op.operation_id.as_deref().is_some_and(|id| RAW_BODIES.contains(&id));
+                let json_body = !raw && op.request_body.as_ref().is_some_and(|b| b.content.contains_key("application/json"));
+                for (status, name, _) in REFUSALS {
+                    let applies = match status {
+                        "400" => parsed,
+                        "415" => json_body,
+                        _ => true,
+                    };
+                    if applies {
+                        op.responses.responses.entry(status.to_string()).or_insert_with(|| RefOr::Ref(Ref::from_response_name(name)));
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Deckle coordinator", description = "Workflows of Jupyter notebooks: register, trigger, inspect; workers lease node attempts."),
     paths(health, register_workflow, list_workflows, get_workflow, pause, unpause, create_backfill, list_backfills, get_backfill, cancel_backfill, trigger_run, list_runs, get_run, get_notebook, get_log, cancel_run, rerun_run,
         get_blob, take_leases, heartbeat, upload_notebook, complete),
     components(schemas(ApiError, Health, StorageStatus, RegisterWorkflow, WorkflowVersion, WorkflowSummary, WorkflowDetail, NodeSummary, ParamSummary, TriggerRun,
-        RunDetail, Rerun, NodeLog, LeaseRequest, Lease, HeartbeatReply, ScheduleState, CreateBackfill, Backfill, BackfillDate)),
-    modifiers(&BearerAuth),
+        RunDetail, Rerun, NodeLog, LeaseRequest, Lease, HeartbeatReply, ScheduleState, CreateBackfill, Backfill, BackfillDate, TaskResult, TaskStatus)),
+    modifiers(&BearerAuth, &Refusals),
     security(("bearer" = []))
 )]
 pub struct ApiDoc;

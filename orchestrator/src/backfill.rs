@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use deckle_protocol::api::{Backfill, BackfillDate, CreateBackfill};
+use deckle_protocol::api::{Backfill, BackfillDate, BackfillStatus, CreateBackfill, DateStatus};
 use tracing::{info, instrument};
 
 use crate::coordinator::Coordinator;
@@ -60,7 +60,7 @@ impl Coordinator {
         let now = self.clock.now();
         let dates = times
             .iter()
-            .map(|t| BackfillDate { date: ticks::logical_date(*t, &tz).to_string(), logical_time: t.to_string(), run: None, status: "pending".into() })
+            .map(|t| BackfillDate { date: ticks::logical_date(*t, &tz).to_string(), logical_time: t.to_string(), run: None, status: DateStatus::Pending })
             .collect();
         let secret: Vec<&String> = wf.params.iter().filter(|(_, p)| p.secret).map(|(k, _)| k).collect();
         let stored_params: BTreeMap<String, String> = req.params.iter().filter(|(k, _)| !secret.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -69,7 +69,7 @@ impl Coordinator {
             id: format!("bf-{}-{suffix}", now.strftime("%Y%m%dT%H%M%S")),
             workflow: workflow.to_string(),
             version,
-            status: "running".into(),
+            status: BackfillStatus::Running,
             every,
             parallel,
             reverse: req.reverse,
@@ -83,11 +83,11 @@ impl Coordinator {
             self.health.check()?;
         }
         if req.dry_run {
-            bf.status = "planned".into();
+            bf.status = BackfillStatus::Planned;
             return Ok(bf);
         }
         if bf.dates.is_empty() {
-            bf.status = "succeeded".into();
+            bf.status = BackfillStatus::Succeeded;
             bf.ended_at = Some(now.to_string());
         }
         self.secrets.lock().unwrap_or_else(|p| p.into_inner()).insert(bf.id.clone(), resolved.secret_env);
@@ -120,10 +120,10 @@ impl Coordinator {
         for d in &mut bf.dates {
             if let Some(run) = &d.run {
                 if let Some(r) = self.store.get_run(run)? {
-                    d.status = r.status.as_str().to_string();
+                    d.status = r.status.into();
                 }
-            } else if bf.status == "cancelled" {
-                d.status = "cancelled".into();
+            } else if bf.status == BackfillStatus::Cancelled {
+                d.status = DateStatus::Cancelled;
             }
         }
         Ok(())
@@ -132,7 +132,7 @@ impl Coordinator {
     /// Start runs for the next dates of every running backfill, up to its `parallel`,
     /// and settle the backfills whose dates have all finished.
     pub(crate) async fn advance_backfills(self: &Arc<Self>) -> Result<()> {
-        let running: Vec<Backfill> = docs::<Backfill>(self.store.as_ref(), DocKind::Backfill)?.into_iter().filter(|b| b.status == "running").collect();
+        let running: Vec<Backfill> = docs::<Backfill>(self.store.as_ref(), DocKind::Backfill)?.into_iter().filter(|b| b.status == BackfillStatus::Running).collect();
         if running.is_empty() {
             return Ok(());
         }
@@ -146,7 +146,7 @@ impl Coordinator {
                 .filter(|r| matches!(&r.trigger, RunTrigger::Backfill { id } if *id == bf.id))
                 .map(|r| (r.logical_time.clone(), r))
                 .collect();
-            let mut in_flight = bf.dates.iter().filter(|d| d.run.is_some() && !is_finished(&d.status)).count();
+            let mut in_flight = bf.dates.iter().filter(|d| d.run.is_some() && !d.status.is_finished()).count();
             for i in 0..bf.dates.len() {
                 if in_flight >= bf.parallel as usize {
                     break;
@@ -178,7 +178,7 @@ impl Coordinator {
                     }
                 };
                 bf.dates[i].run = Some(run.id.clone());
-                bf.dates[i].status = run.status.as_str().to_string();
+                bf.dates[i].status = run.status.into();
                 put_doc(self.store.as_ref(), DocKind::Backfill, &bf.id, &bf)?;
                 self.store.flush().await?;
                 if !run.status.is_finished() {
@@ -186,9 +186,9 @@ impl Coordinator {
                 }
             }
             self.refresh(&mut bf)?;
-            if bf.dates.iter().all(|d| d.run.is_some() && is_finished(&d.status)) {
-                let failed = bf.dates.iter().any(|d| d.status != "succeeded");
-                bf.status = if failed { "failed" } else { "succeeded" }.into();
+            if bf.dates.iter().all(|d| d.run.is_some() && d.status.is_finished()) {
+                let failed = bf.dates.iter().any(|d| d.status != DateStatus::Succeeded);
+                bf.status = if failed { BackfillStatus::Failed } else { BackfillStatus::Succeeded };
                 bf.ended_at = Some(self.clock.now().to_string());
                 put_doc(self.store.as_ref(), DocKind::Backfill, &bf.id, &bf)?;
                 self.store.flush().await?;
@@ -202,15 +202,15 @@ impl Coordinator {
     /// Stop a backfill: pending dates are not started, runs in flight are cancelled.
     pub async fn cancel_backfill(self: &Arc<Self>, id: &str) -> Result<Backfill> {
         let mut bf = self.backfill(id)?;
-        if bf.status != "running" {
+        if bf.status != BackfillStatus::Running {
             return Err(Error::Conflict(format!("backfill {id} is {}, not running", bf.status)));
         }
-        bf.status = "cancelled".into();
+        bf.status = BackfillStatus::Cancelled;
         bf.ended_at = Some(self.clock.now().to_string());
         put_doc(self.store.as_ref(), DocKind::Backfill, id, &bf)?;
         self.store.flush().await?;
         for d in &bf.dates {
-            if let (Some(run), false) = (&d.run, is_finished(&d.status)) {
+            if let (Some(run), false) = (&d.run, d.status.is_finished()) {
                 match self.cancel(run).await {
                     Ok(_) | Err(Error::Conflict(_)) => {}
                     Err(e) => return Err(e),
@@ -220,8 +220,4 @@ impl Coordinator {
         self.secrets.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
         self.backfill(id)
     }
-}
-
-fn is_finished(status: &str) -> bool {
-    matches!(status, "succeeded" | "failed" | "cancelled")
 }

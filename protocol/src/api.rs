@@ -326,7 +326,97 @@ pub struct BackfillDate {
     /// The run created for it, once one was.
     pub run: Option<String>,
     /// `pending` until its run exists, then the run's status.
-    pub status: String,
+    pub status: DateStatus,
+}
+
+/// Where a backfill stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BackfillStatus {
+    /// A dry run: the dates it would run, nothing started.
+    Planned,
+    /// Runs are being started or are in flight.
+    Running,
+    /// Every date's run succeeded.
+    Succeeded,
+    /// Some date's run failed.
+    Failed,
+    /// Cancelled: no more runs are started.
+    Cancelled,
+}
+
+/// One date of a backfill: `pending` until its run exists, then the run's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DateStatus {
+    /// No run yet.
+    Pending,
+    /// Its run is queued.
+    Queued,
+    /// Its run is running.
+    Running,
+    /// Its run succeeded.
+    Succeeded,
+    /// Its run failed.
+    Failed,
+    /// Its run, or the backfill before it started one, was cancelled.
+    Cancelled,
+}
+
+/// `as_str`, `Display` and `is_finished` for a status enum.
+macro_rules! status_text {
+    ($t:ty { $($v:ident => $s:literal),* $(,)? } finished: $($f:ident)|*) => {
+        impl $t {
+            /// The status as the API writes it.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$v => $s),* }
+            }
+
+            /// Whether it can change no more.
+            pub fn is_finished(self) -> bool {
+                matches!(self, $(Self::$f)|*)
+            }
+        }
+
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        /// Against its wire form (`status == "running"`).
+        impl PartialEq<&str> for $t {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+    };
+}
+
+status_text!(BackfillStatus { Planned => "planned", Running => "running", Succeeded => "succeeded", Failed => "failed", Cancelled => "cancelled" } finished: Planned | Succeeded | Failed | Cancelled);
+status_text!(DateStatus { Pending => "pending", Queued => "queued", Running => "running", Succeeded => "succeeded", Failed => "failed", Cancelled => "cancelled" } finished: Succeeded | Failed | Cancelled);
+
+impl From<crate::record::RunStatus> for DateStatus {
+    fn from(s: crate::record::RunStatus) -> Self {
+        use crate::record::RunStatus as R;
+        match s {
+            R::Queued => DateStatus::Queued,
+            R::Running => DateStatus::Running,
+            R::Succeeded => DateStatus::Succeeded,
+            R::Failed => DateStatus::Failed,
+            R::Cancelled => DateStatus::Cancelled,
+        }
+    }
+}
+
+/// Whether the coordinator takes new work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthStatus {
+    /// It does.
+    Ok,
+    /// It does not: the data dir cannot be written.
+    Degraded,
 }
 
 /// A backfill: its plan and progress.
@@ -339,7 +429,7 @@ pub struct Backfill {
     /// The workflow version its runs are pinned to.
     pub version: u32,
     /// `running`, `succeeded`, `failed` (some date's run failed), `cancelled`; `planned` for a dry run.
-    pub status: String,
+    pub status: BackfillStatus,
     /// The spacing of logical times, as given.
     pub every: String,
     /// Runs in flight at once.
@@ -363,7 +453,7 @@ pub struct Backfill {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct Health {
     /// `ok` or `degraded`.
-    pub status: String,
+    pub status: HealthStatus,
     /// The data dir's state.
     pub storage: StorageStatus,
 }
@@ -379,4 +469,26 @@ pub struct StorageStatus {
     /// When the fault began (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<String>,
+}
+
+#[cfg(test)]
+mod status_tests {
+    use super::*;
+    use crate::record::RunStatus;
+
+    /// Backfill and health statuses were free strings: any typo was a valid status.
+    #[test]
+    fn statuses_are_closed_sets_with_their_wire_names() {
+        for (s, text) in [(BackfillStatus::Planned, "planned"), (BackfillStatus::Running, "running"), (BackfillStatus::Cancelled, "cancelled")] {
+            assert_eq!(serde_json::to_value(s).unwrap(), serde_json::json!(text));
+            assert_eq!(serde_json::from_value::<BackfillStatus>(serde_json::json!(text)).unwrap(), s);
+            assert_eq!(s.to_string(), text);
+        }
+        assert!(serde_json::from_value::<BackfillStatus>(serde_json::json!("runing")).is_err(), "a typo is not a status");
+        assert!(serde_json::from_value::<HealthStatus>(serde_json::json!("fine")).is_err());
+        assert_eq!(serde_json::to_value(HealthStatus::Degraded).unwrap(), serde_json::json!("degraded"));
+        assert_eq!(DateStatus::from(RunStatus::Queued), DateStatus::Queued);
+        assert!(DateStatus::from(RunStatus::Failed).is_finished() && !DateStatus::Pending.is_finished());
+        assert!(BackfillStatus::Planned.is_finished() && !BackfillStatus::Running.is_finished());
+    }
 }

@@ -13,7 +13,7 @@ use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
-use deckle_protocol::api::{Backfill, CreateBackfill};
+use deckle_protocol::api::{Backfill, BackfillStatus, CreateBackfill, DateStatus};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{announce, elapsed_secs, fmt_secs, local_time, params_map, parse_param, show_reply, show_reply_then, truncate, EXIT_CODES};
@@ -118,13 +118,9 @@ fn parse_date(s: &str) -> Result<String, String> {
     s.trim().parse::<jiff::civil::Date>().map(|_| s.trim().to_string()).map_err(|_| format!("{s:?} is not a date (YYYY-MM-DD)"))
 }
 
-fn is_finished(status: &str) -> bool {
-    matches!(status, "succeeded" | "failed" | "cancelled")
-}
-
 /// Dates whose run finished, out of all.
 pub fn progress(bf: &Backfill) -> (usize, usize) {
-    (bf.dates.iter().filter(|d| is_finished(&d.status)).count(), bf.dates.len())
+    (bf.dates.iter().filter(|d| d.status.is_finished()).count(), bf.dates.len())
 }
 
 /// How many dates are in each status, finished ones first, then in flight, then waiting.
@@ -219,7 +215,7 @@ pub fn render_backfill(bf: &Backfill) -> String {
     }
     let mut t = Table::new(["DATE", "LOGICAL TIME", "STATUS", "RUN"]);
     for d in &bf.dates {
-        t.row([d.date.clone(), d.logical_time.clone(), d.status.clone(), d.run.clone().unwrap_or_else(|| "-".into())]);
+        t.row([d.date.clone(), d.logical_time.clone(), d.status.to_string(), d.run.clone().unwrap_or_else(|| "-".into())]);
     }
     out.push_str(&t.render());
     out
@@ -234,8 +230,8 @@ pub fn cancel_summary(bf: &Backfill) -> String {
     if never > 0 {
         parts.push(format!("{} never started", plural(never, "date", "dates")));
     }
-    let what = if bf.status == "cancelled" { "cancelled backfill" } else { "backfill" };
-    let status = if bf.status == "cancelled" { String::new() } else { format!(" is {}", bf.status) };
+    let what = if bf.status == BackfillStatus::Cancelled { "cancelled backfill" } else { "backfill" };
+    let status = if bf.status == BackfillStatus::Cancelled { String::new() } else { format!(" is {}", bf.status) };
     format!("{what} {}{status}: {}", bf.id, if parts.is_empty() { "no dates".to_string() } else { parts.join(", ") })
 }
 
@@ -244,15 +240,15 @@ pub fn backfills_table(all: &[Backfill]) -> Table {
     let mut t = Table::new(["BACKFILL", "WORKFLOW", "STATUS", "PROGRESS", "FAILED", "CREATED"]);
     for bf in all {
         let (done, total) = progress(bf);
-        let failed = bf.dates.iter().filter(|d| d.status == "failed").count();
-        t.row([bf.id.clone(), format!("{} v{}", bf.workflow, bf.version), bf.status.clone(), format!("{done}/{total}"), failed.to_string(), local_time(&bf.created_at)]);
+        let failed = bf.dates.iter().filter(|d| d.status == DateStatus::Failed).count();
+        t.row([bf.id.clone(), format!("{} v{}", bf.workflow, bf.version), bf.status.to_string(), format!("{done}/{total}"), failed.to_string(), local_time(&bf.created_at)]);
     }
     t
 }
 
 /// 0 for a backfill whose every date succeeded, 1 otherwise.
 pub fn backfill_exit(bf: &Backfill) -> i32 {
-    if bf.status == "succeeded" {
+    if bf.status == BackfillStatus::Succeeded {
         0
     } else {
         EXIT_FAILED
@@ -270,7 +266,7 @@ pub async fn wait_for_backfill(client: &Client, id: &str) -> Result<Reply<Backfi
         pb.set_style(style.progress_chars("=> "));
     }
     let started = Instant::now();
-    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    let mut seen: BTreeMap<String, DateStatus> = BTreeMap::new();
     let mut down_since: Option<Instant> = None;
     loop {
         match client.get::<Backfill>(&["backfills", id], &[]).await {
@@ -291,16 +287,16 @@ pub async fn wait_for_backfill(client: &Client, id: &str) -> Result<Reply<Backfi
                         continue;
                     }
                     // `pending` is where every date starts: not news.
-                    let news = !(was.is_none() && d.status == "pending");
-                    let show = if tty { matches!(d.status.as_str(), "failed" | "cancelled") } else { news };
+                    let news = !(was.is_none() && d.status == DateStatus::Pending);
+                    let show = if tty { matches!(d.status, DateStatus::Failed | DateStatus::Cancelled) } else { news };
                     if show {
                         let run = d.run.as_deref().map(|r| format!(" (run {r})")).unwrap_or_default();
                         let line = format!("{:7.1}s  {key} {}{run}", started.elapsed().as_secs_f64(), d.status);
                         pb.suspend(|| eprintln!("{line}"));
                     }
-                    seen.insert(key, d.status.clone());
+                    seen.insert(key, d.status);
                 }
-                if bf.status != "running" {
+                if bf.status != BackfillStatus::Running {
                     pb.finish_and_clear();
                     return Ok(reply);
                 }
@@ -495,13 +491,13 @@ mod tests {
             date: date.into(),
             logical_time: format!("{date}T00:00:00Z"),
             run: run.map(Into::into),
-            status: status.into(),
+            status: serde_json::from_value(serde_json::json!(status)).expect("a date status"),
         };
         Backfill {
             id: "bf-1".into(),
             workflow: "one".into(),
             version: 2,
-            status: "running".into(),
+            status: BackfillStatus::Running,
             every: "1d".into(),
             parallel: 2,
             reverse: false,
@@ -525,8 +521,8 @@ mod tests {
         assert_eq!(progress(&bf), (2, 5));
         assert_eq!(counts_text(&bf), "1 succeeded, 1 failed, 1 running, 1 queued, 1 pending");
         assert_eq!(backfill_exit(&bf), 1);
-        assert_eq!(backfill_exit(&Backfill { status: "succeeded".into(), ..bf.clone() }), 0);
-        assert_eq!(backfill_exit(&Backfill { status: "cancelled".into(), ..bf }), 1);
+        assert_eq!(backfill_exit(&Backfill { status: BackfillStatus::Succeeded, ..bf.clone() }), 0);
+        assert_eq!(backfill_exit(&Backfill { status: BackfillStatus::Cancelled, ..bf }), 1);
     }
 
     #[test]
@@ -552,7 +548,7 @@ mod tests {
     fn list_table() {
         let mut other = sample();
         other.id = "bf-2".into();
-        other.status = "succeeded".into();
+        other.status = BackfillStatus::Succeeded;
         other.dates.truncate(1);
         let s = backfills_table(&[sample(), other]).render();
         let lines: Vec<&str> = s.lines().collect();
@@ -564,9 +560,9 @@ mod tests {
     #[test]
     fn cancel_counts_dates_never_started() {
         let mut bf = sample();
-        bf.status = "cancelled".into();
+        bf.status = BackfillStatus::Cancelled;
         for d in &mut bf.dates[2..] {
-            d.status = "cancelled".into();
+            d.status = DateStatus::Cancelled;
         }
         assert_eq!(cancel_summary(&bf), "cancelled backfill bf-1: 1 run succeeded, 1 run failed, 2 runs cancelled, 1 date never started");
     }
@@ -574,7 +570,7 @@ mod tests {
     #[test]
     fn dry_run_plan() {
         let mut bf = sample();
-        bf.status = "planned".into();
+        bf.status = BackfillStatus::Planned;
         bf.reverse = true;
         bf.dates.reverse();
         bf.dates.truncate(2);

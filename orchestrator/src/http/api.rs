@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use deckle_protocol::api::{
-    ApiError, Backfill, Health, StorageStatus, BackfillDate, CreateBackfill, HeartbeatReply, ScheduleState, Lease, LeaseRequest, NodeLog, NodeSummary, ParamSummary, RegisterWorkflow, Rerun, RunDetail, TriggerRun,
+    ApiError, Backfill, Health, HealthStatus, StorageStatus, BackfillDate, CreateBackfill, HeartbeatReply, ScheduleState, Lease, LeaseRequest, NodeLog, NodeSummary, ParamSummary, RegisterWorkflow, Rerun, RunDetail, TriggerRun,
     WorkflowDetail, WorkflowSummary, WorkflowVersion,
 };
 use deckle_protocol::record::RunRecord;
@@ -67,10 +67,10 @@ async fn register_workflow(State(s): State<AppState>, ApiJson(req): ApiJson<Regi
     responses((status = 200, body = Health), (status = 503, description = "the data dir cannot be written; no new work is taken", body = Health)))]
 async fn health(State(s): State<AppState>) -> (StatusCode, Json<Health>) {
     match s.c.health.fault() {
-        None => (StatusCode::OK, Json(Health { status: "ok".into(), storage: StorageStatus { ok: true, error: None, since: None } })),
+        None => (StatusCode::OK, Json(Health { status: HealthStatus::Ok, storage: StorageStatus { ok: true, error: None, since: None } })),
         Some(f) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(Health { status: "degraded".into(), storage: StorageStatus { ok: false, error: Some(f.message), since: Some(f.since.to_string()) } }),
+            Json(Health { status: HealthStatus::Degraded, storage: StorageStatus { ok: false, error: Some(f.message), since: Some(f.since.to_string()) } }),
         ),
     }
 }

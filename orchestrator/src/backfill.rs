@@ -47,7 +47,7 @@ impl Coordinator {
             // The latest run of each logical time, whatever created it.
             let mut latest: HashMap<String, RunRecord> = HashMap::new();
             for r in self.store.runs()?.into_iter().filter(|r| r.workflow == workflow) {
-                let key = r.logical_time.parse::<jiff::Timestamp>().map(|t| t.to_string()).unwrap_or(r.logical_time.clone());
+                let key = r.logical_time.to_string();
                 match latest.get(&key) {
                     Some(l) if l.started_at >= r.started_at => {}
                     _ => {
@@ -144,7 +144,7 @@ impl Coordinator {
             let mine: HashMap<String, &RunRecord> = runs
                 .iter()
                 .filter(|r| matches!(&r.trigger, RunTrigger::Backfill { id } if *id == bf.id))
-                .map(|r| (r.logical_time.clone(), r))
+                .map(|r| (r.logical_time.to_string(), r))
                 .collect();
             let mut in_flight = bf.dates.iter().filter(|d| d.run.is_some() && !d.status.is_finished()).count();
             for i in 0..bf.dates.len() {

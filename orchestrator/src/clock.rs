@@ -44,8 +44,3 @@ impl Clock for ManualClock {
         *self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
-
-/// `clock`'s now as records write it (RFC 3339).
-pub fn stamp(clock: &dyn Clock) -> String {
-    clock.now().to_string()
-}

@@ -249,7 +249,7 @@ async fn a_run_in_flight_resumes_from_the_store() {
     b.attempts.push(AttemptRecord {
         n: 1,
         status: NodeStatus::Running,
-        started_at: "t".into(),
+        started_at: "2026-01-01T00:00:01Z".parse().unwrap(),
         ended_at: None,
         duration_secs: None,
         params: Map::new(),
@@ -442,7 +442,7 @@ async fn a_retry_delay_is_honoured_across_a_restart() {
     let _ = drive.await;
     let rec = store.nodes(&run_id).unwrap().into_iter().find(|n| n.node == "flaky").unwrap();
     assert_eq!(rec.status, NodeStatus::Retrying);
-    assert_eq!(rec.retry_at.as_deref(), Some("2026-01-02T03:05:05Z"), "the due time is stored with the node");
+    assert_eq!(rec.retry_at.map(|t| t.to_string()).as_deref(), Some("2026-01-02T03:05:05Z"), "the due time is stored with the node");
     // A new server process, 5 s later by the clock.
     clock.set("2026-01-02T03:04:10Z".parse().unwrap());
     let second = Engine::new(store.clone(), Arc::new(stub.clone()), clock.clone(), cfg);
@@ -469,12 +469,12 @@ async fn a_retry_due_during_downtime_starts_at_once_on_restart() {
     let started = e.start(&wf, RunRequest::default()).await.unwrap();
     let mut rec = NodeRecord::new("flaky", None);
     rec.status = NodeStatus::Retrying;
-    rec.retry_at = Some("2026-01-02T03:00:00Z".into()); // before the engine's clock
+    rec.retry_at = Some("2026-01-02T03:00:00Z".parse().unwrap()); // before the engine's clock
     rec.attempts.push(AttemptRecord {
         n: 1,
         status: NodeStatus::Failed,
-        started_at: "2026-01-02T02:59:00Z".into(),
-        ended_at: Some("2026-01-02T02:59:00Z".into()),
+        started_at: "2026-01-02T02:59:00Z".parse().unwrap(),
+        ended_at: Some("2026-01-02T02:59:00Z".parse().unwrap()),
         duration_secs: Some(0.0),
         params: Map::new(),
         outputs: Map::new(),
@@ -512,9 +512,9 @@ async fn a_rerun_keeps_the_run_s_first_start_and_records_its_own() {
     let again = e.prepare_rerun(&wf, &first.run.id, true, &[]).await.unwrap();
     let out = e.drive(&wf, &again.run.id, &again.secret_env, never()).await.unwrap();
     assert_eq!(out.run.status, RunStatus::Succeeded);
-    assert_eq!(out.run.started_at, "2026-01-02T03:00:00Z", "the first start is kept");
-    assert_eq!(out.run.attempts_started_at, ["2026-01-02T03:00:00Z", "2026-01-02T04:00:00Z"]);
-    assert_eq!(out.run.attempt_started_at(), "2026-01-02T04:00:00Z");
+    assert_eq!(out.run.started_at.to_string(), "2026-01-02T03:00:00Z", "the first start is kept");
+    assert_eq!(out.run.attempts_started_at.iter().map(|t| t.to_string()).collect::<Vec<_>>(), ["2026-01-02T03:00:00Z", "2026-01-02T04:00:00Z"]);
+    assert_eq!(out.run.attempt_started_at().to_string(), "2026-01-02T04:00:00Z");
 }
 
 /// `drive` declared a `run_id` span field and never recorded it: the main run span

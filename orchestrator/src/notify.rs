@@ -320,7 +320,7 @@ pub fn run_event(run: &RunRecord, nodes: &[NodeRecord], public_url: &str) -> Run
         workflow: run.workflow.clone(),
         run: run.id.clone(),
         date: run.date.clone(),
-        logical_time: run.logical_time.clone(),
+        logical_time: run.logical_time.to_string(),
         status: run.status.as_str().to_string(),
         run_url,
         failed_nodes,
@@ -409,7 +409,7 @@ mod tests {
             workflow: "daily".into(),
             run: "daily-2024-05-01-ab12".into(),
             date: "2024-05-01".into(),
-            logical_time: "2024-05-01T00:00:00Z".into(),
+            logical_time: "2024-05-01T00:00:00Z".parse().unwrap(),
             status: "failed".into(),
             run_url: "http://deckle.test/api/v1/runs/daily-2024-05-01-ab12".into(),
             failed_nodes: vec![FailedNode {
@@ -543,8 +543,8 @@ mod tests {
         AttemptRecord {
             n,
             status,
-            started_at: "2024-05-02T01:00:00Z".into(),
-            ended_at: Some("2024-05-02T01:01:00Z".into()),
+            started_at: "2024-05-02T01:00:00Z".parse().unwrap(),
+            ended_at: Some("2024-05-02T01:01:00Z".parse().unwrap()),
             duration_secs: Some(60.0),
             params: Map::new(),
             outputs: Map::new(),

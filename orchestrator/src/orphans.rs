@@ -28,10 +28,9 @@ pub fn is_orphan_file_run(run: &RunRecord) -> bool {
 /// Notebook paths in the records are absolute, or relative to `data_dir`.
 pub fn settle_interrupted(store: &dyn StateStore, clock: &dyn Clock, data_dir: &Path, orphan: impl Fn(&RunRecord) -> bool, who: &str) -> Result<Settled> {
     let at = clock.now();
-    let now = at.to_string();
     let mut settled = Vec::new();
     for mut run in store.runs()?.into_iter().filter(|r| orphan(r)) {
-        let why = format!("interrupted: {who} ended before the run finished (found at {now})");
+        let why = format!("interrupted: {who} ended before the run finished (found at {at})");
         for mut node in store.nodes(&run.id)? {
             if node.status.is_terminal() {
                 continue;
@@ -39,10 +38,10 @@ pub fn settle_interrupted(store: &dyn StateStore, clock: &dyn Clock, data_dir: &
             let was_running = node.status == NodeStatus::Running;
             node.status = if was_running { NodeStatus::Failed } else { NodeStatus::Cancelled };
             node.error = Some(if was_running { why.clone() } else { format!("not run: {why}") });
-            node.ended_at = Some(now.clone());
+            node.ended_at = Some(at);
             if let Some(a) = node.attempts.last_mut().filter(|a| a.ended_at.is_none()) {
                 a.status = NodeStatus::Failed;
-                a.ended_at = Some(now.clone());
+                a.ended_at = Some(at);
                 a.error = Some(why.clone());
                 if let Some(nb) = &a.notebook {
                     let path = if Path::new(nb).is_absolute() || Path::new(nb).exists() { PathBuf::from(nb) } else { data_dir.join(nb) };
@@ -55,7 +54,7 @@ pub fn settle_interrupted(store: &dyn StateStore, clock: &dyn Clock, data_dir: &
         }
         warn!(run_id = %run.id, workflow = %run.workflow, "{why}");
         run.status = RunStatus::Failed;
-        run.ended_at = Some(now.clone());
+        run.ended_at = Some(at);
         store.put_run(&run)?;
         settled.push(run.id);
     }
@@ -76,13 +75,13 @@ mod tests {
             id: id.into(),
             workflow: "wf".into(),
             date: "2026-11-30".into(),
-            logical_time: "2026-11-30T00:00:00Z".into(),
+            logical_time: "2026-11-30T00:00:00Z".parse().unwrap(),
             params: Map::new(),
             version,
             attempt: 1,
             trigger: RunTrigger::default(),
             status,
-            started_at: "2026-11-30T10:00:00Z".into(),
+            started_at: "2026-11-30T10:00:00Z".parse().unwrap(),
             ended_at: None,
             attempts_started_at: Vec::new(),
             hooks_pending: false,
@@ -97,7 +96,7 @@ mod tests {
             n.attempts.push(AttemptRecord {
                 n: 1,
                 status: NodeStatus::Running,
-                started_at: "2026-11-30T10:00:01Z".into(),
+                started_at: "2026-11-30T10:00:01Z".parse().unwrap(),
                 ended_at: None,
                 duration_secs: None,
                 params: Map::new(),
@@ -132,7 +131,7 @@ mod tests {
 
         let r = store.get_run("file").unwrap().unwrap();
         assert_eq!(r.status, RunStatus::Failed);
-        assert_eq!(r.ended_at.as_deref(), Some("2026-11-30T11:00:00Z"));
+        assert_eq!(r.ended_at.map(|t| t.to_string()).as_deref(), Some("2026-11-30T11:00:00Z"));
         let nodes = store.nodes("file").unwrap();
         let by = |n: &str| nodes.iter().find(|x| x.node == n).unwrap().clone();
         assert_eq!(by("a").status, NodeStatus::Succeeded, "finished nodes are left alone");
@@ -140,7 +139,7 @@ mod tests {
         assert_eq!(b.status, NodeStatus::Failed);
         assert!(b.error.as_deref().unwrap().contains("the deckle run process ended"), "{b:?}");
         assert_eq!(b.attempts[0].status, NodeStatus::Failed);
-        assert_eq!(b.attempts[0].ended_at.as_deref(), Some("2026-11-30T11:00:00Z"));
+        assert_eq!(b.attempts[0].ended_at.map(|t| t.to_string()).as_deref(), Some("2026-11-30T11:00:00Z"));
         assert_eq!(b.attempts[0].notebook.as_deref(), Some("artifacts/wf/a.1.ipynb"), "the notebook is kept");
         assert_eq!(by("c").status, NodeStatus::Cancelled);
 

@@ -155,7 +155,7 @@ impl Coordinator {
                 continue;
             }
             let fired_runs = runs.iter().filter(|r| r.workflow == entry.id && r.trigger == RunTrigger::Schedule);
-            let last_run = fired_runs.filter_map(|r| r.logical_time.parse::<Timestamp>().ok()).max();
+            let last_run = fired_runs.map(|r| r.logical_time).max();
             let last = doc.last_tick.max(last_run);
             let now = self.clock.now();
             for tick in ticks::due(&cron, last, doc.since, now, sched.catchup, MAX_TICKS_PER_PASS) {

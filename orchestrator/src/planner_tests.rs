@@ -65,7 +65,7 @@ async fn catchup_after_downtime_fires_every_missed_tick_once_in_order() {
     f.clock.set(t("2026-01-04T04:00:00Z"));
     let c = f.coordinator();
     let next = c.plan().await;
-    let got: Vec<(String, String)> = runs(&c).iter().map(|r| (r.date.clone(), r.logical_time.clone())).collect();
+    let got: Vec<(String, String)> = runs(&c).iter().map(|r| (r.date.clone(), r.logical_time.to_string())).collect();
     assert_eq!(
         got,
         [
@@ -95,7 +95,7 @@ async fn without_catchup_only_the_latest_missed_tick_runs() {
     c.plan().await;
     let r = runs(&c);
     assert_eq!(r.len(), 1);
-    assert_eq!(r[0].logical_time, "2026-01-04T03:00:00Z");
+    assert_eq!(r[0].logical_time.to_string(), "2026-01-04T03:00:00Z");
 }
 
 #[tokio::test]
@@ -106,7 +106,7 @@ async fn a_tick_in_a_time_zone_gets_that_zone_s_date() {
     c.plan().await;
     f.clock.set(t("2026-03-09T12:00:00Z"));
     c.plan().await;
-    let got: Vec<(String, String)> = runs(&c).iter().map(|r| (r.date.clone(), r.logical_time.clone())).collect();
+    let got: Vec<(String, String)> = runs(&c).iter().map(|r| (r.date.clone(), r.logical_time.to_string())).collect();
     // 02:30 does not exist on 2026-03-08 in Los Angeles: it runs once, at 03:30 PDT.
     assert_eq!(got, [("2026-03-08".to_string(), "2026-03-08T10:30:00Z".to_string()), ("2026-03-09".into(), "2026-03-09T09:30:00Z".into())]);
 }
@@ -275,7 +275,7 @@ async fn the_first_tick_after_registration_runs_even_if_the_planner_looks_late()
         // The planner's next pass comes after the tick (it was busy, or asleep).
         f.clock.set(t("2026-01-01T13:44:30Z"));
         c.plan().await;
-        let got: Vec<String> = runs(&c).iter().map(|r| r.logical_time.clone()).collect();
+        let got: Vec<String> = runs(&c).iter().map(|r| r.logical_time.to_string()).collect();
         assert_eq!(got, ["2026-01-01T13:44:00Z"], "catchup {catchup}");
         c.plan().await;
         assert_eq!(runs(&c).len(), 1, "catchup {catchup}: fired once");
@@ -294,7 +294,7 @@ async fn a_tick_between_registration_and_a_restart_runs_once_after_it() {
     let c = f.coordinator();
     c.plan().await;
     c.plan().await;
-    let got: Vec<String> = runs(&c).iter().map(|r| r.logical_time.clone()).collect();
+    let got: Vec<String> = runs(&c).iter().map(|r| r.logical_time.to_string()).collect();
     assert_eq!(got, ["2026-01-01T13:44:00Z"]);
 }
 
@@ -328,7 +328,7 @@ async fn a_schedule_brought_back_counts_from_its_new_registration() {
     f.register(&c, "schedule: { cron: \"0 3 * * *\", catchup: true }").await;
     f.clock.set(t("2026-01-06T04:00:00Z"));
     c.plan().await;
-    let got: Vec<String> = runs(&c).iter().map(|r| r.logical_time.clone()).collect();
+    let got: Vec<String> = runs(&c).iter().map(|r| r.logical_time.to_string()).collect();
     assert_eq!(got, ["2026-01-01T03:00:00Z", "2026-01-06T03:00:00Z"]);
 }
 
@@ -430,6 +430,6 @@ async fn unpausing_wakes_the_planner_and_fires_the_latest_tick_once() {
     assert!(tokio::time::timeout(std::time::Duration::ZERO, c.wake.notified()).await.is_ok(), "unpause left no wake-up");
     c.plan().await;
     c.plan().await;
-    let got: Vec<String> = runs(&c).iter().map(|r| r.logical_time.clone()).collect();
+    let got: Vec<String> = runs(&c).iter().map(|r| r.logical_time.to_string()).collect();
     assert_eq!(got, ["2026-01-01T13:47:00Z"]);
 }

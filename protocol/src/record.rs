@@ -1,6 +1,7 @@
 //! What the engine persists: one [`RunRecord`] per run and one [`NodeRecord`] per
 //! node instance (a foreach node has a parent record and one per item).
 
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use serde_json::{Map, Value};
@@ -103,8 +104,8 @@ pub enum RunTrigger {
 
 impl RunRecord {
     /// When the latest run attempt started: `started_at`, or a rerun's start.
-    pub fn attempt_started_at(&self) -> &str {
-        self.attempts_started_at.last().map_or(&self.started_at, |s| s.as_str())
+    pub fn attempt_started_at(&self) -> Timestamp {
+        self.attempts_started_at.last().copied().unwrap_or(self.started_at)
     }
 }
 
@@ -135,7 +136,8 @@ pub struct RunRecord {
     /// The logical date, `YYYY-MM-DD`.
     pub date: String,
     /// The logical time (RFC 3339).
-    pub logical_time: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub logical_time: Timestamp,
     /// Resolved workflow parameters (secrets left out).
     #[schema(value_type = Object)]
     pub params: Map<String, Value>,
@@ -152,13 +154,16 @@ pub struct RunRecord {
     /// Where it stands.
     pub status: RunStatus,
     /// When the run first started (a queued run: when it was created). A rerun keeps it.
-    pub started_at: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub started_at: Timestamp,
     /// When it ended (RFC 3339), once finished.
-    pub ended_at: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub ended_at: Option<Timestamp>,
     /// When each run attempt started, in order, once there was a rerun (the first is
     /// `started_at`); `ended_at` is the latest attempt's end.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub attempts_started_at: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub attempts_started_at: Vec<Timestamp>,
     /// The run finished and its `on_failure` / `on_success` hook is not recorded yet:
     /// a server that stopped before it was called calls it when it starts again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -176,9 +181,11 @@ pub struct AttemptRecord {
     /// How it ended (or `running`).
     pub status: NodeStatus,
     /// When it started (RFC 3339).
-    pub started_at: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub started_at: Timestamp,
     /// When it ended (RFC 3339).
-    pub ended_at: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub ended_at: Option<Timestamp>,
     /// How long it took, in seconds.
     pub duration_secs: Option<f64>,
     /// The parameters as injected.
@@ -225,13 +232,16 @@ pub struct NodeRecord {
     /// For a foreach parent: how many items.
     pub items: Option<usize>,
     /// When its first attempt started (RFC 3339).
-    pub started_at: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub started_at: Option<Timestamp>,
     /// When it finished (RFC 3339).
-    pub ended_at: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub ended_at: Option<Timestamp>,
     /// A failed attempt's retry is due at this time (RFC 3339; `retry_delay` after the
     /// failure): kept with the node so a restarted server still waits for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry_at: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub retry_at: Option<Timestamp>,
     /// Why a `ready` node is not running yet (`waiting for a worker with labels
     /// [gpu]; no worker connected`): said by the server's API, never stored.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -98,20 +98,30 @@ fn timestamp(s: &str) -> Option<jiff::Timestamp> {
 /// A record's timestamp in the local time zone, to the second.
 pub fn local_time(s: &str) -> String {
     match timestamp(s) {
-        Some(t) => t.to_zoned(jiff::tz::TimeZone::system()).strftime("%Y-%m-%d %H:%M:%S").to_string(),
+        Some(t) => local(t),
         None => s.to_string(),
     }
 }
 
+/// A timestamp in the local time zone, to the second.
+pub fn local(t: jiff::Timestamp) -> String {
+    t.to_zoned(jiff::tz::TimeZone::system()).strftime("%Y-%m-%d %H:%M:%S").to_string()
+}
+
 /// Seconds between two record timestamps; to now while `end` is `None`.
 pub fn elapsed_secs(start: &str, end: Option<&str>) -> Option<f64> {
-    let start = timestamp(start)?;
     let end = match end {
-        Some(e) => timestamp(e)?,
-        None => jiff::Timestamp::now(),
+        Some(e) => Some(timestamp(e)?),
+        None => None,
     };
+    Some(elapsed(timestamp(start)?, end))
+}
+
+/// Seconds from `start` to `end`, or to now while `end` is `None`.
+pub fn elapsed(start: jiff::Timestamp, end: Option<jiff::Timestamp>) -> f64 {
+    let end = end.unwrap_or_else(jiff::Timestamp::now);
     let secs = end.as_millisecond().saturating_sub(start.as_millisecond()) as f64 / 1000.0;
-    Some(secs.max(0.0))
+    secs.max(0.0)
 }
 
 /// `0.35s`, `12.3s`, `4m05s`, `2h03m`.
@@ -135,7 +145,7 @@ pub fn run_duration(r: &RunRecord) -> String {
     if r.status == RunStatus::Queued {
         return "-".into();
     }
-    elapsed_secs(r.attempt_started_at(), r.ended_at.as_deref()).map_or("-".into(), fmt_secs)
+    fmt_secs(elapsed(r.attempt_started_at(), r.ended_at))
 }
 
 /// When the run started, for tables: nothing yet while it is queued.
@@ -143,7 +153,7 @@ pub fn run_started(r: &RunRecord) -> String {
     if r.status == RunStatus::Queued {
         "-".into()
     } else {
-        local_time(&r.started_at)
+        local(r.started_at)
     }
 }
 
@@ -164,11 +174,11 @@ fn node_duration(n: &NodeRecord) -> String {
             return fmt_secs(d);
         }
         if let Some(a) = n.attempts.last() {
-            return elapsed_secs(&a.started_at, a.ended_at.as_deref()).map_or("-".into(), fmt_secs);
+            return fmt_secs(elapsed(a.started_at, a.ended_at));
         }
     }
     match &n.started_at {
-        Some(s) => elapsed_secs(s, n.ended_at.as_deref()).map_or("-".into(), fmt_secs),
+        Some(s) => fmt_secs(elapsed(*s, n.ended_at)),
         None => "-".into(),
     }
 }

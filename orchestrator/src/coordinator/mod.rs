@@ -314,7 +314,7 @@ impl Coordinator {
                 cwd: None,
                 labels: Vec::new(),
             };
-            let now = crate::clock::stamp(self.clock.as_ref());
+            let now = self.clock.now();
             rec.status = NodeStatus::Running;
             rec.started_at.get_or_insert(now.clone());
             rec.attempts.push(crate::record::AttemptRecord {
@@ -338,7 +338,7 @@ impl Coordinator {
             let status = if ok { NodeStatus::Succeeded } else { NodeStatus::Failed };
             if let Some(a) = rec.attempts.last_mut() {
                 a.status = status;
-                a.ended_at = Some(crate::clock::stamp(self.clock.as_ref()));
+                a.ended_at = Some(self.clock.now());
                 a.duration_secs = Some(result.duration_secs);
                 a.error = result.error.clone();
                 a.worker = result.worker.clone();
@@ -346,7 +346,7 @@ impl Coordinator {
             }
             rec.status = status;
             rec.error = result.error.clone();
-            rec.ended_at = Some(crate::clock::stamp(self.clock.as_ref()));
+            rec.ended_at = Some(self.clock.now());
             self.store.put_node(&run_id, &rec)?;
             self.store.flush().await?;
             Ok::<_, Error>((ok, result.error))
@@ -402,7 +402,7 @@ impl Coordinator {
                 let wf = self.registry.load(&r.workflow, r.version)?;
                 let mut run = r.clone();
                 run.status = RunStatus::Running;
-                run.started_at = crate::clock::stamp(self.clock.as_ref());
+                run.started_at = self.clock.now();
                 self.store.put_run(&run)?;
                 self.store.flush().await?;
                 let secrets = self.secrets.lock().unwrap_or_else(|p| p.into_inner()).remove(&run.id);
@@ -461,7 +461,7 @@ impl Coordinator {
     }
 
     async fn cancel_undriven(&self, mut run: RunRecord) -> Result<RunRecord> {
-        let now = crate::clock::stamp(self.clock.as_ref());
+        let now = self.clock.now();
         for mut n in self.store.nodes(&run.id)?.into_iter().filter(|n| !n.status.is_terminal()) {
             n.status = NodeStatus::Cancelled;
             n.ended_at = Some(now.clone());

@@ -24,7 +24,7 @@ use tokio::task::JoinSet;
 use tracing::{debug, instrument};
 
 use crate::artifacts;
-use crate::clock::{stamp, Clock};
+use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::executor::{Executor, TaskResult, TaskStatus};
 use crate::record::{AttemptRecord, NodeRecord, NodeStatus, RunRecord, RunStatus, RunTrigger};
@@ -126,6 +126,11 @@ fn new_run_id(clock: &dyn Clock) -> String {
     format!("{}-{suffix}", t.strftime("%Y%m%dT%H%M%S"))
 }
 
+/// A date's logical time without a schedule: its midnight, UTC.
+fn midnight_utc(day: jiff::civil::Date) -> Result<jiff::Timestamp> {
+    day.to_zoned(jiff::tz::TimeZone::UTC).map(|z| z.timestamp()).map_err(|e| Error::Input(format!("{day}: {e}")))
+}
+
 fn io_err(path: &std::path::Path, e: std::io::Error) -> Error {
     Error::Io { path: path.display().to_string(), message: e.to_string() }
 }
@@ -167,16 +172,16 @@ impl Engine {
         let (date, logical_time) = match (&req.logical_time, &req.date) {
             (Some(t), _) => {
                 let z = t.to_zoned(workflow_tz(wf));
-                (z.date().to_string(), z.timestamp().to_string())
+                (z.date().to_string(), z.timestamp())
             }
             (None, Some(d)) => {
-                d.parse::<jiff::civil::Date>().map_err(|_| Error::Input(format!("--date {d:?} is not a date (YYYY-MM-DD)")))?;
-                (d.clone(), format!("{d}T00:00:00Z"))
+                let day = d.parse::<jiff::civil::Date>().map_err(|_| Error::Input(format!("--date {d:?} is not a date (YYYY-MM-DD)")))?;
+                (d.clone(), midnight_utc(day)?)
             }
             (None, None) => {
                 let d = default_date(wf, self.clock.as_ref());
-                let t = format!("{d}T00:00:00Z");
-                (d, t)
+                let day = d.parse::<jiff::civil::Date>().map_err(|e| Error::Input(format!("today ({d}): {e}")))?;
+                (d, midnight_utc(day)?)
             }
         };
         let run = RunRecord {
@@ -189,7 +194,7 @@ impl Engine {
             attempt: 1,
             trigger: req.trigger.clone(),
             status: if req.queued { RunStatus::Queued } else { RunStatus::Running },
-            started_at: stamp(self.clock.as_ref()),
+            started_at: self.clock.now(),
             ended_at: None,
             attempts_started_at: Vec::new(),
             hooks_pending: false,
@@ -283,7 +288,7 @@ impl Engine {
         } else {
             RunStatus::Succeeded
         };
-        run.ended_at = Some(stamp(self.clock.as_ref()));
+        run.ended_at = Some(self.clock.now());
         // Durable with the end, so a hook a crash kept from being called is called
         // after the restart (the coordinator clears it once the hook is recorded).
         run.hooks_pending = match run.status {
@@ -318,7 +323,7 @@ impl Engine {
 
     /// Settle a node without running it.
     fn settle(&self, ctx: &mut RunCtx<'_>, id: &str, status: NodeStatus, error: Option<String>) -> Result<()> {
-        let now = stamp(self.clock.as_ref());
+        let now = self.clock.now();
         let s = ctx.states.get_mut(id).expect("known node");
         s.rec.status = status;
         s.rec.error = error.clone();
@@ -363,7 +368,7 @@ impl Engine {
             Ok(items) => items,
             Err(e) => return self.settle(ctx, &node.id, NodeStatus::Failed, Some(e)),
         };
-        let now = stamp(self.clock.as_ref());
+        let now = self.clock.now();
         let run_id = ctx.run_id.clone();
         let s = ctx.states.get_mut(&node.id).expect("known node");
         s.rec.status = NodeStatus::Ready;
@@ -420,7 +425,7 @@ impl Engine {
                 let q = ctx.states.get_mut(&id).expect("node").queue.pop_front().expect("non-empty");
                 match task::build_task(ctx, node, q.index, q.attempt, self.cfg.preview_rows) {
                     Ok(task) => {
-                        let now = stamp(self.clock.as_ref());
+                        let now = self.clock.now();
                         let run_id = ctx.run_id.clone();
                         let run_attempt = ctx.run_attempt;
                         let s = ctx.states.get_mut(&id).expect("node");
@@ -467,7 +472,7 @@ impl Engine {
                         let inst = s.instance_mut(q.index);
                         inst.status = NodeStatus::Failed;
                         inst.error = Some(message.clone());
-                        inst.ended_at = Some(stamp(self.clock.as_ref()));
+                        inst.ended_at = Some(self.clock.now());
                         let inst = inst.clone();
                         self.save(&run_id, &inst)?;
                         self.instance_settled(ctx, &id, q.index, NodeStatus::Failed, Some(message))?;
@@ -484,7 +489,7 @@ impl Engine {
     /// Record an attempt's result; retry, or settle the instance.
     fn finish_attempt(&self, ctx: &mut RunCtx<'_>, join: &mut JoinSet<Done>, id: &str, index: Option<usize>, attempt: u32, result: TaskResult) -> Result<()> {
         let node = &ctx.wf.nodes[id];
-        let now = stamp(self.clock.as_ref());
+        let now = self.clock.now();
         let ok = result.status == TaskStatus::Succeeded;
         let lost = result.status == TaskStatus::Lost;
         let run_id = ctx.run_id.clone();
@@ -532,7 +537,7 @@ impl Engine {
             inst.error = result.error.clone();
             if !lost && !node.retry_delay.is_zero() {
                 let due = self.clock.now().checked_add(jiff::SignedDuration::try_from(node.retry_delay).unwrap_or(jiff::SignedDuration::MAX));
-                inst.retry_at = due.ok().map(|t| t.to_string());
+                inst.retry_at = due.ok();
             }
         } else {
             inst.status = if result.status == TaskStatus::Cancelled { NodeStatus::Cancelled } else { NodeStatus::Failed };
@@ -572,7 +577,7 @@ impl Engine {
             self.emit(Event::NodeSettled { run_id, node: id.to_string(), index, status, error });
             return self.finish_foreach_if_done(ctx, id);
         }
-        let now = stamp(self.clock.as_ref());
+        let now = self.clock.now();
         let s = ctx.states.get_mut(id).expect("node");
         s.rec.status = status;
         s.rec.ended_at = Some(now);
@@ -586,7 +591,7 @@ impl Engine {
     /// A foreach node is done when every instance is: its outputs become lists in
     /// item order (null where an instance recorded nothing).
     fn finish_foreach_if_done(&self, ctx: &mut RunCtx<'_>, id: &str) -> Result<()> {
-        let now = stamp(self.clock.as_ref());
+        let now = self.clock.now();
         let run_id = ctx.run_id.clone();
         let s = ctx.states.get_mut(id).expect("node");
         if !s.instances.iter().all(|i| i.status.is_terminal()) {
@@ -619,16 +624,16 @@ impl Engine {
     }
 
     fn cancel_all(&self, ctx: &mut RunCtx<'_>) -> Result<()> {
-        let now = stamp(self.clock.as_ref());
+        let now = self.clock.now();
         let run_id = ctx.run_id.clone();
         for id in ctx.order {
             let s = ctx.states.get_mut(id).expect("node");
             for inst in s.instances.iter_mut().filter(|i| !i.status.is_terminal()) {
-                cancel_record(inst, &now);
+                cancel_record(inst, now);
                 self.store.put_node(&run_id, inst)?;
             }
             if !s.rec.status.is_terminal() {
-                cancel_record(&mut s.rec, &now);
+                cancel_record(&mut s.rec, now);
                 self.store.put_node(&run_id, &s.rec)?;
                 self.emit(Event::NodeSettled { run_id: run_id.clone(), node: id.clone(), index: None, status: NodeStatus::Cancelled, error: None });
             }
@@ -645,13 +650,13 @@ fn spawn_retry(join: &mut JoinSet<Done>, node: String, q: Queued, delay: Duratio
     });
 }
 
-fn cancel_record(rec: &mut NodeRecord, now: &str) {
+fn cancel_record(rec: &mut NodeRecord, now: jiff::Timestamp) {
     rec.status = NodeStatus::Cancelled;
     rec.retry_at = None;
-    rec.ended_at = Some(now.to_string());
+    rec.ended_at = Some(now);
     for a in rec.attempts.iter_mut().filter(|a| a.ended_at.is_none()) {
         a.status = NodeStatus::Cancelled;
-        a.ended_at = Some(now.to_string());
+        a.ended_at = Some(now);
     }
 }
 

@@ -12,7 +12,7 @@ use deckle_dsl::Workflow;
 use serde_json::{Map, Value};
 
 use super::state::{NodeState, Queued, RunCtx, Started};
-use crate::clock::{stamp, Clock};
+use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::record::{NodeRecord, NodeStatus, RunStatus};
 use crate::resolve;
@@ -30,7 +30,7 @@ fn resume_entry(rec: &NodeRecord) -> Queued {
 /// When a retry of an instance waiting out its `retry_delay` is due.
 fn retry_due(rec: &NodeRecord) -> Option<jiff::Timestamp> {
     let waiting = rec.status == NodeStatus::Retrying && rec.attempts.last().is_some_and(|a| a.ended_at.is_some());
-    rec.retry_at.as_deref().filter(|_| waiting).and_then(|t| t.parse().ok())
+    rec.retry_at.filter(|_| waiting)
 }
 
 /// Queue a resumed instance now, or when its retry is due (the drive waits for it).
@@ -172,7 +172,7 @@ pub(super) async fn prepare_rerun(store: &dyn StateStore, clock: &dyn Clock, wf:
     if run.attempts_started_at.is_empty() {
         run.attempts_started_at.push(run.started_at.clone());
     }
-    run.attempts_started_at.push(stamp(clock));
+    run.attempts_started_at.push(clock.now());
     run.ended_at = None;
     store.put_run(&run)?;
     store.flush().await?;

@@ -130,7 +130,7 @@ impl<'a> RunCtx<'a> {
             wf,
             run_id: run.id.clone(),
             run_attempt: run.attempt,
-            run_json: resolve::run_context(&run.id, &wf.id, &run.date, &run.logical_time, run.attempt),
+            run_json: resolve::run_context(&run.id, &wf.id, &run.date, &run.logical_time.to_string(), run.attempt),
             params: Value::Object(run.params.clone()),
             secret_env,
             run_dir: artifacts::run_dir(data_dir, &wf.id, &run.date, &run.id),

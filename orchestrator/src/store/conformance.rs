@@ -21,13 +21,13 @@ pub fn run(id: &str) -> RunRecord {
         id: id.into(),
         workflow: "w".into(),
         date: "2026-01-01".into(),
-        logical_time: "2026-01-01T00:00:00Z".into(),
+        logical_time: "2026-01-01T00:00:00Z".parse().unwrap(),
         params: json!({"region": "fr", "n": 3}).as_object().unwrap().clone(),
         version: 1,
         attempt: 1,
         trigger: Default::default(),
         status: RunStatus::Running,
-        started_at: "2026-01-01T00:00:01Z".into(),
+        started_at: "2026-01-01T00:00:01Z".parse().unwrap(),
         ended_at: None,
         attempts_started_at: Vec::new(),
         hooks_pending: false,
@@ -95,7 +95,7 @@ fn runs_are_replaced_whole_and_listed_by_id(s: &dyn StateStore) {
     }
     let mut done = run("r2");
     done.status = RunStatus::Succeeded;
-    done.ended_at = Some("2026-01-01T00:01:00Z".into());
+    done.ended_at = Some("2026-01-01T00:01:00Z".parse().unwrap());
     done.notifications = Vec::new();
     s.put_run(&done).unwrap();
     assert_eq!(s.get_run("r2").unwrap(), Some(done), "a put replaces the run whole");

@@ -76,7 +76,7 @@ fn manual_detail() -> WorkflowDetail {
 }
 
 fn run_record(status: &str, trigger: serde_json::Value) -> serde_json::Value {
-    json!({"id": hostile("run"), "workflow": hostile("wf"), "date": hostile("date"), "logical_time": hostile("lt"), "params": {"p": H},
+    json!({"id": hostile("run"), "workflow": hostile("wf"), "date": hostile("date"), "logical_time": "2024-05-01T00:00:00Z", "params": {"p": H},
         "version": 2, "attempt": 1, "trigger": trigger, "status": status, "started_at": "2024-05-01T10:00:00Z", "ended_at": null})
 }
 
@@ -198,7 +198,9 @@ fn each_page_shows_its_hostile_fields_as_text() {
     shows("backfill, running", &["bf", "wf", "1d", "d1", "lt1", "run"]);
     shows("login, refused", &["refusal"]);
     shows("error", &["message"]);
-    shows("run, failed", &["run", "wf", "date", "lt", "bf", "node", "error", "waiting", "upstream", "worker"]);
+    // A run's logical time is a timestamp, typed: it cannot hold markup any more.
+    shows("run, failed", &["run", "wf", "date", "bf", "node", "error", "waiting", "upstream", "worker"]);
+    assert!(pages["run, failed"].contains("2024-05-01T00:00:00Z"), "the logical time is shown");
     shows("attempt 1", &["node", "run", "wf", "date", "worker"]);
     shows("attempt 2", &["error"]);
     // A secret param's default is never shown; the params' values as JSON text.

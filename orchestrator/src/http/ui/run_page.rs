@@ -151,9 +151,8 @@ fn gantt(nodes: &[NodeRecord]) -> Option<Gantt> {
         .iter()
         .flat_map(|n| n.attempts.iter().map(move |a| (n.key(), a)))
         .filter_map(|(k, a)| {
-            let start: jiff::Timestamp = a.started_at.parse().ok()?;
-            let end = a.ended_at.as_deref().and_then(|t| t.parse::<jiff::Timestamp>().ok()).unwrap_or_else(jiff::Timestamp::now);
-            Some((k, a, start.as_millisecond() as f64, end.as_millisecond() as f64))
+            let end = a.ended_at.unwrap_or_else(jiff::Timestamp::now);
+            Some((k, a, a.started_at.as_millisecond() as f64, end.as_millisecond() as f64))
         })
         .collect();
     if bars.is_empty() {

@@ -60,7 +60,7 @@ impl Coordinator {
         let now = self.clock.now();
         let dates = times
             .iter()
-            .map(|t| BackfillDate { date: ticks::logical_date(*t, &tz).to_string(), logical_time: t.to_string(), run: None, status: DateStatus::Pending })
+            .map(|t| BackfillDate { date: ticks::logical_date(*t, &tz).to_string(), logical_time: *t, run: None, status: DateStatus::Pending })
             .collect();
         let secret: Vec<&String> = wf.params.iter().filter(|(_, p)| p.secret).map(|(k, _)| k).collect();
         let stored_params: BTreeMap<String, String> = req.params.iter().filter(|(k, _)| !secret.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -75,7 +75,7 @@ impl Coordinator {
             reverse: req.reverse,
             only_failed: req.only_failed,
             params: stored_params,
-            created_at: now.to_string(),
+            created_at: now,
             ended_at: None,
             dates,
         };
@@ -88,7 +88,7 @@ impl Coordinator {
         }
         if bf.dates.is_empty() {
             bf.status = BackfillStatus::Succeeded;
-            bf.ended_at = Some(now.to_string());
+            bf.ended_at = Some(now);
         }
         self.secrets.lock().unwrap_or_else(|p| p.into_inner()).insert(bf.id.clone(), resolved.secret_env);
         put_doc(self.store.as_ref(), DocKind::Backfill, &bf.id, &bf)?;
@@ -154,7 +154,7 @@ impl Coordinator {
                 if bf.dates[i].run.is_some() {
                     continue;
                 }
-                let t: jiff::Timestamp = bf.dates[i].logical_time.parse().map_err(|e| Error::Store(format!("backfill {}: {e}", bf.id)))?;
+                let t = bf.dates[i].logical_time;
                 let run = match mine.get(&t.to_string()) {
                     Some(r) => (*r).clone(),
                     None => {
@@ -189,7 +189,7 @@ impl Coordinator {
             if bf.dates.iter().all(|d| d.run.is_some() && d.status.is_finished()) {
                 let failed = bf.dates.iter().any(|d| d.status != DateStatus::Succeeded);
                 bf.status = if failed { BackfillStatus::Failed } else { BackfillStatus::Succeeded };
-                bf.ended_at = Some(self.clock.now().to_string());
+                bf.ended_at = Some(self.clock.now());
                 put_doc(self.store.as_ref(), DocKind::Backfill, &bf.id, &bf)?;
                 self.store.flush().await?;
                 self.secrets.lock().unwrap_or_else(|p| p.into_inner()).remove(&bf.id);
@@ -206,7 +206,7 @@ impl Coordinator {
             return Err(Error::Conflict(format!("backfill {id} is {}, not running", bf.status)));
         }
         bf.status = BackfillStatus::Cancelled;
-        bf.ended_at = Some(self.clock.now().to_string());
+        bf.ended_at = Some(self.clock.now());
         put_doc(self.store.as_ref(), DocKind::Backfill, id, &bf)?;
         self.store.flush().await?;
         for d in &bf.dates {

@@ -546,6 +546,8 @@ async fn the_drive_span_carries_the_run_id() {
     }
     let seen = Arc::new(Mutex::new(Vec::new()));
     let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(Fields(seen.clone())));
+    // Other tests' threads may have cached "no subscriber wants this span".
+    tracing::callsite::rebuild_interest_cache();
     let dir = tempfile::tempdir().unwrap();
     let (e, _) = engine(Arc::new(Stub::default()), 1, dir.path());
     let out = e.run(&workflow(vec![node("a", &[])]), RunRequest::default(), never()).await.unwrap();

@@ -97,7 +97,7 @@ impl Coordinator {
             if self.registry.load(workflow, v.version)?.schedule.is_none() {
                 break;
             }
-            since = v.registered_at.parse::<Timestamp>().ok().or(since);
+            since = Some(v.registered_at);
         }
         Ok(since.unwrap_or_else(|| self.clock.now()))
     }
@@ -130,7 +130,7 @@ impl Coordinator {
             return Ok(()); // the same schedule carries on (or the planner derives its start)
         }
         let stored = get_doc::<ScheduleDoc>(self.store.as_ref(), DocKind::Schedule, &v.workflow)?;
-        let since = v.registered_at.parse::<Timestamp>().unwrap_or_else(|_| self.clock.now());
+        let since = v.registered_at;
         let doc = ScheduleDoc { paused: stored.as_ref().is_some_and(|d| d.paused), last_tick: stored.and_then(|d| d.last_tick), since };
         put_doc(self.store.as_ref(), DocKind::Schedule, &v.workflow, &doc)?;
         self.store.flush().await
@@ -190,8 +190,8 @@ impl Coordinator {
             timezone: sched.timezone.clone(),
             catchup: sched.catchup,
             paused: doc.paused,
-            last_tick: doc.last_tick.map(|t| t.to_string()),
-            next_tick: next.map(|t| t.to_string()),
+            last_tick: doc.last_tick,
+            next_tick: next,
         }))
     }
 

@@ -132,7 +132,7 @@ impl Registry {
             version,
             file_name: req.file_name.clone(),
             hash: sha256(req.content.as_bytes()),
-            registered_at: self.clock.now().to_string(),
+            registered_at: self.clock.now(),
             files,
             warnings: loaded.warnings.iter().map(|d| d.to_string().replace(&format!("{}/", dest.display()), "")).collect(),
         };

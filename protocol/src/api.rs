@@ -31,6 +31,7 @@
 
 use std::collections::BTreeMap;
 
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -77,7 +78,8 @@ pub struct WorkflowVersion {
     /// sha256 of the workflow file.
     pub hash: String,
     /// When it was registered (RFC 3339).
-    pub registered_at: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub registered_at: Timestamp,
     /// Notebook path (relative to the workflow file) → sha256 of its content.
     pub files: BTreeMap<String, String>,
     /// Validation warnings, `file:line:column: message`.
@@ -278,9 +280,11 @@ pub struct ScheduleState {
     /// Whether the schedule is paused.
     pub paused: bool,
     /// The last tick a run was created for (RFC 3339).
-    pub last_tick: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_tick: Option<Timestamp>,
     /// When the next run is due, unless paused.
-    pub next_tick: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub next_tick: Option<Timestamp>,
 }
 
 /// Start a backfill: one run per logical time in `[from, to]`.
@@ -322,7 +326,8 @@ pub struct BackfillDate {
     /// The logical date, `YYYY-MM-DD`.
     pub date: String,
     /// The logical time (RFC 3339).
-    pub logical_time: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub logical_time: Timestamp,
     /// The run created for it, once one was.
     pub run: Option<String>,
     /// `pending` until its run exists, then the run's status.
@@ -441,9 +446,11 @@ pub struct Backfill {
     /// Params given with `-p` (secret ones are never stored).
     pub params: BTreeMap<String, String>,
     /// When it was created (RFC 3339).
-    pub created_at: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
     /// When its last run finished (RFC 3339).
-    pub ended_at: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub ended_at: Option<Timestamp>,
     /// In the order runs are started.
     pub dates: Vec<BackfillDate>,
 }
@@ -468,7 +475,8 @@ pub struct StorageStatus {
     pub error: Option<String>,
     /// When the fault began (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub since: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub since: Option<Timestamp>,
 }
 
 #[cfg(test)]

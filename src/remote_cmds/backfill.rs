@@ -16,7 +16,7 @@ use clap::{Args, Subcommand};
 use deckle_protocol::api::{Backfill, BackfillStatus, CreateBackfill, DateStatus};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::{announce, elapsed_secs, fmt_secs, local_time, params_map, parse_param, show_reply, show_reply_then, truncate, EXIT_CODES};
+use super::{announce, elapsed, fmt_secs, local, params_map, parse_param, show_reply, show_reply_then, truncate, EXIT_CODES};
 use crate::client::{Client, ClientError, RemoteArgs, Reply, EXIT_FAILED};
 use crate::table::Table;
 
@@ -148,7 +148,7 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 fn date_keys(bf: &Backfill) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     let unique = bf.dates.iter().all(|d| seen.insert(d.date.as_str()));
-    bf.dates.iter().map(|d| if unique { d.date.clone() } else { d.logical_time.clone() }).collect()
+    bf.dates.iter().map(|d| if unique { d.date.clone() } else { d.logical_time.to_string() }).collect()
 }
 
 /// What a backfill was asked to do, for headers: `one v1, every 1d, at most 2 at a time, …`.
@@ -175,7 +175,7 @@ pub fn render_plan(bf: &Backfill) -> String {
     } else {
         let mut t = Table::new(["#", "DATE", "LOGICAL TIME"]);
         for (i, d) in bf.dates.iter().enumerate() {
-            t.row([(i + 1).to_string(), d.date.clone(), d.logical_time.clone()]);
+            t.row([(i + 1).to_string(), d.date.clone(), d.logical_time.to_string()]);
         }
         out.push_str(&t.render());
     }
@@ -202,11 +202,11 @@ pub fn render_backfill(bf: &Backfill) -> String {
     let (done, total) = progress(bf);
     let mut out = format!("backfill {}  {}\n  {}\n", bf.id, bf.status, describe(bf));
     let ended = match &bf.ended_at {
-        Some(e) => format!(", ended {}", local_time(e)),
+        Some(e) => format!(", ended {}", local(*e)),
         None => String::new(),
     };
-    let took = elapsed_secs(&bf.created_at, bf.ended_at.as_deref()).map_or(String::new(), |s| format!(" ({})", fmt_secs(s)));
-    out.push_str(&format!("  created {}{ended}{took}\n", local_time(&bf.created_at)));
+    let took = format!(" ({})", fmt_secs(elapsed(bf.created_at, bf.ended_at)));
+    out.push_str(&format!("  created {}{ended}{took}\n", local(bf.created_at)));
     let counts = counts_text(bf);
     out.push_str(&format!("  {done}/{total} done{}\n\n", if counts.is_empty() { String::new() } else { format!(": {counts}") }));
     if bf.dates.is_empty() {
@@ -215,7 +215,7 @@ pub fn render_backfill(bf: &Backfill) -> String {
     }
     let mut t = Table::new(["DATE", "LOGICAL TIME", "STATUS", "RUN"]);
     for d in &bf.dates {
-        t.row([d.date.clone(), d.logical_time.clone(), d.status.to_string(), d.run.clone().unwrap_or_else(|| "-".into())]);
+        t.row([d.date.clone(), d.logical_time.to_string(), d.status.to_string(), d.run.clone().unwrap_or_else(|| "-".into())]);
     }
     out.push_str(&t.render());
     out
@@ -241,7 +241,7 @@ pub fn backfills_table(all: &[Backfill]) -> Table {
     for bf in all {
         let (done, total) = progress(bf);
         let failed = bf.dates.iter().filter(|d| d.status == DateStatus::Failed).count();
-        t.row([bf.id.clone(), format!("{} v{}", bf.workflow, bf.version), bf.status.to_string(), format!("{done}/{total}"), failed.to_string(), local_time(&bf.created_at)]);
+        t.row([bf.id.clone(), format!("{} v{}", bf.workflow, bf.version), bf.status.to_string(), format!("{done}/{total}"), failed.to_string(), local(bf.created_at)]);
     }
     t
 }
@@ -489,7 +489,7 @@ mod tests {
     fn sample() -> Backfill {
         let d = |date: &str, status: &str, run: Option<&str>| BackfillDate {
             date: date.into(),
-            logical_time: format!("{date}T00:00:00Z"),
+            logical_time: format!("{date}T00:00:00Z").parse().unwrap(),
             run: run.map(Into::into),
             status: serde_json::from_value(serde_json::json!(status)).expect("a date status"),
         };
@@ -503,7 +503,7 @@ mod tests {
             reverse: false,
             only_failed: false,
             params: [("secs".to_string(), "1".to_string())].into(),
-            created_at: "2024-01-01T00:00:00Z".into(),
+            created_at: "2024-01-01T00:00:00Z".parse().unwrap(),
             ended_at: None,
             dates: vec![
                 d("2024-01-01", "succeeded", Some("r1")),
@@ -530,7 +530,7 @@ mod tests {
         let mut bf = sample();
         assert_eq!(date_keys(&bf)[0], "2024-01-01");
         bf.dates[1].date = "2024-01-01".into();
-        bf.dates[1].logical_time = "2024-01-01T01:00:00Z".into();
+        bf.dates[1].logical_time = "2024-01-01T01:00:00Z".parse().unwrap();
         assert_eq!(date_keys(&bf)[..2], ["2024-01-01T00:00:00Z", "2024-01-01T01:00:00Z"]);
     }
 

@@ -91,30 +91,9 @@ pub fn strip_ansi(s: &str) -> String {
     out
 }
 
-fn timestamp(s: &str) -> Option<jiff::Timestamp> {
-    s.parse().ok()
-}
-
 /// A record's timestamp in the local time zone, to the second.
-pub fn local_time(s: &str) -> String {
-    match timestamp(s) {
-        Some(t) => local(t),
-        None => s.to_string(),
-    }
-}
-
-/// A timestamp in the local time zone, to the second.
 pub fn local(t: jiff::Timestamp) -> String {
     t.to_zoned(jiff::tz::TimeZone::system()).strftime("%Y-%m-%d %H:%M:%S").to_string()
-}
-
-/// Seconds between two record timestamps; to now while `end` is `None`.
-pub fn elapsed_secs(start: &str, end: Option<&str>) -> Option<f64> {
-    let end = match end {
-        Some(e) => Some(timestamp(e)?),
-        None => None,
-    };
-    Some(elapsed(timestamp(start)?, end))
 }
 
 /// Seconds from `start` to `end`, or to now while `end` is `None`.
@@ -437,7 +416,7 @@ mod tests {
         assert_eq!(first_line("\n  boom\nmore", 10), "boom");
         assert_eq!(strip_ansi("\u{1b}[31mValueError\u{1b}[39m: x \u{1b}[38;5;28;01mif\u{1b}[0m"), "ValueError: x if");
         assert_eq!(first_line("abcdefghijkl", 5), "abcd…");
-        assert_eq!(elapsed_secs("2024-01-01T00:00:00Z", Some("2024-01-01T00:01:01.5Z")), Some(61.5));
+        assert_eq!(elapsed("2024-01-01T00:00:00Z".parse().unwrap(), Some("2024-01-01T00:01:01.5Z".parse().unwrap())), 61.5);
     }
 
     #[test]

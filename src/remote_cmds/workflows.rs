@@ -3,7 +3,7 @@
 use clap::Args;
 use deckle_protocol::api::{ScheduleState, WorkflowSummary};
 
-use super::{local_time, show_reply, EXIT_CODES};
+use super::{local, show_reply, EXIT_CODES};
 use crate::client::{Client, RemoteArgs};
 use crate::table::Table;
 
@@ -31,7 +31,7 @@ fn schedule_text(s: &ScheduleState) -> String {
 /// When the next scheduled run is due: `-` while paused or when none is planned.
 fn next_tick(s: &ScheduleState) -> String {
     match (&s.next_tick, s.paused) {
-        (Some(t), false) => local_time(t),
+        (Some(t), false) => local(*t),
         _ => "-".into(),
     }
 }
@@ -57,10 +57,10 @@ pub fn render_schedule(workflow: &str, s: &ScheduleState) -> String {
     t.row(["  timezone", &s.timezone]);
     t.row(["  catchup", if s.catchup { "yes" } else { "no" }]);
     t.row(["  paused", if s.paused { "yes" } else { "no" }]);
-    t.row(["  last tick".to_string(), s.last_tick.as_deref().map_or("-".into(), local_time)]);
+    t.row(["  last tick".to_string(), s.last_tick.map_or("-".into(), local)]);
     let next = match (&s.next_tick, s.paused) {
         (_, true) => format!("- (paused; `deckle unpause {workflow}` resumes it)"),
-        (Some(t), false) => format!("{}{}", local_time(t), in_zone(t, &s.timezone).map(|z| format!(" ({z} {})", s.timezone)).unwrap_or_default()),
+        (Some(t), false) => format!("{}{}", local(*t), in_zone(*t, &s.timezone).map(|z| format!(" ({z} {})", s.timezone)).unwrap_or_default()),
         (None, false) => "-".into(),
     };
     t.row(["  next tick".to_string(), next]);
@@ -70,10 +70,9 @@ pub fn render_schedule(workflow: &str, s: &ScheduleState) -> String {
 
 /// A record's timestamp as a wall-clock time in the schedule's zone, when that reads
 /// differently from the local time shown next to it.
-fn in_zone(ts: &str, tz: &str) -> Option<String> {
-    let t: jiff::Timestamp = ts.parse().ok()?;
+fn in_zone(t: jiff::Timestamp, tz: &str) -> Option<String> {
     let there = t.in_tz(tz).ok()?.strftime("%Y-%m-%d %H:%M:%S").to_string();
-    (there != local_time(ts)).then_some(there)
+    (there != local(t)).then_some(there)
 }
 
 pub async fn workflows(args: WorkflowsArgs) -> i32 {
@@ -144,7 +143,7 @@ mod tests {
             catchup: false,
             paused,
             last_tick: None,
-            next_tick: Some("2024-01-02T03:00:00Z".into()),
+            next_tick: Some("2024-01-02T03:00:00Z".parse().unwrap()),
         }
     }
 
@@ -184,7 +183,7 @@ mod tests {
         assert!(s.starts_with("wf: schedule active\n  cron       0 3 * * *\n"), "{s}");
         assert!(s.contains("  next tick  2024-01-0"), "{s}");
         // None when the local zone is Tokyo's too.
-        assert!(matches!(in_zone("2024-01-02T03:00:00Z", "Asia/Tokyo").as_deref(), None | Some("2024-01-02 12:00:00")));
-        assert!(in_zone("2024-01-02T03:00:00Z", "No/Such_Zone").is_none());
+        assert!(matches!(in_zone("2024-01-02T03:00:00Z".parse().unwrap(), "Asia/Tokyo").as_deref(), None | Some("2024-01-02 12:00:00")));
+        assert!(in_zone("2024-01-02T03:00:00Z".parse().unwrap(), "No/Such_Zone").is_none());
     }
 }

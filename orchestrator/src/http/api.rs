@@ -70,7 +70,7 @@ async fn health(State(s): State<AppState>) -> (StatusCode, Json<Health>) {
         None => (StatusCode::OK, Json(Health { status: HealthStatus::Ok, storage: StorageStatus { ok: true, error: None, since: None } })),
         Some(f) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(Health { status: HealthStatus::Degraded, storage: StorageStatus { ok: false, error: Some(f.message), since: Some(f.since.to_string()) } }),
+            Json(Health { status: HealthStatus::Degraded, storage: StorageStatus { ok: false, error: Some(f.message), since: Some(f.since) } }),
         ),
     }
 }

@@ -33,7 +33,7 @@ fn summaries() -> Vec<WorkflowSummary> {
     vec![
         from(json!({"id": hostile("wf"), "description": hostile("description"), "latest_version": 2, "nodes": 3,
             "latest_run": run_record("failed", json!({"kind": "manual"})),
-            "schedule": {"cron": hostile("0 * * * *"), "timezone": hostile("tz"), "catchup": true, "paused": true, "last_tick": null, "next_tick": hostile("tick")}})),
+            "schedule": {"cron": hostile("0 * * * *"), "timezone": hostile("tz"), "catchup": true, "paused": true, "last_tick": null, "next_tick": "2024-05-02T03:00:00Z"}})),
         from(json!({"id": "plain", "description": null, "latest_version": 1, "nodes": 1, "latest_run": null,
             "schedule": {"cron": "0 0 * * *", "timezone": "UTC", "catchup": false, "paused": false, "last_tick": null, "next_tick": null}})),
         from(json!({"id": "manual", "description": null, "latest_version": 1, "nodes": 1, "latest_run": null})),
@@ -60,8 +60,8 @@ fn detail(paused: bool) -> WorkflowDetail {
             {"name": "none", "type": "str", "default": null, "secret": false, "description": null},
             {"name": "key", "type": "str", "default": hostile("secret"), "secret": true, "description": null},
         ],
-        "versions": (1..=7).map(|v| json!({"workflow": "wf", "version": v, "file_name": "wf.yaml", "hash": "h", "registered_at": hostile(&format!("at{v}")), "files": {}})).collect::<Vec<_>>(),
-        "schedule": {"cron": hostile("cron"), "timezone": hostile("tz"), "catchup": false, "paused": paused, "last_tick": null, "next_tick": if paused { json!(null) } else { json!(hostile("tick")) }},
+        "versions": (1..=7).map(|v| json!({"workflow": "wf", "version": v, "file_name": "wf.yaml", "hash": "h", "registered_at": format!("2024-05-0{v}T09:00:00Z"), "files": {}})).collect::<Vec<_>>(),
+        "schedule": {"cron": hostile("cron"), "timezone": hostile("tz"), "catchup": false, "paused": paused, "last_tick": null, "next_tick": if paused { json!(null) } else { json!("2024-05-02T03:00:00Z") }},
         "max_active_runs": if paused { json!(2) } else { json!(null) },
         "run_strategy": hostile("parallel"),
     }))
@@ -117,10 +117,10 @@ fn needs() -> Vec<(String, Vec<String>)> {
 
 fn backfill(status: &str) -> Backfill {
     from(json!({"id": hostile("bf"), "workflow": hostile("wf"), "version": 1, "status": status, "every": hostile("1d"), "parallel": 2, "reverse": status == "running",
-        "only_failed": false, "params": {}, "created_at": hostile("created"), "ended_at": null,
+        "only_failed": false, "params": {}, "created_at": "2024-05-01T08:00:00Z", "ended_at": null,
         "dates": [
-            {"date": hostile("d1"), "logical_time": hostile("lt1"), "run": hostile("run"), "status": "succeeded"},
-            {"date": "2024-05-02", "logical_time": "lt2", "run": null, "status": "pending"},
+            {"date": hostile("d1"), "logical_time": "2024-04-30T00:00:00Z", "run": hostile("run"), "status": "succeeded"},
+            {"date": "2024-05-02", "logical_time": "2024-05-02T00:00:00Z", "run": null, "status": "pending"},
         ]}))
 }
 
@@ -192,10 +192,16 @@ fn each_page_shows_its_hostile_fields_as_text() {
             assert!(pages[page].contains(&format!("{f}{H_ESCAPED}")), "{page} shows {f} escaped:\n{}", pages[page]);
         }
     };
-    shows("workflows", &["wf", "description", "0 * * * *", "tz", "tick", "date"]);
-    shows("workflow, paused", &["wf", "description", "node", "p", "string", "default", "param", "cron", "tz", "parallel", "at7", "run", "date"]);
-    shows("backfills", &["bf", "wf", "created"]);
-    shows("backfill, running", &["bf", "wf", "1d", "d1", "lt1", "run"]);
+    // Timestamps (ticks, registrations, creations, logical times) are typed: they
+    // cannot hold markup any more; the pages still show them.
+    shows("workflows", &["wf", "description", "0 * * * *", "tz", "date"]);
+    shows("workflow, paused", &["wf", "description", "node", "p", "string", "default", "param", "cron", "tz", "parallel", "run", "date"]);
+    shows("backfills", &["bf", "wf"]);
+    shows("backfill, running", &["bf", "wf", "1d", "d1", "run"]);
+    assert!(pages["workflows"].contains("2024-05-02T03:00:00Z"), "the next tick");
+    assert!(pages["workflow, paused"].contains("2024-05-07T09:00:00Z"), "a version's registration");
+    assert!(pages["backfills"].contains("2024-05-01T08:00:00Z"), "the creation time");
+    assert!(pages["backfill, running"].contains("2024-04-30T00:00:00Z"), "a date's logical time");
     shows("login, refused", &["refusal"]);
     shows("error", &["message"]);
     // A run's logical time is a timestamp, typed: it cannot hold markup any more.
@@ -228,6 +234,6 @@ fn pages_keep_what_app_js_and_the_browser_tests_rely_on() {
     assert!(wf.contains("<input type=\"text\" id=\"p-n\" name=\"p.n\" value=\"3\">"), "{wf}");
     assert!(wf.contains("name=\"p.o\" value=\"{&quot;a&quot;:[1,&quot;&lt;script&gt;"), "{wf}");
     assert!(wf.contains("<th title=\"ünïcödé_and_a_long_name\" class=\"mono\">ünïcödé_an</th>"), "ids cut at 10 characters: {wf}");
-    assert!(wf.contains("v7 <span class=\"muted\">at7") && !wf.contains(">at2"), "the last five versions");
+    assert!(wf.contains("v7 <span class=\"muted\">2024-05-07T09:00:00Z") && !wf.contains(">2024-05-02T09:00:00Z"), "the last five versions");
     assert!(wf.contains("action=\"/ui/workflows/wf%3Cscript%3Ealert%28%27x%27%29%3C%2Fscript%3E%22%26/unpause\""), "{wf}");
 }

@@ -278,27 +278,13 @@ impl StateStore for SledStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::{NodeStatus, RunStatus};
+    use crate::record::NodeStatus;
 
     #[tokio::test]
     async fn sled_records_survive_reopen() {
         let dir = tempfile::tempdir().unwrap();
-        let run = RunRecord {
-            id: "r1".into(),
-            workflow: "w".into(),
-            date: "2026-01-01".into(),
-            logical_time: "2026-01-01T00:00:00Z".parse().unwrap(),
-            params: Default::default(),
-            version: 0,
-            attempt: 1,
-            trigger: Default::default(),
-            status: RunStatus::Running,
-            started_at: "2026-01-01T00:00:01Z".parse().unwrap(),
-            ended_at: None,
-            attempts_started_at: Vec::new(),
-            hooks_pending: false,
-            notifications: Vec::new(),
-        };
+        let mut run = crate::store::conformance::run("r1");
+        run.params = Default::default();
         {
             let s = SledStore::open(dir.path()).unwrap();
             s.put_run(&run).unwrap();

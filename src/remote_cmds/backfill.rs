@@ -401,24 +401,8 @@ async fn cancel(args: BackfillCancelArgs) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
+    use crate::remote_cmds::test_cli::{parse, Cmd};
     use deckle_protocol::api::BackfillDate;
-
-    #[derive(Parser, Debug)]
-    struct Cli {
-        #[command(subcommand)]
-        cmd: Cmd,
-    }
-
-    #[derive(clap::Subcommand, Debug)]
-    enum Cmd {
-        Backfill(BackfillArgs),
-        Backfills(BackfillsArgs),
-    }
-
-    fn parse(args: &[&str]) -> Result<Cmd, clap::Error> {
-        Cli::try_parse_from(std::iter::once("deckle").chain(args.iter().copied())).map(|c| c.cmd)
-    }
 
     fn backfills(args: &[&str]) -> BackfillsArgs {
         match parse(&std::iter::once("backfills").chain(args.iter().copied()).collect::<Vec<_>>()) {

@@ -20,6 +20,8 @@ pub mod backfill;
 pub mod logs;
 pub mod register;
 pub mod runs;
+#[cfg(test)]
+mod test_cli;
 pub mod trigger;
 pub mod workflows;
 
@@ -337,24 +339,7 @@ pub fn announce(line: &str, reply: &Value, json: bool, waiting: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Parser, Debug)]
-    struct Cli {
-        #[command(subcommand)]
-        cmd: Cmd,
-    }
-
-    #[derive(clap::Subcommand, Debug)]
-    enum Cmd {
-        Trigger(TriggerArgs),
-        Rerun(RerunArgs),
-        Logs(LogsArgs),
-    }
-
-    fn parse(args: &[&str]) -> Result<Cmd, clap::Error> {
-        Cli::try_parse_from(std::iter::once("deckle").chain(args.iter().copied())).map(|c| c.cmd)
-    }
+    use crate::remote_cmds::test_cli::{parse, Cmd};
 
     #[test]
     fn params_split_at_the_first_equals() {

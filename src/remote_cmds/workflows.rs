@@ -110,30 +110,17 @@ pub async fn unpause(args: PauseArgs) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
+    use crate::remote_cmds::test_cli::{parse, Cmd};
     use deckle_protocol::record::RunRecord;
-
-    #[derive(Parser, Debug)]
-    struct Cli {
-        #[command(subcommand)]
-        cmd: Cmd,
-    }
-
-    #[derive(clap::Subcommand, Debug)]
-    enum Cmd {
-        Workflows(WorkflowsArgs),
-        Pause(PauseArgs),
-    }
 
     #[test]
     fn arguments() {
-        let c = Cli::try_parse_from(["deckle", "pause", "wf", "--json"]).unwrap();
-        let Cmd::Pause(p) = c.cmd else { panic!() };
+        let Cmd::Pause(p) = parse(&["pause", "wf", "--json"]).unwrap() else { panic!() };
         assert_eq!(p.workflow, "wf");
         assert!(p.remote.json);
-        assert!(Cli::try_parse_from(["deckle", "pause"]).is_err());
-        assert!(Cli::try_parse_from(["deckle", "workflows", "extra"]).is_err());
-        assert!(matches!(Cli::try_parse_from(["deckle", "workflows"]).unwrap().cmd, Cmd::Workflows(_)));
+        assert!(parse(&["pause"]).is_err());
+        assert!(parse(&["workflows", "extra"]).is_err());
+        assert!(matches!(parse(&["workflows"]).unwrap(), Cmd::Workflows(_)));
     }
 
     fn state(paused: bool) -> ScheduleState {

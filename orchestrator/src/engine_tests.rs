@@ -246,20 +246,7 @@ async fn a_run_in_flight_resumes_from_the_store() {
     store.put_node(&run_id, &a).unwrap();
     let mut b = NodeRecord::new("b", None);
     b.status = NodeStatus::Running;
-    b.attempts.push(AttemptRecord {
-        n: 1,
-        status: NodeStatus::Running,
-        started_at: "2026-01-01T00:00:01Z".parse().unwrap(),
-        ended_at: None,
-        duration_secs: None,
-        params: Map::new(),
-        outputs: Map::new(),
-        error: None,
-        notebook: None,
-        worker: Some("w1".into()),
-        lost: false,
-        run_attempt: 1,
-    });
+    b.attempts.push(AttemptRecord { worker: Some("w1".into()), ..AttemptRecord::started(1, "2026-01-01T00:00:01Z".parse().unwrap()) });
     store.put_node(&run_id, &b).unwrap();
     let out = e.drive(&wf, &run_id, &[], never()).await.unwrap();
     assert_eq!(out.run.status, RunStatus::Succeeded);

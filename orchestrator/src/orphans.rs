@@ -94,18 +94,8 @@ mod tests {
         n.status = status;
         if attempt_open {
             n.attempts.push(AttemptRecord {
-                n: 1,
-                status: NodeStatus::Running,
-                started_at: "2026-11-30T10:00:01Z".parse().unwrap(),
-                ended_at: None,
-                duration_secs: None,
-                params: Map::new(),
-                outputs: Map::new(),
-                error: None,
                 notebook: Some("artifacts/wf/a.1.ipynb".into()),
-                worker: None,
-                lost: false,
-                run_attempt: 1,
+                ..AttemptRecord::started(1, "2026-11-30T10:00:01Z".parse().unwrap())
             });
         }
         n

@@ -213,6 +213,27 @@ fn one() -> u32 {
     1
 }
 
+impl AttemptRecord {
+    /// Attempt `n`, running since `at`: nothing recorded yet, made by the run's
+    /// first attempt.
+    pub fn started(n: u32, at: Timestamp) -> Self {
+        AttemptRecord {
+            n,
+            status: NodeStatus::Running,
+            started_at: at,
+            ended_at: None,
+            duration_secs: None,
+            params: Map::new(),
+            outputs: Map::new(),
+            error: None,
+            notebook: None,
+            worker: None,
+            lost: false,
+            run_attempt: 1,
+        }
+    }
+}
+
 /// One node instance of a run: a plain node, a foreach parent or one foreach item.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct NodeRecord {

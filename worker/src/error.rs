@@ -28,18 +28,10 @@ pub enum Error {
         message: String,
     },
 
-    /// A parameter that cannot be read or written in the kernel's language.
-    #[error("bad parameter {origin}: {message}")]
-    Params {
-        /// The option or parameter name.
-        origin: String,
-        /// What is wrong.
-        message: String,
-    },
-
-    /// No papermill translator for the kernel's language.
-    #[error("{0}")]
-    NoTranslator(String),
+    /// A parameter that cannot be read or written in the kernel's language, or no
+    /// translator for the kernel's language (`deckle-notebook`'s errors, bad input).
+    #[error(transparent)]
+    Notebook(#[from] deckle_notebook::Error),
 
     /// No kernelspec of that name.
     #[error(
@@ -189,13 +181,17 @@ fn shown(path: &std::path::Path) -> String {
 }
 
 impl Error {
+    /// A bad parameter: `origin` names the option or parameter.
+    pub fn params(origin: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Notebook(deckle_notebook::Error::Params { origin: origin.into(), message: message.into() })
+    }
+
     /// The process exit code for this error (see [`exit`]).
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::CellFailed { .. } | Error::Output { .. } => exit::CELL_ERROR,
             Error::Input { .. }
-            | Error::Params { .. }
-            | Error::NoTranslator(_)
+            | Error::Notebook(_)
             | Error::UnknownKernel { .. } => exit::BAD_INPUT,
             Error::KernelStart { .. } | Error::KernelDied { .. } | Error::Protocol(_) => {
                 exit::KERNEL_DIED
@@ -222,17 +218,6 @@ impl Error {
     /// A bad-input error about `path`.
     pub fn input(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         Error::Input { path: path.into(), message: message.into() }
-    }
-}
-
-/// Parameters and translators are `deckle-notebook`'s: their errors keep the
-/// variants (and so the exit codes) they had here.
-impl From<deckle_notebook::Error> for Error {
-    fn from(e: deckle_notebook::Error) -> Self {
-        match e {
-            deckle_notebook::Error::Params { origin, message } => Error::Params { origin, message },
-            deckle_notebook::Error::NoTranslator(m) => Error::NoTranslator(m),
-        }
     }
 }
 

@@ -17,7 +17,7 @@ pub fn format_path(path: &str, params: &Params, what: &str) -> Result<String> {
     if path == "-" || !path.contains(['{', '}']) {
         return Ok(path.to_string());
     }
-    let bad = |message: String| Error::Params { origin: format!("{what} {path:?}"), message };
+    let bad = |message: String| Error::params(format!("{what} {path:?}"), message);
     let mut out = String::with_capacity(path.len());
     let mut chars = path.chars().peekable();
     while let Some(c) = chars.next() {

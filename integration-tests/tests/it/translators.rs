@@ -391,7 +391,7 @@ fn ours(case: &CodifyCase) -> Value {
             );
             json!({"ok": text})
         }
-        Err(deckle_worker::Error::Params { message, .. }) => {
+        Err(deckle_worker::Error::Notebook(deckle_notebook::Error::Params { message, .. })) => {
             json!({"err": format!("NotImplementedError: {message}")})
         }
         Err(e) => json!({"err": format!("unexpected: {e}")}),

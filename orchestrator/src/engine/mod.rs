@@ -438,18 +438,10 @@ impl Engine {
                         inst.started_at.get_or_insert(now.clone());
                         if !q.reattach {
                             inst.attempts.push(AttemptRecord {
-                                n: q.attempt,
-                                status: NodeStatus::Running,
-                                started_at: now,
-                                ended_at: None,
-                                duration_secs: None,
                                 params: task.params.clone(),
-                                outputs: Map::new(),
-                                error: None,
                                 notebook,
-                                worker: None,
-                                lost: false,
                                 run_attempt,
+                                ..AttemptRecord::started(q.attempt, now)
                             });
                         }
                         let inst = inst.clone();

@@ -177,7 +177,7 @@ pub fn prepare(opts: &ExecuteOptions) -> Result<(Value, String, Vec<String>)> {
     let mut warnings = Vec::new();
     for name in &opts.outputs {
         if !outputs::valid_name(name) {
-            return Err(Error::Params { origin: "--outputs".into(), message: format!("{name:?} is not a variable name") });
+            return Err(Error::params("--outputs", format!("{name:?} is not a variable name")));
         }
     }
     inject::load_defaults(&mut nb);

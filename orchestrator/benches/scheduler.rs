@@ -56,7 +56,7 @@ fn main() {
 
         let store = Arc::new(SledStore::open(&dir.path().join("state")).expect("sled"));
         let metrics = Arc::new(Metrics::with_samples());
-        let board = LeaseBoard::load(store.clone(), Duration::from_secs(60), metrics.clone(), Arc::default(), dir.path()).expect("board");
+        let board = LeaseBoard::load(store.clone(), Duration::from_secs(60), metrics.clone(), Arc::default(), Arc::new(SystemClock), dir.path()).expect("board");
         let cfg = EngineConfig { data_dir: dir.path().join("data"), slots: 1024, preview_rows: 5 };
         let engine = Engine::new(store.clone(), Arc::new(RemoteExecutor(board.clone())), Arc::new(SystemClock), cfg);
         for w in 0..workers {

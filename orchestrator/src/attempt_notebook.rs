@@ -67,20 +67,9 @@ pub fn finish_stopped(path: &Path, kind: &str, message: &str, at: Timestamp, roo
     Ok(true)
 }
 
-/// Write `path` (below `root`) whole or not at all, synced with its directory; the
-/// directories created for it are synced up to `root`.
+/// Write `path` (below `root`) whole or not at all, synced with its directory.
 pub fn write_synced(path: &Path, body: &[u8], root: &Path) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    if !dir.exists() {
-        std::fs::create_dir_all(dir)?;
-        dir.ancestors().skip(1).take_while(|d| d.starts_with(root)).try_for_each(crate::durable::sync_dir)?;
-    }
-    let tmp = path.with_extension(format!("tmp{}", uuid::Uuid::new_v4().simple()));
-    crate::durable::write_synced(&tmp, body)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })?;
-    crate::durable::sync_dir(dir)
+    crate::durable::replace(path, body, root, true)
 }
 
 #[cfg(test)]

@@ -23,6 +23,28 @@ pub fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     f.sync_all()
 }
 
+/// Replace `path` (below `root`) whole or not at all: written beside it, then
+/// renamed over it. The directories created for it are synced up to `root`. With
+/// `sync` the file and its directory entry are synced before returning; without,
+/// that is left to a later [`sync_file`] and [`sync_dir`] (a notebook uploaded many
+/// times while it runs is synced once, when the attempt completes).
+pub fn replace(path: &Path, body: &[u8], root: &Path, sync: bool) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    if !dir.exists() {
+        std::fs::create_dir_all(dir)?;
+        dir.ancestors().skip(1).take_while(|d| d.starts_with(root)).try_for_each(sync_dir)?;
+    }
+    let tmp = path.with_extension(format!("tmp{}", uuid::Uuid::new_v4().simple()));
+    let written = if sync { write_synced(&tmp, body) } else { std::fs::write(&tmp, body) };
+    written.and_then(|()| std::fs::rename(&tmp, path)).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })?;
+    if sync {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
 /// Sync every file and directory under `root`, then `root`.
 pub fn sync_tree(root: &Path) -> std::io::Result<()> {
     for entry in std::fs::read_dir(root)? {

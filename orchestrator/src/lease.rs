@@ -27,6 +27,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{oneshot, Notify};
 use tracing::{debug, info, instrument, warn};
 
+use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::executor::{Executor, Task, TaskKind, TaskResult, TaskStatus};
 use crate::health::StorageHealth;
@@ -70,8 +71,6 @@ struct Active {
     worker: String,
     expires: Instant,
     cancel: bool,
-    /// An output notebook exists (prepared at the grant, or uploaded).
-    notebook: bool,
     /// Granted, but the grant is still being made durable and the worker has not
     /// heard of it: it cannot expire yet (a slow disk is not a lost worker).
     granting: bool,
@@ -116,6 +115,8 @@ pub struct LeaseBoard {
     closing: std::sync::atomic::AtomicBool,
     /// Where uploaded notebooks live (below it, directories are synced too).
     data_dir: std::path::PathBuf,
+    /// Dates grants and losses (in records and notebooks); TTLs run on `Instant`.
+    clock: Arc<dyn Clock>,
 }
 
 fn lost(worker: &str, why: &str, at: jiff::Timestamp, notebook_written: bool) -> TaskResult {
@@ -129,6 +130,12 @@ fn lost(worker: &str, why: &str, at: jiff::Timestamp, notebook_written: bool) ->
     }
 }
 
+/// Whether the attempt's output notebook was written (prepared or uploaded): a
+/// lost attempt then keeps it, finished as a failure.
+fn notebook_on_disk(task: &Task) -> bool {
+    Path::new(&task.output_path).exists()
+}
+
 fn sha256_file(path: &str) -> std::io::Result<String> {
     Ok(hex::encode(Sha256::digest(std::fs::read(path)?)))
 }
@@ -136,7 +143,7 @@ fn sha256_file(path: &str) -> std::io::Result<String> {
 impl LeaseBoard {
     /// A board holding the leases the store kept, each with a fresh TTL: their
     /// workers get that long to be heard from again.
-    pub fn load(store: Arc<dyn StateStore>, ttl: Duration, metrics: Arc<Metrics>, health: Arc<StorageHealth>, data_dir: &Path) -> Result<Arc<Self>> {
+    pub fn load(store: Arc<dyn StateStore>, ttl: Duration, metrics: Arc<Metrics>, health: Arc<StorageHealth>, clock: Arc<dyn Clock>, data_dir: &Path) -> Result<Arc<Self>> {
         let mut inner = Inner::default();
         let now = Instant::now();
         for rec in store.leases()? {
@@ -147,15 +154,14 @@ impl LeaseBoard {
                 }
                 None => {
                     inner.by_attempt.insert(key, rec.id.clone());
-                    let notebook = Path::new(&rec.task.output_path).exists();
-                    inner.active.insert(rec.id, Active { task: rec.task, worker: rec.worker, expires: now + ttl, cancel: false, notebook, granting: false });
+                    inner.active.insert(rec.id, Active { task: rec.task, worker: rec.worker, expires: now + ttl, cancel: false, granting: false });
                 }
             }
         }
         if !inner.active.is_empty() {
             info!(leases = inner.active.len(), "leases held before the restart are back");
         }
-        Ok(Arc::new(LeaseBoard { inner: Mutex::new(inner), work: Notify::new(), store, ttl, metrics, health, closing: Default::default(), data_dir: data_dir.to_path_buf() }))
+        Ok(Arc::new(LeaseBoard { inner: Mutex::new(inner), work: Notify::new(), store, ttl, metrics, health, clock, closing: Default::default(), data_dir: data_dir.to_path_buf() }))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -250,7 +256,7 @@ impl LeaseBoard {
                     self.store.flush().await
                 };
                 // The prepared notebooks are written while the grant is flushed, not after.
-                let (stored, prepared) = tokio::join!(stored, self.write_prepared(worker, &granted));
+                let (stored, ()) = tokio::join!(stored, self.write_prepared(worker, &granted));
                 if let Err(e) = stored {
                     self.ungrant(&granted);
                     return Err(e);
@@ -262,11 +268,6 @@ impl LeaseBoard {
                         // The TTL runs from when the worker hears of the lease
                         // (`_unheard` makes it expirable again on the way out).
                         a.expires = heard;
-                    }
-                }
-                for id in prepared {
-                    if let Some(a) = inner.active.get_mut(&id) {
-                        a.notebook = true;
                     }
                 }
                 return Ok(granted);
@@ -285,25 +286,24 @@ impl LeaseBoard {
         self.work.notify_waiters();
     }
 
-    /// Write the prepared notebook of each granted attempt, synced; returns the leases
-    /// whose notebook was written. A notebook that cannot be written does not hold
-    /// the grant back (the worker's uploads will write it).
-    async fn write_prepared(&self, worker: &str, granted: &[Lease]) -> Vec<String> {
+    /// Write the prepared notebook of each granted attempt, synced. A notebook that
+    /// cannot be written does not hold the grant back (the worker's uploads will
+    /// write it).
+    async fn write_prepared(&self, worker: &str, granted: &[Lease]) {
         let jobs: Vec<(String, Task)> = granted.iter().map(|l| (l.id.clone(), l.task.clone())).collect();
         let (worker, root) = (worker.to_string(), self.data_dir.clone());
+        let at = self.clock.now();
         let written = tokio::task::spawn_blocking(move || {
-            let at = jiff::Timestamp::now();
-            let mut done = Vec::new();
             for (id, task) in jobs {
                 let Some(text) = crate::attempt_notebook::prepared(&task, &id, &worker, at) else { continue };
-                match crate::attempt_notebook::write_synced(Path::new(&task.output_path), text.as_bytes(), &root) {
-                    Ok(()) => done.push(id),
-                    Err(e) => warn!(path = %task.output_path, error = %e, "could not write the prepared notebook"),
+                if let Err(e) = crate::attempt_notebook::write_synced(Path::new(&task.output_path), text.as_bytes(), &root) {
+                    warn!(path = %task.output_path, error = %e, "could not write the prepared notebook");
                 }
             }
-            done
         });
-        written.await.unwrap_or_default()
+        if let Err(e) = written.await {
+            warn!(error = %e, "the prepared notebooks' task failed");
+        }
     }
 
     /// The lock writers of the notebook at `path` take.
@@ -371,7 +371,7 @@ impl LeaseBoard {
             debug!(lease = %id, node = %p.task.node, attempt = p.task.attempt, "leased");
             inner.by_attempt.insert(key_of(&p.task), id.clone());
             out.push(Lease { id: id.clone(), ttl_secs: self.ttl.as_secs_f64(), task: p.task.clone(), secret_env });
-            inner.active.insert(id, Active { task: p.task, worker: worker.to_string(), expires: now + self.ttl, cancel: false, notebook: false, granting: true });
+            inner.active.insert(id, Active { task: p.task, worker: worker.to_string(), expires: now + self.ttl, cancel: false, granting: true });
         }
         out
     }
@@ -395,8 +395,12 @@ impl LeaseBoard {
 
     /// Store a (partial or final) output notebook, or a SQL node's generated input.
     pub async fn upload(&self, lease: &str, input: bool, body: &[u8]) -> Result<()> {
-        // A notebook is a JSON object (nbformat); any other JSON is refused as the API document says.
-        serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(body).map_err(|e| Error::Input(format!("the notebook is not a JSON object: {e}")))?;
+        // A notebook is a JSON object (nbformat); anything else is refused as the API
+        // document says. Checked without building it: uploads are large and frequent.
+        if body.trim_ascii_start().first() != Some(&b'{') {
+            return Err(Error::Input("the notebook is not a JSON object".into()));
+        }
+        serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(|e| Error::Input(format!("the notebook is not a JSON object: {e}")))?;
         // Held until written: the lost finish of this attempt waits for it, and once
         // that is done the lease is gone and this upload refused.
         let output = self.active(lease, |a| a.task.output_path.clone())?;
@@ -413,12 +417,7 @@ impl LeaseBoard {
         let Some(path) = path else {
             return Err(Error::Input("this task has no generated input notebook".into()));
         };
-        write_atomic(Path::new(&path), body, &self.data_dir).await?;
-        if !input {
-            // Gone meanwhile (expired while writing): the lost finish then waits for us.
-            let _ = self.active(lease, |a| a.notebook = true);
-        }
-        Ok(())
+        write_atomic(Path::new(&path), body, &self.data_dir).await
     }
 
     /// The worker's result: durable, then handed to the engine.
@@ -503,7 +502,7 @@ impl LeaseBoard {
     /// Expire leases not heard from for their TTL. Returns how many expired.
     pub fn expire(&self) -> usize {
         let now = Instant::now();
-        let at = jiff::Timestamp::now();
+        let at = self.clock.now();
         let mut inner = self.lock();
         let dead: Vec<String> = inner.active.iter().filter(|(_, a)| a.expires <= now && !a.granting).map(|(id, _)| id.clone()).collect();
         let mut finish = Vec::new();
@@ -514,9 +513,9 @@ impl LeaseBoard {
             warn!(lease = %id, worker = %a.worker, node = %a.task.node, attempt = a.task.attempt, "lease expired");
             self.metrics.lease_expired();
             let why = format!("no heartbeat for {:.0}s", self.ttl.as_secs_f64());
-            // The flag misses a prepared notebook whose grant request was dropped
-            // (the worker died mid-grant) after the file was written.
-            let written = a.notebook || Path::new(&a.task.output_path).exists();
+            // The file is the truth: prepared at the grant (even one whose request the
+            // dying worker dropped mid-flush), or uploaded since.
+            let written = notebook_on_disk(&a.task);
             let result = lost(&a.worker, &why, at, written);
             if written {
                 finish.push((a.task.clone(), result.error.clone().unwrap_or_default()));
@@ -591,8 +590,8 @@ impl LeaseBoard {
                 // Nobody holds it any more: the coordinator stopped between granting
                 // and the worker hearing of it, or the lease expired meanwhile.
                 drop(inner);
-                let at = jiff::Timestamp::now();
-                let written = Path::new(&task.output_path).exists();
+                let at = self.clock.now();
+                let written = notebook_on_disk(&task);
                 let r = lost("unknown", "no worker held this attempt when the coordinator restarted", at, written);
                 if written {
                     self.finish_lost(&task, r.error.clone().unwrap_or_default(), at);
@@ -606,9 +605,10 @@ impl LeaseBoard {
             }
         }
         let guard = Abandon { board: self.clone(), key: Some(key) };
+        let clock = self.clock.clone();
         Box::pin(async move {
             let mut guard = guard;
-            let r = rx.await.unwrap_or_else(|_| lost("unknown", "the coordinator dropped the attempt", jiff::Timestamp::now(), false));
+            let r = rx.await.unwrap_or_else(|_| lost("unknown", "the coordinator dropped the attempt", clock.now(), false));
             guard.key = None;
             r
         })
@@ -654,18 +654,11 @@ impl Executor for RemoteExecutor {
     }
 }
 
-/// Write `path` (below `root`) whole or not at all. The directories a run's first
-/// upload creates are synced up to `root` then, once, so that later completions
-/// only sync the notebook and its directory.
+/// Write `path` (below `root`) whole or not at all, unsynced: see
+/// [`crate::durable::replace`] (the completion syncs it, in `make_durable`).
 async fn write_atomic(path: &Path, body: &[u8], root: &Path) -> Result<()> {
+    let (p, body, root) = (path.to_path_buf(), body.to_vec(), root.to_path_buf());
+    let written = tokio::task::spawn_blocking(move || crate::durable::replace(&p, &body, &root, false)).await;
     let io = |e: std::io::Error| Error::Io { path: path.display().to_string(), message: e.to_string() };
-    if let Some(dir) = path.parent().filter(|d| !d.exists()) {
-        tokio::fs::create_dir_all(dir).await.map_err(io)?;
-        let (dir, root) = (dir.to_path_buf(), root.to_path_buf());
-        let synced = tokio::task::spawn_blocking(move || dir.ancestors().skip(1).take_while(|d| d.starts_with(&root)).try_for_each(crate::durable::sync_dir));
-        synced.await.map_err(|e| Error::Store(format!("sync task: {e}")))?.map_err(io)?;
-    }
-    let tmp = path.with_extension(format!("tmp{}", uuid::Uuid::new_v4().simple()));
-    tokio::fs::write(&tmp, body).await.map_err(io)?;
-    tokio::fs::rename(&tmp, path).await.map_err(io)
+    written.map_err(|e| Error::Store(format!("write task: {e}")))?.map_err(io)
 }

@@ -56,7 +56,7 @@ fn board(store: &Arc<MemStore>, ttl: Duration) -> Arc<LeaseBoard> {
 }
 
 fn board_with(store: &Arc<MemStore>, ttl: Duration, health: Arc<StorageHealth>) -> Arc<LeaseBoard> {
-    LeaseBoard::load(store.clone(), ttl, Arc::new(Metrics::default()), health, &std::env::temp_dir()).unwrap()
+    LeaseBoard::load(store.clone(), ttl, Arc::new(Metrics::default()), health, Arc::new(crate::clock::SystemClock), &std::env::temp_dir()).unwrap()
 }
 
 #[tokio::test]
@@ -383,7 +383,7 @@ impl StateStore for SlowFlush {
 async fn a_lease_cannot_expire_while_its_grant_is_made_durable() {
     let f = fixture();
     let store = Arc::new(SlowFlush { inner: MemStore::default(), delay: Duration::from_millis(400) });
-    let b = LeaseBoard::load(store, Duration::from_millis(100), Arc::new(Metrics::default()), Arc::default(), &std::env::temp_dir()).unwrap();
+    let b = LeaseBoard::load(store, Duration::from_millis(100), Arc::new(Metrics::default()), Arc::default(), Arc::new(crate::clock::SystemClock), &std::env::temp_dir()).unwrap();
     let _fut = RemoteExecutor(b.clone()).run(task("n", &[], &f.notebook));
     let taking = tokio::spawn({
         let b = b.clone();
@@ -413,7 +413,7 @@ async fn a_grant_dropped_mid_flush_still_leaves_the_lost_attempt_its_prepared_no
     let f = fixture();
     std::fs::write(&f.notebook, SLEEPER).unwrap();
     let store = Arc::new(SlowFlush { inner: MemStore::default(), delay: Duration::from_millis(300) });
-    let b = LeaseBoard::load(store, Duration::from_millis(100), Arc::new(Metrics::default()), Arc::default(), &std::env::temp_dir()).unwrap();
+    let b = LeaseBoard::load(store, Duration::from_millis(100), Arc::new(Metrics::default()), Arc::default(), Arc::new(crate::clock::SystemClock), &std::env::temp_dir()).unwrap();
     let t = task("n", &[], &f.notebook);
     let fut = RemoteExecutor(b.clone()).run(t.clone());
     let taking = tokio::spawn({
@@ -434,6 +434,42 @@ async fn a_grant_dropped_mid_flush_still_leaves_the_lost_attempt_its_prepared_no
     assert!(r.notebook_written, "the lost attempt lists the prepared notebook");
     let nb = finished(&t.output_path).await;
     assert_eq!(nb["metadata"]["papermill"]["exception"], true, "and it is finished as a failure");
+}
+
+/// The board read the system time directly for when an attempt was lost,
+/// bypassing the injected clock.
+#[tokio::test]
+async fn a_lost_attempt_is_dated_by_the_injected_clock() {
+    let f = fixture();
+    let at: jiff::Timestamp = "2026-03-29T01:30:00Z".parse().unwrap();
+    let clock = Arc::new(crate::clock::FixedClock(at));
+    let b = LeaseBoard::load(f.store.clone(), Duration::from_millis(50), Arc::new(Metrics::default()), Arc::default(), clock, &std::env::temp_dir()).unwrap();
+    let fut = RemoteExecutor(b.clone()).run(task("n", &[], &f.notebook));
+    b.take("w1", &[], 1, Duration::ZERO).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(b.expire(), 1);
+    let r = fut.await;
+    let expected = format!("worker w1 lost at {}: ", deckle_notebook::attempt::iso(at));
+    assert!(r.error.as_deref().unwrap().starts_with(&expected), "{:?}", r.error);
+}
+
+/// An upload that is not one JSON object is refused (checked without building the
+/// notebook in memory), and leaves the stored notebook as it was.
+#[tokio::test]
+async fn an_upload_that_is_not_a_json_object_is_refused() {
+    let f = fixture();
+    std::fs::write(&f.notebook, SLEEPER).unwrap();
+    let b = board(&f.store, Duration::from_secs(60));
+    let t = task("n", &[], &f.notebook);
+    let _fut = RemoteExecutor(b.clone()).run(t.clone());
+    let l = b.take("w1", &[], 1, Duration::ZERO).await.unwrap().remove(0);
+    let before = std::fs::read(&t.output_path).unwrap();
+    for bad in [&b"[1, 2]"[..], b"  \"text\"", b"{\"cells\": [", b""] {
+        assert!(matches!(b.upload(&l.id, false, bad).await, Err(Error::Input(_))), "{:?}", String::from_utf8_lossy(bad));
+    }
+    assert_eq!(std::fs::read(&t.output_path).unwrap(), before, "nothing refused was written");
+    b.upload(&l.id, false, b" {\"cells\": []}").await.expect("an object is taken");
+    assert_eq!(std::fs::read(&t.output_path).unwrap(), b" {\"cells\": []}");
 }
 
 /// Issue 14: a node whose labels no live worker has waited with no word of why.

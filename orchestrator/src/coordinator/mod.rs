@@ -96,9 +96,10 @@ pub struct Coordinator {
 impl Coordinator {
     /// Open the state under `cfg.data_dir` (sled in `state/`, artifacts, blobs).
     pub fn open(cfg: &CoordinatorConfig) -> Result<Arc<Self>> {
-        let health = Arc::new(StorageHealth::with_clock(Arc::new(SystemClock)));
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let health = Arc::new(StorageHealth::with_clock(clock.clone()));
         let store: Arc<dyn StateStore> = Arc::new(SledStore::open_with(&cfg.data_dir.join("state"), health.clone())?);
-        let c = Self::with_health(cfg, store, Arc::new(SystemClock), health)?;
+        let c = Self::with_health(cfg, store, clock, health)?;
         c.spawn_storage_monitor();
         Ok(c)
     }
@@ -111,7 +112,7 @@ impl Coordinator {
     /// With `health` the one `store` reports its faults to.
     pub fn with_health(cfg: &CoordinatorConfig, store: Arc<dyn StateStore>, clock: Arc<dyn Clock>, health: Arc<StorageHealth>) -> Result<Arc<Self>> {
         let metrics = Arc::new(Metrics::default());
-        let board = LeaseBoard::load(store.clone(), cfg.lease_ttl, metrics.clone(), health.clone(), &cfg.data_dir)?;
+        let board = LeaseBoard::load(store.clone(), cfg.lease_ttl, metrics.clone(), health.clone(), clock.clone(), &cfg.data_dir)?;
         board.spawn_reaper(Duration::from_millis(250).min(cfg.lease_ttl / 4));
         let (tx, mut rx) = mpsc::unbounded_channel();
         let ecfg = EngineConfig { data_dir: cfg.data_dir.clone(), slots: cfg.run_slots, preview_rows: 20 };

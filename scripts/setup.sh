@@ -20,6 +20,9 @@ command -v cargo >/dev/null || { echo "setup: cargo not found; install Rust (rus
 apt_wanted=
 if [ "${1:-}" = "--test" ]; then
   { command -v chromium && command -v chromedriver; } >/dev/null || apt_wanted="chromium chromium-driver"
+  # A real PostgreSQL for the state store's tests (they start a throwaway cluster).
+  { command -v psql && { command -v initdb || ls /usr/lib/postgresql/*/bin/initdb; }; } >/dev/null 2>&1 \
+    || apt_wanted="$apt_wanted postgresql"
   # --- R kernel (IRkernel) for the language tests: begin ---
   { command -v R && R --slave -e 'quit(status = !requireNamespace("IRkernel", quietly = TRUE))'; } >/dev/null 2>&1 \
     || apt_wanted="$apt_wanted r-cran-irkernel"

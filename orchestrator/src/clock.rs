@@ -37,6 +37,12 @@ impl ManualClock {
     pub fn set(&self, t: jiff::Timestamp) {
         *self.0.lock().unwrap_or_else(|p| p.into_inner()) = t;
     }
+
+    /// Move the clock forward by `d`.
+    pub fn advance(&self, d: std::time::Duration) {
+        let mut t = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *t = t.checked_add(jiff::SignedDuration::try_from(d).unwrap_or(jiff::SignedDuration::MAX)).unwrap_or(jiff::Timestamp::MAX);
+    }
 }
 
 impl Clock for ManualClock {

@@ -24,6 +24,10 @@ pub enum Error {
     /// The data dir cannot be written (full, read-only): new work is refused until it can.
     #[error("the data dir cannot be written ({0}); no new work is taken until it can")]
     StorageFault(String),
+    /// This coordinator does not lead (any more): another took over, so what it
+    /// would write is refused.
+    #[error("not the leader: {0}")]
+    Fenced(String),
     /// A file under the data dir could not be read or written.
     #[error("{path}: {message}")]
     Io {

@@ -3,6 +3,7 @@
 //!
 //! - [`fuzz`]: the seeded fuzzing harness of `dsl/tests/fuzz.rs` and
 //!   `worker/tests/fuzz_notebook.rs`.
+//! - [`postgres`]: a real PostgreSQL server and a fresh database per test.
 //!
 //! ```
 //! use deckle_test_support::fuzz::Rng;
@@ -11,3 +12,4 @@
 //! ```
 
 pub mod fuzz;
+pub mod postgres;

@@ -30,9 +30,11 @@ pub mod records;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod mem;
+pub mod postgres;
 mod sled;
 
 pub use mem::MemStore;
+pub use postgres::PgStore;
 pub use records::{LeaseRecord, NodeRecord, RunRecord, WorkflowEntry};
 pub use self::sled::SledStore;
 
@@ -79,6 +81,49 @@ pub trait StateStore: Send + Sync {
     fn reopen(&self) -> Result<()> {
         Ok(())
     }
+    /// The election of a leader among the coordinators sharing this store, for
+    /// stores several can share ([`PgStore`]); `None` (sled, memory): one process
+    /// owns the store and always leads.
+    fn election(&self) -> Option<&dyn Election> {
+        None
+    }
+}
+
+/// A coordinator standing for leadership.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// Unique per process (host, pid and a random suffix).
+    pub id: String,
+    /// Where the others send the writes they are asked for (`http://host:port`).
+    pub url: String,
+}
+
+/// The leader as the store records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaderInfo {
+    /// Its [`Candidate::id`].
+    pub id: String,
+    /// Its [`Candidate::url`].
+    pub url: String,
+    /// Its term: raised by every change of leader, never lowered.
+    pub epoch: i64,
+    /// When its term ends unless renewed.
+    pub expires_at: jiff::Timestamp,
+}
+
+/// Leadership among coordinators sharing one store: a lease on a row with an
+/// epoch. Winning fences the store's writes to the won epoch, so once another
+/// coordinator takes over, nothing this one commits lands.
+pub trait Election: Send + Sync {
+    /// Become, or stay, the leader as `me` for `ttl`: the epoch this process leads
+    /// in, or `None` while another's term runs. Fences this store's writes to the
+    /// result (`None`: no writes).
+    fn campaign<'a>(&'a self, me: &'a Candidate, ttl: std::time::Duration) -> BoxFuture<'a, Result<Option<i64>>>;
+    /// The leader whose term is running, if any.
+    fn leader(&self) -> BoxFuture<'_, Result<Option<LeaderInfo>>>;
+    /// End this process's term now (a clean shutdown), so a standby need not wait
+    /// for it to expire; stops this store's writes.
+    fn resign<'a>(&'a self, me: &'a Candidate) -> BoxFuture<'a, Result<()>>;
 }
 
 /// Kinds of [`StateStore`] documents.

@@ -1,0 +1,629 @@
+//! [`StateStore`] on PostgreSQL 14+, for coordinators that share one database
+//! (`deckle server --state postgres://…`), and the [`Election`] of their leader.
+//!
+//! - **Writes** go to an in-memory overlay that reads consult first; a
+//!   [`StateStore::flush`] writes everything pending in one transaction and removes
+//!   it from the overlay once committed. Concurrent flushes share one commit (as
+//!   sled's share one fsync), and the statements of a commit are pipelined.
+//! - **Fencing**: while this process leads in epoch *e*, every commit first takes a
+//!   share lock on the leader row and checks its epoch is still *e*. A standby that
+//!   takes over bumps the epoch under that lock, so a paused or partitioned
+//!   ex-leader's commit fails ([`Error::Fenced`]) and nothing it writes lands.
+//! - **Faults**: a commit that fails for a connection reason is retried with backoff
+//!   for [`PgStore::RETRY_FOR`], then reported to the [`StorageHealth`] like a full
+//!   disk; the pending writes stay in the overlay and go with the next flush.
+//! - **Reads** block the calling thread on this store's own runtime (as sled's reads
+//!   block on the disk), so the trait stays synchronous and works from any thread.
+//!
+//! tokio-postgres with deadpool's pool: the maintained asynchronous driver (sqlx's
+//! compile-time checks need a database at build time, and its runtime layer brings
+//! nothing this store uses).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use futures::future::BoxFuture;
+use tokio_postgres::NoTls;
+use tracing::warn;
+
+use super::records::{LeaseRecord, NodeRecord, RunRecord, WorkflowEntry};
+use super::{decode, encode, Candidate, DocKind, Election, LeaderInfo, StateStore};
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::health::StorageHealth;
+
+mod migrate;
+#[cfg(test)]
+mod tests;
+
+/// What this store may write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fence {
+    /// No election: every commit lands (one coordinator, or tests).
+    Unfenced,
+    /// Another coordinator leads (or none yet): nothing is written.
+    Standby,
+    /// This process leads in this epoch: commits land only while it is current.
+    Leader(i64),
+}
+
+/// A record's key in the overlay; the derived order is each table's listing order
+/// (`-1` puts a node's parent record before its instances).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Key {
+    Run(String),
+    Node(String, String, i64),
+    Lease(String),
+    Workflow(String),
+    Doc(DocKind, String),
+}
+
+/// A run's columns besides its body, for the indexed queries.
+#[derive(Debug, Clone)]
+struct RunCols {
+    workflow: String,
+    status: String,
+    date: String,
+}
+
+/// A pending write: the body to store, or `None` to delete.
+#[derive(Debug, Clone)]
+struct Change {
+    seq: u64,
+    body: Option<Vec<u8>>,
+    run: Option<RunCols>,
+}
+
+/// The store on PostgreSQL. See the [module docs](self).
+pub struct PgStore {
+    rt: Option<tokio::runtime::Runtime>,
+    handle: tokio::runtime::Handle,
+    pool: Pool,
+    /// The URL with its password masked, for messages.
+    shown: String,
+    pending: Mutex<BTreeMap<Key, Change>>,
+    written: AtomicU64,
+    flushed: AtomicU64,
+    flushing: tokio::sync::Mutex<()>,
+    fence: Mutex<Fence>,
+    health: Arc<StorageHealth>,
+    retry_for: Duration,
+    /// Election times from this clock instead of the database's (tests).
+    clock: Option<Arc<dyn Clock>>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").field("url", &self.shown).finish()
+    }
+}
+
+/// `url` with any password replaced by `***`.
+pub fn mask_password(url: &str) -> String {
+    let mut out = url.to_string();
+    if let Some(scheme_end) = url.find("://") {
+        let rest = &url[scheme_end + 3..];
+        let authority_end = rest.find('/').unwrap_or(rest.len());
+        if let Some(at) = rest[..authority_end].rfind('@') {
+            if let Some(colon) = rest[..at].find(':') {
+                out = format!("{}{}:***{}", &url[..scheme_end + 3], &rest[..colon], &rest[at..]);
+            }
+        }
+    }
+    // `password=` in a query string or a key-value connection string.
+    if let Some(i) = out.find("password=") {
+        let end = out[i..].find(['&', ' ']).map_or(out.len(), |e| i + e);
+        out.replace_range(i + "password=".len()..end, "***");
+    }
+    out
+}
+
+/// A driver error with its causes ("error connecting to server: Connection refused").
+pub(crate) fn cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        let s_msg = s.to_string();
+        if !msg.contains(&s_msg) {
+            msg = format!("{msg}: {s_msg}");
+        }
+        src = s.source();
+    }
+    msg
+}
+
+fn pool_error(e: deadpool_postgres::PoolError) -> String {
+    match e {
+        deadpool_postgres::PoolError::Backend(e) => cause(&e),
+        deadpool_postgres::PoolError::Timeout(_) => "timed out connecting".into(),
+        e => cause(&e),
+    }
+}
+
+/// Why a commit did not land.
+enum CommitError {
+    Fenced(i64),
+    Db(String),
+}
+
+impl PgStore {
+    /// How long a commit that fails for a connection reason is retried before the
+    /// fault is reported.
+    pub const RETRY_FOR: Duration = Duration::from_secs(10);
+
+    /// Connect to `url`, create or migrate the schema, and report faults to `health`.
+    /// A wrong URL, a refused password or an unreachable server is an error naming
+    /// the URL (password masked) and the cause.
+    pub fn open(url: &str, health: Arc<StorageHealth>) -> Result<Self> {
+        let shown = mask_password(url);
+        let mut cfg: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| Error::Store(format!("{shown}: not a PostgreSQL URL: {}", cause(&e))))?;
+        cfg.connect_timeout(Duration::from_secs(5));
+        if cfg.get_application_name().is_none() {
+            cfg.application_name("deckle");
+        }
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("deckle-pg").enable_all().build().map_err(|e| Error::Store(format!("starting the database runtime: {e}")))?;
+        let handle = rt.handle().clone();
+        let mgr = Manager::from_config(cfg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = {
+            let _in_rt = handle.enter();
+            Pool::builder(mgr)
+                .max_size(16)
+                .runtime(deadpool_postgres::Runtime::Tokio1)
+                .create_timeout(Some(Duration::from_secs(5)))
+                .wait_timeout(Some(Duration::from_secs(10)))
+                .build()
+                .map_err(|e| Error::Store(format!("{shown}: {e}")))?
+        };
+        let store = PgStore {
+            rt: Some(rt),
+            handle,
+            pool,
+            shown: shown.clone(),
+            pending: Mutex::default(),
+            written: AtomicU64::new(0),
+            flushed: AtomicU64::new(0),
+            flushing: tokio::sync::Mutex::new(()),
+            fence: Mutex::new(Fence::Unfenced),
+            health,
+            retry_for: Self::RETRY_FOR,
+            clock: None,
+        };
+        let pool = store.pool.clone();
+        store.block(async move {
+            let mut c = pool.get().await.map_err(|e| Error::Store(format!("{shown}: cannot connect: {}", pool_error(e))))?;
+            migrate::migrate(&mut c).await.map_err(|e| Error::Store(format!("{shown}: {e}")))
+        })?;
+        Ok(store)
+    }
+
+    /// Take election times from `clock` instead of the database's `now()` (tests
+    /// that move time by hand).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Retry failed commits for `d` instead of [`Self::RETRY_FOR`].
+    pub fn with_retry_for(mut self, d: Duration) -> Self {
+        self.retry_for = d;
+        self
+    }
+
+    /// The database's URL, password masked.
+    pub fn url(&self) -> &str {
+        &self.shown
+    }
+
+    /// What this store may write now.
+    pub fn fence(&self) -> Fence {
+        *self.fence.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Fence writes as `f` (the server starts a store it shares as [`Fence::Standby`]).
+    pub fn set_fence(&self, f: Fence) {
+        *self.fence.lock().unwrap_or_else(|p| p.into_inner()) = f;
+    }
+
+    /// The schema version of the database (migrated at open).
+    pub fn schema_version(&self) -> Result<i32> {
+        self.query_one_i32("SELECT COALESCE(MAX(version), 0) FROM deckle_schema")
+    }
+
+    fn query_one_i32(&self, sql: &'static str) -> Result<i32> {
+        let pool = self.pool.clone();
+        let shown = self.shown.clone();
+        self.block(async move {
+            let c = pool.get().await.map_err(|e| Error::Store(format!("{shown}: {}", pool_error(e))))?;
+            Ok(c.query_one(sql, &[]).await.map_err(|e| Error::Store(format!("{shown}: {}", cause(&e))))?.get(0))
+        })
+    }
+
+    /// Run `fut` on this store's runtime and wait for it, from any thread (a
+    /// runtime's worker included: it blocks, as a read from disk would).
+    fn block<T: Send + 'static>(&self, fut: impl Future<Output = Result<T>> + Send + 'static) -> Result<T> {
+        futures::executor::block_on(self.handle.spawn(fut)).map_err(|e| Error::Store(format!("database task: {e}")))?
+    }
+
+    fn now_param(&self) -> Option<jiff::Timestamp> {
+        self.clock.as_ref().map(|c| c.now())
+    }
+
+    /// Queue a write; reads see it at once, a flush makes it durable.
+    fn stage(&self, key: Key, body: Option<Vec<u8>>, run: Option<RunCols>) {
+        let seq = self.written.fetch_add(1, SeqCst) + 1;
+        self.pending.lock().unwrap_or_else(|p| p.into_inner()).insert(key, Change { seq, body, run });
+    }
+
+    /// The pending writes `pick` selects, taken before the database is read so a
+    /// commit landing in between is seen in one or the other.
+    fn staged(&self, pick: impl Fn(&Key) -> bool) -> Vec<(Key, Option<Vec<u8>>)> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner()).iter().filter(|(k, _)| pick(k)).map(|(k, c)| (k.clone(), c.body.clone())).collect()
+    }
+
+    /// One record's body: pending, else from the database.
+    fn get_body(&self, key: Key, sql: &'static str, params: Vec<String>) -> Result<Option<Vec<u8>>> {
+        if let Some((_, body)) = self.staged(|k| *k == key).pop() {
+            return Ok(body);
+        }
+        let rows = self.rows(sql, params)?;
+        Ok(rows.into_iter().next().map(|(_, b)| b))
+    }
+
+    /// `(key, body)` rows of a query whose columns are a text key and the body.
+    fn rows(&self, sql: &'static str, params: Vec<String>) -> Result<Vec<(String, Vec<u8>)>> {
+        let (pool, shown) = (self.pool.clone(), self.shown.clone());
+        self.block(async move {
+            let db = |e: tokio_postgres::Error| Error::Store(format!("{shown}: {}", cause(&e)));
+            let c = pool.get().await.map_err(|e| Error::Store(format!("{shown}: {}", pool_error(e))))?;
+            let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params.iter().map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync)).collect();
+            let rows = c.query(sql, &refs).await.map_err(db)?;
+            rows.iter()
+                .map(|r| {
+                    let key: String = r.try_get(0).map_err(db)?;
+                    let body = match r.try_get::<_, String>(1) {
+                        Ok(s) => s.into_bytes(),
+                        Err(_) => r.try_get::<_, Vec<u8>>(1).map_err(db)?,
+                    };
+                    Ok((key, body))
+                })
+                .collect()
+        })
+    }
+
+    /// A listing: the database's rows with the pending writes applied, in key order.
+    fn listing(&self, pick: impl Fn(&Key) -> Option<String>, sql: &'static str, params: Vec<String>) -> Result<Vec<Vec<u8>>> {
+        let staged = self.staged(|k| pick(k).is_some());
+        let mut all: BTreeMap<Vec<u8>, Vec<u8>> = self.rows(sql, params)?.into_iter().map(|(k, b)| (k.into_bytes(), b)).collect();
+        for (k, body) in staged {
+            let k = pick(&k).unwrap_or_default().into_bytes();
+            match body {
+                Some(b) => all.insert(k, b),
+                None => all.remove(&k),
+            };
+        }
+        Ok(all.into_values().collect())
+    }
+
+    /// Write `batch` in one transaction, fenced.
+    async fn commit(pool: Pool, batch: Arc<Vec<(Key, Change)>>, fence: Fence) -> std::result::Result<(), CommitError> {
+        let db = |e: tokio_postgres::Error| CommitError::Db(cause(&e));
+        let mut c = pool.get().await.map_err(|e| CommitError::Db(pool_error(e)))?;
+        let tx = c.transaction().await.map_err(db)?;
+        if let Fence::Leader(epoch) = fence {
+            // The share lock makes a takeover (which updates this row) wait for
+            // this commit, and this commit fail after one.
+            let current: i64 = tx.query_one("SELECT epoch FROM deckle_leader WHERE id = 1 FOR SHARE", &[]).await.map_err(db)?.get(0);
+            if current != epoch {
+                return Err(CommitError::Fenced(current));
+            }
+        }
+        let mut writes = Vec::with_capacity(batch.len());
+        for (key, change) in batch.iter() {
+            writes.push(write_one(&tx, key, change));
+        }
+        futures::future::try_join_all(writes).await.map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+}
+
+/// Make record keys of a listing sort as their key: node listings order by
+/// `(node, index)`, which text order of this key gives.
+fn node_sort_key(node: &str, idx: i64) -> String {
+    // `\u{1}` sorts below any character a node id has; -1 (the parent) first.
+    format!("{node}\u{1}{:020}", idx + 1)
+}
+
+async fn write_one(tx: &deadpool_postgres::Transaction<'_>, key: &Key, change: &Change) -> std::result::Result<u64, tokio_postgres::Error> {
+    let text = |b: &Vec<u8>| String::from_utf8_lossy(b).into_owned();
+    match (key, &change.body) {
+        (Key::Run(id), Some(b)) => {
+            let cols = change.run.clone().unwrap_or(RunCols { workflow: String::new(), status: String::new(), date: String::new() });
+            let st = tx
+                .prepare_cached(
+                    "INSERT INTO deckle_runs (id, workflow, status, date, body) VALUES ($1, $2, $3, $4, $5::text::json) \
+                     ON CONFLICT (id) DO UPDATE SET workflow = EXCLUDED.workflow, status = EXCLUDED.status, date = EXCLUDED.date, body = EXCLUDED.body",
+                )
+                .await?;
+            tx.execute(&st, &[id, &cols.workflow, &cols.status, &cols.date, &text(b)]).await
+        }
+        (Key::Run(id), None) => tx.execute("DELETE FROM deckle_runs WHERE id = $1", &[id]).await,
+        (Key::Node(run, node, idx), Some(b)) => {
+            let st = tx.prepare_cached("INSERT INTO deckle_nodes (run_id, node, idx, body) VALUES ($1, $2, $3, $4::text::json) ON CONFLICT (run_id, node, idx) DO UPDATE SET body = EXCLUDED.body").await?;
+            tx.execute(&st, &[run, node, idx, &text(b)]).await
+        }
+        (Key::Node(run, node, idx), None) => tx.execute("DELETE FROM deckle_nodes WHERE run_id = $1 AND node = $2 AND idx = $3", &[run, node, idx]).await,
+        (Key::Lease(id), Some(b)) => {
+            let st = tx.prepare_cached("INSERT INTO deckle_leases (id, body) VALUES ($1, $2::text::json) ON CONFLICT (id) DO UPDATE SET body = EXCLUDED.body").await?;
+            tx.execute(&st, &[id, &text(b)]).await
+        }
+        (Key::Lease(id), None) => {
+            let st = tx.prepare_cached("DELETE FROM deckle_leases WHERE id = $1").await?;
+            tx.execute(&st, &[id]).await
+        }
+        (Key::Workflow(id), Some(b)) => tx.execute("INSERT INTO deckle_workflows (id, body) VALUES ($1, $2::text::json) ON CONFLICT (id) DO UPDATE SET body = EXCLUDED.body", &[id, &text(b)]).await,
+        (Key::Workflow(id), None) => tx.execute("DELETE FROM deckle_workflows WHERE id = $1", &[id]).await,
+        (Key::Doc(kind, k), Some(b)) => tx.execute("INSERT INTO deckle_docs (kind, key, body) VALUES ($1, $2, $3) ON CONFLICT (kind, key) DO UPDATE SET body = EXCLUDED.body", &[&kind_name(*kind), k, b]).await,
+        (Key::Doc(kind, k), None) => tx.execute("DELETE FROM deckle_docs WHERE kind = $1 AND key = $2", &[&kind_name(*kind), k]).await,
+    }
+}
+
+fn kind_name(kind: DocKind) -> String {
+    match kind {
+        DocKind::Schedule => "schedule",
+        DocKind::Backfill => "backfill",
+    }
+    .to_string()
+}
+
+fn decode_all<T: serde::de::DeserializeOwned>(bodies: Vec<Vec<u8>>) -> Result<Vec<T>> {
+    bodies.iter().map(|b| decode(b)).collect()
+}
+
+impl StateStore for PgStore {
+    fn put_run(&self, run: &RunRecord) -> Result<()> {
+        let cols = RunCols { workflow: run.workflow.clone(), status: run.status.as_str().to_string(), date: run.date.clone() };
+        self.stage(Key::Run(run.id.clone()), Some(encode(run)?), Some(cols));
+        Ok(())
+    }
+
+    fn get_run(&self, id: &str) -> Result<Option<RunRecord>> {
+        self.get_body(Key::Run(id.into()), "SELECT id, body::text FROM deckle_runs WHERE id = $1", vec![id.into()])?.map(|b| decode(&b)).transpose()
+    }
+
+    fn runs(&self) -> Result<Vec<RunRecord>> {
+        let pick = |k: &Key| if let Key::Run(id) = k { Some(id.clone()) } else { None };
+        decode_all(self.listing(pick, "SELECT id, body::text FROM deckle_runs ORDER BY id", vec![])?)
+    }
+
+    fn put_node(&self, run_id: &str, node: &NodeRecord) -> Result<()> {
+        let idx = node.index.map_or(-1, |i| i as i64);
+        self.stage(Key::Node(run_id.into(), node.node.clone(), idx), Some(encode(node)?), None);
+        Ok(())
+    }
+
+    fn nodes(&self, run_id: &str) -> Result<Vec<NodeRecord>> {
+        let pick = |k: &Key| match k {
+            Key::Node(r, n, i) if r == run_id => Some(node_sort_key(n, *i)),
+            _ => None,
+        };
+        let staged = self.staged(|k| pick(k).is_some());
+        let mut all: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        let (pool, shown, run) = (self.pool.clone(), self.shown.clone(), run_id.to_string());
+        let rows = self.block(async move {
+            let db = |e: tokio_postgres::Error| Error::Store(format!("{shown}: {}", cause(&e)));
+            let c = pool.get().await.map_err(|e| Error::Store(format!("{shown}: {}", pool_error(e))))?;
+            let st = c.prepare_cached("SELECT node, idx, body::text FROM deckle_nodes WHERE run_id = $1").await.map_err(db)?;
+            let rows = c.query(&st, &[&run]).await.map_err(db)?;
+            rows.iter().map(|r| Ok((r.try_get::<_, String>(0).map_err(db)?, r.try_get::<_, i64>(1).map_err(db)?, r.try_get::<_, String>(2).map_err(db)?))).collect::<Result<Vec<_>>>()
+        })?;
+        for (node, idx, body) in rows {
+            all.insert(node_sort_key(&node, idx), body.into_bytes());
+        }
+        for (k, body) in staged {
+            let k = pick(&k).unwrap_or_default();
+            match body {
+                Some(b) => all.insert(k, b),
+                None => all.remove(&k),
+            };
+        }
+        decode_all(all.into_values().collect())
+    }
+
+    fn put_lease(&self, lease: &LeaseRecord) -> Result<()> {
+        self.stage(Key::Lease(lease.id.clone()), Some(encode(lease)?), None);
+        Ok(())
+    }
+
+    fn delete_lease(&self, id: &str) -> Result<()> {
+        self.stage(Key::Lease(id.into()), None, None);
+        Ok(())
+    }
+
+    fn leases(&self) -> Result<Vec<LeaseRecord>> {
+        let pick = |k: &Key| if let Key::Lease(id) = k { Some(id.clone()) } else { None };
+        decode_all(self.listing(pick, "SELECT id, body::text FROM deckle_leases ORDER BY id", vec![])?)
+    }
+
+    fn put_workflow(&self, wf: &WorkflowEntry) -> Result<()> {
+        self.stage(Key::Workflow(wf.id.clone()), Some(encode(wf)?), None);
+        Ok(())
+    }
+
+    fn get_workflow(&self, id: &str) -> Result<Option<WorkflowEntry>> {
+        self.get_body(Key::Workflow(id.into()), "SELECT id, body::text FROM deckle_workflows WHERE id = $1", vec![id.into()])?.map(|b| decode(&b)).transpose()
+    }
+
+    fn workflows(&self) -> Result<Vec<WorkflowEntry>> {
+        let pick = |k: &Key| if let Key::Workflow(id) = k { Some(id.clone()) } else { None };
+        decode_all(self.listing(pick, "SELECT id, body::text FROM deckle_workflows ORDER BY id", vec![])?)
+    }
+
+    fn put_doc_bytes(&self, kind: DocKind, key: &str, value: Vec<u8>) -> Result<()> {
+        self.stage(Key::Doc(kind, key.into()), Some(value), None);
+        Ok(())
+    }
+
+    fn get_doc_bytes(&self, kind: DocKind, key: &str) -> Result<Option<Vec<u8>>> {
+        self.get_body(Key::Doc(kind, key.into()), "SELECT key, body FROM deckle_docs WHERE kind = $1 AND key = $2", vec![kind_name(kind), key.into()])
+    }
+
+    fn doc_bytes(&self, kind: DocKind) -> Result<Vec<Vec<u8>>> {
+        let pick = |k: &Key| match k {
+            Key::Doc(d, key) if *d == kind => Some(key.clone()),
+            _ => None,
+        };
+        self.listing(pick, "SELECT key, body FROM deckle_docs WHERE kind = $1 ORDER BY key", vec![kind_name(kind)])
+    }
+
+    fn flush(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            let mine = self.written.load(SeqCst);
+            let _turn = self.flushing.lock().await;
+            if self.flushed.load(SeqCst) >= mine {
+                return Ok(()); // a flush that began after our writes covered them
+            }
+            let fence = self.fence();
+            if fence == Fence::Standby {
+                return Err(Error::Fenced("this coordinator is a standby; only the leader writes".into()));
+            }
+            let upto = self.written.load(SeqCst);
+            let batch: Arc<Vec<(Key, Change)>> = Arc::new(self.pending.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(k, c)| (k.clone(), c.clone())).collect());
+            let started = Instant::now();
+            let mut backoff = Duration::from_millis(50);
+            loop {
+                let done = self.handle.spawn(Self::commit(self.pool.clone(), batch.clone(), fence)).await.map_err(|e| Error::Store(format!("database task: {e}")))?;
+                match done {
+                    Ok(()) => break,
+                    Err(CommitError::Fenced(now)) => {
+                        self.set_fence(Fence::Standby);
+                        return Err(Error::Fenced(format!("another coordinator leads now (epoch {now}; this one led in {})", match fence {
+                            Fence::Leader(e) => e,
+                            _ => 0,
+                        })));
+                    }
+                    Err(CommitError::Db(why)) if started.elapsed() < self.retry_for => {
+                        warn!(error = %why, "a commit to the database failed; retrying");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(1));
+                    }
+                    Err(CommitError::Db(why)) => {
+                        let msg = format!("{}: {why}", self.shown);
+                        self.health.set(msg.clone());
+                        return Err(Error::Store(msg));
+                    }
+                }
+            }
+            // Forget what landed, unless written again since (that goes next time).
+            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            for (k, c) in batch.iter() {
+                if pending.get(k).is_some_and(|now| now.seq == c.seq) {
+                    pending.remove(k);
+                }
+            }
+            self.flushed.store(upto, SeqCst);
+            Ok(())
+        })
+    }
+
+    /// Nothing to reopen: the pool replaces broken connections. Succeeds once the
+    /// database answers again, so a storage fault clears only then.
+    fn reopen(&self) -> Result<()> {
+        self.query_one_i32("SELECT 1").map(drop)
+    }
+
+    fn election(&self) -> Option<&dyn Election> {
+        Some(self)
+    }
+}
+
+impl Election for PgStore {
+    fn campaign<'a>(&'a self, me: &'a Candidate, ttl: Duration) -> BoxFuture<'a, Result<Option<i64>>> {
+        Box::pin(async move {
+            let mine = match self.fence() {
+                Fence::Leader(e) => e,
+                _ => -1,
+            };
+            let (pool, shown, now) = (self.pool.clone(), self.shown.clone(), self.now_param());
+            let (id, url, secs) = (me.id.clone(), me.url.clone(), ttl.as_secs_f64());
+            let won: Option<i64> = self
+                .handle
+                .spawn(async move {
+                    let db = |e: tokio_postgres::Error| Error::Store(format!("{shown}: {}", cause(&e)));
+                    let c = pool.get().await.map_err(|e| Error::Store(format!("{shown}: {}", pool_error(e))))?;
+                    // Keep the epoch while renewing our own term; a new term bumps it.
+                    let row = c
+                        .query_opt(
+                            "WITH clock AS (SELECT COALESCE($4::timestamptz, now()) AS t) \
+                             UPDATE deckle_leader SET \
+                               epoch = CASE WHEN holder = $1 AND epoch = $5 THEN epoch ELSE epoch + 1 END, \
+                               holder = $1, url = $2, expires_at = (SELECT t FROM clock) + make_interval(secs => $3) \
+                             WHERE id = 1 AND ((holder = $1 AND epoch = $5) OR holder IS NULL OR expires_at IS NULL OR expires_at <= (SELECT t FROM clock)) \
+                             RETURNING epoch",
+                            &[&id, &url, &secs, &now, &mine],
+                        )
+                        .await
+                        .map_err(db)?;
+                    Ok::<_, Error>(row.map(|r| r.get::<_, i64>(0)))
+                })
+                .await
+                .map_err(|e| Error::Store(format!("database task: {e}")))??;
+            self.set_fence(match won {
+                Some(e) => Fence::Leader(e),
+                None => Fence::Standby,
+            });
+            Ok(won)
+        })
+    }
+
+    fn leader(&self) -> BoxFuture<'_, Result<Option<LeaderInfo>>> {
+        Box::pin(async move {
+            let (pool, shown, now) = (self.pool.clone(), self.shown.clone(), self.now_param());
+            self.handle
+                .spawn(async move {
+                    let db = |e: tokio_postgres::Error| Error::Store(format!("{shown}: {}", cause(&e)));
+                    let c = pool.get().await.map_err(|e| Error::Store(format!("{shown}: {}", pool_error(e))))?;
+                    let row = c
+                        .query_one("SELECT holder, url, epoch, expires_at, expires_at > COALESCE($1::timestamptz, now()) FROM deckle_leader WHERE id = 1", &[&now])
+                        .await
+                        .map_err(db)?;
+                    let holder: Option<String> = row.get(0);
+                    let live: Option<bool> = row.get(4);
+                    Ok(match (holder, live) {
+                        (Some(id), Some(true)) => Some(LeaderInfo { id, url: row.get::<_, Option<String>>(1).unwrap_or_default(), epoch: row.get(2), expires_at: row.get(3) }),
+                        _ => None,
+                    })
+                })
+                .await
+                .map_err(|e| Error::Store(format!("database task: {e}")))?
+        })
+    }
+
+    fn resign<'a>(&'a self, me: &'a Candidate) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let Fence::Leader(epoch) = self.fence() else { return Ok(()) };
+            self.set_fence(Fence::Standby);
+            let (pool, shown, id) = (self.pool.clone(), self.shown.clone(), me.id.clone());
+            self.handle
+                .spawn(async move {
+                    let c = pool.get().await.map_err(|e| Error::Store(format!("{shown}: {}", pool_error(e))))?;
+                    c.execute("UPDATE deckle_leader SET holder = NULL, expires_at = NULL WHERE id = 1 AND epoch = $1 AND holder = $2", &[&epoch, &id]).await.map_err(|e| Error::Store(format!("{shown}: {}", cause(&e))))?;
+                    Ok(())
+                })
+                .await
+                .map_err(|e| Error::Store(format!("database task: {e}")))?
+        })
+    }
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        // Dropping a runtime blocks, which a runtime's own thread may not do.
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}

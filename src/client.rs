@@ -23,7 +23,8 @@ pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
 /// `--server`, `--token-file` and `--json`, on every remote command.
 #[derive(Args, Debug, Clone)]
 pub struct RemoteArgs {
-    /// The coordinator's URL.
+    /// The coordinator's URL; or several sharing one database, comma-separated
+    /// (tried in turn when one does not answer).
     #[arg(long, env = "DECKLE_SERVER", default_value = DEFAULT_SERVER, value_name = "URL")]
     pub server: String,
     /// A file holding the bearer token (else the `DECKLE_TOKEN` environment variable).
@@ -109,6 +110,9 @@ pub struct Reply<T> {
 
 pub struct Client {
     base: Url,
+    /// Other coordinators sharing the database (`--server A,B`), tried in turn when
+    /// one does not answer.
+    others: Vec<Url>,
     token: Option<String>,
     http: reqwest::Client,
 }
@@ -123,6 +127,20 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     cur.to_string()
 }
 
+fn parse_server(server: &str) -> Result<Url, ClientError> {
+    let server = server.trim();
+    let with_scheme = if server.contains("://") { server.to_string() } else { format!("http://{server}") };
+    let base = Url::parse(&with_scheme).map_err(|e| ClientError::Usage(format!("--server {server:?} is not a URL: {e}")))?;
+    if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
+        return Err(ClientError::Usage(format!("--server {server:?} must be an http:// or https:// URL")));
+    }
+    Ok(base)
+}
+
+/// How long a command keeps asking while coordinators elect a new leader (their
+/// answer is 503 `no_leader` meanwhile).
+const ELECTION_WAIT: Duration = Duration::from_secs(30);
+
 impl Client {
     pub fn from_args(args: &RemoteArgs) -> Result<Client, ClientError> {
         let token = crate::server_cmd::read_token(args.token_file.as_ref()).map_err(|e| ClientError::Usage(format!("cannot read the token: {e}")))?;
@@ -130,19 +148,16 @@ impl Client {
     }
 
     pub fn new(server: &str, token: Option<String>) -> Result<Client, ClientError> {
-        let server = server.trim();
-        let with_scheme = if server.contains("://") { server.to_string() } else { format!("http://{server}") };
-        let base = Url::parse(&with_scheme).map_err(|e| ClientError::Usage(format!("--server {server:?} is not a URL: {e}")))?;
-        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
-            return Err(ClientError::Usage(format!("--server {server:?} must be an http:// or https:// URL")));
-        }
+        let mut urls = server.split(',').map(str::trim).filter(|s| !s.is_empty()).map(parse_server);
+        let base = urls.next().unwrap_or_else(|| parse_server(server))?;
+        let others = urls.collect::<Result<Vec<_>, _>>()?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
             .user_agent(concat!("deckle/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ClientError::Usage(format!("cannot set up the HTTP client: {e}")))?;
-        Ok(Client { base, token, http })
+        Ok(Client { base, others, token, http })
     }
 
     /// The server as the user gave it (for messages).
@@ -159,7 +174,33 @@ impl Client {
         url
     }
 
+    /// Send to the first coordinator that answers; while none leads (an election),
+    /// ask again for up to [`ELECTION_WAIT`].
     async fn send(&self, method: Method, url: Url, body: Option<Vec<u8>>) -> Result<Vec<u8>, ClientError> {
+        let rel = url.as_str().get(self.base.as_str().trim_end_matches('/').len()..).unwrap_or("").to_string();
+        let on = |b: &Url| Url::parse(&format!("{}{rel}", b.as_str().trim_end_matches('/'))).unwrap_or_else(|_| url.clone());
+        let started = std::time::Instant::now();
+        loop {
+            let mut last = None;
+            for base in std::iter::once(&self.base).chain(&self.others) {
+                match self.send_once(method.clone(), on(base), body.clone()).await {
+                    Err(e @ ClientError::Unreachable { .. }) => last = Some(e),
+                    Err(ClientError::Api { status, error }) if status == StatusCode::SERVICE_UNAVAILABLE && matches!(error.code.as_str(), "no_leader" | "not_leader") => {
+                        last = Some(ClientError::Api { status, error });
+                    }
+                    done => return done,
+                }
+            }
+            let e = last.unwrap_or_else(|| ClientError::Usage("no --server".into()));
+            let electing = matches!(&e, ClientError::Api { .. });
+            if !electing || started.elapsed() >= ELECTION_WAIT {
+                return Err(e);
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    async fn send_once(&self, method: Method, url: Url, body: Option<Vec<u8>>) -> Result<Vec<u8>, ClientError> {
         let mut req = self.http.request(method, url.clone());
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);

@@ -4,14 +4,27 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+
+mod shared;
 use deckle_orchestrator::http::{router, ApiConfig};
 use deckle_orchestrator::coordinator::{Coordinator, CoordinatorConfig};
 
 #[derive(Args, Debug)]
 pub struct ServerArgs {
-    /// State (sled), registered workflows and output notebooks.
+    /// State (sled, unless --state), registered workflows and output notebooks.
+    /// Coordinators sharing one --state database share this directory too (a shared
+    /// file system).
     #[arg(long, default_value = ".deckle")]
     data: PathBuf,
+    /// Keep the state in PostgreSQL 14+ (`postgres://user:password@host:port/db`)
+    /// instead of sled under --data. Any number of servers may share one database:
+    /// one leads, the others stand by, serve reads and forward the rest to it.
+    #[arg(long, env = "DECKLE_STATE")]
+    state: Option<String>,
+    /// Seconds a leader's term lasts without renewal (with --state): a standby takes
+    /// over within about this long after the leader dies.
+    #[arg(long, default_value_t = 5.0)]
+    leader_term: f64,
     /// Address to listen on (`127.0.0.1:0` picks a free port; the address is printed).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: String,
@@ -25,7 +38,8 @@ pub struct ServerArgs {
     /// Largest request body in MiB (registrations, notebook uploads).
     #[arg(long, default_value_t = 64)]
     max_body_mib: usize,
-    /// How others reach this server, for links in webhooks (default: the listen address).
+    /// How others reach this server, for links in webhooks and, with --state, for the
+    /// other coordinators to forward to it (default: the listen address).
     #[arg(long)]
     public_url: Option<String>,
 }
@@ -44,6 +58,15 @@ pub fn read_token(file: Option<&PathBuf>) -> Result<Option<String>, String> {
     }
 }
 
+/// SIGINT or SIGTERM.
+async fn stop_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+    }
+}
+
 pub async fn run(args: ServerArgs) -> i32 {
     let token = match read_token(args.token_file.as_ref()) {
         Ok(t) => t,
@@ -54,6 +77,10 @@ pub async fn run(args: ServerArgs) -> i32 {
     };
     if !(args.lease_ttl.is_finite() && args.lease_ttl > 0.0) {
         eprintln!("deckle: --lease-ttl must be a positive number of seconds");
+        return 2;
+    }
+    if !(args.leader_term.is_finite() && args.leader_term >= 0.5) {
+        eprintln!("deckle: --leader-term must be at least 0.5 seconds");
         return 2;
     }
     // A data dir that cannot be written is said plainly now, not as a failed
@@ -74,6 +101,9 @@ pub async fn run(args: ServerArgs) -> i32 {
     let mut cfg = CoordinatorConfig::new(&args.data);
     cfg.lease_ttl = Duration::from_secs_f64(args.lease_ttl);
     cfg.public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    if let Some(url) = args.state.as_deref().filter(|u| !u.trim().is_empty()) {
+        return shared::run(&args, url.trim(), cfg, listener, &addr, token).await;
+    }
     let coordinator = match Coordinator::open(&cfg) {
         Ok(c) => c,
         Err(e) => {
@@ -91,14 +121,10 @@ pub async fn run(args: ServerArgs) -> i32 {
     }
     coordinator.start_planner();
     let board = coordinator.board.clone();
-    let app = router(coordinator, &ApiConfig { token: token.clone(), max_body: args.max_body_mib << 20 });
+    let app = router(coordinator, &ApiConfig { token: token.clone(), max_body: args.max_body_mib << 20, csrf_secret: None });
     eprintln!("deckle server listening on http://{addr} (data: {}, auth: {})", args.data.display(), if token.is_some() { "token" } else { "none" });
     let shutdown = async move {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-        }
+        stop_signal().await;
         board.close();
     };
     match axum::serve(listener, app).with_graceful_shutdown(shutdown).await {

@@ -9,7 +9,8 @@ use deckle_worker::remote::{self, WorkerConfig};
 
 #[derive(Args, Debug)]
 pub struct WorkerArgs {
-    /// The coordinator, `http://host:port`.
+    /// The coordinator, `http://host:port`; or several sharing one database,
+    /// comma-separated (any serves a worker; the next is tried when one does not answer).
     #[arg(long, env = "DECKLE_SERVER")]
     pub server: String,
     /// How many notebooks run at once.
@@ -45,8 +46,10 @@ const EXIT_ERROR: i32 = 1;
 const EXIT_USAGE: i32 = crate::client::EXIT_USAGE;
 
 fn config(args: &WorkerArgs) -> Result<WorkerConfig, String> {
-    if !(args.server.starts_with("http://") || args.server.starts_with("https://")) {
-        return Err(format!("--server {:?}: expected http://HOST:PORT", args.server));
+    for s in args.server.split(',').map(str::trim) {
+        if !(s.starts_with("http://") || s.starts_with("https://")) {
+            return Err(format!("--server {s:?}: expected http://HOST:PORT (several: comma-separated)"));
+        }
     }
     let secs = |flag: &str, v: f64| {
         if v.is_finite() && v >= 0.0 {

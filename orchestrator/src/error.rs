@@ -46,3 +46,18 @@ impl From<sled::Error> for Error {
 
 /// The crate's result.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error with its causes, each said once ("error connecting to server:
+/// Connection refused"): drivers and HTTP clients say the useful part in a source.
+pub fn causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        let s_msg = s.to_string();
+        if !msg.contains(&s_msg) {
+            msg = format!("{msg}: {s_msg}");
+        }
+        src = s.source();
+    }
+    msg
+}

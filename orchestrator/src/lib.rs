@@ -14,6 +14,8 @@
 //!   ([`registry`]), runs driven with remote workers as the executor ([`lease`]);
 //!   The [`planner`] fires schedule ticks, feeds backfills and starts queued runs
 //!   within `max_active_runs`; [`notify`] calls `on_failure` / `on_success` webhooks;
+//! - [`leadership`]: leader and standbys on one database (the election loop);
+//!   [`role`]: which part this process plays;
 //! - [`http`]: the one router: the JSON API under `/api/v1`, its OpenAPI document,
 //!   `/metrics` and the web UI, behind one auth layer.
 //!
@@ -56,6 +58,7 @@ pub mod executor;
 pub mod health;
 pub mod http;
 pub mod lease;
+pub mod leadership;
 #[cfg(test)]
 mod lease_tests;
 pub mod metrics;
@@ -67,6 +70,7 @@ mod planner_tests;
 pub mod registry;
 pub use deckle_protocol::record;
 pub mod resolve;
+pub mod role;
 pub mod store;
 pub mod ticks;
 pub mod trigger;

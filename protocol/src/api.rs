@@ -463,6 +463,43 @@ pub struct Health {
     pub status: HealthStatus,
     /// The data dir's state.
     pub storage: StorageStatus,
+    /// Leader or standby, when coordinators share a database (`--state postgres://…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coordinator: Option<CoordinatorStatus>,
+}
+
+/// This coordinator's part among those sharing one database.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct CoordinatorStatus {
+    /// `leader` (schedules, grants leases, drives runs) or `standby` (serves reads,
+    /// forwards writes to the leader).
+    pub role: CoordinatorRole,
+    /// This coordinator's id (host, pid, random suffix).
+    pub id: String,
+    /// The leader's term, raised at every change of leader; the leader's writes are
+    /// fenced to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<i64>,
+    /// Where the leader is reached (`http://host:port`), when one leads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader_url: Option<String>,
+    /// Seconds since this coordinator last renewed its term (leader) or read who
+    /// leads (standby).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_age_secs: Option<f64>,
+    /// The last round trip to the database, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_latency_ms: Option<f64>,
+}
+
+/// A coordinator's part.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CoordinatorRole {
+    /// Schedules, plans backfills, grants leases and drives runs.
+    Leader,
+    /// Serves reads; forwards writes and workers' requests to the leader.
+    Standby,
 }
 
 /// Whether the data dir takes writes, and since when it does not.

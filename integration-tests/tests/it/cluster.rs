@@ -64,6 +64,19 @@ impl Server {
         Self::spawn(data, "127.0.0.1:0", args.iter().map(|s| s.to_string()).collect(), 0, env)
     }
 
+    /// A second (third…) server on the same data dir, as coordinators sharing one
+    /// database share it: its log is `DATA.server<generation>.log`.
+    pub fn start_beside(data: &Path, generation: usize, args: &[&str]) -> Server {
+        Self::spawn(data, "127.0.0.1:0", args.iter().map(|s| s.to_string()).collect(), generation, Vec::new())
+    }
+
+    /// `/api/v1/health`'s `coordinator` part (role, epoch, leader_url), or Null.
+    /// Null while the server does not answer (it may be starting over).
+    pub fn coordinator(&self) -> Value {
+        let got = reqwest::blocking::Client::new().get(format!("{}/api/v1/health", self.url)).timeout(Duration::from_secs(5)).send().and_then(|r| r.json::<Value>());
+        got.map(|h| h["coordinator"].clone()).unwrap_or(Value::Null)
+    }
+
     fn spawn(data: &Path, listen: &str, args: Vec<String>, generation: usize, env: Vec<(String, String)>) -> Server {
         std::fs::create_dir_all(data).unwrap();
         let log = data.with_extension(format!("server{generation}.log"));
@@ -232,10 +245,16 @@ impl Worker {
     /// here). Its log and cache dir are beside the server's data dir
     /// (`DATA.NAME.log`, `DATA.NAME.cache`).
     pub fn start_with_env(server: &Server, name: &str, args: &[&str], env: &[(&str, &str)]) -> Worker {
+        Self::start_at(server, &server.url, name, args, env)
+    }
+
+    /// [`Worker::start_with_env`] with `--server urls` (several coordinators,
+    /// comma-separated); logs beside `server`'s data dir.
+    pub fn start_at(server: &Server, urls: &str, name: &str, args: &[&str], env: &[(&str, &str)]) -> Worker {
         let log = server.data.with_extension(format!("{name}.log"));
         let cache = server.data.with_extension(format!("{name}.cache"));
         let mut cmd = deckle();
-        cmd.args(["worker", "--server", &server.url, "--name", name, "--cache"])
+        cmd.args(["worker", "--server", urls, "--name", name, "--cache"])
             .arg(&cache)
             .args(args)
             .env("DECKLE_LOG", "info")

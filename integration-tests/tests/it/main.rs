@@ -30,3 +30,4 @@ mod papermill_cli;
 mod real_notebooks;
 mod kernelspecs;
 mod timers;
+mod shared_state;

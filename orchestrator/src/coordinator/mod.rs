@@ -26,8 +26,8 @@ use crate::resolve;
 use crate::store::{SledStore, StateStore};
 
 mod storage_monitor;
-/// Settings of `deckle server`.
 
+/// Settings of `deckle server`.
 #[derive(Debug, Clone)]
 pub struct CoordinatorConfig {
     /// `--data`: state, registered workflows and artifacts.
@@ -38,6 +38,8 @@ pub struct CoordinatorConfig {
     pub run_slots: usize,
     /// How the server is reached from outside, for links in webhooks (no trailing slash).
     pub public_url: String,
+    /// Leader or standby among coordinators sharing a database; the only one by default.
+    pub role: Arc<crate::role::RoleStatus>,
 }
 
 impl CoordinatorConfig {
@@ -48,6 +50,7 @@ impl CoordinatorConfig {
             lease_ttl: Duration::from_secs(15),
             run_slots: 1024,
             public_url: "http://127.0.0.1:8080".into(),
+            role: Arc::new(crate::role::RoleStatus::single()),
         }
     }
 }
@@ -91,6 +94,8 @@ pub struct Coordinator {
     notifier: crate::notify::Notifier,
     /// Whether the data dir takes writes; see [`crate::health`].
     pub health: Arc<StorageHealth>,
+    /// Leader or standby (see [`crate::role`]).
+    pub role: Arc<crate::role::RoleStatus>,
 }
 
 impl Coordinator {
@@ -111,9 +116,20 @@ impl Coordinator {
 
     /// With `health` the one `store` reports its faults to.
     pub fn with_health(cfg: &CoordinatorConfig, store: Arc<dyn StateStore>, clock: Arc<dyn Clock>, health: Arc<StorageHealth>) -> Result<Arc<Self>> {
+        let c = Self::build(cfg, store, clock, health)?;
+        c.board.spawn_reaper(Duration::from_millis(250).min(cfg.lease_ttl / 4));
+        Ok(c)
+    }
+
+    /// A standby's view of a shared store: it serves reads and writes nothing (no
+    /// lease reaper, no planner, no drives; the leader does all of that).
+    pub fn reader(cfg: &CoordinatorConfig, store: Arc<dyn StateStore>, clock: Arc<dyn Clock>, health: Arc<StorageHealth>) -> Result<Arc<Self>> {
+        Self::build(cfg, store, clock, health)
+    }
+
+    fn build(cfg: &CoordinatorConfig, store: Arc<dyn StateStore>, clock: Arc<dyn Clock>, health: Arc<StorageHealth>) -> Result<Arc<Self>> {
         let metrics = Arc::new(Metrics::default());
         let board = LeaseBoard::load(store.clone(), cfg.lease_ttl, metrics.clone(), health.clone(), clock.clone(), &cfg.data_dir)?;
-        board.spawn_reaper(Duration::from_millis(250).min(cfg.lease_ttl / 4));
         let (tx, mut rx) = mpsc::unbounded_channel();
         let ecfg = EngineConfig { data_dir: cfg.data_dir.clone(), slots: cfg.run_slots, preview_rows: 20 };
         let engine = Engine::new(store.clone(), Arc::new(RemoteExecutor(board.clone())), clock.clone(), ecfg).with_events(tx);
@@ -143,6 +159,7 @@ impl Coordinator {
             admission: tokio::sync::Mutex::new(()),
             notifier: crate::notify::Notifier::new(),
             health,
+            role: cfg.role.clone(),
         }))
     }
 
@@ -576,6 +593,13 @@ impl Coordinator {
             let pos = |n: &NodeRecord| order.iter().position(|id| *id == n.node).unwrap_or(usize::MAX);
             nodes.sort_by_key(|n| (pos(n), n.index.map_or(0, |i| i + 1)));
         }
+        // A standby's board is not the leader's: it reads who holds what from the
+        // leases the leader stored.
+        let stored_holders: Option<HashMap<(String, u32), String>> = if self.role.is_leader() {
+            None
+        } else {
+            Some(self.store.leases()?.into_iter().filter(|l| l.task.run_id == run_id && l.result.is_none()).map(|l| ((l.task.instance(), l.task.attempt), l.worker)).collect())
+        };
         // Who holds a running attempt is the board's to say (records get it at the
         // end). One no worker holds yet is waiting in the queue: not an attempt yet
         // (no count, no duration); the node shows as `ready`, saying what it waits for.
@@ -590,9 +614,16 @@ impl Coordinator {
             }
             let mut waiting = None;
             for a in n.attempts.iter_mut().filter(|a| a.ended_at.is_none() && a.worker.is_none()) {
-                a.worker = self.board.holder(run_id, &key, a.n);
+                a.worker = match &stored_holders {
+                    None => self.board.holder(run_id, &key, a.n),
+                    Some(h) => h.get(&(key.clone(), a.n)).cloned(),
+                };
                 if a.worker.is_none() {
-                    waiting = Some((a.n, self.board.waiting_for(run_id, &key, a.n)));
+                    let why = match &stored_holders {
+                        None => self.board.waiting_for(run_id, &key, a.n),
+                        Some(_) => Some("waiting for a worker".to_string()),
+                    };
+                    waiting = Some((a.n, why));
                 }
             }
             if let Some((attempt, why)) = waiting {

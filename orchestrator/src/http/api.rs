@@ -67,10 +67,10 @@ async fn register_workflow(State(s): State<AppState>, ApiJson(req): ApiJson<Regi
     responses((status = 200, body = Health), (status = 503, description = "the data dir cannot be written; no new work is taken", body = Health)))]
 async fn health(State(s): State<AppState>) -> (StatusCode, Json<Health>) {
     match s.c.health.fault() {
-        None => (StatusCode::OK, Json(Health { status: HealthStatus::Ok, storage: StorageStatus { ok: true, error: None, since: None } })),
+        None => (StatusCode::OK, Json(Health { status: HealthStatus::Ok, storage: StorageStatus { ok: true, error: None, since: None }, coordinator: s.c.role.status() })),
         Some(f) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(Health { status: HealthStatus::Degraded, storage: StorageStatus { ok: false, error: Some(f.message), since: Some(f.since) } }),
+            Json(Health { status: HealthStatus::Degraded, storage: StorageStatus { ok: false, error: Some(f.message), since: Some(f.since) }, coordinator: s.c.role.status() }),
         ),
     }
 }
@@ -258,7 +258,8 @@ async fn complete(State(s): State<AppState>, ApiPath(id): ApiPath<String>, ApiJs
 
 /// `/metrics`, in Prometheus' text format.
 pub(super) async fn metrics(State(s): State<AppState>) -> ApiResult<Response> {
-    let text = s.c.metrics.render(&s.c.gauges()?);
+    let mut text = s.c.metrics.render(&s.c.gauges()?);
+    text.push_str(&s.c.role.metrics_text());
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 

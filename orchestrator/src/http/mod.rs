@@ -19,7 +19,10 @@ mod api;
 pub mod auth;
 pub mod error;
 mod extract;
+mod standby;
 pub mod ui;
+
+pub use standby::standby_router;
 
 pub use error::HttpError;
 
@@ -34,7 +37,8 @@ pub(crate) struct AppState {
     pub(crate) c: Arc<Coordinator>,
     /// The bearer token, when the server requires one.
     pub(crate) token: Option<Arc<str>>,
-    /// Per-process secret for CSRF tokens of UI forms.
+    /// Secret for CSRF tokens of UI forms: per process, or shared by coordinators
+    /// on one database (a form a standby served is posted to the leader).
     pub(crate) csrf_secret: Arc<str>,
 }
 
@@ -45,11 +49,14 @@ pub struct ApiConfig {
     pub token: Option<String>,
     /// Largest request body accepted (registrations, notebook uploads).
     pub max_body: usize,
+    /// The secret UI forms' CSRF tokens are made with; random per process when
+    /// unset. Coordinators sharing a database share one.
+    pub csrf_secret: Option<String>,
 }
 
 /// The whole HTTP surface of the coordinator.
 pub fn router(c: Arc<Coordinator>, cfg: &ApiConfig) -> Router {
-    let csrf_secret: Arc<str> = Arc::from(uuid::Uuid::new_v4().simple().to_string());
+    let csrf_secret: Arc<str> = Arc::from(cfg.csrf_secret.clone().unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()));
     let state = AppState { c, token: cfg.token.clone().map(Arc::from), csrf_secret };
     let api = api::routes();
     Router::new()

@@ -124,6 +124,9 @@ pub trait Election: Send + Sync {
     /// End this process's term now (a clean shutdown), so a standby need not wait
     /// for it to expire; stops this store's writes.
     fn resign<'a>(&'a self, me: &'a Candidate) -> BoxFuture<'a, Result<()>>;
+    /// Whether this store's writes are fenced to a term it won and still holds (a
+    /// commit refused after a takeover turns this off).
+    fn is_leading(&self) -> bool;
 }
 
 /// Kinds of [`StateStore`] documents.

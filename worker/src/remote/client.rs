@@ -5,6 +5,8 @@
 //! answer → [`Error::Http`].
 
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use deckle_protocol::api::{ApiError, HeartbeatReply, Lease, LeaseRequest};
@@ -23,28 +25,47 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Clone, Debug)]
 pub struct Client {
     http: reqwest::Client,
-    /// `http://host:port`, no trailing slash.
-    base: String,
+    /// `http://host:port`, no trailing slash: one, or several coordinators sharing
+    /// a database (any of them serves a worker: standbys forward to the leader).
+    bases: Arc<Vec<String>>,
+    /// The one in use; the next is tried when it does not answer.
+    current: Arc<AtomicUsize>,
     token: Option<String>,
 }
 
 impl Client {
-    /// A client for the coordinator at `server` (`http://host:port`).
+    /// A client for the coordinator at `server` (`http://host:port`, or several,
+    /// comma-separated).
     pub fn new(server: &str, token: Option<String>) -> Result<Self> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| Error::Http { what: "HTTP client".into(), message: e.to_string() })?;
-        Ok(Client { http, base: server.trim_end_matches('/').to_string(), token })
+        let bases: Vec<String> = server.split(',').map(|s| s.trim().trim_end_matches('/').to_string()).filter(|s| !s.is_empty()).collect();
+        Ok(Client { http, bases: Arc::new(bases), current: Arc::default(), token })
     }
 
-    /// The server's base URL.
-    pub fn server(&self) -> &str {
-        &self.base
+    /// The server's base URL (the one in use).
+    pub fn server(&self) -> String {
+        self.base()
+    }
+
+    fn base(&self) -> String {
+        let i = self.current.load(Ordering::Relaxed);
+        self.bases.get(i % self.bases.len().max(1)).cloned().unwrap_or_default()
+    }
+
+    /// Move to the next coordinator after `failed` did not serve a request; the
+    /// caller's retry goes there.
+    fn next_server(&self, failed: &str) {
+        if self.bases.len() > 1 && self.base() == failed {
+            let i = self.current.fetch_add(1, Ordering::Relaxed) + 1;
+            warn!(failed, next = %self.bases[i % self.bases.len()], "the coordinator did not serve the request; trying the next");
+        }
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}/api/v1/{path}", self.base)
+        format!("{}/api/v1/{path}", self.base())
     }
 
     /// Send, and turn any failure into an [`Error`] naming `what`.
@@ -53,7 +74,16 @@ impl Client {
             Some(t) => req.bearer_auth(t),
             None => req,
         };
-        let resp = req.send().await.map_err(|e| Error::Http { what: what.to_string(), message: error_chain(&e) })?;
+        let base = self.base();
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                if e.is_connect() {
+                    self.next_server(&base);
+                }
+                return Err(Error::Http { what: what.to_string(), message: error_chain(&e) });
+            }
+        };
         let status = resp.status();
         if status.is_success() {
             return Ok(resp);
@@ -63,6 +93,9 @@ impl Client {
             Ok(e) => (e.code, e.error),
             Err(_) => (String::new(), text.trim().chars().take(300).collect()),
         };
+        if code == "no_leader" || code == "not_leader" {
+            self.next_server(&base);
+        }
         Err(match status {
             StatusCode::UNAUTHORIZED => Error::Unauthorized { what: what.to_string(), message },
             StatusCode::CONFLICT if lease.is_some() => {

@@ -55,7 +55,7 @@ pub(super) fn latest() -> i32 {
 
 /// Bring the database to [`latest`], or refuse a newer one.
 pub(super) async fn migrate(client: &mut Client) -> Result<i32> {
-    let db = |e: tokio_postgres::Error| Error::Store(format!("migrating the schema: {}", super::cause(&e)));
+    let db = |e: tokio_postgres::Error| Error::Store(format!("migrating the schema: {}", crate::error::causes(&e)));
     let tx = client.transaction().await.map_err(db)?;
     // Any constant: serialises servers migrating one database at once.
     tx.execute("SELECT pg_advisory_xact_lock(7226140215)", &[]).await.map_err(db)?;

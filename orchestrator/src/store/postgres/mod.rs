@@ -33,7 +33,7 @@ use tracing::warn;
 use super::records::{LeaseRecord, NodeRecord, RunRecord, WorkflowEntry};
 use super::{decode, encode, Candidate, DocKind, Election, LeaderInfo, StateStore};
 use crate::clock::Clock;
-use crate::error::{Error, Result};
+use crate::error::{causes as cause, Error, Result};
 use crate::health::StorageHealth;
 
 mod migrate;
@@ -120,20 +120,6 @@ pub fn mask_password(url: &str) -> String {
         out.replace_range(i + "password=".len()..end, "***");
     }
     out
-}
-
-/// A driver error with its causes ("error connecting to server: Connection refused").
-pub(crate) fn cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut msg = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        let s_msg = s.to_string();
-        if !msg.contains(&s_msg) {
-            msg = format!("{msg}: {s_msg}");
-        }
-        src = s.source();
-    }
-    msg
 }
 
 fn pool_error(e: deadpool_postgres::PoolError) -> String {
@@ -254,8 +240,11 @@ impl PgStore {
 
     /// Queue a write; reads see it at once, a flush makes it durable.
     fn stage(&self, key: Key, body: Option<Vec<u8>>, run: Option<RunCols>) {
+        // Numbered under the lock a flush snapshots under: a flush that counts this
+        // write also carries it.
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         let seq = self.written.fetch_add(1, SeqCst) + 1;
-        self.pending.lock().unwrap_or_else(|p| p.into_inner()).insert(key, Change { seq, body, run });
+        pending.insert(key, Change { seq, body, run });
     }
 
     /// The pending writes `pick` selects, taken before the database is read so a
@@ -490,8 +479,11 @@ impl StateStore for PgStore {
             if fence == Fence::Standby {
                 return Err(Error::Fenced("this coordinator is a standby; only the leader writes".into()));
             }
-            let upto = self.written.load(SeqCst);
-            let batch: Arc<Vec<(Key, Change)>> = Arc::new(self.pending.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(k, c)| (k.clone(), c.clone())).collect());
+            let (upto, batch) = {
+                let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+                let batch: Vec<(Key, Change)> = pending.iter().map(|(k, c)| (k.clone(), c.clone())).collect();
+                (self.written.load(SeqCst), Arc::new(batch))
+            };
             let started = Instant::now();
             let mut backoff = Duration::from_millis(50);
             loop {
@@ -541,6 +533,10 @@ impl StateStore for PgStore {
 }
 
 impl Election for PgStore {
+    fn is_leading(&self) -> bool {
+        matches!(self.fence(), Fence::Leader(_))
+    }
+
     fn campaign<'a>(&'a self, me: &'a Candidate, ttl: Duration) -> BoxFuture<'a, Result<Option<i64>>> {
         Box::pin(async move {
             let mine = match self.fence() {

@@ -97,6 +97,11 @@ fn two_servers_started_at_once_elect_exactly_one_leader() {
     let (status, list) = leader.client().get("/api/v1/workflows");
     assert_eq!(status, 200);
     assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    // Every page says who leads.
+    let page = reqwest::blocking::get(format!("{}/", standby.url)).unwrap().text().unwrap();
+    assert!(page.contains(&format!("the leader</a> is {}", leader.url)), "{page}");
+    let page = reqwest::blocking::get(format!("{}/", leader.url)).unwrap().text().unwrap();
+    assert!(page.contains("this coordinator leads (epoch"), "{page}");
     let m = reqwest::blocking::get(format!("{}/metrics", leader.url)).unwrap().text().unwrap();
     assert!(m.contains("deckle_coordinator_leader 1"), "{m}");
     let m = reqwest::blocking::get(format!("{}/metrics", standby.url)).unwrap().text().unwrap();

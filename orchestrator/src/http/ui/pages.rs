@@ -23,6 +23,19 @@ pub struct Frame {
     pub live: Option<Live>,
     /// Shown on every page while the data dir cannot be written.
     pub fault: Option<Fault>,
+    /// Coordinators sharing a database: which part this one plays, and who leads.
+    pub coordinator: Option<Coordinator>,
+}
+
+/// The header's note on who leads.
+#[derive(Debug, Serialize)]
+pub struct Coordinator {
+    /// `leader` or `standby`.
+    pub role: String,
+    /// The leader's URL, `None` while none leads.
+    pub leader: Option<String>,
+    /// The leader's term.
+    pub epoch: Option<i64>,
 }
 
 /// A run a page follows live.

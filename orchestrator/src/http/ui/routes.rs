@@ -92,6 +92,11 @@ type UiResult = Result<Response, UiError>;
 fn page(s: &AppState, mut frame: Frame, page: Page) -> UiResult {
     // A storage fault is news on every page: nothing new can start until it clears.
     frame.fault = s.c.health.fault().map(|f| Fault { message: f.message, since: f.since.to_string() });
+    frame.coordinator = s.c.role.status().map(|c| super::pages::Coordinator {
+        role: if c.role == deckle_protocol::api::CoordinatorRole::Leader { "leader".into() } else { "standby".into() },
+        leader: c.leader_url,
+        epoch: c.epoch,
+    });
     Ok(Html(page.render(&frame)?).into_response())
 }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::{docs, get_doc, put_doc, DocKind, LeaseRecord, NodeRecord, RunRecord, StateStore, WorkflowEntry};
+use super::{docs, get_doc, put_doc, DocKind, LeaseRecord, NodeRecord, RunQuery, RunRecord, StateStore, WorkflowEntry};
 use deckle_protocol::record::{NodeStatus, RunStatus};
 use deckle_protocol::task::{Task, TaskKind, TaskResult, TaskStatus};
 
@@ -75,6 +75,57 @@ pub async fn semantics(store: &dyn StateStore) {
     workflows_are_replaced_whole_and_listed_by_id(store);
     documents_are_kept_apart_by_kind(store);
     concurrent_flushes_all_return(store).await;
+    pages_of_runs_come_newest_first_filtered_from_a_cursor(store);
+    open_runs_and_counts_follow_every_change_of_status(store);
+}
+
+/// Runs apart from the earlier cases' (their ids start with `p-`).
+fn paged(id: &str, workflow: &str, status: RunStatus) -> RunRecord {
+    let mut r = run(id);
+    r.workflow = workflow.into();
+    r.status = status;
+    r
+}
+
+fn pages_of_runs_come_newest_first_filtered_from_a_cursor(s: &dyn StateStore) {
+    let q = |workflow: Option<&str>, status: Option<RunStatus>, before: Option<&str>, limit: usize| {
+        let q = RunQuery { workflow: workflow.map(Into::into), status, before: before.map(Into::into), limit };
+        ids(&s.run_page(&q).unwrap(), |r| r.id.clone())
+    };
+    for (id, wf, st) in [("p-1", "pa", RunStatus::Succeeded), ("p-2", "pb", RunStatus::Running), ("p-3", "pa", RunStatus::Running), ("p-4", "pa", RunStatus::Failed), ("p-5", "pb", RunStatus::Succeeded)] {
+        s.put_run(&paged(id, wf, st)).unwrap();
+    }
+    assert_eq!(q(Some("pa"), None, None, 10), ["p-4", "p-3", "p-1"], "a workflow's runs, newest first");
+    assert_eq!(q(Some("pa"), None, None, 2), ["p-4", "p-3"], "at most `limit`");
+    assert_eq!(q(Some("pa"), None, Some("p-3"), 2), ["p-1"], "the next page starts after the cursor");
+    assert_eq!(q(Some("pb"), Some(RunStatus::Succeeded), None, 10), ["p-5"]);
+    let only_p = |v: Vec<String>| v.into_iter().filter(|id| id.starts_with("p-")).collect::<Vec<_>>();
+    assert_eq!(only_p(q(None, Some(RunStatus::Running), Some("p-9"), 100)), ["p-3", "p-2"], "by status, across workflows");
+    assert_eq!(q(Some("nope"), None, None, 10), Vec::<String>::new());
+    // A run that changes status or workflow leaves its old listings.
+    s.put_run(&paged("p-3", "pb", RunStatus::Succeeded)).unwrap();
+    assert_eq!(q(Some("pa"), None, None, 10), ["p-4", "p-1"], "moved to another workflow");
+    assert_eq!(only_p(q(None, Some(RunStatus::Running), Some("p-9"), 100)), ["p-2"], "no longer running");
+    assert_eq!(q(Some("pb"), Some(RunStatus::Succeeded), None, 10), ["p-5", "p-3"]);
+}
+
+fn open_runs_and_counts_follow_every_change_of_status(s: &dyn StateStore) {
+    let open = || ids(&s.open_runs().unwrap().into_iter().filter(|r| r.id.starts_with("o-")).collect::<Vec<_>>(), |r| r.id.clone());
+    let count = |st: RunStatus| s.run_counts().unwrap().into_iter().find(|c| c.0 == st).map_or(0, |c| c.1);
+    let (queued0, running0, failed0) = (count(RunStatus::Queued), count(RunStatus::Running), count(RunStatus::Failed));
+    s.put_run(&paged("o-1", "w", RunStatus::Queued)).unwrap();
+    s.put_run(&paged("o-2", "w", RunStatus::Running)).unwrap();
+    s.put_run(&paged("o-3", "w", RunStatus::Succeeded)).unwrap();
+    let mut hooked = paged("o-4", "w", RunStatus::Failed);
+    hooked.hooks_pending = true;
+    s.put_run(&hooked).unwrap();
+    assert_eq!(open(), ["o-1", "o-2", "o-4"], "unfinished runs and a finished one with its hook pending");
+    assert_eq!((count(RunStatus::Queued), count(RunStatus::Running), count(RunStatus::Failed)), (queued0 + 1, running0 + 1, failed0 + 1));
+    hooked.hooks_pending = false;
+    s.put_run(&hooked).unwrap();
+    s.put_run(&paged("o-2", "w", RunStatus::Failed)).unwrap();
+    assert_eq!(open(), ["o-1"], "finished, hook called: no longer open");
+    assert_eq!((count(RunStatus::Running), count(RunStatus::Failed)), (running0, failed0 + 2), "counts follow a change of status");
 }
 
 fn empty_reads_are_none_and_empty(s: &dyn StateStore) {

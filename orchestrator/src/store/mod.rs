@@ -25,6 +25,7 @@
 use futures::future::BoxFuture;
 
 use crate::error::{Error, Result};
+use deckle_protocol::record::RunStatus;
 
 pub mod records;
 #[cfg(any(test, feature = "conformance"))]
@@ -46,8 +47,32 @@ pub trait StateStore: Send + Sync {
     fn put_run(&self, run: &RunRecord) -> Result<()>;
     /// The run `id`, if there is one.
     fn get_run(&self, id: &str) -> Result<Option<RunRecord>>;
-    /// Every run, ordered by id.
+    /// Every run, ordered by id. Grows with history: for tests and tools; the
+    /// coordinator uses [`Self::run_page`], [`Self::open_runs`] and
+    /// [`Self::run_counts`].
     fn runs(&self) -> Result<Vec<RunRecord>>;
+    /// A page of the runs `q` selects, newest first: by id, descending (ids begin
+    /// with their creation time). Stores on disk answer from an index, never by
+    /// reading every run. The default scans [`Self::runs`].
+    fn run_page(&self, q: &RunQuery) -> Result<Vec<RunRecord>> {
+        let mut all: Vec<RunRecord> = self.runs()?.into_iter().filter(|r| q.matches(r)).collect();
+        all.reverse();
+        all.truncate(q.limit);
+        Ok(all)
+    }
+    /// The runs the coordinator works on ([`is_open`]: not finished, or a hook
+    /// still to call), by id; bounded by active work, not by history.
+    fn open_runs(&self) -> Result<Vec<RunRecord>> {
+        Ok(self.runs()?.into_iter().filter(is_open).collect())
+    }
+    /// How many runs are in each status (statuses with none left out).
+    fn run_counts(&self) -> Result<Vec<(RunStatus, usize)>> {
+        let mut counts: std::collections::BTreeMap<&'static str, (RunStatus, usize)> = Default::default();
+        for r in self.runs()? {
+            counts.entry(r.status.as_str()).or_insert((r.status, 0)).1 += 1;
+        }
+        Ok(counts.into_values().collect())
+    }
     /// Create or replace the record of (`run_id`, `node.node`, `node.index`).
     fn put_node(&self, run_id: &str, node: &NodeRecord) -> Result<()>;
     /// Every node record of `run_id` (no other run's, even one whose id starts with
@@ -127,6 +152,37 @@ pub trait Election: Send + Sync {
     /// Whether this store's writes are fenced to a term it won and still holds (a
     /// commit refused after a takeover turns this off).
     fn is_leading(&self) -> bool;
+}
+
+/// Which runs a [`StateStore::run_page`] wants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunQuery {
+    /// Only this workflow's runs.
+    pub workflow: Option<String>,
+    /// Only runs in this status.
+    pub status: Option<RunStatus>,
+    /// Only runs whose id sorts before this one: the last id of the previous page.
+    pub before: Option<String>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+impl RunQuery {
+    /// The newest `limit` runs.
+    pub fn newest(limit: usize) -> Self {
+        RunQuery { workflow: None, status: None, before: None, limit }
+    }
+
+    /// Whether `r` is one of the runs this query selects (any page).
+    pub fn matches(&self, r: &RunRecord) -> bool {
+        self.workflow.as_ref().is_none_or(|w| *w == r.workflow) && self.status.is_none_or(|s| s == r.status) && self.before.as_ref().is_none_or(|b| r.id.as_str() < b.as_str())
+    }
+}
+
+/// Whether the coordinator still works on `r`: it is not finished, or its
+/// `on_success`/`on_failure` hook is still to be called.
+pub fn is_open(r: &RunRecord) -> bool {
+    !r.status.is_finished() || r.hooks_pending
 }
 
 /// Kinds of [`StateStore`] documents.

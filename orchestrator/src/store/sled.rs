@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use futures::future::BoxFuture;
 
 use super::records::{LeaseRecord, NodeRecord, RunRecord, WorkflowEntry};
-use super::{decode, encode, node_key, DocKind, StateStore};
+use super::{decode, encode, is_open, node_key, DocKind, RunQuery, StateStore};
+use deckle_protocol::record::RunStatus;
 use crate::error::{Error, Result};
 use crate::health::StorageHealth;
 
@@ -19,13 +20,18 @@ struct Sled {
     nodes: sled::Tree,
     leases: sled::Tree,
     workflows: sled::Tree,
+    /// Indexes of `runs`: `workflow \0 id`, `status \0 id`, and the ids of open runs.
+    by_workflow: sled::Tree,
+    by_status: sled::Tree,
+    open: sled::Tree,
     /// sled's log file, for [`durable`].
     log: std::fs::File,
 }
 
 impl Sled {
     fn open(dir: &Path) -> Result<Self> {
-        let db = sled::Config::new().path(dir).open().map_err(|e| Error::Store(format!("opening {}: {e}", dir.display())))?;
+        // Bounded: sled's default cache (1 GiB) grew the server with its history.
+        let db = sled::Config::new().path(dir).cache_capacity(CACHE_BYTES).open().map_err(|e| Error::Store(format!("opening {}: {e}", dir.display())))?;
         let io = |what: &str, e: std::io::Error| Error::Store(format!("{}: {what}: {e}", dir.display()));
         // sled writes its `conf` and creates its files without syncing them or
         // the directory: do it once, so a crash cannot leave an empty conf.
@@ -37,7 +43,59 @@ impl Sled {
             crate::durable::sync_dir(parent).map_err(|e| io("parent directory", e))?;
         }
         let log = std::fs::File::open(dir.join("db")).map_err(|e| io("db", e))?;
-        Ok(Sled { runs: db.open_tree("runs")?, nodes: db.open_tree("nodes")?, leases: db.open_tree("leases")?, workflows: db.open_tree("workflows")?, db, log })
+        let s = Sled {
+            runs: db.open_tree("runs")?,
+            nodes: db.open_tree("nodes")?,
+            leases: db.open_tree("leases")?,
+            workflows: db.open_tree("workflows")?,
+            by_workflow: db.open_tree("runs_by_workflow")?,
+            by_status: db.open_tree("runs_by_status")?,
+            open: db.open_tree("runs_open")?,
+            db,
+            log,
+        };
+        s.index_existing_runs()?;
+        Ok(s)
+    }
+
+    /// A data dir from before the run indexes: build them once (streaming).
+    fn index_existing_runs(&self) -> Result<()> {
+        let meta = self.db.open_tree("meta")?;
+        if meta.get(INDEX_KEY)?.is_some() {
+            return Ok(());
+        }
+        for kv in self.runs.iter() {
+            let (_, v) = kv?;
+            if let Ok(r) = decode::<RunRecord>(&v) {
+                self.index(&r, None)?;
+            }
+        }
+        meta.insert(INDEX_KEY, &b"1"[..])?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Index `r`, dropping the entries of `old` (its previous version) that no
+    /// longer hold. New entries go first: a crash between leaves a stale entry,
+    /// which readers check against the run, never a missing one.
+    fn index(&self, r: &RunRecord, old: Option<&RunRecord>) -> sled::Result<()> {
+        self.by_workflow.insert(pair(&r.workflow, &r.id), &[])?;
+        self.by_status.insert(pair(r.status.as_str(), &r.id), &[])?;
+        if is_open(r) {
+            self.open.insert(r.id.as_bytes(), &[])?;
+        }
+        if let Some(o) = old {
+            if o.workflow != r.workflow {
+                self.by_workflow.remove(pair(&o.workflow, &o.id))?;
+            }
+            if o.status != r.status {
+                self.by_status.remove(pair(o.status.as_str(), &o.id))?;
+            }
+        }
+        if !is_open(r) {
+            self.open.remove(r.id.as_bytes())?;
+        }
+        Ok(())
     }
 
     /// `Db::flush` and then what it leaves out. sled 0.34 makes its log writes
@@ -144,6 +202,20 @@ impl SledStore {
     }
 }
 
+/// sled's page cache: enough for the runs in flight and recent lists.
+const CACHE_BYTES: u64 = 64 << 20;
+/// Set once the run indexes cover every run.
+const INDEX_KEY: &[u8] = b"run_index_v1";
+
+/// An index key: `a \0 id`.
+fn pair(a: &str, id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(a.len() + id.len() + 1);
+    k.extend_from_slice(a.as_bytes());
+    k.push(0);
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
 fn decode_all<T: serde::de::DeserializeOwned>(values: Vec<sled::IVec>) -> Result<Vec<T>> {
     values.iter().map(|b| decode(b)).collect()
 }
@@ -162,7 +234,77 @@ fn tree(kind: DocKind) -> &'static str {
 impl StateStore for SledStore {
     fn put_run(&self, run: &RunRecord) -> Result<()> {
         let v = encode(run)?;
-        self.write(|s| s.runs.insert(run.id.as_bytes(), v).map(drop))
+        self.write(|s| {
+            let old = s.runs.get(run.id.as_bytes())?.and_then(|b| decode::<RunRecord>(&b).ok());
+            s.index(run, old.as_ref())?;
+            s.runs.insert(run.id.as_bytes(), v).map(drop)
+        })
+    }
+
+    fn run_page(&self, q: &RunQuery) -> Result<Vec<RunRecord>> {
+        // The narrowest index the query allows, newest first from the cursor; each
+        // entry checked against its run (a crash may leave a stale one).
+        let (tree, prefix): (fn(&Sled) -> &sled::Tree, Vec<u8>) = match (&q.workflow, q.status) {
+            (Some(w), _) => (|s| &s.by_workflow, pair(w, "")),
+            (None, Some(st)) => (|s| &s.by_status, pair(st.as_str(), "")),
+            (None, None) => (|s| &s.runs, Vec::new()),
+        };
+        let mut end = prefix.clone();
+        match &q.before {
+            Some(b) => end.extend_from_slice(b.as_bytes()),
+            None => end.push(0xff),
+        }
+        let mut out = Vec::new();
+        self.read(|s| {
+            for kv in tree(s).range(prefix.clone()..end.clone()).rev() {
+                let (k, _) = kv?;
+                let id = &k[prefix.len()..];
+                let Some(body) = s.runs.get(id)? else { continue };
+                let Ok(r) = decode::<RunRecord>(&body) else { continue };
+                if q.matches(&r) {
+                    out.push(r);
+                    if out.len() >= q.limit {
+                        break;
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    fn open_runs(&self) -> Result<Vec<RunRecord>> {
+        let mut out = Vec::new();
+        self.read(|s| {
+            for kv in s.open.iter() {
+                let (id, _) = kv?;
+                if let Some(body) = s.runs.get(&id)? {
+                    match decode::<RunRecord>(&body) {
+                        Ok(r) if is_open(&r) => out.push(r),
+                        _ => {}
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    fn run_counts(&self) -> Result<Vec<(RunStatus, usize)>> {
+        // Keys only: no run is read or decoded. Stale entries (a crash between an
+        // index write and the run's) are few and are counted.
+        const ALL: [RunStatus; 5] = [RunStatus::Queued, RunStatus::Running, RunStatus::Succeeded, RunStatus::Failed, RunStatus::Cancelled];
+        let mut out = Vec::new();
+        self.read(|s| {
+            for st in ALL {
+                let n = s.by_status.scan_prefix(pair(st.as_str(), "")).keys().count();
+                if n > 0 {
+                    out.push((st, n));
+                }
+            }
+            Ok(())
+        })?;
+        Ok(out)
     }
 
     fn put_node(&self, run_id: &str, node: &NodeRecord) -> Result<()> {
@@ -279,6 +421,31 @@ impl StateStore for SledStore {
 mod tests {
     use super::*;
     use crate::record::NodeStatus;
+
+    #[tokio::test]
+    async fn a_data_dir_from_before_the_run_indexes_is_indexed_when_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = SledStore::open(dir.path()).unwrap();
+            let mut done = crate::store::conformance::run("r1");
+            done.status = deckle_protocol::record::RunStatus::Succeeded;
+            s.put_run(&done).unwrap();
+            s.put_run(&crate::store::conformance::run("r2")).unwrap();
+            s.flush().await.unwrap();
+            // As an older deckle left it: runs, no indexes.
+            let cur = s.current().unwrap();
+            for t in ["runs_by_workflow", "runs_by_status", "runs_open", "meta"] {
+                cur.db.drop_tree(t).unwrap();
+            }
+            cur.db.flush().unwrap();
+        }
+        let s = SledStore::open(dir.path()).unwrap();
+        let ids = |v: Vec<RunRecord>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
+        assert_eq!(ids(s.open_runs().unwrap()), ["r2"]);
+        let q = RunQuery { workflow: Some("w".into()), status: None, before: None, limit: 10 };
+        assert_eq!(ids(s.run_page(&q).unwrap()), ["r2", "r1"]);
+        assert_eq!(s.run_counts().unwrap(), [(RunStatus::Running, 1), (RunStatus::Succeeded, 1)]);
+    }
 
     #[tokio::test]
     async fn sled_records_survive_reopen() {

@@ -46,6 +46,15 @@ pub(super) const MIGRATIONS: &[(i32, &str)] = &[(
     );
     INSERT INTO deckle_leader (id, epoch) VALUES (1, 0);
     "#,
+), (
+    2,
+    // The runs the coordinator works on (not finished, or a hook to call), so
+    // resuming and planning read those and not the history.
+    r#"
+    ALTER TABLE deckle_runs ADD COLUMN open boolean NOT NULL DEFAULT true;
+    UPDATE deckle_runs SET open = (status IN ('queued', 'running') OR COALESCE(body->>'hooks_pending' = 'true', false));
+    CREATE INDEX deckle_runs_open ON deckle_runs (id) WHERE open;
+    "#,
 )];
 
 /// The newest schema this binary knows.

@@ -31,7 +31,8 @@ use tokio_postgres::NoTls;
 use tracing::warn;
 
 use super::records::{LeaseRecord, NodeRecord, RunRecord, WorkflowEntry};
-use super::{decode, encode, Candidate, DocKind, Election, LeaderInfo, StateStore};
+use super::{decode, encode, is_open, Candidate, DocKind, Election, LeaderInfo, RunQuery, StateStore};
+use deckle_protocol::record::RunStatus;
 use crate::clock::Clock;
 use crate::error::{causes as cause, Error, Result};
 use crate::health::StorageHealth;
@@ -68,6 +69,7 @@ struct RunCols {
     workflow: String,
     status: String,
     date: String,
+    open: bool,
 }
 
 /// A pending write: the body to store, or `None` to delete.
@@ -283,6 +285,30 @@ impl PgStore {
         })
     }
 
+    /// Runs written but not committed yet, by id (`None`: deleted).
+    fn staged_runs(&self) -> Result<BTreeMap<String, Option<RunRecord>>> {
+        self.staged(|k| matches!(k, Key::Run(_)))
+            .into_iter()
+            .map(|(k, body)| {
+                let Key::Run(id) = k else { unreachable!("only runs were picked") };
+                Ok((id, body.map(|b| decode(&b)).transpose()?))
+            })
+            .collect()
+    }
+
+    /// [`Self::rows`] for a statement built at run time.
+    fn rows_dyn(&self, sql: String, params: Vec<String>) -> Result<Vec<(String, Vec<u8>)>> {
+        let (pool, shown) = (self.pool.clone(), self.shown.clone());
+        self.block(async move {
+            let db = |e: tokio_postgres::Error| Error::Store(format!("{shown}: {}", cause(&e)));
+            let c = pool.get().await.map_err(|e| Error::Store(format!("{shown}: {}", pool_error(e))))?;
+            let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params.iter().map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync)).collect();
+            let st = c.prepare_cached(&sql).await.map_err(db)?;
+            let rows = c.query(&st, &refs).await.map_err(db)?;
+            rows.iter().map(|r| Ok((r.try_get::<_, String>(0).map_err(db)?, r.try_get::<_, String>(1).map_err(db)?.into_bytes()))).collect()
+        })
+    }
+
     /// A listing: the database's rows with the pending writes applied, in key order.
     fn listing(&self, pick: impl Fn(&Key) -> Option<String>, sql: &'static str, params: Vec<String>) -> Result<Vec<Vec<u8>>> {
         let staged = self.staged(|k| pick(k).is_some());
@@ -330,14 +356,14 @@ async fn write_one(tx: &deadpool_postgres::Transaction<'_>, key: &Key, change: &
     let text = |b: &Vec<u8>| String::from_utf8_lossy(b).into_owned();
     match (key, &change.body) {
         (Key::Run(id), Some(b)) => {
-            let cols = change.run.clone().unwrap_or(RunCols { workflow: String::new(), status: String::new(), date: String::new() });
+            let cols = change.run.clone().unwrap_or(RunCols { workflow: String::new(), status: String::new(), date: String::new(), open: true });
             let st = tx
                 .prepare_cached(
-                    "INSERT INTO deckle_runs (id, workflow, status, date, body) VALUES ($1, $2, $3, $4, $5::text::json) \
-                     ON CONFLICT (id) DO UPDATE SET workflow = EXCLUDED.workflow, status = EXCLUDED.status, date = EXCLUDED.date, body = EXCLUDED.body",
+                    "INSERT INTO deckle_runs (id, workflow, status, date, open, body) VALUES ($1, $2, $3, $4, $5, $6::text::json) \
+                     ON CONFLICT (id) DO UPDATE SET workflow = EXCLUDED.workflow, status = EXCLUDED.status, date = EXCLUDED.date, open = EXCLUDED.open, body = EXCLUDED.body",
                 )
                 .await?;
-            tx.execute(&st, &[id, &cols.workflow, &cols.status, &cols.date, &text(b)]).await
+            tx.execute(&st, &[id, &cols.workflow, &cols.status, &cols.date, &cols.open, &text(b)]).await
         }
         (Key::Run(id), None) => tx.execute("DELETE FROM deckle_runs WHERE id = $1", &[id]).await,
         (Key::Node(run, node, idx), Some(b)) => {
@@ -374,7 +400,7 @@ fn decode_all<T: serde::de::DeserializeOwned>(bodies: Vec<Vec<u8>>) -> Result<Ve
 
 impl StateStore for PgStore {
     fn put_run(&self, run: &RunRecord) -> Result<()> {
-        let cols = RunCols { workflow: run.workflow.clone(), status: run.status.as_str().to_string(), date: run.date.clone() };
+        let cols = RunCols { workflow: run.workflow.clone(), status: run.status.as_str().to_string(), date: run.date.clone(), open: is_open(run) };
         self.stage(Key::Run(run.id.clone()), Some(encode(run)?), Some(cols));
         Ok(())
     }
@@ -386,6 +412,80 @@ impl StateStore for PgStore {
     fn runs(&self) -> Result<Vec<RunRecord>> {
         let pick = |k: &Key| if let Key::Run(id) = k { Some(id.clone()) } else { None };
         decode_all(self.listing(pick, "SELECT id, body::text FROM deckle_runs ORDER BY id", vec![])?)
+    }
+
+    fn run_page(&self, q: &RunQuery) -> Result<Vec<RunRecord>> {
+        let staged = self.staged_runs()?;
+        // One statement per filter combination, so each uses its index.
+        let mut conds: Vec<String> = Vec::new();
+        let mut params: Vec<String> = Vec::new();
+        for (col, v) in [("workflow", q.workflow.clone()), ("status", q.status.map(|s| s.as_str().to_string()))] {
+            if let Some(v) = v {
+                params.push(v);
+                conds.push(format!("{col} = ${}", params.len()));
+            }
+        }
+        if let Some(b) = &q.before {
+            params.push(b.clone());
+            conds.push(format!("id < ${}", params.len()));
+        }
+        let filter = if conds.is_empty() { String::new() } else { format!("WHERE {}", conds.join(" AND ")) };
+        // Staged versions replace theirs: ask for enough to fill the page after.
+        let sql = format!("SELECT id, body::text FROM deckle_runs {filter} ORDER BY id DESC LIMIT {}", q.limit + staged.len());
+        let mut page: BTreeMap<String, RunRecord> = BTreeMap::new();
+        for (id, body) in self.rows_dyn(sql, params)? {
+            if !staged.contains_key(&id) {
+                page.insert(id, decode(&body)?);
+            }
+        }
+        for (id, r) in staged {
+            if let Some(r) = r.filter(|r| q.matches(r)) {
+                page.insert(id, r);
+            }
+        }
+        Ok(page.into_values().rev().take(q.limit).collect())
+    }
+
+    fn open_runs(&self) -> Result<Vec<RunRecord>> {
+        let staged = self.staged_runs()?;
+        let mut all: BTreeMap<String, RunRecord> = BTreeMap::new();
+        for (id, body) in self.rows("SELECT id, body::text FROM deckle_runs WHERE open ORDER BY id", vec![])? {
+            if !staged.contains_key(&id) {
+                all.insert(id, decode(&body)?);
+            }
+        }
+        for (id, r) in staged {
+            if let Some(r) = r.filter(is_open) {
+                all.insert(id, r);
+            }
+        }
+        Ok(all.into_values().collect())
+    }
+
+    fn run_counts(&self) -> Result<Vec<(RunStatus, usize)>> {
+        let staged = self.staged_runs()?;
+        let mut counts: BTreeMap<String, i64> = BTreeMap::new();
+        for (status, n) in self.rows_dyn("SELECT status, count(*)::text FROM deckle_runs GROUP BY status".into(), vec![])? {
+            counts.insert(status, String::from_utf8_lossy(&n).parse().unwrap_or(0));
+        }
+        // Staged runs count as they are now, not as the database has them.
+        if !staged.is_empty() {
+            let ids: Vec<String> = staged.keys().cloned().collect();
+            let (pool, shown) = (self.pool.clone(), self.shown.clone());
+            let before: Vec<String> = self.block(async move {
+                let c = pool.get().await.map_err(|e| Error::Store(format!("{shown}: {}", pool_error(e))))?;
+                let rows = c.query("SELECT status FROM deckle_runs WHERE id = ANY($1)", &[&ids]).await.map_err(|e| Error::Store(format!("{shown}: {}", cause(&e))))?;
+                Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
+            })?;
+            for s in before {
+                *counts.entry(s).or_default() -= 1;
+            }
+            for r in staged.values().flatten() {
+                *counts.entry(r.status.as_str().to_string()).or_default() += 1;
+            }
+        }
+        let all = [RunStatus::Queued, RunStatus::Running, RunStatus::Succeeded, RunStatus::Failed, RunStatus::Cancelled];
+        Ok(all.into_iter().filter_map(|s| counts.get(s.as_str()).filter(|n| **n > 0).map(|n| (s, *n as usize))).collect())
     }
 
     fn put_node(&self, run_id: &str, node: &NodeRecord) -> Result<()> {

@@ -178,3 +178,22 @@ async fn a_killed_connection_is_replaced() {
     s.flush().await.unwrap();
     assert!(open(&url).get_run("b").unwrap().is_some());
 }
+
+#[test]
+fn a_database_at_an_older_schema_is_migrated_forward_keeping_its_runs() {
+    let url = postgres::database();
+    // The database as the first schema left it, with a run in flight and one done.
+    postgres::psql(&url, migrate::MIGRATIONS[0].1).unwrap();
+    postgres::psql(&url, "CREATE TABLE deckle_schema (version int NOT NULL); INSERT INTO deckle_schema VALUES (1)").unwrap();
+    for (id, status) in [("old-running", "running"), ("old-done", "succeeded")] {
+        let mut r = conformance::run(id);
+        r.status = if status == "running" { deckle_protocol::record::RunStatus::Running } else { deckle_protocol::record::RunStatus::Succeeded };
+        let body = String::from_utf8(crate::store::encode(&r).unwrap()).unwrap().replace('\'', "''");
+        postgres::psql(&url, &format!("INSERT INTO deckle_runs (id, workflow, status, date, body) VALUES ('{id}', 'w', '{status}', '2026-01-01', '{body}')")).unwrap();
+    }
+    let s = open(&url);
+    assert_eq!(s.schema_version().unwrap(), migrate::latest());
+    let open_ids: Vec<String> = s.open_runs().unwrap().into_iter().map(|r| r.id).collect();
+    assert_eq!(open_ids, ["old-running"], "the migration marked which runs are open");
+    assert_eq!(s.run_page(&crate::store::RunQuery::newest(10)).unwrap().len(), 2, "no run lost");
+}

@@ -13,7 +13,7 @@ use crate::coordinator::Coordinator;
 use crate::engine::{workflow_tz, RunRequest};
 use crate::error::{Error, Result};
 use crate::record::{RunRecord, RunStatus, RunTrigger};
-use crate::store::{docs, get_doc, put_doc, DocKind};
+use crate::store::{docs, get_doc, put_doc, DocKind, RunQuery};
 use crate::{resolve, ticks};
 
 /// Dates one backfill may cover.
@@ -46,7 +46,7 @@ impl Coordinator {
         if req.only_failed {
             // The latest run of each logical time, whatever created it.
             let mut latest: HashMap<String, RunRecord> = HashMap::new();
-            for r in self.store.runs()?.into_iter().filter(|r| r.workflow == workflow) {
+            for r in self.workflow_runs(workflow)? {
                 let key = r.logical_time.to_string();
                 match latest.get(&key) {
                     Some(l) if l.started_at >= r.started_at => {}
@@ -129,6 +129,44 @@ impl Coordinator {
         Ok(())
     }
 
+    /// Every run of `workflow`, a page at a time (for a backfill of failed dates).
+    fn workflow_runs(&self, workflow: &str) -> Result<Vec<RunRecord>> {
+        let mut all = Vec::new();
+        let mut q = RunQuery { workflow: Some(workflow.to_string()), status: None, before: None, limit: 1024 };
+        loop {
+            let page = self.store.run_page(&q)?;
+            let full = page.len() == q.limit;
+            q.before = page.last().map(|r| r.id.clone());
+            all.extend(page);
+            if !full {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// Runs `bf` created, by logical time: found again after a crash between
+    /// creating one and recording it in the backfill. Reads the workflow's runs
+    /// newest first back to the backfill's creation, not the whole history.
+    fn runs_created_by(&self, bf: &Backfill) -> Result<HashMap<String, RunRecord>> {
+        let mut out = HashMap::new();
+        let mut q = RunQuery { workflow: Some(bf.workflow.clone()), status: None, before: None, limit: 256 };
+        loop {
+            let page = self.store.run_page(&q)?;
+            let Some(last) = page.last() else { break };
+            let done = page.len() < q.limit || last.started_at < bf.created_at;
+            q.before = Some(last.id.clone());
+            for r in page {
+                if matches!(&r.trigger, RunTrigger::Backfill { id } if *id == bf.id) {
+                    out.insert(r.logical_time.to_string(), r);
+                }
+            }
+            if done {
+                return Ok(out);
+            }
+        }
+        Ok(out)
+    }
+
     /// Start runs for the next dates of every running backfill, up to its `parallel`,
     /// and settle the backfills whose dates have all finished.
     pub(crate) async fn advance_backfills(self: &Arc<Self>) -> Result<()> {
@@ -136,16 +174,10 @@ impl Coordinator {
         if running.is_empty() {
             return Ok(());
         }
-        let runs = self.store.runs()?;
         for mut bf in running {
             self.refresh(&mut bf)?;
             let wf = self.registry.load(&bf.workflow, bf.version)?;
-            // Runs this backfill created, by logical time: found again after a crash.
-            let mine: HashMap<String, &RunRecord> = runs
-                .iter()
-                .filter(|r| matches!(&r.trigger, RunTrigger::Backfill { id } if *id == bf.id))
-                .map(|r| (r.logical_time.to_string(), r))
-                .collect();
+            let mine = if bf.dates.iter().any(|d| d.run.is_none()) { self.runs_created_by(&bf)? } else { HashMap::new() };
             let mut in_flight = bf.dates.iter().filter(|d| d.run.is_some() && !d.status.is_finished()).count();
             for i in 0..bf.dates.len() {
                 if in_flight >= bf.parallel as usize {
@@ -156,7 +188,7 @@ impl Coordinator {
                 }
                 let t = bf.dates[i].logical_time;
                 let run = match mine.get(&t.to_string()) {
-                    Some(r) => (*r).clone(),
+                    Some(r) => r.clone(),
                     None => {
                         let mut params: Vec<(String, String)> = bf.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
                         let secret = self.secrets.lock().unwrap_or_else(|p| p.into_inner()).get(&bf.id).cloned();

@@ -29,7 +29,7 @@ pub fn is_orphan_file_run(run: &RunRecord) -> bool {
 pub fn settle_interrupted(store: &dyn StateStore, clock: &dyn Clock, data_dir: &Path, orphan: impl Fn(&RunRecord) -> bool, who: &str) -> Result<Settled> {
     let at = clock.now();
     let mut settled = Vec::new();
-    for mut run in store.runs()?.into_iter().filter(|r| orphan(r)) {
+    for mut run in store.open_runs()?.into_iter().filter(|r| orphan(r)) {
         let why = format!("interrupted: {who} ended before the run finished (found at {at})");
         for mut node in store.nodes(&run.id)? {
             if node.status.is_terminal() {

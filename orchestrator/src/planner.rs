@@ -23,7 +23,7 @@ use crate::coordinator::Coordinator;
 use crate::engine::RunRequest;
 use crate::error::{Error, Result};
 use crate::record::RunTrigger;
-use crate::store::{get_doc, put_doc, DocKind};
+use crate::store::{get_doc, put_doc, DocKind, RunQuery};
 use crate::ticks::{self, Cron};
 
 /// Ticks fired in one pass at most (a `* * * * *` schedule after a month away).
@@ -140,7 +140,6 @@ impl Coordinator {
     #[instrument(skip_all)]
     async fn fire_schedules(self: &Arc<Self>) -> Result<Option<Timestamp>> {
         let mut next: Option<Timestamp> = None;
-        let runs = self.store.runs()?;
         for entry in self.registry.entries()? {
             let Some(v) = entry.versions.last() else { continue };
             let wf = self.registry.load(&entry.id, v.version)?;
@@ -154,8 +153,10 @@ impl Coordinator {
             if doc.paused {
                 continue;
             }
-            let fired_runs = runs.iter().filter(|r| r.workflow == entry.id && r.trigger == RunTrigger::Schedule);
-            let last_run = fired_runs.map(|r| r.logical_time).max();
+            // The newest runs: a scheduled one among them has the latest tick (ticks
+            // are fired in order); the schedule document keeps it past them.
+            let recent = self.store.run_page(&RunQuery { workflow: Some(entry.id.clone()), status: None, before: None, limit: 100 })?;
+            let last_run = recent.iter().filter(|r| r.trigger == RunTrigger::Schedule).map(|r| r.logical_time).max();
             let last = doc.last_tick.max(last_run);
             let now = self.clock.now();
             for tick in ticks::due(&cron, last, doc.since, now, sched.catchup, MAX_TICKS_PER_PASS) {

@@ -5,7 +5,7 @@ use clap::Args;
 use deckle_protocol::api::{Rerun, RunDetail};
 use deckle_protocol::record::{RunRecord, RunTrigger};
 
-use super::{announce, params_map, parse_param, render_detail, run_duration, show_reply, truncate, wait_and_report, EXIT_CODES, EXIT_CODES_WAIT};
+use super::{announce, params_map, parse_param, render_detail, run_duration, show_reply, wait_and_report, EXIT_CODES, EXIT_CODES_WAIT};
 use crate::client::{Client, RemoteArgs};
 use crate::table::Table;
 
@@ -14,9 +14,15 @@ use crate::table::Table;
 pub struct RunsArgs {
     /// Only this workflow's runs.
     pub workflow: Option<String>,
-    /// At most this many (newest first).
+    /// At most this many, newest first (default 100, at most 1000).
     #[arg(long, short = 'n', value_name = "N")]
     pub limit: Option<usize>,
+    /// Only runs in this status (queued, running, succeeded, failed, cancelled).
+    #[arg(long, value_name = "STATUS")]
+    pub status: Option<String>,
+    /// Runs older than this run id: the next page (the command says which id to pass).
+    #[arg(long, value_name = "RUN")]
+    pub before: Option<String>,
     #[command(flatten)]
     pub remote: RemoteArgs,
 }
@@ -95,10 +101,18 @@ pub async fn runs(args: RunsArgs) -> i32 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let query: Vec<(&str, String)> = args.workflow.iter().map(|w| ("workflow", w.clone())).collect();
-    let mut reply = client.get::<Vec<RunRecord>>(&["runs"], &query).await;
-    if let Ok(r) = &mut reply {
-        truncate(r, args.limit);
+    let mut query: Vec<(&str, String)> = args.workflow.iter().map(|w| ("workflow", w.clone())).collect();
+    query.extend(args.status.iter().map(|s| ("status", s.clone())));
+    query.extend(args.before.iter().map(|b| ("before", b.clone())));
+    query.extend(args.limit.map(|n| ("limit", n.to_string())));
+    let reply = client.get::<Vec<RunRecord>>(&["runs"], &query).await;
+    if let Ok(r) = &reply {
+        // A full page: there may be more, older ones.
+        if r.body.len() == args.limit.unwrap_or(100) {
+            if let Some(last) = r.body.last() {
+                eprintln!("(older runs: --before {})", last.id);
+            }
+        }
     }
     show_reply(reply, args.remote.json, |runs| {
         if !runs.is_empty() {

@@ -93,3 +93,54 @@ fn a_wrong_or_missing_token_is_refused_with_its_own_exit_code() {
     let o = deckle().args(["worker", "--server", &server.url, "--token-file", wrong.to_str().unwrap()]).output().unwrap();
     assert_eq!(code(&o), 4, "{}", stderr(&o));
 }
+
+#[test]
+fn runs_are_listed_a_page_at_a_time_with_a_cursor_and_filters() {
+    let dir = tmp();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    server.register("one.yaml");
+    // No worker: the runs stay in flight, which is all a listing needs.
+    let made: Vec<String> = (0..5).map(|_| server.trigger("one", serde_json::json!({}))).collect();
+    let mut newest_first = made.clone();
+    newest_first.sort();
+    newest_first.reverse();
+    let http = reqwest::blocking::Client::new();
+    let mut seen = Vec::new();
+    let mut url = format!("{}/api/v1/runs?workflow=one&limit=2", server.url);
+    let mut pages = 0;
+    loop {
+        let resp = http.get(&url).send().unwrap();
+        assert_eq!(resp.status(), 200);
+        let next = resp.headers().get("link").map(|l| l.to_str().unwrap().to_string());
+        let cursor = resp.headers().get("x-next-cursor").map(|c| c.to_str().unwrap().to_string());
+        let page: Vec<Value> = resp.json().unwrap();
+        pages += 1;
+        assert!(page.len() <= 2);
+        seen.extend(page.iter().map(|r| r["id"].as_str().unwrap().to_string()));
+        match next {
+            Some(link) => {
+                assert_eq!(cursor.as_deref(), seen.last().map(|s| s.as_str()), "the cursor is the page's last run");
+                let path = link.trim_start_matches('<').split('>').next().unwrap().to_string();
+                url = format!("{}{path}", server.url);
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen, newest_first, "every run once, newest first, across {pages} pages");
+    assert_eq!(pages, 3);
+    let (status, body) = server.client().get("/api/v1/runs?status=running&limit=1000");
+    assert_eq!(status, 200);
+    assert!(body.as_array().unwrap().iter().all(|r| r["status"] == "running"), "{body}");
+    let (status, body) = server.client().get("/api/v1/runs?status=finished");
+    assert_eq!(status, 400, "an unknown status is refused: {body}");
+    let (status, _) = server.client().get("/api/v1/runs?limit=0");
+    assert_eq!(status, 400);
+    // The CLI says how to get the next page.
+    let o = cli(&server, &["runs", "one", "-n", "2"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains(&format!("--before {}", newest_first[1])), "{}", stderr(&o));
+    let o = cli(&server, &["runs", "one", "-n", "2", "--before", &newest_first[1], "--json"]);
+    let page: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let ids: Vec<&str> = page.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [newest_first[2].as_str(), newest_first[3].as_str()]);
+}

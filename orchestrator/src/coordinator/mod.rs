@@ -23,7 +23,7 @@ use crate::record::{NodeRecord, NodeStatus, RunRecord, RunStatus};
 use crate::registry::Registry;
 use crate::health::StorageHealth;
 use crate::resolve;
-use crate::store::{SledStore, StateStore};
+use crate::store::{RunQuery, SledStore, StateStore};
 
 mod storage_monitor;
 
@@ -177,7 +177,7 @@ impl Coordinator {
         // registry; the process that drove them is gone.
         crate::orphans::settle_interrupted(self.store.as_ref(), self.clock.as_ref(), &self.engine.cfg.data_dir, crate::orphans::is_orphan_file_run, "the deckle run process that ran it")?;
         let mut n = 0;
-        for run in self.store.runs()?.into_iter().filter(|r| r.status == RunStatus::Running) {
+        for run in self.store.open_runs()?.into_iter().filter(|r| r.status == RunStatus::Running) {
             let wf = match self.registry.load(&run.workflow, run.version) {
                 Ok(wf) => wf,
                 Err(e) => {
@@ -197,7 +197,7 @@ impl Coordinator {
     /// Call the hooks of runs that finished just before the server stopped, before
     /// their hook was recorded (the webhook's retries were in-memory sleeps).
     fn call_pending_hooks(self: &Arc<Self>) -> Result<()> {
-        for run in self.store.runs()?.into_iter().filter(|r| r.hooks_pending && r.status.is_finished()) {
+        for run in self.store.open_runs()?.into_iter().filter(|r| r.hooks_pending && r.status.is_finished()) {
             let wf = match self.registry.load(&run.workflow, run.version) {
                 Ok(wf) => wf,
                 Err(e) => {
@@ -391,7 +391,7 @@ impl Coordinator {
     /// running at once, one at a time in logical-time order when sequential.
     pub(crate) async fn admit(self: &Arc<Self>) -> Result<()> {
         let _one_pass = self.admission.lock().await;
-        let runs = self.store.runs()?;
+        let runs = self.store.open_runs()?;
         let mut by_wf: HashMap<&str, (usize, Vec<&RunRecord>)> = HashMap::new();
         for r in &runs {
             let e = by_wf.entry(r.workflow.as_str()).or_default();
@@ -521,7 +521,7 @@ impl Coordinator {
         for e in self.registry.entries()? {
             let latest = e.versions.last().map_or(0, |v| v.version);
             let nodes = self.registry.load(&e.id, latest).map(|w| w.nodes.len()).unwrap_or(0);
-            let latest_run = self.runs(Some(&e.id))?.into_iter().next();
+            let latest_run = self.runs(&RunQuery { workflow: Some(e.id.clone()), status: None, before: None, limit: 1 })?.into_iter().next();
             let schedule = self.schedule_state(&e.id)?;
             out.push(WorkflowSummary { id: e.id, description: e.description, latest_version: latest, nodes, latest_run, schedule });
         }
@@ -576,11 +576,9 @@ impl Coordinator {
         self.store.get_run(run_id)?.ok_or_else(|| Error::NotFound(format!("run {run_id}")))
     }
 
-    /// Newest first.
-    pub fn runs(&self, workflow: Option<&str>) -> Result<Vec<RunRecord>> {
-        let mut runs: Vec<RunRecord> = self.store.runs()?.into_iter().filter(|r| workflow.is_none_or(|w| r.workflow == w)).collect();
-        runs.sort_by(|a, b| b.started_at.cmp(&a.started_at).then_with(|| b.id.cmp(&a.id)));
-        Ok(runs)
+    /// A page of runs, newest first (see [`StateStore::run_page`]).
+    pub fn runs(&self, q: &RunQuery) -> Result<Vec<RunRecord>> {
+        self.store.run_page(q)
     }
 
     /// A run with its node records, and why ready nodes wait.
@@ -678,14 +676,11 @@ impl Coordinator {
 
     /// The gauges `/metrics` reports, read now.
     pub fn gauges(&self) -> Result<Gauges> {
-        let mut runs: HashMap<RunStatus, usize> = HashMap::new();
+        let runs: HashMap<RunStatus, usize> = self.store.run_counts()?.into_iter().collect();
         let mut nodes: HashMap<NodeStatus, usize> = HashMap::new();
-        for r in self.store.runs()? {
-            *runs.entry(r.status).or_default() += 1;
-            if r.status == RunStatus::Running {
-                for n in self.store.nodes(&r.id)? {
-                    *nodes.entry(n.status).or_default() += 1;
-                }
+        for r in self.store.open_runs()?.into_iter().filter(|r| r.status == RunStatus::Running) {
+            for n in self.store.nodes(&r.id)? {
+                *nodes.entry(n.status).or_default() += 1;
             }
         }
         let order = [RunStatus::Queued, RunStatus::Running, RunStatus::Succeeded, RunStatus::Failed, RunStatus::Cancelled];

@@ -17,7 +17,7 @@ use deckle_protocol::api::{
     ApiError, Backfill, Health, HealthStatus, StorageStatus, BackfillDate, CreateBackfill, HeartbeatReply, ScheduleState, Lease, LeaseRequest, NodeLog, NodeSummary, ParamSummary, RegisterWorkflow, Rerun, RunDetail, TriggerRun,
     WorkflowDetail, WorkflowSummary, WorkflowVersion,
 };
-use deckle_protocol::record::RunRecord;
+use deckle_protocol::record::{RunRecord, RunStatus};
 use deckle_protocol::task::{TaskResult, TaskStatus};
 use serde::Deserialize;
 use utoipa::OpenApi;
@@ -25,6 +25,7 @@ use utoipa::OpenApi;
 use super::extract::{ApiBytes, ApiJson, ApiPath, ApiQuery};
 use super::{AppState, HttpError};
 use crate::error::Error;
+use crate::store::RunQuery;
 
 type ApiResult<T> = std::result::Result<T, HttpError>;
 
@@ -147,13 +148,46 @@ async fn trigger_run(State(s): State<AppState>, ApiPath(id): ApiPath<String>, Ap
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct RunsQuery {
+    /// Only this workflow's runs.
     workflow: Option<String>,
+    /// Only runs in this status.
+    status: Option<RunStatus>,
+    /// The cursor: runs older than this run id (the `X-Next-Cursor` of the previous page).
+    before: Option<String>,
+    /// At most this many (default 100, at most 1000).
+    limit: Option<usize>,
 }
 
+/// The largest page of runs.
+const MAX_RUNS_PAGE: usize = 1000;
+
 #[utoipa::path(get, path = "/api/v1/runs", params(RunsQuery),
-    responses((status = 200, body = Vec<RunRecord>), (status = 503, description = UNAVAILABLE, body = ApiError)))]
-async fn list_runs(State(s): State<AppState>, ApiQuery(q): ApiQuery<RunsQuery>) -> ApiResult<Json<Vec<RunRecord>>> {
-    Ok(Json(s.c.runs(q.workflow.as_deref())?))
+    responses((status = 200, body = Vec<RunRecord>, description = "newest first; `X-Next-Cursor` (and a `Link` with `rel=\"next\"`) when there are more",
+        headers(("X-Next-Cursor" = String, description = "pass as `before` for the next page"))),
+        (status = 400, body = ApiError), (status = 503, description = UNAVAILABLE, body = ApiError)))]
+async fn list_runs(State(s): State<AppState>, ApiQuery(q): ApiQuery<RunsQuery>) -> ApiResult<Response> {
+    let limit = q.limit.unwrap_or(100);
+    if limit == 0 || limit > MAX_RUNS_PAGE {
+        return Err(Error::Input(format!("limit {limit}: expected 1 to {MAX_RUNS_PAGE}")).into());
+    }
+    let query = RunQuery { workflow: q.workflow.clone(), status: q.status, before: q.before.clone(), limit };
+    let runs = s.c.runs(&query)?;
+    let mut resp = Json(&runs).into_response();
+    if let Some(last) = runs.last().filter(|_| runs.len() == limit) {
+        let mut next: Vec<(&str, String)> = vec![("before", last.id.clone()), ("limit", limit.to_string())];
+        if let Some(w) = &q.workflow {
+            next.push(("workflow", w.clone()));
+        }
+        if let Some(st) = q.status {
+            next.push(("status", st.as_str().to_string()));
+        }
+        let qs: Vec<String> = next.iter().map(|(k, v)| format!("{k}={}", crate::http::ui::escape::url(v))).collect();
+        if let (Ok(cursor), Ok(link)) = (header::HeaderValue::from_str(&last.id), header::HeaderValue::from_str(&format!("</api/v1/runs?{}>; rel=\"next\"", qs.join("&")))) {
+            resp.headers_mut().insert("x-next-cursor", cursor);
+            resp.headers_mut().insert(header::LINK, link);
+        }
+    }
+    Ok(resp)
 }
 
 #[utoipa::path(get, path = "/api/v1/runs/{run}", params(("run" = String, Path)),

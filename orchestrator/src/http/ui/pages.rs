@@ -140,7 +140,8 @@ struct GridCell<'a> {
 
 /// One workflow: its DAG, schedule, trigger and backfill forms, recent runs by
 /// node, and params.
-pub fn workflow_page(w: &WorkflowDetail, runs: &[(RunRecord, Vec<NodeRecord>)]) -> Page {
+/// `older`: the cursor of the next page of runs, when there is one.
+pub fn workflow_page(w: &WorkflowDetail, runs: &[(RunRecord, Vec<NodeRecord>)], older: Option<&str>) -> Page {
     let dag_nodes: Vec<DagNode> = w.nodes.iter().map(|n| DagNode { id: n.id.clone(), needs: n.needs.clone(), status: String::new(), href: None, title: n.notebook.clone().unwrap_or_else(|| n.kind.clone()) }).collect();
     let params: Vec<ParamView<'_>> = w
         .params
@@ -176,7 +177,7 @@ pub fn workflow_page(w: &WorkflowDetail, runs: &[(RunRecord, Vec<NodeRecord>)]) 
         })
         .collect();
     let versions: Vec<_> = w.versions.iter().rev().take(5).collect();
-    Page::new("workflow.html", context! { w, dag => dag(&dag_nodes), versions, params, runs })
+    Page::new("workflow.html", context! { w, dag => dag(&dag_nodes), versions, params, runs, older })
 }
 
 /// How many of a backfill's dates have finished, of how many.

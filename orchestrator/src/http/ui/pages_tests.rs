@@ -142,9 +142,9 @@ fn all_pages() -> Vec<(String, Page)> {
     let mut pages = vec![
         ("workflows".to_string(), pages::workflows_page(&summaries())),
         ("no workflows".into(), pages::workflows_page(&[])),
-        ("workflow, paused".into(), pages::workflow_page(&detail(true), &runs())),
-        ("workflow, active".into(), pages::workflow_page(&detail(false), &[])),
-        ("workflow, manual".into(), pages::workflow_page(&manual_detail(), &runs())),
+        ("workflow, paused".into(), pages::workflow_page(&detail(true), &runs(), Some("r&<older>"))),
+        ("workflow, active".into(), pages::workflow_page(&detail(false), &[], None)),
+        ("workflow, manual".into(), pages::workflow_page(&manual_detail(), &runs(), None)),
         ("backfills".into(), pages::backfills_page(&[backfill("running"), backfill("failed")])),
         ("no backfills".into(), pages::backfills_page(&[])),
         ("backfill, running".into(), pages::backfill_page(&backfill("running"))),

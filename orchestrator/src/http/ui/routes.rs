@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -28,6 +28,7 @@ use super::{dag, notebook, run_page};
 use crate::http::auth::{session_of, session_value, token_matches, SESSION_COOKIE};
 use crate::http::{AppState, HttpError};
 use crate::error::Error;
+use crate::store::RunQuery;
 
 fn csrf_for(s: &AppState, headers: &HeaderMap) -> String {
     let session = session_of(headers).unwrap_or_default();
@@ -136,14 +137,24 @@ async fn workflows(State(s): State<AppState>, headers: HeaderMap) -> UiResult {
     page(&s, Frame::new("Workflows", csrf_for(&s, &headers)), pages::workflows_page(&list))
 }
 
-async fn workflow(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> UiResult {
+/// A page of the workflow page's runs.
+const RUNS_SHOWN: usize = 30;
+
+#[derive(serde::Deserialize)]
+struct Older {
+    before: Option<String>,
+}
+
+async fn workflow(State(s): State<AppState>, Path(id): Path<String>, Query(older): Query<Older>, headers: HeaderMap) -> UiResult {
     let detail = s.c.workflow_detail(&id)?;
+    let q = RunQuery { workflow: Some(id.clone()), status: None, before: older.before, limit: RUNS_SHOWN };
     let mut runs = Vec::new();
-    for r in s.c.runs(Some(&id))?.into_iter().take(30) {
+    for r in s.c.runs(&q)? {
         let nodes = s.c.store().nodes(&r.id)?;
         runs.push((r, nodes));
     }
-    page(&s, Frame::new(&id, csrf_for(&s, &headers)), pages::workflow_page(&detail, &runs))
+    let next = if runs.len() == RUNS_SHOWN { runs.last().map(|(r, _)| r.id.clone()) } else { None };
+    page(&s, Frame::new(&id, csrf_for(&s, &headers)), pages::workflow_page(&detail, &runs, next.as_deref()))
 }
 
 async fn run(State(s): State<AppState>, Path(run): Path<String>, headers: HeaderMap) -> UiResult {

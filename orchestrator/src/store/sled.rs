@@ -203,7 +203,7 @@ impl SledStore {
 }
 
 /// sled's page cache: enough for the runs in flight and recent lists.
-const CACHE_BYTES: u64 = 64 << 20;
+const CACHE_BYTES: u64 = 16 << 20;
 /// Set once the run indexes cover every run.
 const INDEX_KEY: &[u8] = b"run_index_v1";
 

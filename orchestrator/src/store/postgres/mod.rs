@@ -336,13 +336,93 @@ impl PgStore {
                 return Err(CommitError::Fenced(current));
             }
         }
-        let mut writes = Vec::with_capacity(batch.len());
-        for (key, change) in batch.iter() {
-            writes.push(write_one(&tx, key, change));
-        }
-        futures::future::try_join_all(writes).await.map_err(db)?;
+        write_all(&tx, &batch).await.map_err(db)?;
         tx.commit().await.map_err(db)
     }
+}
+
+/// Write a commit's changes: the frequent kinds (runs, node records, leases) one
+/// statement per kind over arrays, the rest one statement each; all pipelined.
+async fn write_all(tx: &deadpool_postgres::Transaction<'_>, batch: &[(Key, Change)]) -> std::result::Result<(), tokio_postgres::Error> {
+    let text = |b: &Vec<u8>| String::from_utf8_lossy(b).into_owned();
+    let (mut nodes, mut leases, mut gone_leases, mut runs) = (NodeCols::default(), (Vec::new(), Vec::new()), Vec::new(), RunRows::default());
+    let mut writes: Vec<BoxFuture<'_, std::result::Result<u64, tokio_postgres::Error>>> = Vec::new();
+    for (key, change) in batch {
+        match (key, &change.body) {
+            (Key::Node(r, n, i), Some(b)) => {
+                nodes.0.push(r.clone());
+                nodes.1.push(n.clone());
+                nodes.2.push(*i);
+                nodes.3.push(text(b));
+            }
+            (Key::Lease(id), Some(b)) => {
+                leases.0.push(id.clone());
+                leases.1.push(text(b));
+            }
+            (Key::Lease(id), None) => gone_leases.push(id.clone()),
+            (Key::Run(id), Some(b)) => {
+                let c = change.run.clone().unwrap_or(RunCols { workflow: String::new(), status: String::new(), date: String::new(), open: true });
+                runs.ids.push(id.clone());
+                runs.workflows.push(c.workflow);
+                runs.statuses.push(c.status);
+                runs.dates.push(c.date);
+                runs.open.push(c.open);
+                runs.bodies.push(text(b));
+            }
+            _ => writes.push(Box::pin(write_one(tx, key, change))),
+        }
+    }
+    let (nodes, leases, gone_leases, runs) = (&nodes, &leases, &gone_leases, &runs);
+    if !nodes.0.is_empty() {
+        writes.push(Box::pin(async move {
+            let st = tx
+                .prepare_cached(
+                    "INSERT INTO deckle_nodes (run_id, node, idx, body) SELECT r, n, i, b::json FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS t(r, n, i, b) \
+                     ON CONFLICT (run_id, node, idx) DO UPDATE SET body = EXCLUDED.body",
+                )
+                .await?;
+            tx.execute(&st, &[&nodes.0, &nodes.1, &nodes.2, &nodes.3]).await
+        }));
+    }
+    if !leases.0.is_empty() {
+        writes.push(Box::pin(async move {
+            let st = tx.prepare_cached("INSERT INTO deckle_leases (id, body) SELECT i, b::json FROM unnest($1::text[], $2::text[]) AS t(i, b) ON CONFLICT (id) DO UPDATE SET body = EXCLUDED.body").await?;
+            tx.execute(&st, &[&leases.0, &leases.1]).await
+        }));
+    }
+    if !gone_leases.is_empty() {
+        writes.push(Box::pin(async move {
+            let st = tx.prepare_cached("DELETE FROM deckle_leases WHERE id = ANY($1)").await?;
+            tx.execute(&st, &[gone_leases]).await
+        }));
+    }
+    if !runs.ids.is_empty() {
+        writes.push(Box::pin(async move {
+            let st = tx
+                .prepare_cached(
+                    "INSERT INTO deckle_runs (id, workflow, status, date, open, body) \
+                     SELECT i, w, s, d, o, b::json FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::text[]) AS t(i, w, s, d, o, b) \
+                     ON CONFLICT (id) DO UPDATE SET workflow = EXCLUDED.workflow, status = EXCLUDED.status, date = EXCLUDED.date, open = EXCLUDED.open, body = EXCLUDED.body",
+                )
+                .await?;
+            tx.execute(&st, &[&runs.ids, &runs.workflows, &runs.statuses, &runs.dates, &runs.open, &runs.bodies]).await
+        }));
+    }
+    futures::future::try_join_all(writes).await.map(drop)
+}
+
+/// Node records of a commit, column by column.
+type NodeCols = (Vec<String>, Vec<String>, Vec<i64>, Vec<String>);
+
+/// Runs of a commit, column by column.
+#[derive(Default)]
+struct RunRows {
+    ids: Vec<String>,
+    workflows: Vec<String>,
+    statuses: Vec<String>,
+    dates: Vec<String>,
+    open: Vec<bool>,
+    bodies: Vec<String>,
 }
 
 /// Make record keys of a listing sort as their key: node listings order by

@@ -105,15 +105,28 @@ impl Coordinator {
         Ok(bf)
     }
 
-    /// Newest first.
-    pub fn backfills(&self, workflow: Option<&str>) -> Result<Vec<Backfill>> {
-        let mut all: Vec<Backfill> = docs(self.store.as_ref(), DocKind::Backfill)?;
-        all.retain(|b| workflow.is_none_or(|w| b.workflow == w));
-        for b in &mut all {
-            self.refresh(b)?;
+    /// Up to `limit` backfills (of `workflow`, when given) created before the
+    /// backfill `before`, newest first (ids begin with their creation time).
+    pub fn backfills(&self, workflow: Option<&str>, before: Option<&str>, limit: usize) -> Result<Vec<Backfill>> {
+        let mut out: Vec<Backfill> = Vec::new();
+        let mut cursor = before.map(str::to_string);
+        loop {
+            let page = self.store.doc_page(DocKind::Backfill, cursor.as_deref(), limit.max(1))?;
+            let Some(last) = page.last() else { break };
+            cursor = Some(crate::store::decode::<Backfill>(last)?.id);
+            let full = page.len() == limit.max(1);
+            for b in page {
+                let mut bf: Backfill = crate::store::decode(&b)?;
+                if workflow.is_none_or(|w| bf.workflow == w) && out.len() < limit {
+                    self.refresh(&mut bf)?;
+                    out.push(bf);
+                }
+            }
+            if !full || out.len() >= limit {
+                break;
+            }
         }
-        all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.id.cmp(&a.id)));
-        Ok(all)
+        Ok(out)
     }
 
     fn refresh(&self, bf: &mut Backfill) -> Result<()> {

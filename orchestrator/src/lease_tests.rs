@@ -369,6 +369,9 @@ impl StateStore for SlowFlush {
     fn doc_bytes(&self, kind: crate::store::DocKind) -> crate::Result<Vec<Vec<u8>>> {
         self.inner.doc_bytes(kind)
     }
+    fn doc_page(&self, kind: crate::store::DocKind, before: Option<&str>, limit: usize) -> crate::Result<Vec<Vec<u8>>> {
+        self.inner.doc_page(kind, before, limit)
+    }
     fn flush(&self) -> futures::future::BoxFuture<'_, crate::Result<()>> {
         Box::pin(async move {
             tokio::time::sleep(self.delay).await;

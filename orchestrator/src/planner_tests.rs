@@ -171,7 +171,7 @@ async fn a_backfill_starts_at_most_parallel_runs_in_order_and_a_dry_run_creates_
     assert_eq!(plan.status, "planned");
     assert_eq!(plan.dates.len(), 10);
     assert_eq!(plan.dates[0].date, "2026-01-10", "reverse: latest first");
-    assert!(c.backfills(None).unwrap().is_empty() && runs(&c).is_empty(), "a dry run creates nothing");
+    assert!(c.backfills(None, None, 100).unwrap().is_empty() && runs(&c).is_empty(), "a dry run creates nothing");
     let bf = c.create_backfill("wf", &req(false, false)).await.unwrap();
     c.plan().await;
     let r = runs(&c);

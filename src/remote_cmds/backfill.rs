@@ -16,7 +16,7 @@ use clap::{Args, Subcommand};
 use deckle_protocol::api::{Backfill, BackfillStatus, CreateBackfill, DateStatus};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::{announce, elapsed, fmt_secs, local, params_map, parse_param, show_reply, show_reply_then, truncate, EXIT_CODES};
+use super::{announce, elapsed, fmt_secs, local, params_map, parse_param, show_reply, show_reply_then, EXIT_CODES};
 use crate::client::{Client, ClientError, RemoteArgs, Reply, EXIT_FAILED};
 use crate::table::Table;
 
@@ -77,9 +77,12 @@ pub struct BackfillsArgs {
     /// Only this workflow's backfills (same as the positional WORKFLOW).
     #[arg(long, value_name = "WORKFLOW", conflicts_with = "workflow_pos")]
     pub workflow: Option<String>,
-    /// At most this many (newest first).
+    /// At most this many, newest first (default 100, at most 1000).
     #[arg(long, short = 'n', value_name = "N")]
     pub limit: Option<usize>,
+    /// Backfills created before this one: the next page (the command says which id to pass).
+    #[arg(long, value_name = "BACKFILL")]
+    pub before: Option<String>,
     #[command(flatten)]
     pub remote: RemoteArgs,
 }
@@ -361,10 +364,16 @@ pub async fn backfills(args: BackfillsArgs) -> i32 {
         Err(e) => return e.report(),
     };
     let workflow = args.workflow.or(args.workflow_pos);
-    let query: Vec<(&str, String)> = workflow.iter().map(|w| ("workflow", w.clone())).collect();
-    let mut reply = client.get::<Vec<Backfill>>(&["backfills"], &query).await;
-    if let Ok(r) = &mut reply {
-        truncate(r, args.limit);
+    let mut query: Vec<(&str, String)> = workflow.iter().map(|w| ("workflow", w.clone())).collect();
+    query.extend(args.before.iter().map(|b| ("before", b.clone())));
+    query.extend(args.limit.map(|n| ("limit", n.to_string())));
+    let reply = client.get::<Vec<Backfill>>(&["backfills"], &query).await;
+    if let Ok(r) = &reply {
+        if r.body.len() == args.limit.unwrap_or(100) {
+            if let Some(last) = r.body.last() {
+                eprintln!("(older backfills: --before {})", last.id);
+            }
+        }
     }
     show_reply(reply, args.remote.json, |list| {
         if !list.is_empty() {

@@ -313,16 +313,6 @@ pub fn show_reply<T>(reply: Result<Reply<T>, ClientError>, json: bool, render: i
     show_reply_then(reply, json, render, |_| 0)
 }
 
-/// Keep the first `limit` items of a list, typed and as sent.
-pub fn truncate<T>(reply: &mut Reply<Vec<T>>, limit: Option<usize>) {
-    if let Some(n) = limit {
-        reply.body.truncate(n);
-        if let Value::Array(a) = &mut reply.json {
-            a.truncate(n);
-        }
-    }
-}
-
 /// The line saying what was started. With `--wait` it goes to stderr (stdout gets
 /// the final report); otherwise it, or the reply with `--json`, is the output.
 pub fn announce(line: &str, reply: &Value, json: bool, waiting: bool) {

@@ -82,6 +82,9 @@ impl Cluster {
         let data = dir.join("data");
         let out = as_owner(&bin.join("initdb")).args(["-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale", "C", "-D"]).arg(&data).output().expect("initdb");
         assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+        // `postgres` logs in without a password; any other role needs its own, so
+        // tests can see a wrong password refused.
+        std::fs::write(data.join("pg_hba.conf"), "local all all trust\nhost all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n").expect("pg_hba.conf");
         let port = free_port();
         let c = Cluster { base: format!("postgres://postgres@127.0.0.1:{port}"), port, dir: Some(dir), watchdog: Mutex::new(None) };
         c.resume();

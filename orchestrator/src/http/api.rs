@@ -115,13 +115,44 @@ async fn create_backfill(State(s): State<AppState>, ApiPath(id): ApiPath<String>
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct BackfillsQuery {
+    /// Only this workflow's backfills.
     workflow: Option<String>,
+    /// The cursor: backfills created before this one (the `X-Next-Cursor` of the previous page).
+    before: Option<String>,
+    /// At most this many (default 100, at most 1000).
+    limit: Option<usize>,
 }
 
 #[utoipa::path(get, path = "/api/v1/backfills", params(BackfillsQuery),
-    responses((status = 200, body = Vec<Backfill>), (status = 503, description = UNAVAILABLE, body = ApiError)))]
-async fn list_backfills(State(s): State<AppState>, ApiQuery(q): ApiQuery<BackfillsQuery>) -> ApiResult<Json<Vec<Backfill>>> {
-    Ok(Json(s.c.backfills(q.workflow.as_deref())?))
+    responses((status = 200, body = Vec<Backfill>, description = "newest first; `X-Next-Cursor` (and a `Link` with `rel=\"next\"`) when there are more",
+        headers(("X-Next-Cursor" = String, description = "pass as `before` for the next page"))),
+        (status = 400, body = ApiError), (status = 503, description = UNAVAILABLE, body = ApiError)))]
+async fn list_backfills(State(s): State<AppState>, ApiQuery(q): ApiQuery<BackfillsQuery>) -> ApiResult<Response> {
+    let limit = page_limit(q.limit)?;
+    let list = s.c.backfills(q.workflow.as_deref(), q.before.as_deref(), limit)?;
+    let next = list.last().filter(|_| list.len() == limit).map(|b| b.id.clone());
+    let filters: Vec<(&str, String)> = q.workflow.iter().map(|w| ("workflow", w.clone())).collect();
+    Ok(paged(Json(&list).into_response(), "/api/v1/backfills", next, limit, &filters))
+}
+
+/// `limit`, checked: default 100, at most [`MAX_PAGE`].
+fn page_limit(limit: Option<usize>) -> Result<usize, HttpError> {
+    match limit.unwrap_or(100) {
+        n @ 1..=MAX_PAGE => Ok(n),
+        n => Err(Error::Input(format!("limit {n}: expected 1 to {MAX_PAGE}")).into()),
+    }
+}
+
+/// A page's answer with `X-Next-Cursor` and a `Link` to the next page, when `next`.
+fn paged(mut resp: Response, path: &str, next: Option<String>, limit: usize, filters: &[(&str, String)]) -> Response {
+    let Some(cursor) = next else { return resp };
+    let mut qs: Vec<String> = vec![format!("before={}", crate::http::ui::escape::url(&cursor)), format!("limit={limit}")];
+    qs.extend(filters.iter().map(|(k, v)| format!("{k}={}", crate::http::ui::escape::url(v))));
+    if let (Ok(c), Ok(link)) = (header::HeaderValue::from_str(&cursor), header::HeaderValue::from_str(&format!("<{path}?{}>; rel=\"next\"", qs.join("&")))) {
+        resp.headers_mut().insert("x-next-cursor", c);
+        resp.headers_mut().insert(header::LINK, link);
+    }
+    resp
 }
 
 #[utoipa::path(get, path = "/api/v1/backfills/{id}", params(("id" = String, Path)),
@@ -158,36 +189,21 @@ struct RunsQuery {
     limit: Option<usize>,
 }
 
-/// The largest page of runs.
-const MAX_RUNS_PAGE: usize = 1000;
+/// The largest page of a listing.
+const MAX_PAGE: usize = 1000;
 
 #[utoipa::path(get, path = "/api/v1/runs", params(RunsQuery),
     responses((status = 200, body = Vec<RunRecord>, description = "newest first; `X-Next-Cursor` (and a `Link` with `rel=\"next\"`) when there are more",
         headers(("X-Next-Cursor" = String, description = "pass as `before` for the next page"))),
         (status = 400, body = ApiError), (status = 503, description = UNAVAILABLE, body = ApiError)))]
 async fn list_runs(State(s): State<AppState>, ApiQuery(q): ApiQuery<RunsQuery>) -> ApiResult<Response> {
-    let limit = q.limit.unwrap_or(100);
-    if limit == 0 || limit > MAX_RUNS_PAGE {
-        return Err(Error::Input(format!("limit {limit}: expected 1 to {MAX_RUNS_PAGE}")).into());
-    }
+    let limit = page_limit(q.limit)?;
     let query = RunQuery { workflow: q.workflow.clone(), status: q.status, before: q.before.clone(), limit };
     let runs = s.c.runs(&query)?;
-    let mut resp = Json(&runs).into_response();
-    if let Some(last) = runs.last().filter(|_| runs.len() == limit) {
-        let mut next: Vec<(&str, String)> = vec![("before", last.id.clone()), ("limit", limit.to_string())];
-        if let Some(w) = &q.workflow {
-            next.push(("workflow", w.clone()));
-        }
-        if let Some(st) = q.status {
-            next.push(("status", st.as_str().to_string()));
-        }
-        let qs: Vec<String> = next.iter().map(|(k, v)| format!("{k}={}", crate::http::ui::escape::url(v))).collect();
-        if let (Ok(cursor), Ok(link)) = (header::HeaderValue::from_str(&last.id), header::HeaderValue::from_str(&format!("</api/v1/runs?{}>; rel=\"next\"", qs.join("&")))) {
-            resp.headers_mut().insert("x-next-cursor", cursor);
-            resp.headers_mut().insert(header::LINK, link);
-        }
-    }
-    Ok(resp)
+    let next = runs.last().filter(|_| runs.len() == limit).map(|r| r.id.clone());
+    let mut filters: Vec<(&str, String)> = q.workflow.iter().map(|w| ("workflow", w.clone())).collect();
+    filters.extend(q.status.map(|st| ("status", st.as_str().to_string())));
+    Ok(paged(Json(&runs).into_response(), "/api/v1/runs", next, limit, &filters))
 }
 
 #[utoipa::path(get, path = "/api/v1/runs/{run}", params(("run" = String, Path)),

@@ -209,6 +209,15 @@ fn documents_are_kept_apart_by_kind(s: &dyn StateStore) {
     assert_eq!(get_doc::<serde_json::Value>(s, DocKind::Schedule, "w").unwrap(), Some(json!({"paused": false})));
     let listed: Vec<serde_json::Value> = docs(s, DocKind::Backfill).unwrap();
     assert_eq!(listed, [json!({"id": "b-a"}), json!({"id": "b-w"})], "documents of one kind, by key");
+    for k in ["bf-1", "bf-3", "bf-2"] {
+        put_doc(s, DocKind::Backfill, k, &json!({"id": k})).unwrap();
+    }
+    let page = |before: Option<&str>, limit| -> Vec<serde_json::Value> { s.doc_page(DocKind::Backfill, before, limit).unwrap().iter().map(|b| serde_json::from_slice(b).unwrap()).collect() };
+    // Keys now: a, bf-1, bf-2, bf-3, w.
+    assert_eq!(page(None, 2), [json!({"id": "b-w"}), json!({"id": "bf-3"})], "highest keys first");
+    assert_eq!(page(Some("bf-2"), 2), [json!({"id": "bf-1"}), json!({"id": "b-a"})], "a page starts below the cursor");
+    assert!(page(Some("a"), 5).is_empty());
+    assert_eq!(s.doc_page(DocKind::Schedule, None, 10).unwrap().len(), 1, "one kind's documents only");
     s.put_doc_bytes(DocKind::Schedule, "bad", b"{not json".to_vec()).unwrap();
     assert!(get_doc::<serde_json::Value>(s, DocKind::Schedule, "bad").is_err(), "a document that does not decode is an error, not a panic");
 }

@@ -89,6 +89,12 @@ impl StateStore for MemStore {
         Ok(locked(&self.docs).iter().filter(|((k, _), _)| *k == kind).map(|(_, v)| v.clone()).collect())
     }
 
+    fn doc_page(&self, kind: DocKind, before: Option<&str>, limit: usize) -> Result<Vec<Vec<u8>>> {
+        let docs = locked(&self.docs);
+        let below = docs.iter().rev().filter(|((k, key), _)| *k == kind && before.is_none_or(|b| key.as_str() < b));
+        Ok(below.take(limit).map(|(_, v)| v.clone()).collect())
+    }
+
     fn flush(&self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async { Ok(()) })
     }

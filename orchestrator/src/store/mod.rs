@@ -97,6 +97,10 @@ pub trait StateStore: Send + Sync {
     fn get_doc_bytes(&self, kind: DocKind, key: &str) -> Result<Option<Vec<u8>>>;
     /// Every document of `kind`, ordered by key.
     fn doc_bytes(&self, kind: DocKind) -> Result<Vec<Vec<u8>>>;
+    /// Up to `limit` documents of `kind` whose keys sort before `before` (all when
+    /// `None`), highest key first: a page of a listing whose keys begin with their
+    /// creation time (backfills), newest first.
+    fn doc_page(&self, kind: DocKind, before: Option<&str>, limit: usize) -> Result<Vec<Vec<u8>>>;
     /// Make every write made before this call durable. Concurrent calls may share
     /// one sync.
     fn flush(&self) -> BoxFuture<'_, Result<()>>;
@@ -214,7 +218,8 @@ fn encode<T: serde::Serialize>(v: &T) -> Result<Vec<u8>> {
     serde_json::to_vec(v).map_err(|e| Error::Store(e.to_string()))
 }
 
-fn decode<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T> {
+/// A record or document as stored, decoded.
+pub fn decode<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T> {
     serde_json::from_slice(b).map_err(|e| Error::Store(format!("corrupt record: {e}")))
 }
 

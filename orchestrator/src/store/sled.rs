@@ -363,6 +363,18 @@ impl StateStore for SledStore {
         Ok(self.read(|s| values(s.db.open_tree(tree(kind))?.iter()))?.into_iter().map(|v| v.to_vec()).collect())
     }
 
+    fn doc_page(&self, kind: DocKind, before: Option<&str>, limit: usize) -> Result<Vec<Vec<u8>>> {
+        let page = self.read(|s| {
+            let t = s.db.open_tree(tree(kind))?;
+            let iter = match before {
+                Some(b) => t.range(..b.as_bytes()),
+                None => t.iter(),
+            };
+            iter.rev().take(limit).map(|kv| kv.map(|(_, v)| v.to_vec())).collect::<sled::Result<Vec<_>>>()
+        })?;
+        Ok(page)
+    }
+
     fn flush(&self) -> BoxFuture<'_, Result<()>> {
         use std::sync::atomic::Ordering::SeqCst;
         Box::pin(async move {

@@ -137,6 +137,9 @@ async fn workflows(State(s): State<AppState>, headers: HeaderMap) -> UiResult {
     page(&s, Frame::new("Workflows", csrf_for(&s, &headers)), pages::workflows_page(&list))
 }
 
+/// The backfills page shows the newest; the API and CLI page through all.
+const BACKFILLS_SHOWN: usize = 100;
+
 /// A page of the workflow page's runs.
 const RUNS_SHOWN: usize = 30;
 
@@ -221,7 +224,7 @@ async fn frame(State(s): State<AppState>, Path((run, node, n, i)): Path<(String,
 }
 
 async fn backfills(State(s): State<AppState>, headers: HeaderMap) -> UiResult {
-    page(&s, Frame::new("Backfills", csrf_for(&s, &headers)), pages::backfills_page(&s.c.backfills(None)?))
+    page(&s, Frame::new("Backfills", csrf_for(&s, &headers)), pages::backfills_page(&s.c.backfills(None, None, BACKFILLS_SHOWN)?))
 }
 
 async fn backfill(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> UiResult {

@@ -648,6 +648,38 @@ impl StateStore for PgStore {
         self.listing(pick, "SELECT key, body FROM deckle_docs WHERE kind = $1 ORDER BY key", vec![kind_name(kind)])
     }
 
+    fn doc_page(&self, kind: DocKind, before: Option<&str>, limit: usize) -> Result<Vec<Vec<u8>>> {
+        let pick = |k: &Key| match k {
+            Key::Doc(d, key) if *d == kind && before.is_none_or(|b| key.as_str() < b) => Some(key.clone()),
+            _ => None,
+        };
+        let staged = self.staged(|k| pick(k).is_some());
+        let mut params = vec![kind_name(kind)];
+        let mut sql = "SELECT key, body FROM deckle_docs WHERE kind = $1".to_string();
+        if let Some(b) = before {
+            params.push(b.to_string());
+            sql.push_str(" AND key < $2");
+        }
+        sql.push_str(&format!(" ORDER BY key DESC LIMIT {}", limit + staged.len()));
+        let (pool, shown) = (self.pool.clone(), self.shown.clone());
+        let rows: Vec<(String, Vec<u8>)> = self.block(async move {
+            let db = |e: tokio_postgres::Error| Error::Store(format!("{shown}: {}", cause(&e)));
+            let c = pool.get().await.map_err(|e| Error::Store(format!("{shown}: {}", pool_error(e))))?;
+            let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params.iter().map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync)).collect();
+            let rows = c.query(&sql, &refs).await.map_err(db)?;
+            rows.iter().map(|r| Ok((r.try_get::<_, String>(0).map_err(db)?, r.try_get::<_, Vec<u8>>(1).map_err(db)?))).collect()
+        })?;
+        let mut page: BTreeMap<String, Vec<u8>> = rows.into_iter().collect();
+        for (k, body) in staged {
+            let k = pick(&k).unwrap_or_default();
+            match body {
+                Some(b) => page.insert(k, b),
+                None => page.remove(&k),
+            };
+        }
+        Ok(page.into_values().rev().take(limit).collect())
+    }
+
     fn flush(&self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
             let mine = self.written.load(SeqCst);

@@ -68,6 +68,21 @@ fn an_unreachable_database_names_the_url_masked_and_the_cause() {
 }
 
 #[test]
+fn a_wrong_password_is_refused_with_the_url_masked() {
+    // A cluster of its own: logins on a server named by DECKLE_TEST_POSTGRES are
+    // not the tests' to set up.
+    let c = postgres::Cluster::start();
+    let url = c.create_database();
+    postgres::psql(&url, "DO $$ BEGIN CREATE ROLE deckle_pw LOGIN PASSWORD 'right'; EXCEPTION WHEN duplicate_object THEN NULL; END $$").unwrap();
+    let db = url.rsplit('/').next().unwrap();
+    let ok = PgStore::open(&format!("postgres://deckle_pw:right@127.0.0.1:{}/{db}", c.port()), Arc::default());
+    assert!(ok.is_err_and(|e| e.to_string().contains("permission denied")), "the right password logs in (then may not create tables)");
+    let e = PgStore::open(&format!("postgres://deckle_pw:wrong@127.0.0.1:{}/{db}", c.port()), Arc::default()).unwrap_err().to_string();
+    assert!(e.contains("password authentication failed"), "{e}");
+    assert!(e.contains(&format!("postgres://deckle_pw:***@127.0.0.1:{}/{db}", c.port())) && !e.contains("wrong"), "{e}");
+}
+
+#[test]
 fn passwords_are_masked_in_every_url_form() {
     assert_eq!(mask_password("postgres://u:p@h:5432/db"), "postgres://u:***@h:5432/db");
     assert_eq!(mask_password("postgresql://u@h/db"), "postgresql://u@h/db");

@@ -369,11 +369,7 @@ pub async fn backfills(args: BackfillsArgs) -> i32 {
     query.extend(args.limit.map(|n| ("limit", n.to_string())));
     let reply = client.get::<Vec<Backfill>>(&["backfills"], &query).await;
     if let Ok(r) = &reply {
-        if r.body.len() == args.limit.unwrap_or(100) {
-            if let Some(last) = r.body.last() {
-                eprintln!("(older backfills: --before {})", last.id);
-            }
-        }
+        super::next_page_hint("backfills", r.body.len(), args.limit, r.body.last().map(|x| x.id.as_str()));
     }
     show_reply(reply, args.remote.json, |list| {
         if !list.is_empty() {

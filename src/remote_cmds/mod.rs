@@ -313,6 +313,14 @@ pub fn show_reply<T>(reply: Result<Reply<T>, ClientError>, json: bool, render: i
     show_reply_then(reply, json, render, |_| 0)
 }
 
+/// After a full page of a listing (`len` items, `limit` asked or the server's 100),
+/// say on stderr which `--before` shows the next one.
+pub fn next_page_hint(what: &str, len: usize, limit: Option<usize>, last: Option<&str>) {
+    if let (true, Some(last)) = (len == limit.unwrap_or(100), last) {
+        eprintln!("(older {what}: --before {last})");
+    }
+}
+
 /// The line saying what was started. With `--wait` it goes to stderr (stdout gets
 /// the final report); otherwise it, or the reply with `--json`, is the output.
 pub fn announce(line: &str, reply: &Value, json: bool, waiting: bool) {

@@ -107,12 +107,7 @@ pub async fn runs(args: RunsArgs) -> i32 {
     query.extend(args.limit.map(|n| ("limit", n.to_string())));
     let reply = client.get::<Vec<RunRecord>>(&["runs"], &query).await;
     if let Ok(r) = &reply {
-        // A full page: there may be more, older ones.
-        if r.body.len() == args.limit.unwrap_or(100) {
-            if let Some(last) = r.body.last() {
-                eprintln!("(older runs: --before {})", last.id);
-            }
-        }
+        super::next_page_hint("runs", r.body.len(), args.limit, r.body.last().map(|x| x.id.as_str()));
     }
     show_reply(reply, args.remote.json, |runs| {
         if !runs.is_empty() {

@@ -30,6 +30,7 @@ use deckle_protocol::record::RunStatus;
 pub mod records;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+mod group_commit;
 mod mem;
 pub mod postgres;
 mod sled;

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use futures::future::BoxFuture;
 
 use super::records::{LeaseRecord, NodeRecord, RunRecord, WorkflowEntry};
+use super::group_commit::GroupCommit;
 use super::{decode, encode, is_open, node_key, DocKind, RunQuery, StateStore};
 use deckle_protocol::record::RunStatus;
 use crate::error::{Error, Result};
@@ -138,11 +139,8 @@ pub struct SledStore {
     dir: PathBuf,
     cur: RwLock<Option<Arc<Sled>>>,
     health: Arc<StorageHealth>,
-    /// Group commit: writes are numbered; a flush that started after a write
-    /// covers it, so concurrent flushers share one fsync instead of queueing many.
-    written: std::sync::atomic::AtomicU64,
-    flushed: std::sync::atomic::AtomicU64,
-    flushing: tokio::sync::Mutex<()>,
+    /// Concurrent flushers share one fsync.
+    commits: GroupCommit,
     /// sled's blob files already synced (they never change once written).
     synced_blobs: Arc<Mutex<std::collections::HashSet<std::ffi::OsString>>>,
 }
@@ -159,9 +157,7 @@ impl SledStore {
             cur: RwLock::new(Some(Arc::new(Sled::open(dir)?))),
             dir: dir.to_path_buf(),
             health,
-            written: Default::default(),
-            flushed: Default::default(),
-            flushing: tokio::sync::Mutex::new(()),
+            commits: GroupCommit::default(),
             synced_blobs: Arc::default(),
         })
     }
@@ -197,7 +193,7 @@ impl SledStore {
 
     fn write(&self, f: impl FnOnce(&Sled) -> sled::Result<()>) -> Result<()> {
         self.read(f)?;
-        self.written.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.commits.wrote();
         Ok(())
     }
 }
@@ -376,14 +372,8 @@ impl StateStore for SledStore {
     }
 
     fn flush(&self) -> BoxFuture<'_, Result<()>> {
-        use std::sync::atomic::Ordering::SeqCst;
-        Box::pin(async move {
-            let mine = self.written.load(SeqCst);
-            let _turn = self.flushing.lock().await;
-            if self.flushed.load(SeqCst) >= mine {
-                return Ok(()); // a flush that began after our writes covered them
-            }
-            let upto = self.written.load(SeqCst);
+        Box::pin(self.commits.flush(move || async move {
+            let upto = self.commits.written();
             // Not `flush_async`: its futures can miss their wake-up when several are
             // polled at once (sled #1241, #1308), which stalled a run's drive, and a
             // cancel waiting on it, for seconds. A blocking flush on the blocking pool
@@ -391,9 +381,8 @@ impl StateStore for SledStore {
             let (sled, dir, synced) = (self.current()?, self.dir.clone(), self.synced_blobs.clone());
             let flushed = tokio::task::spawn_blocking(move || sled.flush(&dir, &synced)).await.map_err(|e| Error::Store(format!("flush task: {e}")))?;
             flushed.map_err(|e| self.failed(e))?;
-            self.flushed.store(upto, SeqCst);
-            Ok(())
-        })
+            Ok(upto)
+        }))
     }
 
     fn reopen(&self) -> Result<()> {

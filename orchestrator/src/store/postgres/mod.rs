@@ -21,7 +21,6 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -31,6 +30,7 @@ use tokio_postgres::NoTls;
 use tracing::warn;
 
 use super::records::{LeaseRecord, NodeRecord, RunRecord, WorkflowEntry};
+use super::group_commit::GroupCommit;
 use super::{decode, encode, is_open, Candidate, DocKind, Election, LeaderInfo, RunQuery, StateStore};
 use deckle_protocol::record::RunStatus;
 use crate::clock::Clock;
@@ -88,9 +88,8 @@ pub struct PgStore {
     /// The URL with its password masked, for messages.
     shown: String,
     pending: Mutex<BTreeMap<Key, Change>>,
-    written: AtomicU64,
-    flushed: AtomicU64,
-    flushing: tokio::sync::Mutex<()>,
+    /// Concurrent flushers share one commit.
+    commits: GroupCommit,
     fence: Mutex<Fence>,
     health: Arc<StorageHealth>,
     retry_for: Duration,
@@ -172,9 +171,7 @@ impl PgStore {
             pool,
             shown: shown.clone(),
             pending: Mutex::default(),
-            written: AtomicU64::new(0),
-            flushed: AtomicU64::new(0),
-            flushing: tokio::sync::Mutex::new(()),
+            commits: GroupCommit::default(),
             fence: Mutex::new(Fence::Unfenced),
             health,
             retry_for: Self::RETRY_FOR,
@@ -245,7 +242,7 @@ impl PgStore {
         // Numbered under the lock a flush snapshots under: a flush that counts this
         // write also carries it.
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        let seq = self.written.fetch_add(1, SeqCst) + 1;
+        let seq = self.commits.wrote();
         pending.insert(key, Change { seq, body, run });
     }
 
@@ -681,12 +678,7 @@ impl StateStore for PgStore {
     }
 
     fn flush(&self) -> BoxFuture<'_, Result<()>> {
-        Box::pin(async move {
-            let mine = self.written.load(SeqCst);
-            let _turn = self.flushing.lock().await;
-            if self.flushed.load(SeqCst) >= mine {
-                return Ok(()); // a flush that began after our writes covered them
-            }
+        Box::pin(self.commits.flush(move || async move {
             let fence = self.fence();
             if fence == Fence::Standby {
                 return Err(Error::Fenced("this coordinator is a standby; only the leader writes".into()));
@@ -694,7 +686,7 @@ impl StateStore for PgStore {
             let (upto, batch) = {
                 let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
                 let batch: Vec<(Key, Change)> = pending.iter().map(|(k, c)| (k.clone(), c.clone())).collect();
-                (self.written.load(SeqCst), Arc::new(batch))
+                (self.commits.written(), Arc::new(batch))
             };
             let started = Instant::now();
             let mut backoff = Duration::from_millis(50);
@@ -728,9 +720,8 @@ impl StateStore for PgStore {
                     pending.remove(k);
                 }
             }
-            self.flushed.store(upto, SeqCst);
-            Ok(())
-        })
+            Ok(upto)
+        }))
     }
 
     /// Nothing to reopen: the pool replaces broken connections. Succeeds once the

@@ -39,6 +39,7 @@ fn a_standby_takes_over_a_run_when_the_leader_is_killed_and_nothing_runs_twice()
     assert_eq!(b.coordinator()["leader_url"], a.url.as_str(), "the standby names the leader");
     // Writes sent to the standby are forwarded: registered and triggered through b.
     b.register("long.yaml");
+    b.register("one.yaml");
     let urls = format!("{},{}", a.url, b.url);
     let _w1 = Worker::start_at(&a, &urls, "w1", &["--slots", "1"], &[]);
     let _w2 = Worker::start_at(&a, &urls, "w2", &["--slots", "1"], &[]);
@@ -47,6 +48,13 @@ fn a_standby_takes_over_a_run_when_the_leader_is_killed_and_nothing_runs_twice()
     let epoch = a.coordinator()["epoch"].as_i64().unwrap();
     a.kill9();
     let killed = Instant::now();
+    let killed_at = jiff::Timestamp::now();
+    // A write through the CLI while no coordinator leads: it waits out the
+    // election (503 no_leader) and lands once the standby leads.
+    let o = deckle().args(["trigger", "one", "--server", &urls, "--json"]).env_remove("DECKLE_TOKEN").output().unwrap();
+    assert!(o.status.success(), "the CLI failed during the takeover: {}", String::from_utf8_lossy(&o.stderr));
+    let second: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let second = second["id"].as_str().unwrap().to_string();
     // The CLI, given both servers, keeps answering through the takeover.
     let o = deckle().args(["status", &run, "--server", &urls, "--json"]).env_remove("DECKLE_TOKEN").output().unwrap();
     assert!(o.status.success(), "the CLI failed during the takeover: {}", String::from_utf8_lossy(&o.stderr));
@@ -55,6 +63,13 @@ fn a_standby_takes_over_a_run_when_the_leader_is_killed_and_nothing_runs_twice()
     eprintln!("takeover: the standby led {:.1} s after the leader was killed", took.as_secs_f64());
     assert!(b.coordinator()["epoch"].as_i64().unwrap() > epoch, "a takeover raises the epoch");
     assert!(took < Duration::from_secs(20), "took {took:?} to take over (term 5 s)");
+    // The new leader's first lease: the run triggered during the takeover starts.
+    let started = b.wait_until(&second, Duration::from_secs(60), "the run triggered during the takeover started", |d| node(d, "only")["attempts"][0]["started_at"].is_string());
+    let granted: jiff::Timestamp = node(&started, "only")["attempts"][0]["started_at"].as_str().unwrap().parse().unwrap();
+    let grant_secs = granted.duration_since(killed_at).as_secs_f64();
+    eprintln!("takeover: first lease granted {grant_secs:.1} s after the leader was killed");
+    assert!(grant_secs < 20.0, "first grant {grant_secs:.1} s after the kill");
+    assert_eq!(b.wait_finished(&second, Duration::from_secs(60))["run"]["status"], "succeeded");
     let detail = b.wait_finished(&run, Duration::from_secs(120));
     assert_eq!(detail["run"]["status"], "succeeded", "{detail:#}\n{}", b.log());
     assert_eq!(node(&detail, "first")["outputs"], node(&before, "first")["outputs"]);

@@ -72,7 +72,17 @@ async fn forward_writes(State(f): State<Forward>, req: Request, next: Next) -> R
             }
             back.body(Body::from_stream(resp.bytes_stream())).unwrap_or_else(|e| no_leader(format!("the leader's answer could not be passed on: {e}")))
         }
-        Err(e) => no_leader(format!("the leader at {leader} did not answer ({})", crate::error::causes(&e))),
+        // Not connected: the leader never saw the request, so asking again is safe.
+        Err(e) if e.is_connect() => no_leader(format!("the leader at {leader} did not answer ({})", crate::error::causes(&e))),
+        // It may have acted on it: a retry could do it twice, so say so instead.
+        Err(e) => {
+            let body = ApiError {
+                error: format!("the leader at {leader} took the request but its answer was lost ({}); check whether it took effect before retrying", crate::error::causes(&e)),
+                code: "forward_failed".into(),
+                details: vec![],
+            };
+            (StatusCode::BAD_GATEWAY, Json(body)).into_response()
+        }
     }
 }
 

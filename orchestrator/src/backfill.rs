@@ -145,7 +145,7 @@ impl Coordinator {
     /// Every run of `workflow`, a page at a time (for a backfill of failed dates).
     fn workflow_runs(&self, workflow: &str) -> Result<Vec<RunRecord>> {
         let mut all = Vec::new();
-        let mut q = RunQuery { workflow: Some(workflow.to_string()), status: None, before: None, limit: 1024 };
+        let mut q = RunQuery::of_workflow(workflow.to_string(), 1024);
         loop {
             let page = self.store.run_page(&q)?;
             let full = page.len() == q.limit;
@@ -162,7 +162,7 @@ impl Coordinator {
     /// newest first back to the backfill's creation, not the whole history.
     fn runs_created_by(&self, bf: &Backfill) -> Result<HashMap<String, RunRecord>> {
         let mut out = HashMap::new();
-        let mut q = RunQuery { workflow: Some(bf.workflow.clone()), status: None, before: None, limit: 256 };
+        let mut q = RunQuery::of_workflow(bf.workflow.clone(), 256);
         loop {
             let page = self.store.run_page(&q)?;
             let Some(last) = page.last() else { break };

@@ -155,7 +155,7 @@ impl Coordinator {
             }
             // The newest runs: a scheduled one among them has the latest tick (ticks
             // are fired in order); the schedule document keeps it past them.
-            let recent = self.store.run_page(&RunQuery { workflow: Some(entry.id.clone()), status: None, before: None, limit: 100 })?;
+            let recent = self.store.run_page(&RunQuery::of_workflow(entry.id.clone(), 100))?;
             let last_run = recent.iter().filter(|r| r.trigger == RunTrigger::Schedule).map(|r| r.logical_time).max();
             let last = doc.last_tick.max(last_run);
             let now = self.clock.now();

@@ -45,7 +45,7 @@ impl Fixture {
 }
 
 fn runs(c: &Coordinator) -> Vec<crate::record::RunRecord> {
-    let mut r = c.runs(&crate::store::RunQuery { workflow: Some("wf".into()), status: None, before: None, limit: 10_000 }).unwrap();
+    let mut r = c.runs(&crate::store::RunQuery::of_workflow("wf", 10_000)).unwrap();
     r.sort_by(|a, b| a.logical_time.cmp(&b.logical_time));
     r
 }

@@ -20,6 +20,9 @@ pub struct RunsArgs {
     /// Only runs in this status (queued, running, succeeded, failed, cancelled).
     #[arg(long, value_name = "STATUS")]
     pub status: Option<String>,
+    /// Only runs of this logical date.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub date: Option<String>,
     /// Runs older than this run id: the next page (the command says which id to pass).
     #[arg(long, value_name = "RUN")]
     pub before: Option<String>,
@@ -103,6 +106,7 @@ pub async fn runs(args: RunsArgs) -> i32 {
     };
     let mut query: Vec<(&str, String)> = args.workflow.iter().map(|w| ("workflow", w.clone())).collect();
     query.extend(args.status.iter().map(|s| ("status", s.clone())));
+    query.extend(args.date.iter().map(|d| ("date", d.clone())));
     query.extend(args.before.iter().map(|b| ("before", b.clone())));
     query.extend(args.limit.map(|n| ("limit", n.to_string())));
     let reply = client.get::<Vec<RunRecord>>(&["runs"], &query).await;

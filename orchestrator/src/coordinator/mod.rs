@@ -521,7 +521,7 @@ impl Coordinator {
         for e in self.registry.entries()? {
             let latest = e.versions.last().map_or(0, |v| v.version);
             let nodes = self.registry.load(&e.id, latest).map(|w| w.nodes.len()).unwrap_or(0);
-            let latest_run = self.runs(&RunQuery { workflow: Some(e.id.clone()), status: None, before: None, limit: 1 })?.into_iter().next();
+            let latest_run = self.runs(&RunQuery::of_workflow(e.id.clone(), 1))?.into_iter().next();
             let schedule = self.schedule_state(&e.id)?;
             out.push(WorkflowSummary { id: e.id, description: e.description, latest_version: latest, nodes, latest_run, schedule });
         }

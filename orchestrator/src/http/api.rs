@@ -183,6 +183,8 @@ struct RunsQuery {
     workflow: Option<String>,
     /// Only runs in this status.
     status: Option<RunStatus>,
+    /// Only runs of this logical date (`YYYY-MM-DD`).
+    date: Option<String>,
     /// The cursor: runs older than this run id (the `X-Next-Cursor` of the previous page).
     before: Option<String>,
     /// At most this many (default 100, at most 1000).
@@ -198,11 +200,12 @@ const MAX_PAGE: usize = 1000;
         (status = 400, body = ApiError), (status = 503, description = UNAVAILABLE, body = ApiError)))]
 async fn list_runs(State(s): State<AppState>, ApiQuery(q): ApiQuery<RunsQuery>) -> ApiResult<Response> {
     let limit = page_limit(q.limit)?;
-    let query = RunQuery { workflow: q.workflow.clone(), status: q.status, before: q.before.clone(), limit };
+    let query = RunQuery { workflow: q.workflow.clone(), status: q.status, date: q.date.clone(), before: q.before.clone(), limit };
     let runs = s.c.runs(&query)?;
     let next = runs.last().filter(|_| runs.len() == limit).map(|r| r.id.clone());
     let mut filters: Vec<(&str, String)> = q.workflow.iter().map(|w| ("workflow", w.clone())).collect();
     filters.extend(q.status.map(|st| ("status", st.as_str().to_string())));
+    filters.extend(q.date.iter().map(|d| ("date", d.clone())));
     Ok(paged(Json(&runs).into_response(), "/api/v1/runs", next, limit, &filters))
 }
 

@@ -89,7 +89,7 @@ fn paged(id: &str, workflow: &str, status: RunStatus) -> RunRecord {
 
 fn pages_of_runs_come_newest_first_filtered_from_a_cursor(s: &dyn StateStore) {
     let q = |workflow: Option<&str>, status: Option<RunStatus>, before: Option<&str>, limit: usize| {
-        let q = RunQuery { workflow: workflow.map(Into::into), status, before: before.map(Into::into), limit };
+        let q = RunQuery { workflow: workflow.map(Into::into), status, date: None, before: before.map(Into::into), limit };
         ids(&s.run_page(&q).unwrap(), |r| r.id.clone())
     };
     for (id, wf, st) in [("p-1", "pa", RunStatus::Succeeded), ("p-2", "pb", RunStatus::Running), ("p-3", "pa", RunStatus::Running), ("p-4", "pa", RunStatus::Failed), ("p-5", "pb", RunStatus::Succeeded)] {
@@ -102,9 +102,17 @@ fn pages_of_runs_come_newest_first_filtered_from_a_cursor(s: &dyn StateStore) {
     let only_p = |v: Vec<String>| v.into_iter().filter(|id| id.starts_with("p-")).collect::<Vec<_>>();
     assert_eq!(only_p(q(None, Some(RunStatus::Running), Some("p-9"), 100)), ["p-3", "p-2"], "by status, across workflows");
     assert_eq!(q(Some("nope"), None, None, 10), Vec::<String>::new());
+    let mut other_day = paged("p-0", "pa", RunStatus::Succeeded);
+    other_day.date = "2026-01-02".into();
+    s.put_run(&other_day).unwrap();
+    let by_date = |date: &str| ids(&s.run_page(&RunQuery { date: Some(date.into()), ..RunQuery::of_workflow("pa", 10) }).unwrap(), |r| r.id.clone());
+    assert_eq!(by_date("2026-01-02"), ["p-0"], "by logical date");
+    assert_eq!(by_date("2026-01-01"), ["p-4", "p-3", "p-1"]);
+    let by_date_only = ids(&s.run_page(&RunQuery { date: Some("2026-01-02".into()), ..RunQuery::newest(10) }).unwrap(), |r| r.id.clone());
+    assert_eq!(by_date_only, ["p-0"], "by logical date across workflows");
     // A run that changes status or workflow leaves its old listings.
     s.put_run(&paged("p-3", "pb", RunStatus::Succeeded)).unwrap();
-    assert_eq!(q(Some("pa"), None, None, 10), ["p-4", "p-1"], "moved to another workflow");
+    assert_eq!(q(Some("pa"), None, None, 10), ["p-4", "p-1", "p-0"], "moved to another workflow");
     assert_eq!(only_p(q(None, Some(RunStatus::Running), Some("p-9"), 100)), ["p-2"], "no longer running");
     assert_eq!(q(Some("pb"), Some(RunStatus::Succeeded), None, 10), ["p-5", "p-3"]);
 }

@@ -166,6 +166,8 @@ pub struct RunQuery {
     pub workflow: Option<String>,
     /// Only runs in this status.
     pub status: Option<RunStatus>,
+    /// Only runs of this logical date (`YYYY-MM-DD`).
+    pub date: Option<String>,
     /// Only runs whose id sorts before this one: the last id of the previous page.
     pub before: Option<String>,
     /// At most this many.
@@ -175,12 +177,20 @@ pub struct RunQuery {
 impl RunQuery {
     /// The newest `limit` runs.
     pub fn newest(limit: usize) -> Self {
-        RunQuery { workflow: None, status: None, before: None, limit }
+        RunQuery { workflow: None, status: None, date: None, before: None, limit }
+    }
+
+    /// The newest `limit` runs of `workflow`.
+    pub fn of_workflow(workflow: impl Into<String>, limit: usize) -> Self {
+        RunQuery { workflow: Some(workflow.into()), ..Self::newest(limit) }
     }
 
     /// Whether `r` is one of the runs this query selects (any page).
     pub fn matches(&self, r: &RunRecord) -> bool {
-        self.workflow.as_ref().is_none_or(|w| *w == r.workflow) && self.status.is_none_or(|s| s == r.status) && self.before.as_ref().is_none_or(|b| r.id.as_str() < b.as_str())
+        self.workflow.as_ref().is_none_or(|w| *w == r.workflow)
+            && self.status.is_none_or(|s| s == r.status)
+            && self.date.as_ref().is_none_or(|d| *d == r.date)
+            && self.before.as_ref().is_none_or(|b| r.id.as_str() < b.as_str())
     }
 }
 

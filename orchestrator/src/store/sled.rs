@@ -21,9 +21,11 @@ struct Sled {
     nodes: sled::Tree,
     leases: sled::Tree,
     workflows: sled::Tree,
-    /// Indexes of `runs`: `workflow \0 id`, `status \0 id`, and the ids of open runs.
+    /// Indexes of `runs`: `workflow \0 id`, `status \0 id`, `date \0 id`, and the
+    /// ids of open runs.
     by_workflow: sled::Tree,
     by_status: sled::Tree,
+    by_date: sled::Tree,
     open: sled::Tree,
     /// sled's log file, for [`durable`].
     log: std::fs::File,
@@ -51,6 +53,7 @@ impl Sled {
             workflows: db.open_tree("workflows")?,
             by_workflow: db.open_tree("runs_by_workflow")?,
             by_status: db.open_tree("runs_by_status")?,
+            by_date: db.open_tree("runs_by_date")?,
             open: db.open_tree("runs_open")?,
             db,
             log,
@@ -82,6 +85,7 @@ impl Sled {
     fn index(&self, r: &RunRecord, old: Option<&RunRecord>) -> sled::Result<()> {
         self.by_workflow.insert(pair(&r.workflow, &r.id), &[])?;
         self.by_status.insert(pair(r.status.as_str(), &r.id), &[])?;
+        self.by_date.insert(pair(&r.date, &r.id), &[])?;
         if is_open(r) {
             self.open.insert(r.id.as_bytes(), &[])?;
         }
@@ -91,6 +95,9 @@ impl Sled {
             }
             if o.status != r.status {
                 self.by_status.remove(pair(o.status.as_str(), &o.id))?;
+            }
+            if o.date != r.date {
+                self.by_date.remove(pair(&o.date, &o.id))?;
             }
         }
         if !is_open(r) {
@@ -201,7 +208,7 @@ impl SledStore {
 /// sled's page cache: enough for the runs in flight and recent lists.
 const CACHE_BYTES: u64 = 16 << 20;
 /// Set once the run indexes cover every run.
-const INDEX_KEY: &[u8] = b"run_index_v1";
+const INDEX_KEY: &[u8] = b"run_index_v2";
 
 /// An index key: `a \0 id`.
 fn pair(a: &str, id: &str) -> Vec<u8> {
@@ -240,10 +247,11 @@ impl StateStore for SledStore {
     fn run_page(&self, q: &RunQuery) -> Result<Vec<RunRecord>> {
         // The narrowest index the query allows, newest first from the cursor; each
         // entry checked against its run (a crash may leave a stale one).
-        let (tree, prefix): (fn(&Sled) -> &sled::Tree, Vec<u8>) = match (&q.workflow, q.status) {
-            (Some(w), _) => (|s| &s.by_workflow, pair(w, "")),
-            (None, Some(st)) => (|s| &s.by_status, pair(st.as_str(), "")),
-            (None, None) => (|s| &s.runs, Vec::new()),
+        let (tree, prefix): (fn(&Sled) -> &sled::Tree, Vec<u8>) = match (&q.workflow, &q.date, q.status) {
+            (Some(w), _, _) => (|s| &s.by_workflow, pair(w, "")),
+            (None, Some(d), _) => (|s| &s.by_date, pair(d, "")),
+            (None, None, Some(st)) => (|s| &s.by_status, pair(st.as_str(), "")),
+            (None, None, None) => (|s| &s.runs, Vec::new()),
         };
         let mut end = prefix.clone();
         match &q.before {
@@ -435,7 +443,7 @@ mod tests {
             s.flush().await.unwrap();
             // As an older deckle left it: runs, no indexes.
             let cur = s.current().unwrap();
-            for t in ["runs_by_workflow", "runs_by_status", "runs_open", "meta"] {
+            for t in ["runs_by_workflow", "runs_by_status", "runs_by_date", "runs_open", "meta"] {
                 cur.db.drop_tree(t).unwrap();
             }
             cur.db.flush().unwrap();
@@ -443,7 +451,7 @@ mod tests {
         let s = SledStore::open(dir.path()).unwrap();
         let ids = |v: Vec<RunRecord>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
         assert_eq!(ids(s.open_runs().unwrap()), ["r2"]);
-        let q = RunQuery { workflow: Some("w".into()), status: None, before: None, limit: 10 };
+        let q = RunQuery::of_workflow("w", 10);
         assert_eq!(ids(s.run_page(&q).unwrap()), ["r2", "r1"]);
         assert_eq!(s.run_counts().unwrap(), [(RunStatus::Running, 1), (RunStatus::Succeeded, 1)]);
     }

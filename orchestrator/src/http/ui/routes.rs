@@ -150,7 +150,7 @@ struct Older {
 
 async fn workflow(State(s): State<AppState>, Path(id): Path<String>, Query(older): Query<Older>, headers: HeaderMap) -> UiResult {
     let detail = s.c.workflow_detail(&id)?;
-    let q = RunQuery { workflow: Some(id.clone()), status: None, before: older.before, limit: RUNS_SHOWN };
+    let q = RunQuery { before: older.before, ..RunQuery::of_workflow(id.clone(), RUNS_SHOWN) };
     let mut runs = Vec::new();
     for r in s.c.runs(&q)? {
         let nodes = s.c.store().nodes(&r.id)?;

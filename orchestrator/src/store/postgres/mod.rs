@@ -496,7 +496,7 @@ impl StateStore for PgStore {
         // One statement per filter combination, so each uses its index.
         let mut conds: Vec<String> = Vec::new();
         let mut params: Vec<String> = Vec::new();
-        for (col, v) in [("workflow", q.workflow.clone()), ("status", q.status.map(|s| s.as_str().to_string()))] {
+        for (col, v) in [("workflow", q.workflow.clone()), ("status", q.status.map(|s| s.as_str().to_string())), ("date", q.date.clone())] {
             if let Some(v) = v {
                 params.push(v);
                 conds.push(format!("{col} = ${}", params.len()));

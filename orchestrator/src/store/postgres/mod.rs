@@ -263,6 +263,9 @@ impl PgStore {
 
     /// `(key, body)` rows of a query whose columns are a text key and the body.
     fn rows(&self, sql: &'static str, params: Vec<String>) -> Result<Vec<(String, Vec<u8>)>> {
+        if params.iter().any(|p| p.contains('\0')) {
+            return Ok(Vec::new()); // PostgreSQL text holds no NUL: no key matches
+        }
         let (pool, shown) = (self.pool.clone(), self.shown.clone());
         self.block(async move {
             let db = |e: tokio_postgres::Error| Error::Store(format!("{shown}: {}", cause(&e)));
@@ -295,6 +298,9 @@ impl PgStore {
 
     /// [`Self::rows`] for a statement built at run time.
     fn rows_dyn(&self, sql: String, params: Vec<String>) -> Result<Vec<(String, Vec<u8>)>> {
+        if params.iter().any(|p| p.contains('\0')) {
+            return Ok(Vec::new()); // PostgreSQL text holds no NUL: no key matches
+        }
         let (pool, shown) = (self.pool.clone(), self.shown.clone());
         self.block(async move {
             let db = |e: tokio_postgres::Error| Error::Store(format!("{shown}: {}", cause(&e)));
@@ -572,6 +578,9 @@ impl StateStore for PgStore {
     }
 
     fn nodes(&self, run_id: &str) -> Result<Vec<NodeRecord>> {
+        if run_id.contains('\0') {
+            return Ok(Vec::new());
+        }
         let pick = |k: &Key| match k {
             Key::Node(r, n, i) if r == run_id => Some(node_sort_key(n, *i)),
             _ => None,
@@ -646,6 +655,8 @@ impl StateStore for PgStore {
     }
 
     fn doc_page(&self, kind: DocKind, before: Option<&str>, limit: usize) -> Result<Vec<Vec<u8>>> {
+        // No key holds a NUL (PostgreSQL text cannot): cut the cursor there.
+        let before = before.map(|b| b.split('\0').next().unwrap_or_default());
         let pick = |k: &Key| match k {
             Key::Doc(d, key) if *d == kind && before.is_none_or(|b| key.as_str() < b) => Some(key.clone()),
             _ => None,

@@ -212,3 +212,15 @@ fn a_database_at_an_older_schema_is_migrated_forward_keeping_its_runs() {
     assert_eq!(open_ids, ["old-running"], "the migration marked which runs are open");
     assert_eq!(s.run_page(&crate::store::RunQuery::newest(10)).unwrap().len(), 2, "no run lost");
 }
+
+#[test]
+fn a_nul_in_a_lookup_finds_nothing_instead_of_failing() {
+    // Query strings reach the store as they came (`?workflow=%00`); PostgreSQL
+    // text cannot hold a NUL, so nothing matches.
+    let s = open(&postgres::database());
+    assert!(s.get_run("a\0b").unwrap().is_none());
+    assert!(s.nodes("a\0b").unwrap().is_empty());
+    let q = crate::store::RunQuery { before: Some("\0".into()), ..crate::store::RunQuery::of_workflow("w\0", 10) };
+    assert!(s.run_page(&q).unwrap().is_empty());
+    assert!(s.doc_page(DocKind::Backfill, Some("b\0"), 10).unwrap().is_empty());
+}

@@ -43,22 +43,35 @@ pub struct Settings {
 /// The router a listener serves: the standby's until this process wins, then the
 /// leader's. Cheap to clone; [`Front::router`] is what `axum::serve` takes.
 #[derive(Clone)]
-pub struct Front(Arc<RwLock<Router>>);
+pub struct Front {
+    current: Arc<RwLock<Router>>,
+    /// The coordinator this process leads with, once it does.
+    leading: Arc<RwLock<Option<Arc<Coordinator>>>>,
+}
 
 impl Front {
     fn new(r: Router) -> Self {
-        Front(Arc::new(RwLock::new(r)))
+        Front { current: Arc::new(RwLock::new(r)), leading: Arc::default() }
     }
 
-    fn set(&self, r: Router) {
-        *self.0.write().unwrap_or_else(|p| p.into_inner()) = r;
+    fn lead(&self, c: Arc<Coordinator>, r: Router) {
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = r;
+        *self.leading.write().unwrap_or_else(|p| p.into_inner()) = Some(c);
+    }
+
+    /// At shutdown: end the workers' long polls now, as a single server does, so
+    /// the listener's graceful stop need not wait them out.
+    pub fn close(&self) {
+        if let Some(c) = self.leading.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            c.board.close();
+        }
     }
 
     /// A router that hands every request to the current one.
     pub fn router(&self) -> Router {
         let me = self.clone();
         Router::new().fallback_service(tower::service_fn(move |req: axum::extract::Request| {
-            let current = me.0.read().unwrap_or_else(|p| p.into_inner()).clone();
+            let current = me.current.read().unwrap_or_else(|p| p.into_inner()).clone();
             async move { Ok::<_, std::convert::Infallible>(tower::ServiceExt::oneshot(current, req).await.unwrap_or_else(|e| match e {})) }
         }))
     }
@@ -86,7 +99,7 @@ pub async fn run(store: Arc<dyn StateStore>, health: Arc<StorageHealth>, s: Sett
                     info!(epoch, "this coordinator leads now");
                     match take_over(store.clone(), health.clone(), &s.coordinator) {
                         Ok(c) => {
-                            front.set(router(c.clone(), &s.api));
+                            front.lead(c.clone(), router(c.clone(), &s.api));
                             eprintln!("deckle server: leading (epoch {epoch})");
                             leading = Some(c);
                         }

@@ -73,6 +73,7 @@ pub async fn run(args: &ServerArgs, url: &str, mut cfg: CoordinatorConfig, liste
         if token.is_some() { "token" } else { "none" }
     );
     let app = front.router();
+    let closing = front.clone();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let resign_store = store.clone();
     let me = candidate.clone();
@@ -84,6 +85,7 @@ pub async fn run(args: &ServerArgs, url: &str, mut cfg: CoordinatorConfig, liste
                     if let Some(e) = resign_store.election() {
                         let _ = e.resign(&me).await;
                     }
+                    closing.close();
                 }
                 _ = stop_rx => {}
             }

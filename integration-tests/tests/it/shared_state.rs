@@ -89,8 +89,9 @@ fn two_servers_started_at_once_elect_exactly_one_leader() {
     let data = dir.path().join("data");
     let db = postgres::database();
     let (a, b) = std::thread::scope(|s| {
-        let a = s.spawn(|| Server::start(&data, &["--state", &db]));
-        let b = s.spawn(|| Server::start_beside(&data, 1, &["--state", &db]));
+        // A long term: a handover within it can only come from a resignation.
+        let a = s.spawn(|| Server::start(&data, &["--state", &db, "--leader-term", "30"]));
+        let b = s.spawn(|| Server::start_beside(&data, 1, &["--state", &db, "--leader-term", "30"]));
         (a.join().unwrap(), b.join().unwrap())
     });
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -121,6 +122,13 @@ fn two_servers_started_at_once_elect_exactly_one_leader() {
     assert!(m.contains("deckle_coordinator_leader 1"), "{m}");
     let m = reqwest::blocking::get(format!("{}/metrics", standby.url)).unwrap().text().unwrap();
     assert!(m.contains("deckle_coordinator_leader 0"), "{m}");
+    // A clean stop hands over at once: the standby need not wait out the term.
+    let leader_is_a = roles[0]["role"] == "leader";
+    let (mut leader, standby) = if leader_is_a { (a, b) } else { (b, a) };
+    assert_eq!(leader.terminate(Duration::from_secs(20)), Some(0), "a leader stops cleanly on SIGTERM");
+    let took = wait_role(&standby, "leader", Duration::from_secs(30));
+    eprintln!("handover after SIGTERM: {:.1} s", took.as_secs_f64());
+    assert!(took < Duration::from_secs(20), "the standby waited {took:?}: the leader did not resign (term 30 s)");
 }
 
 #[test]

@@ -531,10 +531,20 @@ async fn the_drive_span_carries_the_run_id() {
             values.record(&mut Visit(&mut self.0.lock().unwrap()));
         }
     }
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(Fields(seen.clone())));
-    // Other tests' threads may have cached "no subscriber wants this span".
-    tracing::callsite::rebuild_interest_cache();
+    // The process-wide subscriber, not a scoped one: with a scoped subscriber,
+    // another test's thread hitting the `drive` callsite first could cache "no
+    // subscriber wants this span" for every thread (it failed that way under load,
+    // even after rebuilding the interest cache). Spans of other tests land here
+    // too; this test looks for its own run id only.
+    static SEEN: std::sync::OnceLock<Arc<Mutex<Vec<String>>>> = std::sync::OnceLock::new();
+    let seen = SEEN
+        .get_or_init(|| {
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            tracing::subscriber::set_global_default(tracing_subscriber::registry().with(Fields(seen.clone()))).expect("no other test sets the global subscriber");
+            tracing::callsite::rebuild_interest_cache();
+            seen
+        })
+        .clone();
     let dir = tempfile::tempdir().unwrap();
     let (e, _) = engine(Arc::new(Stub::default()), 1, dir.path());
     let out = e.run(&workflow(vec![node("a", &[])]), RunRequest::default(), never()).await.unwrap();

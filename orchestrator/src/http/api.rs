@@ -120,6 +120,7 @@ struct BackfillsQuery {
     /// The cursor: backfills created before this one (the `X-Next-Cursor` of the previous page).
     before: Option<String>,
     /// At most this many (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
 }
 
@@ -188,6 +189,7 @@ struct RunsQuery {
     /// The cursor: runs older than this run id (the `X-Next-Cursor` of the previous page).
     before: Option<String>,
     /// At most this many (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
 }
 

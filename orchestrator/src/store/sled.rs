@@ -71,7 +71,7 @@ impl Sled {
         for kv in self.runs.iter() {
             let (_, v) = kv?;
             if let Ok(r) = decode::<RunRecord>(&v) {
-                self.index(&r, None)?;
+                self.put_indexed(&r, v.to_vec(), None)?;
             }
         }
         meta.insert(INDEX_KEY, &b"1"[..])?;
@@ -79,22 +79,26 @@ impl Sled {
         Ok(())
     }
 
-    /// Index `r`, dropping the entries of `old` (its previous version) that no
-    /// longer hold. New entries go first: a crash between leaves a stale entry,
-    /// which readers check against the run, never a missing one.
-    fn index(&self, r: &RunRecord, old: Option<&RunRecord>) -> sled::Result<()> {
+    /// Write `r` with its index entries: the new entries first, then the run, then
+    /// the removal of those that no longer hold (`old` is its previous version).
+    /// sled recovers a prefix of its writes, so a crash leaves at worst a stale
+    /// entry, which readers check against the run, never a missing one.
+    fn put_indexed(&self, r: &RunRecord, body: Vec<u8>, old: Option<&RunRecord>) -> sled::Result<()> {
         self.by_workflow.insert(pair(&r.workflow, &r.id), &[])?;
         self.by_status.insert(pair(r.status.as_str(), &r.id), &[])?;
         self.by_date.insert(pair(&r.date, &r.id), &[])?;
         if is_open(r) {
             self.open.insert(r.id.as_bytes(), &[])?;
         }
+        self.runs.insert(r.id.as_bytes(), body)?;
+        // Every other status's key: the previous one, and any an earlier crash
+        // left, so a stale one lasts only until the run's next write.
+        for st in ALL_STATUSES.into_iter().filter(|s| *s != r.status) {
+            self.by_status.remove(pair(st.as_str(), &r.id))?;
+        }
         if let Some(o) = old {
             if o.workflow != r.workflow {
                 self.by_workflow.remove(pair(&o.workflow, &o.id))?;
-            }
-            if o.status != r.status {
-                self.by_status.remove(pair(o.status.as_str(), &o.id))?;
             }
             if o.date != r.date {
                 self.by_date.remove(pair(&o.date, &o.id))?;
@@ -210,6 +214,8 @@ const CACHE_BYTES: u64 = 16 << 20;
 /// Set once the run indexes cover every run.
 const INDEX_KEY: &[u8] = b"run_index_v2";
 
+const ALL_STATUSES: [RunStatus; 5] = [RunStatus::Queued, RunStatus::Running, RunStatus::Succeeded, RunStatus::Failed, RunStatus::Cancelled];
+
 /// An index key: `a \0 id`.
 fn pair(a: &str, id: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(a.len() + id.len() + 1);
@@ -239,8 +245,7 @@ impl StateStore for SledStore {
         let v = encode(run)?;
         self.write(|s| {
             let old = s.runs.get(run.id.as_bytes())?.and_then(|b| decode::<RunRecord>(&b).ok());
-            s.index(run, old.as_ref())?;
-            s.runs.insert(run.id.as_bytes(), v).map(drop)
+            s.put_indexed(run, v, old.as_ref())
         })
     }
 
@@ -295,12 +300,11 @@ impl StateStore for SledStore {
     }
 
     fn run_counts(&self) -> Result<Vec<(RunStatus, usize)>> {
-        // Keys only: no run is read or decoded. Stale entries (a crash between an
-        // index write and the run's) are few and are counted.
-        const ALL: [RunStatus; 5] = [RunStatus::Queued, RunStatus::Running, RunStatus::Succeeded, RunStatus::Failed, RunStatus::Cancelled];
+        // Keys only: no run is read or decoded. A stale entry (a crash between an
+        // index write and the run's) counts until that run is written again.
         let mut out = Vec::new();
         self.read(|s| {
-            for st in ALL {
+            for st in ALL_STATUSES {
                 let n = s.by_status.scan_prefix(pair(st.as_str(), "")).keys().count();
                 if n > 0 {
                     out.push((st, n));
@@ -454,6 +458,21 @@ mod tests {
         let q = RunQuery::of_workflow("w", 10);
         assert_eq!(ids(s.run_page(&q).unwrap()), ["r2", "r1"]);
         assert_eq!(s.run_counts().unwrap(), [(RunStatus::Running, 1), (RunStatus::Succeeded, 1)]);
+    }
+
+    #[test]
+    fn a_stale_status_entry_left_by_a_crash_goes_at_the_runs_next_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledStore::open(dir.path()).unwrap();
+        let run = crate::store::conformance::run("r1");
+        s.put_run(&run).unwrap();
+        // As a crash between indexing a new status and writing the run leaves it.
+        s.current().unwrap().by_status.insert(pair("succeeded", "r1"), &[]).unwrap();
+        let q = RunQuery { status: Some(RunStatus::Succeeded), ..RunQuery::newest(10) };
+        assert!(s.run_page(&q).unwrap().is_empty(), "listings check the entry against the run");
+        assert_eq!(s.run_counts().unwrap(), [(RunStatus::Running, 1), (RunStatus::Succeeded, 1)], "counts see the stale key");
+        s.put_run(&run).unwrap();
+        assert_eq!(s.run_counts().unwrap(), [(RunStatus::Running, 1)], "the next write drops it");
     }
 
     #[tokio::test]

@@ -23,6 +23,9 @@ fn parse_date(what: &str, d: &str) -> Result<jiff::civil::Date> {
     d.parse().map_err(|_| Error::Input(format!("{what} {d:?} is not a date (YYYY-MM-DD)")))
 }
 
+/// The [`DocKind::Index`] document listing the open backfills' ids.
+const OPEN_BACKFILLS: &str = "open_backfills";
+
 impl Coordinator {
     /// Plan a backfill; unless it is a dry run, store it and let the planner start it.
     #[instrument(skip_all, fields(workflow = %workflow))]
@@ -91,6 +94,11 @@ impl Coordinator {
             bf.ended_at = Some(now);
         }
         self.secrets.lock().unwrap_or_else(|p| p.into_inner()).insert(bf.id.clone(), resolved.secret_env);
+        if bf.status == BackfillStatus::Running {
+            // Indexed before it is stored: a crash between leaves an id without a
+            // backfill (dropped at the next pass), never a backfill nobody advances.
+            self.mark_open(&bf.id, true)?;
+        }
         put_doc(self.store.as_ref(), DocKind::Backfill, &bf.id, &bf)?;
         self.store.flush().await?;
         info!(backfill = %bf.id, dates = bf.dates.len(), parallel, "backfill created");
@@ -142,6 +150,40 @@ impl Coordinator {
         Ok(())
     }
 
+    /// The ids of the backfills not finished, from their index: the planner's pass
+    /// reads those, not every backfill ever made. A data dir from before the index
+    /// gets it built once, from all its backfills.
+    pub(crate) fn open_backfills(&self) -> Result<Vec<String>> {
+        let _one = self.backfill_index.lock().unwrap_or_else(|p| p.into_inner());
+        self.open_backfill_ids()
+    }
+
+    /// [`Self::open_backfills`], with `backfill_index` held.
+    fn open_backfill_ids(&self) -> Result<Vec<String>> {
+        // Missing (a store from before the index), null or unreadable: rebuilt.
+        match get_doc::<Option<Vec<String>>>(self.store.as_ref(), DocKind::Index, OPEN_BACKFILLS) {
+            Ok(Some(Some(ids))) => return Ok(ids),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "the open backfills' index does not read; rebuilding it"),
+        }
+        let ids: Vec<String> = docs::<Backfill>(self.store.as_ref(), DocKind::Backfill)?.into_iter().filter(|b| b.status == BackfillStatus::Running).map(|b| b.id).collect();
+        put_doc(self.store.as_ref(), DocKind::Index, OPEN_BACKFILLS, &ids)?;
+        Ok(ids)
+    }
+
+    /// Add `id` to the open backfills, or drop it.
+    fn mark_open(&self, id: &str, open: bool) -> Result<()> {
+        let _one = self.backfill_index.lock().unwrap_or_else(|p| p.into_inner());
+        let mut ids = self.open_backfill_ids()?;
+        let had = ids.iter().any(|i| i == id);
+        match (open, had) {
+            (true, false) => ids.push(id.to_string()),
+            (false, true) => ids.retain(|i| i != id),
+            _ => return Ok(()),
+        }
+        put_doc(self.store.as_ref(), DocKind::Index, OPEN_BACKFILLS, &ids)
+    }
+
     /// Every run of `workflow`, a page at a time (for a backfill of failed dates).
     fn workflow_runs(&self, workflow: &str) -> Result<Vec<RunRecord>> {
         let mut all = Vec::new();
@@ -183,7 +225,13 @@ impl Coordinator {
     /// Start runs for the next dates of every running backfill, up to its `parallel`,
     /// and settle the backfills whose dates have all finished.
     pub(crate) async fn advance_backfills(self: &Arc<Self>) -> Result<()> {
-        let running: Vec<Backfill> = docs::<Backfill>(self.store.as_ref(), DocKind::Backfill)?.into_iter().filter(|b| b.status == BackfillStatus::Running).collect();
+        let mut running = Vec::new();
+        for id in self.open_backfills()? {
+            match get_doc::<Backfill>(self.store.as_ref(), DocKind::Backfill, &id)? {
+                Some(bf) if bf.status == BackfillStatus::Running => running.push(bf),
+                _ => self.mark_open(&id, false)?,
+            }
+        }
         if running.is_empty() {
             return Ok(());
         }
@@ -236,6 +284,7 @@ impl Coordinator {
                 bf.status = if failed { BackfillStatus::Failed } else { BackfillStatus::Succeeded };
                 bf.ended_at = Some(self.clock.now());
                 put_doc(self.store.as_ref(), DocKind::Backfill, &bf.id, &bf)?;
+                self.mark_open(&bf.id, false)?;
                 self.store.flush().await?;
                 self.secrets.lock().unwrap_or_else(|p| p.into_inner()).remove(&bf.id);
                 info!(backfill = %bf.id, status = %bf.status, "backfill finished");
@@ -253,6 +302,7 @@ impl Coordinator {
         bf.status = BackfillStatus::Cancelled;
         bf.ended_at = Some(self.clock.now());
         put_doc(self.store.as_ref(), DocKind::Backfill, id, &bf)?;
+        self.mark_open(id, false)?;
         self.store.flush().await?;
         for d in &bf.dates {
             if let (Some(run), false) = (&d.run, d.status.is_finished()) {

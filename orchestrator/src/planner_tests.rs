@@ -184,11 +184,36 @@ async fn a_backfill_starts_at_most_parallel_runs_in_order_and_a_dry_run_creates_
     c.plan().await;
     let shown = c.backfill(&bf.id).unwrap();
     assert_eq!(shown.dates.iter().map(|d| d.status.as_str()).collect::<Vec<_>>()[..5], ["cancelled", "running", "running", "running", "pending"]);
+    assert_eq!(c.open_backfills().unwrap(), [bf.id.clone()], "the planner's pass reads the open backfills' index");
     let cancelled = c.cancel_backfill(&bf.id).await.unwrap();
+    assert!(c.open_backfills().unwrap().is_empty(), "a cancelled backfill leaves the index");
     assert_eq!(cancelled.status, "cancelled");
     assert!(cancelled.dates.iter().all(|d| d.status == "cancelled"), "{:?}", cancelled.dates);
     c.plan().await;
     assert_eq!(runs(&c).len(), 4, "nothing more starts after cancel");
+}
+
+/// The planner's pass read every backfill ever made; it reads an index of the open
+/// ones now, built once from all of them for a data dir from before it.
+#[tokio::test]
+async fn a_backfill_stored_before_the_open_index_is_found_and_finished_ones_leave_it() {
+    let f = Fixture::new("2026-02-01T00:00:00Z");
+    let c = f.coordinator();
+    f.register(&c, "").await;
+    let req = CreateBackfill { from: "2026-01-01".into(), to: "2026-01-02".into(), every: None, parallel: Some(2), reverse: false, only_failed: false, dry_run: false, params: BTreeMap::new(), version: None };
+    let bf = c.create_backfill("wf", &req).await.unwrap();
+    // As if the index were lost (a store from before it has none; no document can
+    // be deleted here): the backfill, an index that does not read.
+    c.store().put_doc_bytes(crate::store::DocKind::Index, "open_backfills", b"{not json".to_vec()).unwrap();
+    assert_eq!(c.open_backfills().unwrap(), [bf.id.clone()], "rebuilt from the backfills");
+    c.plan().await;
+    assert_eq!(runs(&c).len(), 2, "the planner advanced it");
+    for r in runs(&c) {
+        c.cancel(&r.id).await.unwrap();
+    }
+    c.plan().await;
+    assert_eq!(c.backfill(&bf.id).unwrap().status, "failed", "every date ended, not all succeeded");
+    assert!(c.open_backfills().unwrap().is_empty(), "a finished backfill leaves the index");
 }
 
 #[tokio::test]

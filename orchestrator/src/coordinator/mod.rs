@@ -91,6 +91,8 @@ pub struct Coordinator {
     /// is never overshot and a cancel never falls between a run recorded as running
     /// and its drive starting.
     admission: tokio::sync::Mutex<()>,
+    /// One change of the open-backfills index at a time (read, change, write).
+    pub(crate) backfill_index: Mutex<()>,
     notifier: crate::notify::Notifier,
     /// Whether the data dir takes writes; see [`crate::health`].
     pub health: Arc<StorageHealth>,
@@ -157,6 +159,7 @@ impl Coordinator {
             secrets: Mutex::new(HashMap::new()),
             wake: tokio::sync::Notify::new(),
             admission: tokio::sync::Mutex::new(()),
+            backfill_index: Mutex::new(()),
             notifier: crate::notify::Notifier::new(),
             health,
             role: cfg.role.clone(),

@@ -207,6 +207,8 @@ pub enum DocKind {
     Schedule,
     /// A backfill, by id.
     Backfill,
+    /// An index the coordinator keeps over other documents (the open backfills).
+    Index,
 }
 
 /// Store `v` as the JSON document (`kind`, `key`).

@@ -237,6 +237,7 @@ fn tree(kind: DocKind) -> &'static str {
     match kind {
         DocKind::Schedule => "schedules",
         DocKind::Backfill => "backfills",
+        DocKind::Index => "indexes",
     }
 }
 

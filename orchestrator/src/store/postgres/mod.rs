@@ -473,6 +473,7 @@ fn kind_name(kind: DocKind) -> String {
     match kind {
         DocKind::Schedule => "schedule",
         DocKind::Backfill => "backfill",
+        DocKind::Index => "index",
     }
     .to_string()
 }

@@ -59,6 +59,11 @@ impl Front {
         *self.leading.write().unwrap_or_else(|p| p.into_inner()) = Some(c);
     }
 
+    /// Whether this process took over as leader.
+    fn leads(&self) -> bool {
+        self.leading.read().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
+
     /// At shutdown: end the workers' long polls now, as a single server does, so
     /// the listener's graceful stop need not wait them out.
     pub fn close(&self) {
@@ -89,19 +94,17 @@ pub async fn run(store: Arc<dyn StateStore>, health: Arc<StorageHealth>, s: Sett
     let Some(election) = store.election() else { return "the state store has no election".into() };
     let role = s.coordinator.role.clone();
     let every = (s.term / 5).max(Duration::from_millis(100));
-    let mut leading: Option<Arc<Coordinator>> = None;
     loop {
         let asked = Instant::now();
         match election.campaign(&s.candidate, s.term).await {
             Ok(Some(epoch)) => {
                 role.heard(true, Some(epoch), Some(s.candidate.url.clone()), asked.elapsed());
-                if leading.is_none() {
+                if !front.leads() {
                     info!(epoch, "this coordinator leads now");
                     match take_over(store.clone(), health.clone(), &s.coordinator) {
                         Ok(c) => {
-                            front.lead(c.clone(), router(c.clone(), &s.api));
+                            front.lead(c.clone(), router(c, &s.api));
                             eprintln!("deckle server: leading (epoch {epoch})");
-                            leading = Some(c);
                         }
                         Err(e) => {
                             error!(error = %e, "could not take over as leader; standing by");
@@ -116,7 +119,7 @@ pub async fn run(store: Arc<dyn StateStore>, health: Arc<StorageHealth>, s: Sett
                 }
             }
             Ok(None) => {
-                if leading.is_some() {
+                if front.leads() {
                     role.stand_by();
                     return "another coordinator took over (this one's term had run out)".into();
                 }
@@ -127,13 +130,13 @@ pub async fn run(store: Arc<dyn StateStore>, health: Arc<StorageHealth>, s: Sett
             }
             Err(e) => {
                 warn!(error = %e, "campaign failed");
-                if leading.is_some() && role.since_heard().is_none_or(|d| d >= s.term) {
+                if front.leads() && role.since_heard().is_none_or(|d| d >= s.term) {
                     role.stand_by();
                     return format!("could not renew the term for {:?}: {e}", s.term);
                 }
             }
         }
-        if leading.is_some() && !election.is_leading() {
+        if front.leads() && !election.is_leading() {
             role.stand_by();
             return "a commit was refused: another coordinator leads".into();
         }

@@ -49,8 +49,9 @@ pub async fn run(args: &ServerArgs, url: &str, mut cfg: CoordinatorConfig, liste
     pg.set_fence(Fence::Standby);
     let shown = pg.url().to_string();
     let store: Arc<dyn StateStore> = Arc::new(pg);
-    let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "host".into());
-    let candidate = Candidate { id: format!("{host}:{}:{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..6]), url: cfg.public_url.clone() };
+    // host:pid as workers are named, and a suffix: after a restart in place (same
+    // pid) this process is a new candidate.
+    let candidate = Candidate { id: format!("{}:{}", deckle_worker::remote::default_name(), &uuid::Uuid::new_v4().simple().to_string()[..6]), url: cfg.public_url.clone() };
     cfg.role = Arc::new(RoleStatus::elected(&candidate.id));
     // Forms a standby served are posted to the leader: both make CSRF tokens alike.
     let csrf = hex::encode(Sha256::digest(format!("deckle-csrf-shared\0{}\0{url}", token.clone().unwrap_or_default()).as_bytes()));

@@ -123,6 +123,11 @@ pub fn mask_password(url: &str) -> String {
     out
 }
 
+/// A pooled connection, or why none could be had (the URL, password masked, first).
+async fn client(pool: &Pool, shown: &str) -> Result<deadpool_postgres::Object> {
+    pool.get().await.map_err(|e| Error::Store(format!("{shown}: {}", pool_error(e))))
+}
+
 fn pool_error(e: deadpool_postgres::PoolError) -> String {
     match e {
         deadpool_postgres::PoolError::Backend(e) => cause(&e),
@@ -222,7 +227,7 @@ impl PgStore {
         let pool = self.pool.clone();
         let shown = self.shown.clone();
         self.block(async move {
-            let c = pool.get().await.map_err(|e| Error::Store(format!("{shown}: {}", pool_error(e))))?;
+            let c = client(&pool, &shown).await?;
             Ok(c.query_one(sql, &[]).await.map_err(|e| Error::Store(format!("{shown}: {}", cause(&e))))?.get(0))
         })
     }
@@ -253,7 +258,7 @@ impl PgStore {
     }
 
     /// One record's body: pending, else from the database.
-    fn get_body(&self, key: Key, sql: &'static str, params: Vec<String>) -> Result<Option<Vec<u8>>> {
+    fn get_body(&self, key: Key, sql: &str, params: Vec<String>) -> Result<Option<Vec<u8>>> {
         if let Some((_, body)) = self.staged(|k| *k == key).pop() {
             return Ok(body);
         }
@@ -261,17 +266,19 @@ impl PgStore {
         Ok(rows.into_iter().next().map(|(_, b)| b))
     }
 
-    /// `(key, body)` rows of a query whose columns are a text key and the body.
-    fn rows(&self, sql: &'static str, params: Vec<String>) -> Result<Vec<(String, Vec<u8>)>> {
+    /// `(key, body)` rows of a query whose columns are a text key and the body
+    /// (`json` as text, or `bytea`).
+    fn rows(&self, sql: impl Into<String>, params: Vec<String>) -> Result<Vec<(String, Vec<u8>)>> {
         if params.iter().any(|p| p.contains('\0')) {
             return Ok(Vec::new()); // PostgreSQL text holds no NUL: no key matches
         }
-        let (pool, shown) = (self.pool.clone(), self.shown.clone());
+        let (pool, shown, sql) = (self.pool.clone(), self.shown.clone(), sql.into());
         self.block(async move {
             let db = |e: tokio_postgres::Error| Error::Store(format!("{shown}: {}", cause(&e)));
-            let c = pool.get().await.map_err(|e| Error::Store(format!("{shown}: {}", pool_error(e))))?;
+            let c = client(&pool, &shown).await?;
             let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params.iter().map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync)).collect();
-            let rows = c.query(sql, &refs).await.map_err(db)?;
+            let st = c.prepare_cached(&sql).await.map_err(db)?;
+            let rows = c.query(&st, &refs).await.map_err(db)?;
             rows.iter()
                 .map(|r| {
                     let key: String = r.try_get(0).map_err(db)?;
@@ -296,24 +303,8 @@ impl PgStore {
             .collect()
     }
 
-    /// [`Self::rows`] for a statement built at run time.
-    fn rows_dyn(&self, sql: String, params: Vec<String>) -> Result<Vec<(String, Vec<u8>)>> {
-        if params.iter().any(|p| p.contains('\0')) {
-            return Ok(Vec::new()); // PostgreSQL text holds no NUL: no key matches
-        }
-        let (pool, shown) = (self.pool.clone(), self.shown.clone());
-        self.block(async move {
-            let db = |e: tokio_postgres::Error| Error::Store(format!("{shown}: {}", cause(&e)));
-            let c = pool.get().await.map_err(|e| Error::Store(format!("{shown}: {}", pool_error(e))))?;
-            let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params.iter().map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync)).collect();
-            let st = c.prepare_cached(&sql).await.map_err(db)?;
-            let rows = c.query(&st, &refs).await.map_err(db)?;
-            rows.iter().map(|r| Ok((r.try_get::<_, String>(0).map_err(db)?, r.try_get::<_, String>(1).map_err(db)?.into_bytes()))).collect()
-        })
-    }
-
     /// A listing: the database's rows with the pending writes applied, in key order.
-    fn listing(&self, pick: impl Fn(&Key) -> Option<String>, sql: &'static str, params: Vec<String>) -> Result<Vec<Vec<u8>>> {
+    fn listing(&self, pick: impl Fn(&Key) -> Option<String>, sql: &str, params: Vec<String>) -> Result<Vec<Vec<u8>>> {
         let staged = self.staged(|k| pick(k).is_some());
         let mut all: BTreeMap<Vec<u8>, Vec<u8>> = self.rows(sql, params)?.into_iter().map(|(k, b)| (k.into_bytes(), b)).collect();
         for (k, body) in staged {
@@ -372,7 +363,22 @@ async fn write_all(tx: &deadpool_postgres::Transaction<'_>, batch: &[(Key, Chang
                 runs.open.push(c.open);
                 runs.bodies.push(text(b));
             }
-            _ => writes.push(Box::pin(write_one(tx, key, change))),
+            // The rare kinds: one statement each.
+            (Key::Run(id), None) => writes.push(Box::pin(async move { tx.execute("DELETE FROM deckle_runs WHERE id = $1", &[id]).await })),
+            (Key::Node(run, node, idx), None) => writes.push(Box::pin(async move { tx.execute("DELETE FROM deckle_nodes WHERE run_id = $1 AND node = $2 AND idx = $3", &[run, node, idx]).await })),
+            (Key::Workflow(id), Some(b)) => {
+                let b = text(b);
+                writes.push(Box::pin(async move { tx.execute("INSERT INTO deckle_workflows (id, body) VALUES ($1, $2::text::json) ON CONFLICT (id) DO UPDATE SET body = EXCLUDED.body", &[id, &b]).await }));
+            }
+            (Key::Workflow(id), None) => writes.push(Box::pin(async move { tx.execute("DELETE FROM deckle_workflows WHERE id = $1", &[id]).await })),
+            (Key::Doc(kind, k), Some(b)) => {
+                let kind = kind_name(*kind);
+                writes.push(Box::pin(async move { tx.execute("INSERT INTO deckle_docs (kind, key, body) VALUES ($1, $2, $3) ON CONFLICT (kind, key) DO UPDATE SET body = EXCLUDED.body", &[&kind, k, b]).await }));
+            }
+            (Key::Doc(kind, k), None) => {
+                let kind = kind_name(*kind);
+                writes.push(Box::pin(async move { tx.execute("DELETE FROM deckle_docs WHERE kind = $1 AND key = $2", &[&kind, k]).await }));
+            }
         }
     }
     let (nodes, leases, gone_leases, runs) = (&nodes, &leases, &gone_leases, &runs);
@@ -435,39 +441,6 @@ fn node_sort_key(node: &str, idx: i64) -> String {
     format!("{node}\u{1}{:020}", idx + 1)
 }
 
-async fn write_one(tx: &deadpool_postgres::Transaction<'_>, key: &Key, change: &Change) -> std::result::Result<u64, tokio_postgres::Error> {
-    let text = |b: &Vec<u8>| String::from_utf8_lossy(b).into_owned();
-    match (key, &change.body) {
-        (Key::Run(id), Some(b)) => {
-            let cols = change.run.clone().unwrap_or(RunCols { workflow: String::new(), status: String::new(), date: String::new(), open: true });
-            let st = tx
-                .prepare_cached(
-                    "INSERT INTO deckle_runs (id, workflow, status, date, open, body) VALUES ($1, $2, $3, $4, $5, $6::text::json) \
-                     ON CONFLICT (id) DO UPDATE SET workflow = EXCLUDED.workflow, status = EXCLUDED.status, date = EXCLUDED.date, open = EXCLUDED.open, body = EXCLUDED.body",
-                )
-                .await?;
-            tx.execute(&st, &[id, &cols.workflow, &cols.status, &cols.date, &cols.open, &text(b)]).await
-        }
-        (Key::Run(id), None) => tx.execute("DELETE FROM deckle_runs WHERE id = $1", &[id]).await,
-        (Key::Node(run, node, idx), Some(b)) => {
-            let st = tx.prepare_cached("INSERT INTO deckle_nodes (run_id, node, idx, body) VALUES ($1, $2, $3, $4::text::json) ON CONFLICT (run_id, node, idx) DO UPDATE SET body = EXCLUDED.body").await?;
-            tx.execute(&st, &[run, node, idx, &text(b)]).await
-        }
-        (Key::Node(run, node, idx), None) => tx.execute("DELETE FROM deckle_nodes WHERE run_id = $1 AND node = $2 AND idx = $3", &[run, node, idx]).await,
-        (Key::Lease(id), Some(b)) => {
-            let st = tx.prepare_cached("INSERT INTO deckle_leases (id, body) VALUES ($1, $2::text::json) ON CONFLICT (id) DO UPDATE SET body = EXCLUDED.body").await?;
-            tx.execute(&st, &[id, &text(b)]).await
-        }
-        (Key::Lease(id), None) => {
-            let st = tx.prepare_cached("DELETE FROM deckle_leases WHERE id = $1").await?;
-            tx.execute(&st, &[id]).await
-        }
-        (Key::Workflow(id), Some(b)) => tx.execute("INSERT INTO deckle_workflows (id, body) VALUES ($1, $2::text::json) ON CONFLICT (id) DO UPDATE SET body = EXCLUDED.body", &[id, &text(b)]).await,
-        (Key::Workflow(id), None) => tx.execute("DELETE FROM deckle_workflows WHERE id = $1", &[id]).await,
-        (Key::Doc(kind, k), Some(b)) => tx.execute("INSERT INTO deckle_docs (kind, key, body) VALUES ($1, $2, $3) ON CONFLICT (kind, key) DO UPDATE SET body = EXCLUDED.body", &[&kind_name(*kind), k, b]).await,
-        (Key::Doc(kind, k), None) => tx.execute("DELETE FROM deckle_docs WHERE kind = $1 AND key = $2", &[&kind_name(*kind), k]).await,
-    }
-}
 
 fn kind_name(kind: DocKind) -> String {
     match kind {
@@ -517,7 +490,7 @@ impl StateStore for PgStore {
         // Staged versions replace theirs: ask for enough to fill the page after.
         let sql = format!("SELECT id, body::text FROM deckle_runs {filter} ORDER BY id DESC LIMIT {}", q.limit + staged.len());
         let mut page: BTreeMap<String, RunRecord> = BTreeMap::new();
-        for (id, body) in self.rows_dyn(sql, params)? {
+        for (id, body) in self.rows(sql, params)? {
             if !staged.contains_key(&id) {
                 page.insert(id, decode(&body)?);
             }
@@ -549,7 +522,7 @@ impl StateStore for PgStore {
     fn run_counts(&self) -> Result<Vec<(RunStatus, usize)>> {
         let staged = self.staged_runs()?;
         let mut counts: BTreeMap<String, i64> = BTreeMap::new();
-        for (status, n) in self.rows_dyn("SELECT status, count(*)::text FROM deckle_runs GROUP BY status".into(), vec![])? {
+        for (status, n) in self.rows("SELECT status, count(*)::text FROM deckle_runs GROUP BY status", vec![])? {
             counts.insert(status, String::from_utf8_lossy(&n).parse().unwrap_or(0));
         }
         // Staged runs count as they are now, not as the database has them.
@@ -557,7 +530,7 @@ impl StateStore for PgStore {
             let ids: Vec<String> = staged.keys().cloned().collect();
             let (pool, shown) = (self.pool.clone(), self.shown.clone());
             let before: Vec<String> = self.block(async move {
-                let c = pool.get().await.map_err(|e| Error::Store(format!("{shown}: {}", pool_error(e))))?;
+                let c = client(&pool, &shown).await?;
                 let rows = c.query("SELECT status FROM deckle_runs WHERE id = ANY($1)", &[&ids]).await.map_err(|e| Error::Store(format!("{shown}: {}", cause(&e))))?;
                 Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
             })?;
@@ -591,7 +564,7 @@ impl StateStore for PgStore {
         let (pool, shown, run) = (self.pool.clone(), self.shown.clone(), run_id.to_string());
         let rows = self.block(async move {
             let db = |e: tokio_postgres::Error| Error::Store(format!("{shown}: {}", cause(&e)));
-            let c = pool.get().await.map_err(|e| Error::Store(format!("{shown}: {}", pool_error(e))))?;
+            let c = client(&pool, &shown).await?;
             let st = c.prepare_cached("SELECT node, idx, body::text FROM deckle_nodes WHERE run_id = $1").await.map_err(db)?;
             let rows = c.query(&st, &[&run]).await.map_err(db)?;
             rows.iter().map(|r| Ok((r.try_get::<_, String>(0).map_err(db)?, r.try_get::<_, i64>(1).map_err(db)?, r.try_get::<_, String>(2).map_err(db)?))).collect::<Result<Vec<_>>>()
@@ -670,15 +643,7 @@ impl StateStore for PgStore {
             sql.push_str(" AND key < $2");
         }
         sql.push_str(&format!(" ORDER BY key DESC LIMIT {}", limit + staged.len()));
-        let (pool, shown) = (self.pool.clone(), self.shown.clone());
-        let rows: Vec<(String, Vec<u8>)> = self.block(async move {
-            let db = |e: tokio_postgres::Error| Error::Store(format!("{shown}: {}", cause(&e)));
-            let c = pool.get().await.map_err(|e| Error::Store(format!("{shown}: {}", pool_error(e))))?;
-            let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params.iter().map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync)).collect();
-            let rows = c.query(&sql, &refs).await.map_err(db)?;
-            rows.iter().map(|r| Ok((r.try_get::<_, String>(0).map_err(db)?, r.try_get::<_, Vec<u8>>(1).map_err(db)?))).collect()
-        })?;
-        let mut page: BTreeMap<String, Vec<u8>> = rows.into_iter().collect();
+        let mut page: BTreeMap<String, Vec<u8>> = self.rows(sql, params)?.into_iter().collect();
         for (k, body) in staged {
             let k = pick(&k).unwrap_or_default();
             match body {
@@ -764,7 +729,7 @@ impl Election for PgStore {
                 .handle
                 .spawn(async move {
                     let db = |e: tokio_postgres::Error| Error::Store(format!("{shown}: {}", cause(&e)));
-                    let c = pool.get().await.map_err(|e| Error::Store(format!("{shown}: {}", pool_error(e))))?;
+                    let c = client(&pool, &shown).await?;
                     // Keep the epoch while renewing our own term; a new term bumps it.
                     let row = c
                         .query_opt(
@@ -796,7 +761,7 @@ impl Election for PgStore {
             self.handle
                 .spawn(async move {
                     let db = |e: tokio_postgres::Error| Error::Store(format!("{shown}: {}", cause(&e)));
-                    let c = pool.get().await.map_err(|e| Error::Store(format!("{shown}: {}", pool_error(e))))?;
+                    let c = client(&pool, &shown).await?;
                     let row = c
                         .query_one("SELECT holder, url, epoch, expires_at, expires_at > COALESCE($1::timestamptz, now()) FROM deckle_leader WHERE id = 1", &[&now])
                         .await
@@ -820,7 +785,7 @@ impl Election for PgStore {
             let (pool, shown, id) = (self.pool.clone(), self.shown.clone(), me.id.clone());
             self.handle
                 .spawn(async move {
-                    let c = pool.get().await.map_err(|e| Error::Store(format!("{shown}: {}", pool_error(e))))?;
+                    let c = client(&pool, &shown).await?;
                     c.execute("UPDATE deckle_leader SET holder = NULL, expires_at = NULL WHERE id = 1 AND epoch = $1 AND holder = $2", &[&epoch, &id]).await.map_err(|e| Error::Store(format!("{shown}: {}", cause(&e))))?;
                     Ok(())
                 })

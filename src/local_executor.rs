@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use deckle_orchestrator::executor::{Executor, Task, TaskKind, TaskResult, TaskStatus};
+use deckle_orchestrator::mirror::Mirror;
 use deckle_worker::execute::StopNote;
 use deckle_worker::pool::Pools;
 use deckle_worker::task_run;
@@ -20,12 +21,14 @@ pub struct LocalExecutor {
     pools: Arc<Pools>,
     /// Why running attempts are being stopped (set on a signal), for their notebooks.
     pub stop_note: StopNote,
+    /// Where notebooks are sent on as they are saved (`--artifacts`).
+    pub mirror: Mirror,
 }
 
 impl LocalExecutor {
     /// `warm_kernels` fresh kernels are kept booted ahead of need (0: boot on demand).
     pub fn new(search_env: Option<HashMap<String, String>>, warm_kernels: usize) -> Self {
-        LocalExecutor { search_env, pools: Pools::new(warm_kernels), stop_note: StopNote::default() }
+        LocalExecutor { search_env, pools: Pools::new(warm_kernels), stop_note: StopNote::default(), mirror: Mirror::none() }
     }
 }
 
@@ -34,6 +37,7 @@ impl Executor for LocalExecutor {
         let search_env = self.search_env.clone();
         let pools = self.pools.clone();
         let stop_note = self.stop_note.clone();
+        let mirror = self.mirror.clone();
         Box::pin(async move {
             let started = Instant::now();
             let input = match &task.kind {
@@ -52,7 +56,24 @@ impl Executor for LocalExecutor {
             opts.pools = Some(pools);
             opts.search_env = search_env;
             opts.stop_note = stop_note;
-            task_run::run(&task, opts, started).await
+            // Each save is queued for the artifact store (which folds bursts), and the
+            // notebook as it ended is final.
+            let output = PathBuf::from(&task.output_path);
+            let (saved, mut seen) = tokio::sync::watch::channel(0u64);
+            opts.saved = mirror.enabled().then_some(saved);
+            let (m, out) = (mirror.clone(), output.clone());
+            let follow = tokio::spawn(async move {
+                while seen.changed().await.is_ok() {
+                    m.saved(&out);
+                }
+            });
+            let result = task_run::run(&task, opts, started).await;
+            follow.abort();
+            mirror.finished(&output);
+            if let Some(copy) = &task.input_copy_path {
+                mirror.finished(std::path::Path::new(copy));
+            }
+            result
         })
     }
 }

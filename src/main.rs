@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod client;
 mod execute_cmd;
+mod execute_storage;
 mod local_executor;
 mod remote_cmds;
 mod run_cmd;

@@ -37,12 +37,17 @@ pub struct RunArgs {
     /// Print the run record as JSON on stdout instead of the table.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub artifacts: crate::server_cmd::ArtifactArgs,
 }
 
 pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_INVALID: i32 = 2;
 /// The data dir cannot be written (full, read-only): what was recorded stays.
 pub const EXIT_STORAGE: i32 = 3;
+
+/// How long a finished run waits for its notebooks to reach the artifact store.
+const UPLOAD_GRACE: std::time::Duration = std::time::Duration::from_secs(120);
 
 fn status_mark(s: NodeStatus) -> &'static str {
     match s {
@@ -150,7 +155,14 @@ pub async fn run(args: RunArgs) -> i32 {
     };
     // The store opened, so no other process holds this data dir: a file run still
     // marked running was left by a `deckle run` that died.
-    match orphans::settle_interrupted(store.as_ref(), &SystemClock, &data, orphans::is_orphan_file_run, "the deckle run process that ran it") {
+    let mirror = match args.artifacts.mirror(&data, Arc::default()).await {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("deckle: {e}");
+            return EXIT_STORAGE;
+        }
+    };
+    match orphans::settle_interrupted(store.as_ref(), &SystemClock, &data, &mirror, orphans::is_orphan_file_run, "the deckle run process that ran it") {
         Ok(settled) if !settled.is_empty() => eprintln!("deckle: settled {} run(s) left running by a deckle run that died: {}", settled.len(), settled.join(", ")),
         Ok(_) => {}
         Err(e) => {
@@ -160,7 +172,10 @@ pub async fn run(args: RunArgs) -> i32 {
     }
     let cfg = EngineConfig { data_dir: data.clone(), slots: args.workers.max(1), preview_rows: 20 };
     let (tx, rx) = mpsc::unbounded_channel();
-    let executor = LocalExecutor::new(None, args.warm_kernels);
+    // Notebooks a run that died left staged are sent on now.
+    mirror.recover(|_| false);
+    let mut executor = LocalExecutor::new(None, args.warm_kernels);
+    executor.mirror = mirror.clone();
     let stop_note = executor.stop_note.clone();
     let engine = Engine::new(store, Arc::new(executor), Arc::new(SystemClock), cfg).with_events(tx);
     let viewer = tokio::spawn(show_events(rx, std::io::stderr().is_terminal()));
@@ -178,6 +193,18 @@ pub async fn run(args: RunArgs) -> i32 {
     let outcome = engine.run(&wf, RunRequest { params, date: args.date.clone(), ..Default::default() }, cancel).await;
     drop(engine);
     let _ = viewer.await;
+    // Every notebook is in the artifact store before the run says it is done.
+    if mirror.enabled() && !mirror.drain(UPLOAD_GRACE).await {
+        eprintln!(
+            "deckle: {} notebook(s) could not be uploaded to {} within {}s; they are kept in {} and uploaded by the next `deckle run --data {} --artifacts …`",
+            mirror.stats().pending,
+            mirror.url(&data),
+            UPLOAD_GRACE.as_secs(),
+            data.display(),
+            data.display()
+        );
+        return EXIT_STORAGE;
+    }
     match outcome {
         Ok(o) => {
             if args.json {
@@ -185,7 +212,11 @@ pub async fn run(args: RunArgs) -> i32 {
                 println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default());
             } else {
                 print_table(&o);
-                eprintln!("state and notebooks: {}", data.display());
+                if mirror.enabled() {
+                    eprintln!("state: {}; notebooks: {}", data.display(), mirror.url(&deckle_orchestrator::artifacts::run_dir(&data, &o.run.workflow, &o.run.date, &o.run.id)));
+                } else {
+                    eprintln!("state and notebooks: {}", data.display());
+                }
             }
             match o.run.status {
                 RunStatus::Succeeded => 0,

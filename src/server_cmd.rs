@@ -8,6 +8,9 @@ use clap::Args;
 mod shared;
 use deckle_orchestrator::http::{router, ApiConfig};
 use deckle_orchestrator::coordinator::{Coordinator, CoordinatorConfig};
+use deckle_orchestrator::health::StorageHealth;
+use deckle_orchestrator::mirror::Mirror;
+use std::sync::Arc;
 
 #[derive(Args, Debug)]
 pub struct ServerArgs {
@@ -42,6 +45,36 @@ pub struct ServerArgs {
     /// other coordinators to forward to it (default: the listen address).
     #[arg(long)]
     public_url: Option<String>,
+    #[command(flatten)]
+    artifacts: ArtifactArgs,
+}
+
+/// Where output notebooks and registered files go beyond the data dir.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ArtifactArgs {
+    /// Keep output notebooks and registered workflow files in object storage
+    /// (`s3://bucket/prefix`, `gs://…`, `az://…`, or a local directory); the data
+    /// dir then stages only what is running or not yet uploaded. Credentials come
+    /// from the provider's usual environment variables and files.
+    #[arg(long, env = "DECKLE_ARTIFACTS", value_name = "URL")]
+    pub artifacts: Option<String>,
+    /// The endpoint of an S3-compatible server (else `AWS_ENDPOINT_URL`).
+    #[arg(long, env = "DECKLE_ARTIFACTS_ENDPOINT", value_name = "URL")]
+    pub artifacts_endpoint: Option<String>,
+}
+
+impl ArtifactArgs {
+    /// The mirror these options ask for (none without `--artifacts`); checks that
+    /// the store takes a write. The error names the store, never a credential.
+    pub async fn mirror(&self, data: &std::path::Path, health: Arc<StorageHealth>) -> Result<Mirror, String> {
+        let Some(url) = self.artifacts.as_deref().filter(|u| !u.trim().is_empty()) else { return Ok(Mirror::none()) };
+        let loc: deckle_storage::Location = url.trim().parse().map_err(|e: deckle_storage::Error| format!("--artifacts {e}"))?;
+        let opts = deckle_storage::Options { endpoint: self.artifacts_endpoint.clone().filter(|e| !e.is_empty()), ..Default::default() };
+        let store = deckle_storage::Store::open(&loc, &opts).map_err(|e| format!("--artifacts {e}"))?;
+        let data = data.to_path_buf();
+        let started = tokio::task::spawn_blocking(move || Mirror::start(&data, store, health)).await.map_err(|e| e.to_string())?;
+        started.map_err(|e| format!("cannot write to the artifact store: {e}"))
+    }
 }
 
 pub fn read_token(file: Option<&PathBuf>) -> Result<Option<String>, String> {
@@ -101,10 +134,18 @@ pub async fn run(args: ServerArgs) -> i32 {
     let mut cfg = CoordinatorConfig::new(&args.data);
     cfg.lease_ttl = Duration::from_secs_f64(args.lease_ttl);
     cfg.public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let health = Arc::new(StorageHealth::default());
+    cfg.mirror = match args.artifacts.mirror(&args.data, health.clone()).await {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("deckle: {e}");
+            return 3;
+        }
+    };
     if let Some(url) = args.state.as_deref().filter(|u| !u.trim().is_empty()) {
-        return shared::run(&args, url.trim(), cfg, listener, &addr, token).await;
+        return shared::run(&args, url.trim(), cfg, listener, &addr, token, health).await;
     }
-    let coordinator = match Coordinator::open(&cfg) {
+    let coordinator = match Coordinator::open_with(&cfg, health) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("deckle: cannot open the data dir {}: {e}", args.data.display());
@@ -122,7 +163,8 @@ pub async fn run(args: ServerArgs) -> i32 {
     coordinator.start_planner();
     let board = coordinator.board.clone();
     let app = router(coordinator, &ApiConfig { token: token.clone(), max_body: args.max_body_mib << 20, csrf_secret: None });
-    eprintln!("deckle server listening on http://{addr} (data: {}, auth: {})", args.data.display(), if token.is_some() { "token" } else { "none" });
+    let artifacts = if cfg.mirror.enabled() { format!(", artifacts: {}", cfg.mirror.url(&args.data)) } else { String::new() };
+    eprintln!("deckle server listening on http://{addr} (data: {}{artifacts}, auth: {})", args.data.display(), if token.is_some() { "token" } else { "none" });
     let shutdown = async move {
         stop_signal().await;
         board.close();

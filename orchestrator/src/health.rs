@@ -27,6 +27,9 @@ pub struct Fault {
 /// the storage monitor, and whoever takes new work (which asks [`Self::check`]).
 pub struct StorageHealth {
     fault: Mutex<Option<Fault>>,
+    /// The artifact store's fault (`--artifacts`), raised and cleared by its uploads
+    /// (`crate::mirror`), apart from the data dir's.
+    artifacts: Mutex<Option<Fault>>,
     /// Wakes whoever waits for writes to work again.
     recovered: Notify,
     /// Dates a fault.
@@ -42,7 +45,7 @@ impl Default for StorageHealth {
 impl StorageHealth {
     /// Healthy, dating faults by `clock`.
     pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
-        StorageHealth { fault: Mutex::new(None), recovered: Notify::new(), clock }
+        StorageHealth { fault: Mutex::new(None), artifacts: Mutex::new(None), recovered: Notify::new(), clock }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Fault>> {
@@ -70,13 +73,37 @@ impl StorageHealth {
         }
     }
 
-    /// The fault, while it lasts.
-    pub fn fault(&self) -> Option<Fault> {
-        self.lock().clone()
+    /// The artifact store failed an upload (see `crate::mirror`); the first such
+    /// fault stands until [`Self::clear_artifacts`].
+    pub fn set_artifacts(&self, message: impl Into<String>) {
+        let mut f = self.artifacts.lock().unwrap_or_else(|p| p.into_inner());
+        if f.is_none() {
+            let message = message.into();
+            tracing::error!(error = %message, "artifact store fault: no new work is taken until uploads work again");
+            *f = Some(Fault { message, since: self.clock.now() });
+        }
     }
 
-    /// Whether there is a fault.
+    /// An upload worked again.
+    pub fn clear_artifacts(&self) {
+        if self.artifacts.lock().unwrap_or_else(|p| p.into_inner()).take().is_some() {
+            tracing::info!("artifact store recovered: uploads work again");
+            self.recovered.notify_waiters();
+        }
+    }
+
+    /// The fault, while it lasts: the data dir's, else the artifact store's.
+    pub fn fault(&self) -> Option<Fault> {
+        self.lock().clone().or_else(|| self.artifacts.lock().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+
+    /// Whether there is a fault (of the data dir or the artifact store).
     pub fn is_faulted(&self) -> bool {
+        self.fault().is_some()
+    }
+
+    /// Whether the data dir itself is faulted (what the storage monitor recovers).
+    pub fn disk_faulted(&self) -> bool {
         self.lock().is_some()
     }
 

@@ -115,6 +115,8 @@ pub struct LeaseBoard {
     closing: std::sync::atomic::AtomicBool,
     /// Where uploaded notebooks live (below it, directories are synced too).
     data_dir: std::path::PathBuf,
+    /// Saved and finished notebooks are sent on to the artifact store, if any.
+    mirror: crate::mirror::Mirror,
     /// Dates grants and losses (in records and notebooks); TTLs run on `Instant`.
     clock: Arc<dyn Clock>,
 }
@@ -144,9 +146,27 @@ impl LeaseBoard {
     /// A board holding the leases the store kept, each with a fresh TTL: their
     /// workers get that long to be heard from again.
     pub fn load(store: Arc<dyn StateStore>, ttl: Duration, metrics: Arc<Metrics>, health: Arc<StorageHealth>, clock: Arc<dyn Clock>, data_dir: &Path) -> Result<Arc<Self>> {
+        Self::load_mirrored(store, ttl, metrics, health, clock, data_dir, crate::mirror::Mirror::none())
+    }
+
+    /// [`Self::load`], sending notebooks on to `mirror`.
+    pub fn load_mirrored(
+        store: Arc<dyn StateStore>,
+        ttl: Duration,
+        metrics: Arc<Metrics>,
+        health: Arc<StorageHealth>,
+        clock: Arc<dyn Clock>,
+        data_dir: &Path,
+        mirror: crate::mirror::Mirror,
+    ) -> Result<Arc<Self>> {
         let mut inner = Inner::default();
         let now = Instant::now();
-        for rec in store.leases()? {
+        for mut rec in store.leases()? {
+            // Granted by another coordinator on this database: its notebooks go under
+            // this one's data dir.
+            let rebase = |p: &str| crate::artifacts::rebase(data_dir, p).to_string_lossy().into_owned();
+            rec.task.output_path = rebase(&rec.task.output_path);
+            rec.task.input_copy_path = rec.task.input_copy_path.as_deref().map(rebase);
             let key = key_of(&rec.task);
             match rec.result {
                 Some(r) => {
@@ -161,7 +181,7 @@ impl LeaseBoard {
         if !inner.active.is_empty() {
             info!(leases = inner.active.len(), "leases held before the restart are back");
         }
-        Ok(Arc::new(LeaseBoard { inner: Mutex::new(inner), work: Notify::new(), store, ttl, metrics, health, clock, closing: Default::default(), data_dir: data_dir.to_path_buf() }))
+        Ok(Arc::new(LeaseBoard { inner: Mutex::new(inner), work: Notify::new(), store, ttl, metrics, health, clock, closing: Default::default(), data_dir: data_dir.to_path_buf(), mirror }))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -291,19 +311,27 @@ impl LeaseBoard {
     /// write it).
     async fn write_prepared(&self, worker: &str, granted: &[Lease]) {
         let jobs: Vec<(String, Task)> = granted.iter().map(|l| (l.id.clone(), l.task.clone())).collect();
-        let (worker, root) = (worker.to_string(), self.data_dir.clone());
+        let (worker, root, mirror) = (worker.to_string(), self.data_dir.clone(), self.mirror.clone());
         let at = self.clock.now();
         let written = tokio::task::spawn_blocking(move || {
             for (id, task) in jobs {
                 let Some(text) = crate::attempt_notebook::prepared(&task, &id, &worker, at) else { continue };
-                if let Err(e) = crate::attempt_notebook::write_synced(Path::new(&task.output_path), text.as_bytes(), &root) {
-                    warn!(path = %task.output_path, error = %e, "could not write the prepared notebook");
+                match crate::attempt_notebook::write_synced(Path::new(&task.output_path), text.as_bytes(), &root) {
+                    Err(e) => warn!(path = %task.output_path, error = %e, "could not write the prepared notebook"),
+                    Ok(()) => mirror.saved(Path::new(&task.output_path)),
                 }
             }
         });
         if let Err(e) = written.await {
             warn!(error = %e, "the prepared notebooks' task failed");
         }
+    }
+
+    /// The notebooks of attempts leased now (output and generated input), which
+    /// their workers may still write.
+    pub fn open_paths(&self) -> std::collections::HashSet<std::path::PathBuf> {
+        let inner = self.lock();
+        inner.active.values().flat_map(|a| [Some(&a.task.output_path), a.task.input_copy_path.as_ref()]).flatten().map(std::path::PathBuf::from).collect()
     }
 
     /// The lock writers of the notebook at `path` take.
@@ -317,15 +345,22 @@ impl LeaseBoard {
         let Ok(rt) = tokio::runtime::Handle::try_current() else { return };
         let path = task.output_path.clone();
         let lock = self.writing(&path);
-        let root = self.data_dir.clone();
+        let (root, mirror) = (self.data_dir.clone(), self.mirror.clone());
         rt.spawn(async move {
             let _held = lock.lock().await;
-            let p = path.clone();
-            let done = tokio::task::spawn_blocking(move || crate::attempt_notebook::finish_lost(Path::new(&p), &message, at, &root)).await;
+            let (p, m) = (path.clone(), mirror.clone());
+            let done = tokio::task::spawn_blocking(move || {
+                // Sent on to the artifact store and dropped here by an earlier start.
+                if let Err(e) = m.localize(Path::new(&p)) {
+                    warn!(path = p, error = %e, "cannot fetch the lost attempt's notebook from the artifact store");
+                }
+                crate::attempt_notebook::finish_lost(Path::new(&p), &message, at, &root)
+            })
+            .await;
             match done {
                 Ok(Err(e)) => warn!(path, error = %e, "could not finish the lost attempt's notebook"),
                 Err(e) => warn!(path, error = %e, "the lost attempt's notebook task failed"),
-                Ok(Ok(_)) => {}
+                Ok(Ok(_)) => mirror.finished(Path::new(&path)),
             }
         });
     }
@@ -417,7 +452,9 @@ impl LeaseBoard {
         let Some(path) = path else {
             return Err(Error::Input("this task has no generated input notebook".into()));
         };
-        write_atomic(Path::new(&path), body, &self.data_dir).await
+        write_atomic(Path::new(&path), body, &self.data_dir).await?;
+        self.mirror.saved(Path::new(&path));
+        Ok(())
     }
 
     /// The worker's result: durable, then handed to the engine.
@@ -461,6 +498,7 @@ impl LeaseBoard {
     /// created them, in [`write_atomic`]).
     async fn make_durable(&self, task: &Task) -> Result<()> {
         let paths: Vec<std::path::PathBuf> = [Some(&task.output_path), task.input_copy_path.as_ref()].into_iter().flatten().map(std::path::PathBuf::from).collect();
+        let mirror = self.mirror.clone();
         let synced = tokio::task::spawn_blocking(move || -> Result<()> {
             for p in &paths {
                 let io = |e: std::io::Error| Error::Io { path: p.display().to_string(), message: e.to_string() };
@@ -471,6 +509,7 @@ impl LeaseBoard {
                 if let Some(dir) = p.parent() {
                     crate::durable::sync_dir(dir).map_err(io)?;
                 }
+                mirror.finished(p);
             }
             Ok(())
         });

@@ -45,6 +45,7 @@
 #![warn(missing_docs)]
 
 pub mod artifacts;
+pub mod mirror;
 pub mod attempt_notebook;
 mod backfill;
 pub mod clock;

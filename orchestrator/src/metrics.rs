@@ -141,3 +141,13 @@ impl Metrics {
         out
     }
 }
+
+/// The artifact store's counters (`--artifacts`), in Prometheus' text format.
+pub fn mirror_text(s: &crate::mirror::MirrorStats) -> String {
+    format!(
+        "# HELP deckle_artifact_uploads_total Uploads to the artifact store.\n# TYPE deckle_artifact_uploads_total counter\ndeckle_artifact_uploads_total {}\n\
+         # HELP deckle_artifact_upload_failures_total Uploads to the artifact store that failed (each is retried).\n# TYPE deckle_artifact_upload_failures_total counter\ndeckle_artifact_upload_failures_total {}\n\
+         # HELP deckle_artifact_uploads_pending Files waiting to be uploaded to the artifact store.\n# TYPE deckle_artifact_uploads_pending gauge\ndeckle_artifact_uploads_pending {}\n",
+        s.uploads, s.failures, s.pending
+    )
+}

@@ -26,7 +26,7 @@ pub fn is_orphan_file_run(run: &RunRecord) -> bool {
 
 /// Settle every run `orphan` picks: `who` says what was found dead, for the errors.
 /// Notebook paths in the records are absolute, or relative to `data_dir`.
-pub fn settle_interrupted(store: &dyn StateStore, clock: &dyn Clock, data_dir: &Path, orphan: impl Fn(&RunRecord) -> bool, who: &str) -> Result<Settled> {
+pub fn settle_interrupted(store: &dyn StateStore, clock: &dyn Clock, data_dir: &Path, mirror: &crate::mirror::Mirror, orphan: impl Fn(&RunRecord) -> bool, who: &str) -> Result<Settled> {
     let at = clock.now();
     let mut settled = Vec::new();
     for mut run in store.open_runs()?.into_iter().filter(|r| orphan(r)) {
@@ -45,9 +45,14 @@ pub fn settle_interrupted(store: &dyn StateStore, clock: &dyn Clock, data_dir: &
                 a.error = Some(why.clone());
                 if let Some(nb) = &a.notebook {
                     let path = if Path::new(nb).is_absolute() || Path::new(nb).exists() { PathBuf::from(nb) } else { data_dir.join(nb) };
+                    // It may be in the artifact store only (uploaded by an earlier start).
+                    if let Err(e) = mirror.localize(&path) {
+                        warn!(path = %path.display(), error = %e, "cannot fetch the interrupted attempt's notebook");
+                    }
                     if let Err(e) = crate::attempt_notebook::finish_stopped(&path, "Interrupted", &why, at, data_dir) {
                         warn!(path = %path.display(), error = %e, "cannot finish the interrupted attempt's notebook");
                     }
+                    mirror.finished(&path);
                 }
             }
             store.put_node(&run.id, &node)?;

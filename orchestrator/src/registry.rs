@@ -26,6 +26,9 @@ pub struct Registry {
     /// One registration at a time, so versions are numbered without gaps.
     lock: tokio::sync::Mutex<()>,
     loaded: Mutex<HashMap<(String, u32), Arc<Workflow>>>,
+    /// With `--artifacts`, every registered file is in the store by hash before the
+    /// version exists, so any coordinator on the database can load it.
+    mirror: crate::mirror::Mirror,
 }
 
 /// The largest notebook a registration may carry.
@@ -59,7 +62,40 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
 impl Registry {
     /// A registry keeping files under `data_dir` and versions in `store`.
     pub fn new(data_dir: &Path, store: Arc<dyn StateStore>, clock: Arc<dyn Clock>) -> Self {
-        Registry { data_dir: data_dir.to_path_buf(), store, clock, lock: tokio::sync::Mutex::new(()), loaded: Mutex::new(HashMap::new()) }
+        Registry { data_dir: data_dir.to_path_buf(), store, clock, lock: tokio::sync::Mutex::new(()), loaded: Mutex::new(HashMap::new()), mirror: crate::mirror::Mirror::none() }
+    }
+
+    /// Keeping every registered file in `mirror`'s store too.
+    pub fn with_mirror(mut self, mirror: crate::mirror::Mirror) -> Self {
+        self.mirror = mirror;
+        self
+    }
+
+    /// Writes version `v` of `id`'s directory from the artifact store's blobs, when
+    /// this coordinator's data dir lacks it (another one registered it).
+    fn materialize(&self, id: &str, v: &WorkflowVersion) -> Result<()> {
+        let dest = self.version_dir(id, v.version);
+        if dest.join(&v.file_name).exists() || !self.mirror.enabled() {
+            return Ok(());
+        }
+        let staging = self.data_dir.join("tmp").join(uuid::Uuid::new_v4().simple().to_string());
+        let files = std::iter::once((v.file_name.as_str(), v.hash.as_str())).chain(v.files.iter().map(|(r, h)| (r.as_str(), h.as_str())));
+        for (rel, hash) in files {
+            let blob = self.blob(hash)?;
+            let to = staging.join(safe_relative(rel)?);
+            if let Some(dir) = to.parent() {
+                std::fs::create_dir_all(dir).map_err(io(dir))?;
+            }
+            std::fs::copy(&blob, &to).map_err(io(&to))?;
+        }
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        // Another thread may have made it meanwhile: either copy is the same.
+        if std::fs::rename(&staging, &dest).is_err() {
+            let _ = std::fs::remove_dir_all(&staging);
+        }
+        Ok(())
     }
 
     /// Validate and store a new version.
@@ -113,6 +149,12 @@ impl Registry {
             }
         }
         durable::sync_dir(&blobs).map_err(io(&blobs))?;
+        // In the artifact store before the version exists (the workflow file too,
+        // by its hash): a coordinator that never saw this registration loads it.
+        let contents = files.iter().map(|(rel, hash)| (hash.clone(), req.files[rel].as_bytes().to_vec())).chain([(sha256(req.content.as_bytes()), req.content.as_bytes().to_vec())]);
+        for (hash, body) in contents {
+            self.mirror.put_now(&blobs.join(hash), body).await?;
+        }
         // The version's files are on disk before the store says it exists.
         durable::sync_tree(staging).map_err(io(staging))?;
         let _one_at_a_time = self.lock.lock().await;
@@ -164,6 +206,7 @@ impl Registry {
         }
         let entry = self.entry(id)?;
         let v = entry.versions.iter().find(|v| v.version == version).ok_or_else(|| Error::NotFound(format!("workflow {id} version {version}")))?;
+        self.materialize(id, v)?;
         let path = self.version_dir(id, version).join(&v.file_name);
         let wf = deckle_dsl::load(&path)
             .map_err(|d| Error::InvalidWorkflow(d.0.iter().map(|d| d.to_string()).collect()))?
@@ -179,7 +222,7 @@ impl Registry {
             return Err(Error::Input(format!("{hash:?} is not a sha256")));
         }
         let p = self.data_dir.join("blobs").join(hash.to_ascii_lowercase());
-        if p.exists() {
+        if self.mirror.localize(&p)? {
             Ok(p)
         } else {
             Err(Error::NotFound(format!("blob {hash}")))

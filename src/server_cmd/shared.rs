@@ -21,8 +21,7 @@ use super::ServerArgs;
 /// Set by a leader that stepped down for the process it starts over as.
 const REJOINING: &str = "DECKLE_REJOINING";
 
-pub async fn run(args: &ServerArgs, url: &str, mut cfg: CoordinatorConfig, listener: tokio::net::TcpListener, addr: &str, token: Option<String>) -> i32 {
-    let health = Arc::new(StorageHealth::default());
+pub async fn run(args: &ServerArgs, url: &str, mut cfg: CoordinatorConfig, listener: tokio::net::TcpListener, addr: &str, token: Option<String>, health: Arc<StorageHealth>) -> i32 {
     // A leader that stepped down starts over here: its database may still be away,
     // so it waits for it instead of failing as a bad URL given by hand does.
     let rejoining = std::env::var_os(REJOINING).is_some();

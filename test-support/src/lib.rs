@@ -4,6 +4,8 @@
 //! - [`fuzz`]: the seeded fuzzing harness of `dsl/tests/fuzz.rs` and
 //!   `worker/tests/fuzz_notebook.rs`.
 //! - [`postgres`]: a real PostgreSQL server and a fresh database per test.
+//! - [`s3`]: a real S3-compatible server (moto), and a proxy that fails in front of
+//!   it on demand.
 //!
 //! ```
 //! use deckle_test_support::fuzz::Rng;
@@ -13,3 +15,4 @@
 
 pub mod fuzz;
 pub mod postgres;
+pub mod s3;

@@ -40,6 +40,8 @@ pub struct CoordinatorConfig {
     pub public_url: String,
     /// Leader or standby among coordinators sharing a database; the only one by default.
     pub role: Arc<crate::role::RoleStatus>,
+    /// Where artifacts go beyond the data dir (`--artifacts`); none by default.
+    pub mirror: crate::mirror::Mirror,
 }
 
 impl CoordinatorConfig {
@@ -51,6 +53,7 @@ impl CoordinatorConfig {
             run_slots: 1024,
             public_url: "http://127.0.0.1:8080".into(),
             role: Arc::new(crate::role::RoleStatus::single()),
+            mirror: crate::mirror::Mirror::none(),
         }
     }
 }
@@ -78,6 +81,8 @@ pub struct Coordinator {
     pub(crate) store: Arc<dyn StateStore>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) data_dir: PathBuf,
+    /// Where artifacts are mirrored (`--artifacts`), or nothing.
+    pub mirror: crate::mirror::Mirror,
     pub(crate) public_url: String,
     /// Cancel switches of the runs this process drives.
     live: Mutex<HashMap<String, Drive>>,
@@ -103,8 +108,13 @@ pub struct Coordinator {
 impl Coordinator {
     /// Open the state under `cfg.data_dir` (sled in `state/`, artifacts, blobs).
     pub fn open(cfg: &CoordinatorConfig) -> Result<Arc<Self>> {
+        Self::open_with(cfg, Arc::new(StorageHealth::default()))
+    }
+
+    /// [`Self::open`], reporting storage faults to `health` (which the artifact
+    /// mirror of `cfg` reports to as well).
+    pub fn open_with(cfg: &CoordinatorConfig, health: Arc<StorageHealth>) -> Result<Arc<Self>> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let health = Arc::new(StorageHealth::with_clock(clock.clone()));
         let store: Arc<dyn StateStore> = Arc::new(SledStore::open_with(&cfg.data_dir.join("state"), health.clone())?);
         let c = Self::with_health(cfg, store, clock, health)?;
         c.spawn_storage_monitor();
@@ -131,7 +141,7 @@ impl Coordinator {
 
     fn build(cfg: &CoordinatorConfig, store: Arc<dyn StateStore>, clock: Arc<dyn Clock>, health: Arc<StorageHealth>) -> Result<Arc<Self>> {
         let metrics = Arc::new(Metrics::default());
-        let board = LeaseBoard::load(store.clone(), cfg.lease_ttl, metrics.clone(), health.clone(), clock.clone(), &cfg.data_dir)?;
+        let board = LeaseBoard::load_mirrored(store.clone(), cfg.lease_ttl, metrics.clone(), health.clone(), clock.clone(), &cfg.data_dir, cfg.mirror.clone())?;
         let (tx, mut rx) = mpsc::unbounded_channel();
         let ecfg = EngineConfig { data_dir: cfg.data_dir.clone(), slots: cfg.run_slots, preview_rows: 20 };
         let engine = Engine::new(store.clone(), Arc::new(RemoteExecutor(board.clone())), clock.clone(), ecfg).with_events(tx);
@@ -148,7 +158,8 @@ impl Coordinator {
         Ok(Arc::new(Coordinator {
             engine: Arc::new(engine),
             board,
-            registry: Registry::new(&cfg.data_dir, store.clone(), clock.clone()),
+            registry: Registry::new(&cfg.data_dir, store.clone(), clock.clone()).with_mirror(cfg.mirror.clone()),
+            mirror: cfg.mirror.clone(),
             metrics,
             store,
             clock,
@@ -178,7 +189,11 @@ impl Coordinator {
     pub fn resume_all(self: &Arc<Self>) -> Result<usize> {
         // File runs (`deckle run` on this data dir) cannot be resumed from the
         // registry; the process that drove them is gone.
-        crate::orphans::settle_interrupted(self.store.as_ref(), self.clock.as_ref(), &self.engine.cfg.data_dir, crate::orphans::is_orphan_file_run, "the deckle run process that ran it")?;
+        crate::orphans::settle_interrupted(self.store.as_ref(), self.clock.as_ref(), &self.engine.cfg.data_dir, &self.mirror, crate::orphans::is_orphan_file_run, "the deckle run process that ran it")?;
+        // What the data dir still stages goes to the artifact store; the notebooks of
+        // attempts still leased stay, as their workers upload to them.
+        let running = self.board.open_paths();
+        self.mirror.recover(|p| running.contains(p));
         let mut n = 0;
         for run in self.store.open_runs()?.into_iter().filter(|r| r.status == RunStatus::Running) {
             let wf = match self.registry.load(&run.workflow, run.version) {
@@ -609,7 +624,10 @@ impl Coordinator {
             // Where the server keeps a notebook is its own business: the path is
             // relative to the data dir (the API serves the file).
             for a in &mut n.attempts {
-                if let Some(rel) = a.notebook.as_deref().and_then(|p| Path::new(p).strip_prefix(&self.data_dir).ok()) {
+                // In an artifact store: the object's URL, which anyone with access can fetch.
+                if let Some(p) = a.notebook.as_deref().filter(|_| self.mirror.enabled()) {
+                    a.notebook = Some(self.mirror.url(&crate::artifacts::rebase(&self.data_dir, p)));
+                } else if let Some(rel) = a.notebook.as_deref().and_then(|p| Path::new(p).strip_prefix(&self.data_dir).ok()) {
                     a.notebook = Some(rel.display().to_string());
                 }
             }
@@ -663,17 +681,23 @@ impl Coordinator {
             rec.index,
             a.n,
         );
-        if !path.exists() {
-            return Err(Error::NotFound(format!("the output notebook of {node} attempt {} (none was written yet)", a.n)));
-        }
         Ok((a.n, path, a.ended_at.is_some()))
     }
 
-    /// What an attempt printed so far: stream outputs and errors of its latest saved notebook.
-    pub fn log(&self, run_id: &str, node: &str, attempt: Option<u32>) -> Result<NodeLog> {
+    /// The output notebook of an attempt, read from the data dir or the artifact
+    /// store: its attempt number, bytes, and whether the attempt has ended.
+    pub async fn notebook_bytes(&self, run_id: &str, node: &str, attempt: Option<u32>) -> Result<(u32, Vec<u8>, bool)> {
         let (n, path, finished) = self.notebook(run_id, node, attempt)?;
-        let bytes = std::fs::read(&path).map_err(|e| Error::Io { path: path.display().to_string(), message: e.to_string() })?;
-        let nb: Value = serde_json::from_slice(&bytes).map_err(|e| Error::Io { path: path.display().to_string(), message: e.to_string() })?;
+        match self.mirror.read(&path).await? {
+            Some(b) => Ok((n, b, finished)),
+            None => Err(Error::NotFound(format!("the output notebook of {node} attempt {n} (none was written yet)"))),
+        }
+    }
+
+    /// What an attempt printed so far: stream outputs and errors of its latest saved notebook.
+    pub async fn log(&self, run_id: &str, node: &str, attempt: Option<u32>) -> Result<NodeLog> {
+        let (n, bytes, finished) = self.notebook_bytes(run_id, node, attempt).await?;
+        let nb: Value = serde_json::from_slice(&bytes).map_err(|e| Error::Io { path: format!("the notebook of {node} attempt {n}"), message: e.to_string() })?;
         Ok(NodeLog { run: run_id.to_string(), node: node.to_string(), attempt: n, finished, text: notebook_text(&nb) })
     }
 

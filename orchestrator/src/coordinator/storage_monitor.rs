@@ -27,7 +27,7 @@ impl Coordinator {
             loop {
                 tick.tick().await;
                 let Some(me) = weak.upgrade() else { return };
-                let faulted = me.health.is_faulted();
+                let faulted = me.health.disk_faulted();
                 let dir = me.data_dir.clone();
                 let bytes = if faulted { RECOVERY_PROBE_BYTES } else { PROBE_BYTES };
                 let probed = tokio::task::spawn_blocking(move || probe(&dir, bytes).map_err(|e| format!("{}: {e}", dir.display()))).await;

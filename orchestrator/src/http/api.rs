@@ -222,8 +222,7 @@ async fn get_run(State(s): State<AppState>, ApiPath(run): ApiPath<String>) -> Ap
     responses((status = 200, description = "the output notebook (.ipynb)", content_type = "application/x-ipynb+json"), (status = 404, body = ApiError),
         (status = 503, description = UNAVAILABLE, body = ApiError)))]
 async fn get_notebook(State(s): State<AppState>, ApiPath((run, node, n)): ApiPath<(String, String, u32)>) -> ApiResult<Response> {
-    let (n, path, _) = s.c.notebook(&run, &node, Some(n))?;
-    let bytes = tokio::fs::read(&path).await.map_err(|e| Error::Io { path: path.display().to_string(), message: e.to_string() })?;
+    let (n, bytes, _) = s.c.notebook_bytes(&run, &node, Some(n)).await?;
     let disposition = format!("attachment; filename=\"{node}.{n}.ipynb\"");
     Ok(([(header::CONTENT_TYPE, "application/x-ipynb+json".to_string()), (header::CONTENT_DISPOSITION, disposition)], bytes).into_response())
 }
@@ -238,7 +237,7 @@ struct LogQuery {
 #[utoipa::path(get, path = "/api/v1/runs/{run}/nodes/{node}/log", params(("run" = String, Path), ("node" = String, Path), LogQuery),
     responses((status = 200, body = NodeLog), (status = 404, body = ApiError), (status = 503, description = UNAVAILABLE, body = ApiError)))]
 async fn get_log(State(s): State<AppState>, ApiPath((run, node)): ApiPath<(String, String)>, ApiQuery(q): ApiQuery<LogQuery>) -> ApiResult<Json<NodeLog>> {
-    Ok(Json(s.c.log(&run, &node, q.attempt)?))
+    Ok(Json(s.c.log(&run, &node, q.attempt).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/runs/{run}/cancel", params(("run" = String, Path)),
@@ -315,6 +314,9 @@ async fn complete(State(s): State<AppState>, ApiPath(id): ApiPath<String>, ApiJs
 pub(super) async fn metrics(State(s): State<AppState>) -> ApiResult<Response> {
     let mut text = s.c.metrics.render(&s.c.gauges()?);
     text.push_str(&s.c.role.metrics_text());
+    if s.c.mirror.enabled() {
+        text.push_str(&crate::metrics::mirror_text(&s.c.mirror.stats()));
+    }
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 

@@ -172,7 +172,7 @@ async fn attempt(State(s): State<AppState>, Path((run, node, n)): Path<(String, 
     let detail = s.c.run_detail(&run)?;
     let rec = detail.nodes.iter().find(|r| r.key() == node).ok_or_else(|| Error::NotFound(format!("node {node} in run {run}")))?;
     let a = rec.attempts.iter().find(|a| a.n == n).ok_or_else(|| Error::NotFound(format!("attempt {n} of {node}")))?;
-    let rendered = match rendered_notebook(&s, &run, &node, n) {
+    let rendered = match rendered_notebook(&s, &run, &node, n).await {
         Ok(mut r) => {
             // Rich outputs load from their own sandboxed URLs (see `frames`).
             let base = format!("/ui/runs/{}/nodes/{}/attempts/{n}/frames", url(&run), url(&node));
@@ -200,10 +200,9 @@ async fn attempt(State(s): State<AppState>, Path((run, node, n)): Path<(String, 
     page(&s, Frame::new(format!("{node} #{n}"), csrf_for(&s, &headers)), run_page::attempt_page(&view))
 }
 
-fn rendered_notebook(s: &AppState, run: &str, node: &str, n: u32) -> Result<notebook::Rendered, Error> {
-    let (_, path, _) = s.c.notebook(run, node, Some(n))?;
-    let io = |e: String| Error::Io { path: path.display().to_string(), message: e };
-    let bytes = std::fs::read(&path).map_err(|e| io(e.to_string()))?;
+async fn rendered_notebook(s: &AppState, run: &str, node: &str, n: u32) -> Result<notebook::Rendered, Error> {
+    let (_, bytes, _) = s.c.notebook_bytes(run, node, Some(n)).await?;
+    let io = |e: String| Error::Io { path: format!("the notebook of {node} attempt {n}"), message: e };
     // The reader every part shares (bare NaN/Infinity accepted); the renderer copes
     // with any structure, so the notebook checks are not applied here.
     let text = std::str::from_utf8(&bytes).map_err(|e| io(format!("not UTF-8 text: {e}")))?;
@@ -213,7 +212,7 @@ fn rendered_notebook(s: &AppState, run: &str, node: &str, n: u32) -> Result<note
 
 /// One rich output of an attempt's notebook, as its own sandboxed document.
 async fn frame(State(s): State<AppState>, Path((run, node, n, i)): Path<(String, String, u32, usize)>) -> UiResult {
-    let rendered = rendered_notebook(&s, &run, &node, n)?;
+    let rendered = rendered_notebook(&s, &run, &node, n).await?;
     let (_, docs) = super::frames::extract(&rendered.html, "");
     let doc = docs.into_iter().nth(i).ok_or_else(|| Error::NotFound(format!("output frame {i}")))?;
     Ok((

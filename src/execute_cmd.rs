@@ -268,6 +268,10 @@ pub async fn run(args: ExecuteArgs) -> i32 {
     let (staged, saved) = staged.map_or((None, None), |(o, tx)| (Some(o), Some(tx)));
     let mut opts = ExecuteOptions::new(&local_input, &local_output).with_params(params);
     opts.saved = saved;
+    if scratch.is_some() {
+        // The notebook records the paths it was given, not the staged copies.
+        opts.recorded_paths = Some((input.clone(), output.clone()));
+    }
     opts.kernel = args.kernel;
     opts.language = args.language;
     opts.cwd = args.cwd;

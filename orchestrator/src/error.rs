@@ -21,8 +21,9 @@ pub enum Error {
     /// The state store failed (not a storage fault: a corrupt record, a failed task).
     #[error("state store: {0}")]
     Store(String),
-    /// The data dir cannot be written (full, read-only): new work is refused until it can.
-    #[error("the data dir cannot be written ({0}); no new work is taken until it can")]
+    /// The data dir cannot be written (full, read-only), or the artifact store takes
+    /// no uploads: new work is refused until it can.
+    #[error("storage fault ({0}); no new work is taken until it recovers")]
     StorageFault(String),
     /// This coordinator does not lead (any more): another took over, so what it
     /// would write is refused.

@@ -31,3 +31,4 @@ mod real_notebooks;
 mod kernelspecs;
 mod timers;
 mod shared_state;
+mod object_storage;

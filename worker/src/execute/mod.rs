@@ -200,8 +200,10 @@ pub fn prepare(opts: &ExecuteOptions) -> Result<(Value, String, Vec<String>)> {
             warnings.push(format!("Passed unknown parameter: {p}"));
         }
     }
-    let input = opts.input.to_string_lossy();
-    let output = opts.output.as_ref().map(|p| p.to_string_lossy().into_owned());
+    let (input, output) = match &opts.recorded_paths {
+        Some((i, o)) => (i.clone(), Some(o.clone())),
+        None => (opts.input.to_string_lossy().into_owned(), opts.output.as_ref().map(|p| p.to_string_lossy().into_owned())),
+    };
     inject::prepare_metadata(&mut nb, &input, output.as_deref(), opts.report_mode);
     Ok((nb, kernel, warnings))
 }

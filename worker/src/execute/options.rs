@@ -84,6 +84,9 @@ pub struct ExecuteOptions {
     pub stream_files: StreamFiles,
     /// Why the execution is being stopped, when its caller drops it early.
     pub stop_note: StopNote,
+    /// The input and output paths to record in `metadata.papermill` when the files
+    /// read and written are staged copies (notebooks in object storage).
+    pub recorded_paths: Option<(String, String)>,
 }
 
 impl std::fmt::Debug for ExecuteOptions {
@@ -152,6 +155,7 @@ impl ExecuteOptions {
             save_on_cell_execute: true,
             stream_files: StreamFiles::default(),
             stop_note: StopNote::default(),
+            recorded_paths: None,
         }
     }
 

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Args;
+use deckle_orchestrator::mirror::Mirror;
 use deckle_orchestrator::clock::SystemClock;
 use deckle_orchestrator::engine::{Engine, EngineConfig, Event, RunOutcome, RunRequest};
 use deckle_orchestrator::orphans;
@@ -90,7 +91,7 @@ fn key(node: &str, index: Option<usize>) -> String {
     deckle_orchestrator::record::instance_key(node, index)
 }
 
-fn print_table(o: &RunOutcome) {
+fn print_table(o: &RunOutcome, mirror: &Mirror) {
     let rows: Vec<[String; 5]> = o
         .nodes
         .iter()
@@ -101,7 +102,7 @@ fn print_table(o: &RunOutcome) {
                 status_mark(n.status).to_string(),
                 if n.items.is_some() { format!("{} items", n.items.unwrap_or(0)) } else { n.attempts.len().to_string() },
                 last.and_then(|a| a.duration_secs).map_or(String::from("-"), |d| format!("{d:.2}s")),
-                last.and_then(|a| a.notebook.clone()).unwrap_or_else(|| "-".into()),
+                last.and_then(|a| a.notebook.as_deref()).map_or_else(|| "-".into(), |p| mirror.url(std::path::Path::new(p))),
             ]
         })
         .collect();
@@ -211,7 +212,7 @@ pub async fn run(args: RunArgs) -> i32 {
                 let body = serde_json::json!({"run": o.run, "nodes": o.nodes, "data_dir": data});
                 println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default());
             } else {
-                print_table(&o);
+                print_table(&o, &mirror);
                 if mirror.enabled() {
                     eprintln!("state: {}; notebooks: {}", data.display(), mirror.url(&deckle_orchestrator::artifacts::run_dir(&data, &o.run.workflow, &o.run.date, &o.run.id)));
                 } else {

@@ -120,7 +120,7 @@ mod tests {
             store.put_node(id, &node("c", NodeStatus::Pending, false)).unwrap();
         }
         let clock = FixedClock("2026-11-30T11:00:00Z".parse().unwrap());
-        let mut settled = settle_interrupted(&store, &clock, dir.path(), is_orphan_file_run, "the deckle run process").unwrap();
+        let mut settled = settle_interrupted(&store, &clock, dir.path(), &crate::mirror::Mirror::none(), is_orphan_file_run, "the deckle run process").unwrap();
         settled.sort();
         assert_eq!(settled, ["file", "queued-file"]);
 
@@ -142,6 +142,6 @@ mod tests {
         assert_eq!(store.get_run("served").unwrap().unwrap().status, RunStatus::Running);
         assert!(store.nodes("served").unwrap().iter().any(|n| n.status == NodeStatus::Running));
         // Settling twice changes nothing more.
-        assert!(settle_interrupted(&store, &clock, dir.path(), is_orphan_file_run, "x").unwrap().is_empty());
+        assert!(settle_interrupted(&store, &clock, dir.path(), &crate::mirror::Mirror::none(), is_orphan_file_run, "x").unwrap().is_empty());
     }
 }

@@ -49,16 +49,7 @@ fn nb(bytes: &[u8]) -> Value {
 
 /// Every `.ipynb` under `dir`.
 fn staged(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(staged(&p));
-        } else if p.extension().is_some_and(|x| x == "ipynb") {
-            out.push(p.display().to_string());
-        }
-    }
-    out
+    files_under(dir).into_iter().filter(|p| p.extension().is_some_and(|x| x == "ipynb")).map(|p| p.display().to_string()).collect()
 }
 
 fn wait_for(what: &str, within: Duration, mut cond: impl FnMut() -> bool) {
@@ -208,25 +199,12 @@ fn a_server_and_worker_keep_notebooks_in_the_bucket_and_serve_them_from_it() {
     for key in moto.list(&b, "") {
         seen.push(String::from_utf8_lossy(&moto.get(&b, &key).unwrap()).into_owned());
     }
-    for f in walk(dir.path()) {
+    for f in files_under(dir.path()) {
         seen.push(String::from_utf8_lossy(&std::fs::read(&f).unwrap_or_default()).into_owned());
     }
     for (i, text) in seen.iter().enumerate() {
         assert!(!text.contains(SECRET), "the secret leaked into item {i}");
     }
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[test]

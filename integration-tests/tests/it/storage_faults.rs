@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::cluster::{node, Server, Worker};
-use crate::harness::{deckle, tmp};
+use crate::harness::{deckle, files_under, tmp};
 
 /// A tmpfs mounted for one test, unmounted when dropped.
 struct Tmpfs(PathBuf);
@@ -449,7 +449,7 @@ fn deckle_run_on_a_full_disk_says_so_and_keeps_what_it_recorded() {
     let mut child = deckle().args(["run", "--data"]).arg(&data).arg(&wf).args(["-p", &format!("gate={}", gate.display())]).stderr(std::process::Stdio::piped()).spawn().unwrap();
     let until = Instant::now() + Duration::from_secs(120);
     let held_started = || {
-        walk(&data.join("artifacts")).iter().any(|p| p.file_name().is_some_and(|n| n == "held.1.ipynb") && std::fs::read_to_string(p).is_ok_and(|t| t.contains("started held")))
+        files_under(&data.join("artifacts")).iter().any(|p| p.file_name().is_some_and(|n| n == "held.1.ipynb") && std::fs::read_to_string(p).is_ok_and(|t| t.contains("started held")))
     };
     while !held_started() {
         if Instant::now() > until {
@@ -476,17 +476,4 @@ fn deckle_run_on_a_full_disk_says_so_and_keeps_what_it_recorded() {
     let first = store.nodes(&runs[0].id).unwrap().into_iter().find(|n| n.node == "first").unwrap();
     assert_eq!(first.status, NodeStatus::Succeeded, "recorded before the disk filled: kept");
     assert_eq!(first.outputs["done"], "first");
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }

@@ -181,6 +181,13 @@ impl LeaseBoard {
         if !inner.active.is_empty() {
             info!(leases = inner.active.len(), "leases held before the restart are back");
         }
+        // A takeover on another machine: the notebooks of the attempts in flight are
+        // in the artifact store only, and a lost attempt is finished from them.
+        for a in inner.active.values() {
+            if let Err(e) = mirror.localize(Path::new(&a.task.output_path)) {
+                warn!(path = %a.task.output_path, error = %e, "cannot fetch a leased attempt's notebook from the artifact store");
+            }
+        }
         Ok(Arc::new(LeaseBoard { inner: Mutex::new(inner), work: Notify::new(), store, ttl, metrics, health, clock, closing: Default::default(), data_dir: data_dir.to_path_buf(), mirror }))
     }
 

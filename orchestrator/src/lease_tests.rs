@@ -495,3 +495,32 @@ async fn an_attempt_without_a_worker_for_its_labels_says_what_it_waits_for() {
     b.complete(&l.id, ok()).await.unwrap();
     assert_eq!(gpu.await.status, TaskStatus::Succeeded);
 }
+
+/// Two coordinators on two machines share the database and the artifact store, not
+/// a disk: the one taking over finds a leased attempt's notebook in the store only,
+/// and finishes it there when the attempt is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_takeover_on_another_machine_finishes_a_lost_attempt_from_the_artifact_store() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let rel = "artifacts/w/2026-01-01/r1/n.1.ipynb";
+    let objects = deckle_storage::Store::open(&"memory://lease-takeover".parse().unwrap(), &Default::default()).unwrap();
+    objects.put(rel, SLEEPER.as_bytes().to_vec()).await.unwrap();
+    let mut t = task("n", &[], &a.path().join("nb.ipynb"));
+    t.output_path = a.path().join(rel).to_string_lossy().into_owned();
+    let store = Arc::new(MemStore::default());
+    store.put_lease(&crate::lease::LeaseRecord { id: "l1".into(), worker: "w1".into(), task: t, result: None }).unwrap();
+    store.flush().await.unwrap();
+    let mirror = crate::mirror::Mirror::start(b.path(), objects.clone(), Arc::default()).unwrap();
+    let board = LeaseBoard::load_mirrored(store, Duration::from_millis(50), Arc::new(Metrics::default()), Arc::default(), Arc::new(crate::clock::SystemClock), b.path(), mirror.clone()).unwrap();
+    assert!(b.path().join(rel).exists(), "the notebook is fetched under this coordinator's data dir");
+    assert!(!a.path().join(rel).exists(), "nothing is written under the other coordinator's path");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(board.expire(), 1);
+    for _ in 0..200 {
+        if String::from_utf8(objects.get(rel).await.unwrap()).unwrap().contains("WorkerLost") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the lost attempt's notebook was not finished in the artifact store");
+}

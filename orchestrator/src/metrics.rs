@@ -147,7 +147,9 @@ pub fn mirror_text(s: &crate::mirror::MirrorStats) -> String {
     format!(
         "# HELP deckle_artifact_uploads_total Uploads to the artifact store.\n# TYPE deckle_artifact_uploads_total counter\ndeckle_artifact_uploads_total {}\n\
          # HELP deckle_artifact_upload_failures_total Uploads to the artifact store that failed (each is retried).\n# TYPE deckle_artifact_upload_failures_total counter\ndeckle_artifact_upload_failures_total {}\n\
-         # HELP deckle_artifact_uploads_pending Files waiting to be uploaded to the artifact store.\n# TYPE deckle_artifact_uploads_pending gauge\ndeckle_artifact_uploads_pending {}\n",
-        s.uploads, s.failures, s.pending
+         # HELP deckle_artifact_uploads_pending Files waiting to be uploaded to the artifact store.\n# TYPE deckle_artifact_uploads_pending gauge\ndeckle_artifact_uploads_pending {}\n\
+         # HELP deckle_artifact_uploads_per_notebook Uploads each finished notebook took (partial saves and the final one).\n# TYPE deckle_artifact_uploads_per_notebook summary\n\
+         deckle_artifact_uploads_per_notebook_sum {}\ndeckle_artifact_uploads_per_notebook_count {}\n",
+        s.uploads, s.failures, s.pending, s.notebook_uploads, s.notebooks
     )
 }

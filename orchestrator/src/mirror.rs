@@ -55,6 +55,9 @@ struct Inner {
     /// Uploads made and failed, for `/metrics`.
     uploads: AtomicU64,
     failures: AtomicU64,
+    /// Notebooks finished and uploaded, and the uploads they took in all.
+    notebooks: AtomicU64,
+    notebook_uploads: AtomicU64,
     /// The store's own runtime: uploads go on while callers block, and sync code
     /// can wait for a read from any thread.
     handle: tokio::runtime::Handle,
@@ -62,6 +65,9 @@ struct Inner {
 }
 
 struct Entry {
+    /// Saved since its last upload. A clean entry stays until its file is finished,
+    /// to count the uploads it took.
+    dirty: bool,
     finished: bool,
     /// Bumped by each save: an upload that read an older version leaves the entry queued.
     seq: u64,
@@ -79,6 +85,10 @@ pub struct MirrorStats {
     pub failures: u64,
     /// Files waiting to be uploaded.
     pub pending: usize,
+    /// Notebooks finished and uploaded since start …
+    pub notebooks: u64,
+    /// … and the uploads they took in all (partial saves and the final one).
+    pub notebook_uploads: u64,
 }
 
 impl Mirror {
@@ -107,6 +117,8 @@ impl Mirror {
             wake: Arc::new(Notify::new()),
             uploads: AtomicU64::new(0),
             failures: AtomicU64::new(0),
+            notebooks: AtomicU64::new(0),
+            notebook_uploads: AtomicU64::new(0),
             handle,
             rt: Mutex::new(Some(rt)),
         });
@@ -169,7 +181,11 @@ impl Mirror {
         let Some(i) = &self.0 else { return };
         let now = Instant::now();
         let mut q = i.queue.lock().unwrap_or_else(|p| p.into_inner());
-        let e = q.entry(rel.to_string()).or_insert(Entry { finished: false, seq: 0, due: now + SETTLE, uploads: 0 });
+        let e = q.entry(rel.to_string()).or_insert(Entry { dirty: false, finished: false, seq: 0, due: now, uploads: 0 });
+        if !e.dirty {
+            e.dirty = true;
+            e.due = now + SETTLE;
+        }
         e.seq += 1;
         e.finished |= finished;
         if finished {
@@ -219,8 +235,14 @@ impl Mirror {
     /// Uploads made, failed, and waiting.
     pub fn stats(&self) -> MirrorStats {
         let Some(i) = &self.0 else { return MirrorStats::default() };
-        let pending = i.queue.lock().unwrap_or_else(|p| p.into_inner()).len();
-        MirrorStats { uploads: i.uploads.load(Ordering::Relaxed), failures: i.failures.load(Ordering::Relaxed), pending }
+        let pending = i.queue.lock().unwrap_or_else(|p| p.into_inner()).values().filter(|e| e.dirty).count();
+        MirrorStats {
+            uploads: i.uploads.load(Ordering::Relaxed),
+            failures: i.failures.load(Ordering::Relaxed),
+            pending,
+            notebooks: i.notebooks.load(Ordering::Relaxed),
+            notebook_uploads: i.notebook_uploads.load(Ordering::Relaxed),
+        }
     }
 
     /// Waits until nothing is waiting to be uploaded, for at most `limit`; whether
@@ -292,7 +314,7 @@ async fn upload_loop(weak: std::sync::Weak<Inner>, wake: Arc<Notify>) {
         let woken = wake.notified();
         let next = {
             let q = i.queue.lock().unwrap_or_else(|p| p.into_inner());
-            q.iter().min_by_key(|(_, e)| e.due).map(|(rel, e)| (rel.clone(), e.seq, e.finished, e.due))
+            q.iter().filter(|(_, e)| e.dirty).min_by_key(|(_, e)| e.due).map(|(rel, e)| (rel.clone(), e.seq, e.finished, e.due))
         };
         let Some((rel, seq, finished, due)) = next else {
             drop(i);
@@ -333,13 +355,19 @@ async fn upload_loop(weak: std::sync::Weak<Inner>, wake: Arc<Notify>) {
                     continue;
                 }
                 let uploads = e.uploads;
-                q.remove(&rel);
+                if finished {
+                    q.remove(&rel);
+                } else {
+                    e.dirty = false;
+                }
                 drop(q);
                 if finished {
                     // In the store now: the data dir's copy was only the outbox.
                     if let Err(e) = std::fs::remove_file(&path) {
                         warn!(path = %path.display(), error = %e, "cannot remove an uploaded artifact");
                     }
+                    i.notebooks.fetch_add(1, Ordering::Relaxed);
+                    i.notebook_uploads.fetch_add(u64::from(uploads), Ordering::Relaxed);
                     info!(key = rel, uploads, "artifact uploaded");
                 } else {
                     debug!(key = rel, uploads, "partial artifact uploaded");
@@ -404,8 +432,13 @@ mod tests {
         });
         assert_eq!(m.stats().uploads, 1, "50 saves within the settle time are one upload");
         assert!(path.exists(), "a partial save is not the outbox's to remove");
+        assert_eq!(m.stats().notebooks, 0);
         let store = memory("mirror-burst");
         assert_eq!(rt().block_on(store.get("artifacts/wf/d/r/a.1.ipynb")).unwrap(), b"{\"v\": 49}");
+        m.finished(&path);
+        assert!(rt().block_on(m.drain(Duration::from_secs(10))));
+        let s = m.stats();
+        assert_eq!((s.notebooks, s.notebook_uploads), (1, 2), "one notebook, uploaded partially once and finished once: {s:?}");
     }
 
     #[test]

@@ -194,6 +194,8 @@ fn a_server_and_worker_keep_notebooks_in_the_bucket_and_serve_them_from_it() {
     let uploads: u64 = metrics.lines().find_map(|l| l.strip_prefix("deckle_artifact_uploads_total ")).unwrap().parse().unwrap();
     assert!(uploads >= 3, "{metrics}");
     assert!(metrics.contains("deckle_artifact_uploads_pending 0"), "{metrics}");
+    let notebooks: u64 = metrics.lines().find_map(|l| l.strip_prefix("deckle_artifact_uploads_per_notebook_count ")).unwrap().parse().unwrap();
+    assert!(notebooks >= 3, "each finished notebook is counted: {metrics}");
     // The secret access key is nowhere: logs, data dir, bucket, API answers.
     let mut seen = vec![server.log(), String::from_utf8_lossy(&o.stderr).into_owned(), detail.to_string(), metrics];
     for key in moto.list(&b, "") {

@@ -56,6 +56,23 @@ if [ "${1:-}" = "--test" ]; then
 fi
 # --- R kernel: end ---
 
+# Azurite (Microsoft's Azure Storage emulator, from npm) for the Azure tests, in a
+# git-ignored .tools/azurite rather than globally: the tests start its blob service
+# from there. Before the venv's early exit below, so an up-to-date venv still gets it.
+if [ "${1:-}" = "--test" ]; then
+  azurite_version=3.37.0
+  azurite_stamp=.tools/azurite/.deckle-installed
+  if ! { [ -f "$azurite_stamp" ] && grep -qxF "azurite@$azurite_version" "$azurite_stamp" \
+      && [ -f .tools/azurite/node_modules/azurite/dist/src/blob/main.js ]; }; then
+    { command -v node && command -v npm; } >/dev/null || { echo "setup: node and npm are needed for Azurite (the Azure tests); install Node.js 18+" >&2; exit 2; }
+    mkdir -p .tools/azurite
+    npm install --prefix .tools/azurite "azurite@$azurite_version" --no-audit --no-fund --loglevel=error >&2 \
+      || { echo "setup: npm install azurite@$azurite_version failed" >&2; exit 2; }
+    echo "azurite@$azurite_version" > "$azurite_stamp"
+    echo "setup: Azurite $azurite_version ready (.tools/azurite)" >&2
+  fi
+fi
+
 # Bump when what follows changes, so an existing venv is brought up to date.
 setup_version=2
 stamp=.venv/.deckle-installed

@@ -159,8 +159,7 @@ impl Mirror {
 
     fn rel(&self, path: &Path) -> Option<String> {
         let i = self.0.as_ref()?;
-        let rel = path.strip_prefix(&i.data).ok()?;
-        Some(rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"))
+        path.strip_prefix(&i.data).ok().map(object_key)
     }
 
     /// `path` (under the data dir) was saved: upload it soon.
@@ -208,11 +207,10 @@ impl Mirror {
     pub async fn read(&self, path: &Path) -> Result<Option<Vec<u8>>> {
         match tokio::fs::read(path).await {
             Ok(b) => return Ok(Some(b)),
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound || !self.enabled() => {
-                return if e.kind() == std::io::ErrorKind::NotFound { Ok(None) } else { Err(Error::Io { path: path.display().to_string(), message: e.to_string() }) };
-            }
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::Io { path: path.display().to_string(), message: e.to_string() }),
             Err(_) => {}
         }
+        // Not (or no longer) staged here: the store's copy.
         let (Some(i), Some(rel)) = (&self.0, self.rel(path)) else { return Ok(None) };
         let store = i.store.clone();
         i.spawn(async move { fetched(store.get(&rel).await) }).await
@@ -288,6 +286,11 @@ impl Drop for Inner {
     }
 }
 
+/// A path relative to the data dir as the object's key: `/`-separated.
+fn object_key(rel: &Path) -> String {
+    rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+}
+
 /// Every file under `dir`, relative to `data`, `/`-separated (temporary files of
 /// an interrupted write are left out).
 fn staged(dir: &Path, data: &Path) -> Vec<String> {
@@ -299,7 +302,7 @@ fn staged(dir: &Path, data: &Path) -> Vec<String> {
             out.extend(staged(&p, data));
         } else if p.extension().is_some_and(|x| x == "ipynb") {
             if let Ok(rel) = p.strip_prefix(data) {
-                out.push(rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"));
+                out.push(object_key(rel));
             }
         }
     }

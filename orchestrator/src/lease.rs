@@ -164,9 +164,9 @@ impl LeaseBoard {
         for mut rec in store.leases()? {
             // Granted by another coordinator on this database: its notebooks go under
             // this one's data dir.
-            let rebase = |p: &str| crate::artifacts::rebase(data_dir, p).to_string_lossy().into_owned();
-            rec.task.output_path = rebase(&rec.task.output_path);
-            rec.task.input_copy_path = rec.task.input_copy_path.as_deref().map(rebase);
+            let rebased = |p: &str| crate::artifacts::rebase(data_dir, p).to_string_lossy().into_owned();
+            rec.task.input_copy_path = rec.task.input_copy_path.as_deref().map(rebased);
+            rec.task.output_path = rebased(&rec.task.output_path);
             let key = key_of(&rec.task);
             match rec.result {
                 Some(r) => {

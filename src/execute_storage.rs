@@ -81,9 +81,9 @@ impl Output {
             return Err(deckle_storage::Error::ReadOnly { url: loc.to_string(), scheme: "http(s)://".into() }.into());
         }
         let (store, key) = Store::open_object(loc, &options())?;
-        // Reachable, and the credentials are accepted, before any cell runs (a HEAD:
-        // nothing is written until there is a notebook to write).
-        store.exists(&key).await?;
+        // Reachable, the credentials accepted and the bucket there, before any cell
+        // runs (a listing: nothing is written until there is a notebook to write).
+        store.check(&key).await?;
         let local = dir.join(format!("output-{key}"));
         let uploads = Arc::new(AtomicUsize::new(0));
         let (tx, rx) = watch::channel(0u64);

@@ -129,7 +129,8 @@ impl Mirror {
                 store.delete(".deckle-probe").await
             }
         };
-        inner.block(async move { probe.await.map_err(|e| Error::StorageFault(e.to_string())) })?;
+        // Refused at start: a bad setting, not a fault to wait out.
+        inner.block(async move { probe.await.map_err(|e| Error::Input(e.to_string())) })?;
         inner.handle.spawn(upload_loop(Arc::downgrade(&inner), inner.wake.clone()));
         Ok(Mirror(Some(inner)))
     }

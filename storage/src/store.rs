@@ -52,10 +52,23 @@ impl Store {
         ObjectPath::from(self.base.join(key).key())
     }
 
+    /// A provider's message on one line, bounded (an error body can be a page of
+    /// XML), with secrets masked.
+    fn message(&self, e: &object_store::Error) -> String {
+        let one_line = e.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
+        let mut m = crate::redact::redact_with(&one_line, &self.secrets);
+        if m.len() > 400 {
+            let cut = (0..=400).rev().find(|&i| m.is_char_boundary(i)).unwrap_or(0);
+            m.truncate(cut);
+            m.push('…');
+        }
+        m
+    }
+
     /// An `object_store` error as this crate's, naming `key` and masking secrets.
     fn error(&self, key: &str, e: object_store::Error) -> Error {
         let url = self.url(key);
-        let message = crate::redact::redact_with(&e.to_string(), &self.secrets);
+        let message = self.message(&e);
         match e {
             object_store::Error::NotFound { .. } => Error::NotFound { url },
             object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => Error::Denied { url, message },
@@ -88,10 +101,7 @@ impl Store {
         match self.inner.put_opts(&self.path(key), PutPayload::from(body), opts).await {
             Ok(_) => Ok(()),
             // A PUT answered 404 means the bucket itself is missing.
-            Err(e @ object_store::Error::NotFound { .. }) => {
-                let message = crate::redact::redact_with(&e.to_string(), &self.secrets);
-                Err(Error::BadLocation { url: self.url(key), message: format!("the bucket or container does not exist ({message})") })
-            }
+            Err(e @ object_store::Error::NotFound { .. }) => Err(Error::BadLocation { url: self.url(key), message: format!("the bucket or container does not exist ({})", self.message(&e)) }),
             Err(e) => Err(self.error(key, e)),
         }
     }
@@ -102,6 +112,26 @@ impl Store {
             Ok(_) => Ok(true),
             Err(object_store::Error::NotFound { .. }) => Ok(false),
             Err(e) => Err(self.error(key, e)),
+        }
+    }
+
+    /// Checks that the store answers, takes these credentials, and that its
+    /// bucket or container exists, without writing anything (a listing under
+    /// `prefix`, which only a missing bucket answers with "not found").
+    pub async fn check(&self, prefix: &str) -> Result<()> {
+        if self.base.is_local() {
+            return Ok(());
+        }
+        let p = self.path(prefix);
+        let mut listing = self.inner.list(Some(&p));
+        match listing.try_next().await {
+            Ok(_) => Ok(()),
+            // object_store reports a listing's 404 as a generic error with the
+            // status in its text; a listing answers 404 only for a missing bucket.
+            Err(e) if matches!(e, object_store::Error::NotFound { .. }) || e.to_string().contains("404 Not Found") => {
+                Err(Error::BadLocation { url: self.url(prefix), message: format!("the bucket or container does not exist ({})", self.message(&e)) })
+            }
+            Err(e) => Err(self.error(prefix, e)),
         }
     }
 

@@ -1,6 +1,8 @@
 //! deckle-test-support: code the test suites of several Deckle crates share, so
 //! that no test reaches into another crate's files.
 //!
+//! - [`azurite`]: a real Azure Blob Storage emulator (Azurite), with a signing
+//!   client to seed and inspect its containers.
 //! - [`fuzz`]: the seeded fuzzing harness of `dsl/tests/fuzz.rs` and
 //!   `worker/tests/fuzz_notebook.rs`.
 //! - [`postgres`]: a real PostgreSQL server and a fresh database per test.
@@ -13,6 +15,7 @@
 //! assert_eq!(a.next(), b.next(), "the same seed gives the same cases");
 //! ```
 
+pub mod azurite;
 pub mod fuzz;
 pub mod postgres;
 pub mod s3;

@@ -32,3 +32,4 @@ mod kernelspecs;
 mod timers;
 mod shared_state;
 mod object_storage;
+mod azure_storage;

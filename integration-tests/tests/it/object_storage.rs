@@ -109,6 +109,7 @@ fn execute_refuses_locations_it_cannot_use_with_a_clear_error() {
     let o = run(&[fixture("params.ipynb").to_str().unwrap(), "s3://no-such-bucket-here/out.ipynb"]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(stderr(&o).contains("does not exist"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("Output Notebook:"), "found before anything ran, as papermill: {}", stderr(&o));
     // The store is down: its own exit code, before any cell runs.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let o = deckle()
@@ -117,7 +118,7 @@ fn execute_refuses_locations_it_cannot_use_with_a_clear_error() {
         .output()
         .unwrap();
     assert_eq!(code(&o), 5, "{}", stderr(&o));
-    assert!(stderr(&o).contains("storage unavailable") && !stderr(&o).contains("Executing"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("storage unavailable") && !stderr(&o).contains("Output Notebook:"), "{}", stderr(&o));
     assert!(!stderr(&o).contains(SECRET));
 }
 

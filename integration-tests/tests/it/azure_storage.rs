@@ -5,8 +5,7 @@
 //! (`object_storage.rs`) covers the store-independent behaviour in depth; this one
 //! checks that the Azure client is wired up the same way.
 
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use deckle_test_support::azurite::{self, Azurite};
 use serde_json::{json, Value};
@@ -14,34 +13,13 @@ use serde_json::{json, Value};
 use crate::cluster::{node, Server, Worker};
 use crate::execute_compat::injected_source;
 use crate::harness::*;
+use crate::stores::{env_refs, nb, served, staged, unique_name, wait_for};
 
 /// A fresh container (Azure's names: lowercase letters, digits and hyphens).
 fn container(azurite: &Azurite, what: &str) -> String {
-    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let name = format!("{what}-{:x}-{:x}", std::process::id(), n & 0xffff_ffff);
+    let name = unique_name(what);
     azurite.create_container(&name);
     name
-}
-
-fn env_refs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
-    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
-}
-
-fn nb(bytes: &[u8]) -> Value {
-    serde_json::from_slice(bytes).expect("a notebook")
-}
-
-/// Every `.ipynb` under `dir`.
-fn staged(dir: &Path) -> Vec<String> {
-    files_under(dir).into_iter().filter(|p| p.extension().is_some_and(|x| x == "ipynb")).map(|p| p.display().to_string()).collect()
-}
-
-fn wait_for(what: &str, within: Duration, mut cond: impl FnMut() -> bool) {
-    let until = Instant::now() + within;
-    while !cond() {
-        assert!(Instant::now() < until, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// `i` was injected as 42 and the notebook ran with it.
@@ -115,14 +93,6 @@ fn deckle_run_puts_every_notebook_in_the_container_and_keeps_none_locally() {
     assert!(staged(&data.join("artifacts")).is_empty(), "uploaded notebooks are not kept in the data dir: {:?}", staged(&data.join("artifacts")));
 }
 
-/// The notebook `run`/`node` attempt 1 as the server serves it.
-fn served(server: &Server, run: &str, node_id: &str) -> Vec<u8> {
-    let url = format!("{}/api/v1/runs/{run}/nodes/{node_id}/attempts/1/notebook", server.url);
-    let r = reqwest::blocking::get(&url).unwrap();
-    assert_eq!(r.status().as_u16(), 200, "{url}");
-    r.bytes().unwrap().to_vec()
-}
-
 #[test]
 fn a_server_and_worker_keep_notebooks_in_the_container_and_serve_them_from_it() {
     let azurite = azurite::shared();
@@ -131,7 +101,7 @@ fn a_server_and_worker_keep_notebooks_in_the_container_and_serve_them_from_it() 
     let data = dir.path().join("data");
     let env = azurite.env();
     let server = Server::start_with_env(&data, &["--artifacts", &format!("az://{c}/srv")], &env_refs(&env));
-    let _w = Worker::start_with_env(&server, "w1", &["--slots", "1"], &env_refs(&env));
+    let _w = Worker::start(&server, "w1", &["--slots", "1"]);
     server.register("one.yaml");
     let run = server.trigger("one", json!({}));
     let detail = server.wait_finished(&run, Duration::from_secs(120));

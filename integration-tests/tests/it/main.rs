@@ -6,6 +6,7 @@
 
 mod cluster;
 mod harness;
+mod stores;
 
 mod backfills;
 mod bad_input;

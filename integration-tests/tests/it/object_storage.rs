@@ -4,8 +4,7 @@
 //! `deckle pull` reading from the bucket, two coordinators sharing only PostgreSQL
 //! and the bucket, an outage of the store, and credentials kept out of everything.
 
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use deckle_test_support::s3::{self, Mode, Moto, Proxy};
 use serde_json::{json, Value};
@@ -13,19 +12,15 @@ use serde_json::{json, Value};
 use crate::cluster::{node, Server, Worker};
 use crate::execute_compat::{assert_same_record, Both};
 use crate::harness::*;
+use crate::stores::{env_refs, nb, served, staged, unique_name, wait_for};
 
 /// A secret access key the tests look for wherever it must not be.
 const SECRET: &str = "dk-s3cr3t-0f-the-t3sts-8a1e4f2c9b7d";
 
 fn bucket(moto: &Moto, what: &str) -> String {
-    let name = format!("{what}-{}", &uuid_like()[..8]);
+    let name = unique_name(what);
     moto.create_bucket(&name);
     name
-}
-
-fn uuid_like() -> String {
-    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    format!("{:016x}", n ^ ((std::process::id() as u128) << 40)).chars().rev().collect()
 }
 
 /// The environment of every process talking to `endpoint`: made-up credentials
@@ -37,27 +32,6 @@ fn aws_env(endpoint: &str) -> Vec<(&'static str, String)> {
         ("AWS_REGION", "us-east-1".to_string()),
         ("AWS_ENDPOINT_URL", endpoint.to_string()),
     ]
-}
-
-fn env_refs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
-    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
-}
-
-fn nb(bytes: &[u8]) -> Value {
-    serde_json::from_slice(bytes).expect("a notebook")
-}
-
-/// Every `.ipynb` under `dir`.
-fn staged(dir: &Path) -> Vec<String> {
-    files_under(dir).into_iter().filter(|p| p.extension().is_some_and(|x| x == "ipynb")).map(|p| p.display().to_string()).collect()
-}
-
-fn wait_for(what: &str, within: Duration, mut cond: impl FnMut() -> bool) {
-    let until = Instant::now() + within;
-    while !cond() {
-        assert!(Instant::now() < until, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[test]
@@ -149,14 +123,6 @@ fn deckle_run_puts_every_notebook_in_the_bucket_and_keeps_none_locally() {
     assert!(stderr(&o).is_empty() || !stderr(&o).contains(SECRET));
 }
 
-/// The notebook `run`/`node` attempt 1 as the server serves it.
-fn served(server: &Server, run: &str, node_id: &str) -> Vec<u8> {
-    let url = format!("{}/api/v1/runs/{run}/nodes/{node_id}/attempts/1/notebook", server.url);
-    let r = reqwest::blocking::get(&url).unwrap();
-    assert_eq!(r.status().as_u16(), 200, "{url}");
-    r.bytes().unwrap().to_vec()
-}
-
 #[test]
 fn a_server_and_worker_keep_notebooks_in_the_bucket_and_serve_them_from_it() {
     let moto = s3::shared();
@@ -165,7 +131,8 @@ fn a_server_and_worker_keep_notebooks_in_the_bucket_and_serve_them_from_it() {
     let data = dir.path().join("data");
     let env = aws_env(&moto.endpoint());
     let server = Server::start_with_env(&data, &["--artifacts", &format!("s3://{b}/pre")], &env_refs(&env));
-    let _w = Worker::start_with_env(&server, "w1", &["--slots", "1"], &env_refs(&env));
+    // The worker has no storage credentials: it talks to the coordinator only.
+    let _w = Worker::start(&server, "w1", &["--slots", "1"]);
     server.register("long.yaml");
     let run = server.trigger("long", json!({"secs": "1"}));
     let detail = server.wait_finished(&run, Duration::from_secs(120));
@@ -225,7 +192,7 @@ fn two_coordinators_share_only_postgres_and_the_bucket() {
     wait_for("b to stand by", Duration::from_secs(30), || bsrv.coordinator()["role"] == "standby");
     a.register("one.yaml");
     let first = {
-        let _w = Worker::start_with_env(&a, "wa", &["--slots", "1"], &env_refs(&env));
+        let _w = Worker::start(&a, "wa", &["--slots", "1"]);
         let run = a.trigger("one", json!({}));
         assert_eq!(a.wait_finished(&run, Duration::from_secs(60))["run"]["status"], "succeeded");
         run
@@ -238,7 +205,7 @@ fn two_coordinators_share_only_postgres_and_the_bucket() {
     wait_for("b to lead", Duration::from_secs(60), || bsrv.coordinator()["role"] == "leader");
     // b never saw the registration on disk: its worker fetches the notebook b
     // loads from the bucket.
-    let _wb = Worker::start_with_env(&bsrv, "wb", &["--slots", "1"], &env_refs(&env));
+    let _wb = Worker::start(&bsrv, "wb", &["--slots", "1"]);
     let second = bsrv.trigger("one", json!({}));
     let detail = bsrv.wait_finished(&second, Duration::from_secs(90));
     assert_eq!(detail["run"]["status"], "succeeded", "{detail:#}\n{}", bsrv.log());
@@ -257,7 +224,7 @@ fn an_outage_of_the_store_refuses_new_work_loses_nothing_and_recovers() {
     let data = dir.path().join("data");
     let env = aws_env(&proxy.endpoint());
     let server = Server::start_with_env(&data, &["--artifacts", &format!("s3://{b}/o")], &env_refs(&env));
-    let _w = Worker::start_with_env(&server, "w1", &["--slots", "1"], &env_refs(&env));
+    let _w = Worker::start(&server, "w1", &["--slots", "1"]);
     server.register("long.yaml");
     server.register("one.yaml");
     let run = server.trigger("long", json!({"secs": "6"}));

@@ -9,6 +9,10 @@
 //! - [`s3`]: a real S3-compatible server (moto), and a proxy that fails in front of
 //!   it on demand.
 //!
+//! Behind [`azurite`] and [`s3`], crate-private: `daemon` starts a server process
+//! that cannot outlive the tests, and `http` is the std-only client they talk to it
+//! with.
+//!
 //! ```
 //! use deckle_test_support::fuzz::Rng;
 //! let (mut a, mut b) = (Rng::new(7), Rng::new(7));
@@ -16,6 +20,8 @@
 //! ```
 
 pub mod azurite;
+mod daemon;
 pub mod fuzz;
+mod http;
 pub mod postgres;
 pub mod s3;

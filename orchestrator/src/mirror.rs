@@ -464,6 +464,9 @@ mod tests {
 
     #[test]
     fn an_unreachable_store_fails_at_start_with_its_url() {
+        // Credentials set, so the client does not go looking for instance metadata.
+        std::env::set_var("AWS_ACCESS_KEY_ID", "unit-test");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "unit-test-secret");
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let opts = deckle_storage::Options { endpoint: Some(format!("http://127.0.0.1:{port}")), max_retries: 0, ..Default::default() };
         let store = Store::open(&"s3://bucket/pre".parse().unwrap(), &opts).unwrap();

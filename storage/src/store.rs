@@ -69,10 +69,10 @@ impl Store {
     fn error(&self, key: &str, e: object_store::Error) -> Error {
         let url = self.url(key);
         let message = self.message(&e);
-        match e {
-            object_store::Error::NotFound { .. } => Error::NotFound { url },
-            object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => Error::Denied { url, message },
-            object_store::Error::NotSupported { .. } | object_store::Error::NotImplemented | object_store::Error::InvalidPath { .. } => {
+        match (e, status(&message)) {
+            (object_store::Error::NotFound { .. }, _) | (_, Some(404)) => Error::NotFound { url },
+            (object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. }, _) | (_, Some(401 | 403)) => Error::Denied { url, message },
+            (object_store::Error::NotSupported { .. } | object_store::Error::NotImplemented | object_store::Error::InvalidPath { .. }, _) => {
                 Error::BadLocation { url, message }
             }
             _ => Error::Unavailable { url, message },
@@ -126,12 +126,11 @@ impl Store {
         let mut listing = self.inner.list(Some(&p));
         match listing.try_next().await {
             Ok(_) => Ok(()),
-            // object_store reports a listing's 404 as a generic error with the
-            // status in its text; a listing answers 404 only for a missing bucket.
-            Err(e) if matches!(e, object_store::Error::NotFound { .. }) || e.to_string().contains("404 Not Found") => {
-                Err(Error::BadLocation { url: self.url(prefix), message: format!("the bucket or container does not exist ({})", self.message(&e)) })
-            }
-            Err(e) => Err(self.error(prefix, e)),
+            // A listing answers 404 only for a missing bucket.
+            Err(e) => match self.error(prefix, e) {
+                Error::NotFound { url } => Err(Error::BadLocation { url, message: "the bucket or container does not exist".into() }),
+                other => Err(other),
+            },
         }
     }
 
@@ -160,6 +159,13 @@ impl Store {
             Err(e) => Err(self.error(key, e)),
         }
     }
+}
+
+/// The HTTP status in a provider's message: `object_store` reports some failures
+/// (a listing's, for one) as generic errors with the status only in their text.
+fn status(message: &str) -> Option<u16> {
+    let (_, after) = message.split_once("status code: ")?;
+    after.get(..3)?.parse().ok()
 }
 
 #[cfg(test)]
@@ -210,13 +216,22 @@ mod tests {
 
     #[tokio::test]
     async fn an_unreachable_endpoint_is_unavailable_after_the_retries() {
-        // A port nothing listens on: refused at once, every retry.
+        // A port nothing listens on: refused at once, every retry. (Credentials are
+        // set so the client does not go looking for instance metadata instead.)
+        std::env::set_var("AWS_ACCESS_KEY_ID", "unit-test");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "unit-test-secret");
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let opts = Options { endpoint: Some(format!("http://127.0.0.1:{port}")), max_retries: 1, retry_timeout: std::time::Duration::from_secs(2), ..Options::default() };
         let s = Store::open(&"s3://bucket/p".parse().unwrap(), &opts).unwrap();
         let e = s.put("a.ipynb", b"x".to_vec()).await.unwrap_err();
         assert!(matches!(e, Error::Unavailable { .. }), "{e}");
         assert!(e.to_string().starts_with("s3://bucket/p/a.ipynb: storage unavailable"), "{e}");
+    }
+
+    #[test]
+    fn a_status_in_a_generic_message_is_found() {
+        assert_eq!(status("Error performing GET http://h/b in 3ms - Server returned non-2xx status code: 403 Forbidden: <Error/>"), Some(403));
+        assert_eq!(status("Error after 5 retries: connection refused"), None);
     }
 
     #[test]

@@ -139,3 +139,32 @@ fn a_server_whose_container_does_not_exist_does_not_start() {
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     assert!(stderr(&o).contains("storage unavailable") && !stderr(&o).contains("does not exist"), "{}", stderr(&o));
 }
+
+/// A key the emulator did not issue (valid base64, wrong bytes).
+const WRONG_KEY: &str = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmcta2V5LXdyb25nLWtleQ==";
+
+#[test]
+fn refused_credentials_are_said_plainly_and_never_echoed() {
+    let azurite = azurite::shared();
+    let c = container(azurite, "denied");
+    let dir = tmp();
+    let mut env = azurite.env();
+    env.push(("AZURE_STORAGE_ACCOUNT_KEY", WRONG_KEY.to_string()));
+    // A server refuses to start on credentials the store refuses.
+    let o = deckle()
+        .args(["server", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path().join("data"))
+        .args(["--artifacts", &format!("az://{c}/x")])
+        .envs(env.clone())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains("access denied"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains(WRONG_KEY), "the key leaked: {}", stderr(&o));
+    // deckle execute: before any cell runs, with the storage exit code.
+    let o = deckle().args(["execute", fixture("params.ipynb").to_str().unwrap(), &format!("az://{c}/out.ipynb")]).envs(env).output().unwrap();
+    assert_eq!(code(&o), 5, "{}", stderr(&o));
+    assert!(stderr(&o).contains("access denied") && !stderr(&o).contains("Output Notebook:"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains(WRONG_KEY), "the key leaked: {}", stderr(&o));
+    assert!(azurite.list(&c, "").is_empty(), "nothing was written with refused credentials");
+}

@@ -222,8 +222,9 @@ fn an_outage_of_the_store_refuses_new_work_loses_nothing_and_recovers() {
     let proxy = Proxy::start(&moto.endpoint());
     let dir = tmp();
     let data = dir.path().join("data");
-    let env = aws_env(&proxy.endpoint());
-    let server = Server::start_with_env(&data, &["--artifacts", &format!("s3://{b}/o")], &env_refs(&env));
+    // AWS_ENDPOINT_URL names moto itself; --artifacts-endpoint, which wins, the proxy.
+    let env = aws_env(&moto.endpoint());
+    let server = Server::start_with_env(&data, &["--artifacts", &format!("s3://{b}/o"), "--artifacts-endpoint", &proxy.endpoint()], &env_refs(&env));
     let _w = Worker::start(&server, "w1", &["--slots", "1"]);
     server.register("long.yaml");
     server.register("one.yaml");

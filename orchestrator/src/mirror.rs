@@ -464,11 +464,9 @@ mod tests {
 
     #[test]
     fn an_unreachable_store_fails_at_start_with_its_url() {
-        // Credentials set, so the client does not go looking for instance metadata.
-        std::env::set_var("AWS_ACCESS_KEY_ID", "unit-test");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "unit-test-secret");
+        // Unsigned, so the client does not go looking for instance metadata.
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let opts = deckle_storage::Options { endpoint: Some(format!("http://127.0.0.1:{port}")), max_retries: 0, ..Default::default() };
+        let opts = deckle_storage::Options { endpoint: Some(format!("http://127.0.0.1:{port}")), max_retries: 0, anonymous: true, ..Default::default() };
         let store = Store::open(&"s3://bucket/pre".parse().unwrap(), &opts).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let e = Mirror::start(dir.path(), store, Arc::new(StorageHealth::default())).unwrap_err();

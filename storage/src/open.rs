@@ -43,11 +43,13 @@ pub struct Options {
     pub retry_timeout: Duration,
     /// One request's limit (a stalled connection fails and is retried).
     pub request_timeout: Duration,
+    /// Send requests unsigned, looking for no credentials (public buckets).
+    pub anonymous: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { endpoint: None, max_retries: 5, retry_timeout: Duration::from_secs(30), request_timeout: Duration::from_secs(30) }
+        Options { endpoint: None, max_retries: 5, retry_timeout: Duration::from_secs(30), request_timeout: Duration::from_secs(30), anonymous: false }
     }
 }
 
@@ -68,7 +70,7 @@ pub(crate) fn client(loc: &Location, opts: &Options) -> Result<(Arc<dyn ObjectSt
         Scheme::Local => built(LocalFileSystem::new_with_prefix("/").map(|s| Arc::new(s) as _))?,
         Scheme::Memory => memory(loc.root()),
         Scheme::S3 => {
-            let mut b = AmazonS3Builder::from_env().with_bucket_name(loc.root()).with_retry(retry).with_client_options(client_opts);
+            let mut b = AmazonS3Builder::from_env().with_bucket_name(loc.root()).with_retry(retry).with_client_options(client_opts).with_skip_signature(opts.anonymous);
             let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
             let profile = Profile::from_env();
             if env("AWS_ACCESS_KEY_ID").is_none() {
@@ -93,10 +95,16 @@ pub(crate) fn client(loc: &Location, opts: &Options) -> Result<(Arc<dyn ObjectSt
             built(b.build().map(|s| Arc::new(s) as _))?
         }
         Scheme::Gcs => built(
-            GoogleCloudStorageBuilder::from_env().with_bucket_name(loc.root()).with_retry(retry).with_client_options(client_opts).build().map(|s| Arc::new(s) as _),
+            GoogleCloudStorageBuilder::from_env()
+                .with_bucket_name(loc.root())
+                .with_retry(retry)
+                .with_client_options(client_opts)
+                .with_skip_signature(opts.anonymous)
+                .build()
+                .map(|s| Arc::new(s) as _),
         )?,
         Scheme::Azure => {
-            let b = MicrosoftAzureBuilder::from_env().with_url(loc.root()).with_retry(retry).with_client_options(client_opts);
+            let b = MicrosoftAzureBuilder::from_env().with_url(loc.root()).with_retry(retry).with_client_options(client_opts).with_skip_signature(opts.anonymous);
             built(b.build().map(|s| Arc::new(s) as _))?
         }
         Scheme::Http => {

@@ -216,12 +216,10 @@ mod tests {
 
     #[tokio::test]
     async fn an_unreachable_endpoint_is_unavailable_after_the_retries() {
-        // A port nothing listens on: refused at once, every retry. (Credentials are
-        // set so the client does not go looking for instance metadata instead.)
-        std::env::set_var("AWS_ACCESS_KEY_ID", "unit-test");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "unit-test-secret");
+        // A port nothing listens on: refused at once, every retry. (Unsigned, so the
+        // client does not go looking for instance metadata for credentials.)
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let opts = Options { endpoint: Some(format!("http://127.0.0.1:{port}")), max_retries: 1, retry_timeout: std::time::Duration::from_secs(2), ..Options::default() };
+        let opts = Options { endpoint: Some(format!("http://127.0.0.1:{port}")), max_retries: 1, retry_timeout: std::time::Duration::from_secs(2), anonymous: true, ..Options::default() };
         let s = Store::open(&"s3://bucket/p".parse().unwrap(), &opts).unwrap();
         let e = s.put("a.ipynb", b"x".to_vec()).await.unwrap_err();
         assert!(matches!(e, Error::Unavailable { .. }), "{e}");

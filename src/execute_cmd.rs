@@ -1,11 +1,11 @@
 //! `deckle execute`: papermill's command line over `deckle_worker::execute`.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use crate::execute_storage::Failed;
+use crate::execute_storage::Staging;
 use deckle_worker::error::exit;
 use deckle_worker::execute::{execute_notebook, ExecuteOptions, StreamFiles};
 use deckle_worker::help_notebook;
@@ -194,37 +194,16 @@ pub async fn run(args: ExecuteArgs) -> i32 {
         Ok(p) => p,
         Err(e) => return fail(&e),
     };
-    let (in_remote, out_remote) = match (crate::execute_storage::remote(&input), crate::execute_storage::remote(&output)) {
-        (Ok(i), Ok(o)) => (i, o),
-        (Err(Failed(m, code)), _) | (_, Err(Failed(m, code))) => {
-            eprintln!("deckle: {m}");
-            return code;
-        }
-    };
-    // Notebooks in object storage are staged in a scratch directory that lives as
-    // long as this command.
-    let scratch = match (in_remote.is_some() || out_remote.is_some()).then(crate::execute_storage::scratch).transpose() {
+    // Notebooks in object storage are staged in a scratch directory.
+    let mut staging = match Staging::new(&input, &output).await {
         Ok(s) => s,
-        Err(Failed(m, code)) => {
-            eprintln!("deckle: {m}");
-            return code;
-        }
-    };
-    let local_input = match (&in_remote, &scratch) {
-        (Some(loc), Some(dir)) => match crate::execute_storage::fetch(loc, dir.path()).await {
-            Ok(p) => p.to_string_lossy().into_owned(),
-            Err(Failed(m, code)) => {
-                eprintln!("deckle: {m}");
-                return code;
-            }
-        },
-        _ => input.clone(),
+        Err(f) => return f.report(),
     };
     if args.help_notebook {
         let described = if input == "-" {
             Err(deckle_worker::error::Error::input("<stdin>", "--help-notebook needs a notebook path, not standard input"))
         } else {
-            help_notebook::describe_file(Path::new(&local_input), args.kernel.as_deref(), args.language.as_deref())
+            help_notebook::describe_file(staging.input(&input), args.kernel.as_deref(), args.language.as_deref())
         };
         return match described {
             Ok((text, code)) => {
@@ -254,23 +233,9 @@ pub async fn run(args: ExecuteArgs) -> i32 {
         Ok(f) => f,
         Err(e) => return fail(&e),
     };
-    let staged = match (&out_remote, &scratch) {
-        (Some(loc), Some(dir)) => match crate::execute_storage::Output::start(loc, dir.path()).await {
-            Ok(s) => Some(s),
-            Err(Failed(m, code)) => {
-                eprintln!("deckle: {m}");
-                return code;
-            }
-        },
-        _ => None,
-    };
-    let local_output = staged.as_ref().map_or_else(|| output.clone(), |(o, _)| o.local.to_string_lossy().into_owned());
-    let (staged, saved) = staged.map_or((None, None), |(o, tx)| (Some(o), Some(tx)));
-    let mut opts = ExecuteOptions::new(&local_input, &local_output).with_params(params);
-    opts.saved = saved;
-    if scratch.is_some() {
-        // The notebook records the paths it was given, not the staged copies.
-        opts.recorded_paths = Some((input.clone(), output.clone()));
+    let mut opts = ExecuteOptions::new(&input, &output).with_params(params);
+    if let Err(f) = staging.point(&mut opts).await {
+        return f.report();
     }
     opts.kernel = args.kernel;
     opts.language = args.language;
@@ -292,23 +257,8 @@ pub async fn run(args: ExecuteArgs) -> i32 {
         eprintln!("Output Notebook: {output}");
     }
     let code = execute(&opts, &args.outputs_file, &output, to_stdout).await;
-    drop(opts); // closes the save channel
-    match staged {
-        Some(out) => {
-            let url = out.url();
-            match out.finish().await {
-                Ok(n) => {
-                    tracing::info!(url, uploads = n, "output notebook uploaded");
-                    code
-                }
-                Err(Failed(m, c)) => {
-                    eprintln!("deckle: the output notebook could not be uploaded: {m}");
-                    if code == 0 { c } else { code }
-                }
-            }
-        }
-        None => code,
-    }
+    drop(opts); // closes the save channel: the partial uploads end
+    staging.finish(code).await
 }
 
 /// Runs the notebook as `opts` say; the exit code.

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use deckle_storage::{Location, Options, Store};
 use deckle_worker::remote::upload::Uploader;
+use deckle_worker::execute::ExecuteOptions;
 use tokio::sync::watch;
 
 /// How long a burst of saves settles before an upload: object storage answers in
@@ -35,8 +36,16 @@ impl From<deckle_storage::Error> for Failed {
     }
 }
 
+impl Failed {
+    /// Says it on stderr; the exit code.
+    pub fn report(self) -> i32 {
+        eprintln!("deckle: {}", self.0);
+        self.1
+    }
+}
+
 /// `path` as a location in object storage, or `None` for a local path (and `-`).
-pub fn remote(path: &str) -> Result<Option<Location>, Failed> {
+fn remote(path: &str) -> Result<Option<Location>, Failed> {
     if path == "-" {
         return Ok(None);
     }
@@ -48,13 +57,81 @@ fn options() -> Options {
     Options { endpoint: std::env::var("DECKLE_ARTIFACTS_ENDPOINT").ok().filter(|e| !e.is_empty()), ..Options::default() }
 }
 
-/// A local scratch directory for the staged copies.
-pub fn scratch() -> Result<tempfile::TempDir, Failed> {
-    tempfile::Builder::new().prefix("deckle-execute-").tempdir().map_err(|e| Failed(format!("cannot make a temporary directory: {e}"), deckle_worker::error::exit::BAD_INPUT))
+/// The notebooks of one `deckle execute` as the executor sees them: the paths as
+/// given when they are local, copies in a scratch directory when they are in
+/// object storage.
+pub struct Staging {
+    /// Where the input was fetched to, if it was.
+    input: Option<PathBuf>,
+    /// The output's location, if in object storage.
+    output: Option<Location>,
+    upload: Option<Output>,
+    /// Lives as long as the command.
+    scratch: Option<tempfile::TempDir>,
+}
+
+impl Staging {
+    /// Parses both paths and fetches an input in object storage.
+    pub async fn new(input: &str, output: &str) -> Result<Staging, Failed> {
+        let (input, output) = (remote(input)?, remote(output)?);
+        let scratch = match input.is_some() || output.is_some() {
+            true => Some(tempfile::Builder::new().prefix("deckle-execute-").tempdir().map_err(|e| Failed(format!("cannot make a temporary directory: {e}"), deckle_worker::error::exit::BAD_INPUT))?),
+            false => None,
+        };
+        let input = match (&input, &scratch) {
+            (Some(loc), Some(dir)) => Some(fetch(loc, dir.path()).await?),
+            _ => None,
+        };
+        Ok(Staging { input, output, upload: None, scratch })
+    }
+
+    /// The input notebook to read: the fetched copy, or `given`.
+    pub fn input<'a>(&'a self, given: &'a str) -> &'a std::path::Path {
+        self.input.as_deref().unwrap_or(std::path::Path::new(given))
+    }
+
+    /// Points `opts` (made with the paths as given) at the staged files, which the
+    /// notebook does not record, and starts the uploads of an output in object storage.
+    pub async fn point(&mut self, opts: &mut ExecuteOptions) -> Result<(), Failed> {
+        let Some(dir) = &self.scratch else { return Ok(()) };
+        let given = (opts.input.to_string_lossy().into_owned(), opts.output.as_ref().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default());
+        if let Some(p) = &self.input {
+            opts.input = p.clone();
+        }
+        if let Some(loc) = &self.output {
+            let (out, saved) = Output::start(loc, dir.path()).await?;
+            opts.output = Some(out.local.clone());
+            opts.saved = Some(saved);
+            self.upload = Some(out);
+        }
+        opts.recorded_paths = Some(given);
+        Ok(())
+    }
+
+    /// After the run (`code`, its exit code) and once the executor's options are
+    /// dropped: uploads the notebook as it ended. The exit code to return.
+    pub async fn finish(self, code: i32) -> i32 {
+        let Some(out) = self.upload else { return code };
+        let url = out.url();
+        match out.finish().await {
+            Ok(n) => {
+                tracing::info!(url, uploads = n, "output notebook uploaded");
+                code
+            }
+            Err(Failed(m, c)) => {
+                eprintln!("deckle: the output notebook could not be uploaded: {m}");
+                if code == 0 {
+                    c
+                } else {
+                    code
+                }
+            }
+        }
+    }
 }
 
 /// Fetches the input notebook at `loc` into `dir`, keeping its file name.
-pub async fn fetch(loc: &Location, dir: &std::path::Path) -> Result<PathBuf, Failed> {
+async fn fetch(loc: &Location, dir: &std::path::Path) -> Result<PathBuf, Failed> {
     let (store, key) = Store::open_object(loc, &options())?;
     let body = store.get(&key).await?;
     let path = dir.join(format!("input-{key}"));
@@ -64,11 +141,11 @@ pub async fn fetch(loc: &Location, dir: &std::path::Path) -> Result<PathBuf, Fai
 
 /// The output notebook bound for object storage: a local file the executor
 /// saves, and the uploads that follow it.
-pub struct Output {
+struct Output {
     store: Store,
     key: String,
     /// The local file the executor writes.
-    pub local: PathBuf,
+    local: PathBuf,
     uploads: Arc<AtomicUsize>,
     uploader: Option<Uploader>,
 }
@@ -76,7 +153,7 @@ pub struct Output {
 impl Output {
     /// Stages `loc` in `dir`; checks at once that the store can be reached with
     /// these credentials (papermill, too, fails before running anything then).
-    pub async fn start(loc: &Location, dir: &std::path::Path) -> Result<(Output, watch::Sender<u64>), Failed> {
+    async fn start(loc: &Location, dir: &std::path::Path) -> Result<(Output, watch::Sender<u64>), Failed> {
         if !loc.scheme().writable() {
             return Err(deckle_storage::Error::ReadOnly { url: loc.to_string(), scheme: "http(s)://".into() }.into());
         }
@@ -101,7 +178,7 @@ impl Output {
 
     /// Stops the partial uploads and uploads the notebook as it ended (when one was
     /// written); returns how many uploads were made in all.
-    pub async fn finish(mut self) -> Result<usize, Failed> {
+    async fn finish(mut self) -> Result<usize, Failed> {
         if let Some(u) = self.uploader.take() {
             u.stop().await;
         }
@@ -113,7 +190,7 @@ impl Output {
     }
 
     /// The object's URL.
-    pub fn url(&self) -> String {
+    fn url(&self) -> String {
         self.store.url(&self.key)
     }
 }

@@ -58,9 +58,12 @@ impl Executor for LocalExecutor {
             opts.stop_note = stop_note;
             // Each save is queued for the artifact store (which folds bursts), and the
             // notebook as it ended is final.
+            if !mirror.enabled() {
+                return task_run::run(&task, opts, started).await;
+            }
             let output = PathBuf::from(&task.output_path);
             let (saved, mut seen) = tokio::sync::watch::channel(0u64);
-            opts.saved = mirror.enabled().then_some(saved);
+            opts.saved = Some(saved);
             let (m, out) = (mirror.clone(), output.clone());
             let follow = tokio::spawn(async move {
                 while seen.changed().await.is_ok() {

@@ -97,9 +97,10 @@ impl StorageHealth {
         self.lock().clone().or_else(|| self.artifacts.lock().unwrap_or_else(|p| p.into_inner()).clone())
     }
 
-    /// Whether there is a fault (of the data dir or the artifact store).
+    /// Whether there is a fault (of the data dir or the artifact store). Asked on
+    /// every lease poll: nothing is cloned.
     pub fn is_faulted(&self) -> bool {
-        self.fault().is_some()
+        self.disk_faulted() || self.artifacts.lock().unwrap_or_else(|p| p.into_inner()).is_some()
     }
 
     /// Whether the data dir itself is faulted (what the storage monitor recovers).

@@ -46,6 +46,7 @@
 
 pub mod artifacts;
 pub mod mirror;
+pub mod side_runtime;
 pub mod attempt_notebook;
 mod backfill;
 pub mod clock;

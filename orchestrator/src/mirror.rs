@@ -30,6 +30,7 @@ use tracing::{debug, info, warn};
 
 use crate::error::{Error, Result};
 use crate::health::StorageHealth;
+use crate::side_runtime::SideRuntime;
 
 /// How long partial saves of one file settle before they are uploaded.
 pub const SETTLE: Duration = Duration::from_secs(1);
@@ -58,10 +59,9 @@ struct Inner {
     /// Notebooks finished and uploaded, and the uploads they took in all.
     notebooks: AtomicU64,
     notebook_uploads: AtomicU64,
-    /// The store's own runtime: uploads go on while callers block, and sync code
-    /// can wait for a read from any thread.
-    handle: tokio::runtime::Handle,
-    rt: Mutex<Option<tokio::runtime::Runtime>>,
+    /// Uploads go on while callers block, and sync code can wait for a read from
+    /// any thread.
+    rt: SideRuntime,
 }
 
 struct Entry {
@@ -102,13 +102,7 @@ impl Mirror {
     /// endpoint fail here, at start. [`Self::recover`] then queues what the data
     /// dir still holds.
     pub fn start(data: &Path, store: Store, health: Arc<StorageHealth>) -> Result<Mirror> {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("deckle-artifacts")
-            .enable_all()
-            .build()
-            .map_err(|e| Error::StorageFault(format!("starting the artifact uploads: {e}")))?;
-        let handle = rt.handle().clone();
+        let rt = SideRuntime::start("deckle-artifacts").map_err(|e| Error::StorageFault(format!("starting the artifact uploads: {e}")))?;
         let inner = Arc::new(Inner {
             store,
             data: data.to_path_buf(),
@@ -119,8 +113,7 @@ impl Mirror {
             failures: AtomicU64::new(0),
             notebooks: AtomicU64::new(0),
             notebook_uploads: AtomicU64::new(0),
-            handle,
-            rt: Mutex::new(Some(rt)),
+            rt,
         });
         let probe = {
             let store = inner.store.clone();
@@ -131,7 +124,7 @@ impl Mirror {
         };
         // Refused at start: a bad setting, not a fault to wait out.
         inner.block(async move { probe.await.map_err(|e| Error::Input(e.to_string())) })?;
-        inner.handle.spawn(upload_loop(Arc::downgrade(&inner), inner.wake.clone()));
+        inner.rt.handle().spawn(upload_loop(Arc::downgrade(&inner), inner.wake.clone()));
         Ok(Mirror(Some(inner)))
     }
 
@@ -269,21 +262,12 @@ fn fetched(r: deckle_storage::Result<Vec<u8>>) -> Result<Option<Vec<u8>>> {
 impl Inner {
     /// Runs `fut` on the mirror's runtime and awaits it from any runtime.
     async fn spawn<T: Send + 'static>(&self, fut: impl Future<Output = Result<T>> + Send + 'static) -> Result<T> {
-        self.handle.spawn(fut).await.map_err(|e| Error::StorageFault(format!("artifact task: {e}")))?
+        self.rt.handle().spawn(fut).await.map_err(|e| Error::StorageFault(format!("artifact task: {e}")))?
     }
 
     /// Runs `fut` on the mirror's runtime and waits for it, from any thread.
     fn block<T: Send + 'static>(&self, fut: impl Future<Output = Result<T>> + Send + 'static) -> Result<T> {
-        futures::executor::block_on(self.handle.spawn(fut)).map_err(|e| Error::StorageFault(format!("artifact task: {e}")))?
-    }
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        // Dropping a runtime blocks, which a runtime's own thread may not do.
-        if let Some(rt) = self.rt.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            rt.shutdown_background();
-        }
+        self.rt.block(fut).map_err(|e| Error::StorageFault(format!("artifact task: {e}")))?
     }
 }
 
@@ -359,23 +343,22 @@ async fn upload_loop(weak: std::sync::Weak<Inner>, wake: Arc<Notify>) {
                     continue;
                 }
                 let uploads = e.uploads;
-                if finished {
-                    q.remove(&rel);
-                } else {
+                if !finished {
                     e.dirty = false;
-                }
-                drop(q);
-                if finished {
-                    // In the store now: the data dir's copy was only the outbox.
-                    if let Err(e) = std::fs::remove_file(&path) {
-                        warn!(path = %path.display(), error = %e, "cannot remove an uploaded artifact");
-                    }
-                    i.notebooks.fetch_add(1, Ordering::Relaxed);
-                    i.notebook_uploads.fetch_add(u64::from(uploads), Ordering::Relaxed);
-                    info!(key = rel, uploads, "artifact uploaded");
-                } else {
                     debug!(key = rel, uploads, "partial artifact uploaded");
+                    continue;
                 }
+                // In the store now: the data dir's copy was only the outbox. Dropped,
+                // and counted, before the entry goes, so whoever sees the queue
+                // empty sees both.
+                if let Err(e) = std::fs::remove_file(&path) {
+                    warn!(path = %path.display(), error = %e, "cannot remove an uploaded artifact");
+                }
+                i.notebooks.fetch_add(1, Ordering::Relaxed);
+                i.notebook_uploads.fetch_add(u64::from(uploads), Ordering::Relaxed);
+                q.remove(&rel);
+                drop(q);
+                info!(key = rel, uploads, "artifact uploaded");
             }
             Err(e) => {
                 failures_in_a_row += 1;

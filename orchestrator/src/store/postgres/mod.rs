@@ -82,8 +82,7 @@ struct Change {
 
 /// The store on PostgreSQL. See the [module docs](self).
 pub struct PgStore {
-    rt: Option<tokio::runtime::Runtime>,
-    handle: tokio::runtime::Handle,
+    rt: crate::side_runtime::SideRuntime,
     pool: Pool,
     /// The URL with its password masked, for messages.
     shown: String,
@@ -157,11 +156,10 @@ impl PgStore {
         if cfg.get_application_name().is_none() {
             cfg.application_name("deckle");
         }
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("deckle-pg").enable_all().build().map_err(|e| Error::Store(format!("starting the database runtime: {e}")))?;
-        let handle = rt.handle().clone();
+        let rt = crate::side_runtime::SideRuntime::start("deckle-pg").map_err(|e| Error::Store(format!("starting the database runtime: {e}")))?;
         let mgr = Manager::from_config(cfg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = {
-            let _in_rt = handle.enter();
+            let _in_rt = rt.handle().enter();
             Pool::builder(mgr)
                 .max_size(16)
                 .runtime(deadpool_postgres::Runtime::Tokio1)
@@ -171,8 +169,7 @@ impl PgStore {
                 .map_err(|e| Error::Store(format!("{shown}: {e}")))?
         };
         let store = PgStore {
-            rt: Some(rt),
-            handle,
+            rt,
             pool,
             shown: shown.clone(),
             pending: Mutex::default(),
@@ -235,7 +232,7 @@ impl PgStore {
     /// Run `fut` on this store's runtime and wait for it, from any thread (a
     /// runtime's worker included: it blocks, as a read from disk would).
     fn block<T: Send + 'static>(&self, fut: impl Future<Output = Result<T>> + Send + 'static) -> Result<T> {
-        futures::executor::block_on(self.handle.spawn(fut)).map_err(|e| Error::Store(format!("database task: {e}")))?
+        self.rt.block(fut).map_err(|e| Error::Store(format!("database task: {e}")))?
     }
 
     fn now_param(&self) -> Option<jiff::Timestamp> {
@@ -668,7 +665,7 @@ impl StateStore for PgStore {
             let started = Instant::now();
             let mut backoff = Duration::from_millis(50);
             loop {
-                let done = self.handle.spawn(Self::commit(self.pool.clone(), batch.clone(), fence)).await.map_err(|e| Error::Store(format!("database task: {e}")))?;
+                let done = self.rt.handle().spawn(Self::commit(self.pool.clone(), batch.clone(), fence)).await.map_err(|e| Error::Store(format!("database task: {e}")))?;
                 match done {
                     Ok(()) => break,
                     Err(CommitError::Fenced(now)) => {
@@ -726,7 +723,8 @@ impl Election for PgStore {
             let (pool, shown, now) = (self.pool.clone(), self.shown.clone(), self.now_param());
             let (id, url, secs) = (me.id.clone(), me.url.clone(), ttl.as_secs_f64());
             let won: Option<i64> = self
-                .handle
+                .rt
+                .handle()
                 .spawn(async move {
                     let db = |e: tokio_postgres::Error| Error::Store(format!("{shown}: {}", cause(&e)));
                     let c = client(&pool, &shown).await?;
@@ -758,7 +756,7 @@ impl Election for PgStore {
     fn leader(&self) -> BoxFuture<'_, Result<Option<LeaderInfo>>> {
         Box::pin(async move {
             let (pool, shown, now) = (self.pool.clone(), self.shown.clone(), self.now_param());
-            self.handle
+            self.rt.handle()
                 .spawn(async move {
                     let db = |e: tokio_postgres::Error| Error::Store(format!("{shown}: {}", cause(&e)));
                     let c = client(&pool, &shown).await?;
@@ -783,7 +781,7 @@ impl Election for PgStore {
             let Fence::Leader(epoch) = self.fence() else { return Ok(()) };
             self.set_fence(Fence::Standby);
             let (pool, shown, id) = (self.pool.clone(), self.shown.clone(), me.id.clone());
-            self.handle
+            self.rt.handle()
                 .spawn(async move {
                     let c = client(&pool, &shown).await?;
                     c.execute("UPDATE deckle_leader SET holder = NULL, expires_at = NULL WHERE id = 1 AND epoch = $1 AND holder = $2", &[&epoch, &id]).await.map_err(|e| Error::Store(format!("{shown}: {}", cause(&e))))?;
@@ -795,11 +793,3 @@ impl Election for PgStore {
     }
 }
 
-impl Drop for PgStore {
-    fn drop(&mut self) {
-        // Dropping a runtime blocks, which a runtime's own thread may not do.
-        if let Some(rt) = self.rt.take() {
-            rt.shutdown_background();
-        }
-    }
-}

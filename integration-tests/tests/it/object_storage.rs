@@ -267,6 +267,38 @@ fn an_outage_of_the_store_refuses_new_work_loses_nothing_and_recovers() {
     assert_eq!(status, 201, "new work is taken again: {body}");
 }
 
+/// The data dir is the outbox: notebooks a server acknowledged but could not
+/// upload before it was killed are uploaded by the next start, with the real
+/// clock and real processes.
+#[test]
+fn notebooks_a_killed_server_could_not_upload_are_uploaded_when_it_starts_again() {
+    let moto = s3::shared();
+    let b = bucket(moto, "restart");
+    let proxy = Proxy::start(&moto.endpoint());
+    let dir = tmp();
+    let data = dir.path().join("data");
+    let env = aws_env(&moto.endpoint());
+    let mut server = Server::start_with_env(&data, &["--artifacts", &format!("s3://{b}/r"), "--artifacts-endpoint", &proxy.endpoint()], &env_refs(&env));
+    let _w = Worker::start(&server, "w1", &["--slots", "1"]);
+    server.register("one.yaml");
+    let run = server.trigger("one", json!({"secs": "3"}));
+    server.wait_until(&run, Duration::from_secs(60), "the node running", |d| node(d, "only")["status"] == "running");
+    proxy.set(Mode::Refuse);
+    let detail = server.wait_finished(&run, Duration::from_secs(60));
+    assert_eq!(detail["run"]["status"], "succeeded", "completions are taken while uploads fail: {detail:#}");
+    let key = format!("r/artifacts/one/{}/{run}/only.1.ipynb", detail["run"]["date"].as_str().unwrap());
+    // At most a partial save (made before the outage) is in the bucket.
+    let finished = || moto.get(&b, &key).is_some_and(|body| String::from_utf8_lossy(&body).contains("done only"));
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(!finished(), "the final notebook cannot have been uploaded yet");
+    assert!(staged(&data.join("artifacts")).iter().any(|p| p.ends_with("only.1.ipynb")), "it waits in the data dir");
+    server.kill9();
+    proxy.set(Mode::Forward);
+    server.restart(1);
+    wait_for("the finished notebook's upload after the restart", Duration::from_secs(60), finished);
+    wait_for("the data dir to empty", Duration::from_secs(30), || staged(&data.join("artifacts")).is_empty());
+}
+
 #[test]
 fn a_server_whose_artifact_store_cannot_be_used_does_not_start() {
     let moto = s3::shared();

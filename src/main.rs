@@ -66,10 +66,14 @@ enum Command {
     Rerun(remote_cmds::RerunArgs),
     /// Cancel a running or queued run.
     Cancel(remote_cmds::CancelArgs),
-    /// Pause a workflow's schedule: no scheduled runs until `deckle unpause`.
+    /// Pause a workflow: no scheduled runs, and triggered runs held, until `deckle unpause`.
     Pause(remote_cmds::PauseArgs),
-    /// Resume a paused workflow's schedule.
+    /// Resume a paused workflow: its schedule, and the runs its triggers held.
     Unpause(remote_cmds::PauseArgs),
+    /// Post a signal: every workflow with a matching `signal:` trigger starts a run.
+    Signal(remote_cmds::SignalArgs),
+    /// List received events (signals, upstream runs, files) and the runs they started.
+    Events(remote_cmds::EventsArgs),
     /// Run a workflow once per logical date in a range (inclusive), at most N at a time.
     Backfill(remote_cmds::BackfillArgs),
     /// List backfills (`deckle backfills [WORKFLOW]`), or `show ID [--wait]` / `cancel ID` one.
@@ -115,6 +119,8 @@ fn main() -> ExitCode {
             Command::Cancel(args) => remote_cmds::cancel(args).await,
             Command::Pause(args) => remote_cmds::pause(args).await,
             Command::Unpause(args) => remote_cmds::unpause(args).await,
+            Command::Signal(args) => remote_cmds::signal(args).await,
+            Command::Events(args) => remote_cmds::events(args).await,
             Command::Backfill(args) => remote_cmds::backfill(args).await,
             Command::Backfills(args) => remote_cmds::backfills(args).await,
         }

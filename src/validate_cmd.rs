@@ -130,6 +130,7 @@ fn summary(wf: &Workflow) -> String {
         let kind = match &n.kind {
             deckle_dsl::NodeKind::Notebook { rel, .. } => rel.clone(),
             deckle_dsl::NodeKind::Sql(sql) => format!("sql ({})", sql.engine),
+            deckle_dsl::NodeKind::Wait(w) => format!("wait for {}", deckle_dsl::wait_label(&w.on)),
         };
         let mut extra = Vec::new();
         if !n.needs.is_empty() {

@@ -4,8 +4,8 @@
 //! string with text around expressions is interpolated into a string (strings
 //! as they are, anything else as compact JSON). `$${{` writes a literal `${{`.
 //! The context is JSON: `params`, `run` (`id`, `date`, `logical_time`,
-//! `attempt`, `workflow`), `nodes.<id>.outputs.<name>`, `nodes.<id>.status`, and
-//! in a foreach `item`/`index`.
+//! `attempt`, `workflow`), `nodes.<id>.outputs.<name>`, `nodes.<id>.status`,
+//! `trigger` (the event that started the run), and in a foreach `item`/`index`.
 //!
 //! Every expression is compiled once, when the workflow is loaded; evaluation
 //! only binds the context and runs the compiled program.
@@ -31,18 +31,26 @@ pub struct Context {
     pub item: Option<Value>,
     /// `index`: the current foreach item's index.
     pub index: Option<usize>,
+    /// `trigger`: the event that started the run (null for runs started otherwise).
+    pub trigger: Value,
 }
 
 impl Context {
     /// A context without a foreach item.
     pub fn new(params: Value, run: Value, nodes: Value) -> Self {
-        Context { params, run, nodes, item: None, index: None }
+        Context { params, run, nodes, item: None, index: None, trigger: Value::Null }
     }
 
     /// The same context inside one foreach instance.
     pub fn with_item(mut self, item: Value, index: usize) -> Self {
         self.item = Some(item);
         self.index = Some(index);
+        self
+    }
+
+    /// The same context for a run started by an event (`trigger.*`).
+    pub fn with_trigger(mut self, trigger: Value) -> Self {
+        self.trigger = trigger;
         self
     }
 
@@ -64,6 +72,7 @@ impl Context {
             _ => json_to_cel(&self.nodes),
         };
         c.add_variable_from_value("nodes", nodes);
+        c.add_variable_from_value("trigger", json_to_cel(&self.trigger));
         if let Some(item) = &self.item {
             c.add_variable_from_value("item", json_to_cel(item));
         }

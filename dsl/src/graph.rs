@@ -11,6 +11,7 @@ fn kind_label(n: &Node) -> String {
     match &n.kind {
         NodeKind::Notebook { rel, .. } => format!("notebook {rel}"),
         NodeKind::Sql(sql) => format!("sql ({})", sql.engine),
+        NodeKind::Wait(w) => format!("wait {}", crate::model::wait_label(&w.on)),
     }
 }
 
@@ -53,6 +54,7 @@ pub fn to_dot(wf: &Workflow) -> String {
         let label = label_lines(n).iter().map(|l| dot_escape(l)).collect::<Vec<_>>().join("\\n");
         let shape = match n.kind {
             NodeKind::Sql(_) => ", shape=cylinder, style=solid",
+            NodeKind::Wait(_) => ", shape=hexagon, style=dashed",
             NodeKind::Notebook { .. } => "",
         };
         let foreach = if n.foreach.is_some() { ", peripheries=2" } else { "" };
@@ -103,6 +105,7 @@ pub fn to_mermaid(wf: &Workflow) -> String {
             (_, true) => ("[[\"", "\"]]"),
             (NodeKind::Sql(_), false) => ("[(\"", "\")]"),
             (NodeKind::Notebook { .. }, false) => ("(\"", "\")"),
+            (NodeKind::Wait(_), false) => ("{{\"", "\"}}"),
         };
         out.push_str(&format!("  {}{open}{label}{close}\n", ids[i]));
     }

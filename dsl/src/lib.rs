@@ -6,8 +6,11 @@
 //!
 //! - [`load`] / [`parse_str`]: read, parse and validate a workflow file, with
 //!   every problem reported as a [`Diagnostic`] naming file, line and column;
-//! - [`model`]: the validated workflow the engine runs;
-//! - [`expr`]: `${{ … }}` templates and `when:` conditions (CEL) and their context;
+//! - [`model`]: the validated workflow the engine runs, with its `triggers:`
+//!   ([`Trigger`]: another workflow's run, a signal, new files) and its nodes
+//!   (notebooks, SQL queries, and [`WaitNode`]s the coordinator watches);
+//! - [`expr`]: `${{ … }}` templates and `when:` conditions (CEL) and their context
+//!   (`params`, `run`, `nodes`, `trigger`, `item`/`index`);
 //! - [`graph`]: the DAG as Graphviz DOT or Mermaid;
 //! - [`duration`]: `30s` / `1h30m` durations.
 //!

@@ -36,6 +36,153 @@ pub struct Workflow {
     pub on_failure: Option<Hook>,
     /// Called when a run succeeds.
     pub on_success: Option<Hook>,
+    /// `triggers:`: events that start a run, any of them (see [`Trigger`]).
+    pub triggers: Vec<Trigger>,
+}
+
+/// One entry of `triggers:`: an event that starts a run of the workflow.
+#[derive(Debug, Clone)]
+pub struct Trigger {
+    /// What starts the run.
+    pub on: TriggerOn,
+    /// `params:`: the run's params, each a template over `trigger` (for example
+    /// `${{ trigger.params.table }}`), given to the run as `-p` values are.
+    pub params: IndexMap<String, Template>,
+    /// Where the entry is in the workflow file (`line`, `column`), for errors found
+    /// when the workflow is registered (an unknown upstream workflow, a cycle).
+    pub pos: (usize, usize),
+}
+
+/// The event a [`Trigger`] listens for.
+#[derive(Debug, Clone)]
+pub enum TriggerOn {
+    /// `workflow: ID`: a run of another workflow ended in `status`; the new run gets
+    /// its logical date and time.
+    Workflow {
+        /// The upstream workflow's id.
+        workflow: String,
+        /// `status:` (default `succeeded`).
+        status: UpstreamStatus,
+        /// `when:`: a CEL condition over `trigger` (the upstream run); the run starts
+        /// only if it holds.
+        when: Option<Expr>,
+    },
+    /// `signal: NAME`: a signal posted to `/api/v1/signals/NAME`.
+    Signal {
+        /// The signal's name (`[A-Za-z0-9_.-]+`).
+        name: String,
+        /// `match:`: only signals whose params have these values (JSON equality).
+        matches: IndexMap<String, Value>,
+    },
+    /// `files: { path, poll, catchup }`: a new file or object under a glob.
+    Files(FilesTrigger),
+}
+
+/// `files:` of a trigger.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FilesTrigger {
+    /// A glob over local paths (absolute, or relative to the coordinator's working
+    /// directory) or object-storage keys (`s3://bucket/landing/*/_SUCCESS`): `*`
+    /// and `?` within a segment, `**` across segments, and `{date}` (at most once)
+    /// matching a `YYYY-MM-DD` segment part that becomes the run's logical date.
+    pub path: String,
+    /// How often to look (default 1 minute).
+    pub poll: Duration,
+    /// Whether files already there when the trigger is first polled start runs
+    /// (default false: they are the baseline).
+    pub catchup: bool,
+}
+
+/// Which end of an upstream run a `workflow:` trigger or wait listens for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UpstreamStatus {
+    /// The run succeeded (the default).
+    #[default]
+    Succeeded,
+    /// The run failed.
+    Failed,
+    /// The run ended, however (succeeded, failed or cancelled).
+    Finished,
+}
+
+impl UpstreamStatus {
+    /// As written in the workflow file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Finished => "finished",
+        }
+    }
+
+    /// Whether a run that ended as `status` (a run status as text) counts.
+    pub fn accepts(self, status: &str) -> bool {
+        match self {
+            Self::Succeeded => status == "succeeded",
+            Self::Failed => status == "failed",
+            Self::Finished => matches!(status, "succeeded" | "failed" | "cancelled"),
+        }
+    }
+}
+
+/// A `wait:` node: the coordinator watches for a condition; no worker, no kernel.
+#[derive(Debug, Clone)]
+pub struct WaitNode {
+    /// What it waits for.
+    pub on: WaitOn,
+    /// How long to wait at most (default 24 hours), counted from when the node
+    /// started waiting.
+    pub timeout: Duration,
+    /// How often to look again (default 30 seconds; signals and upstream runs also
+    /// wake it as they arrive).
+    pub poll: Duration,
+    /// What the node does at the timeout (default `fail`).
+    pub on_timeout: OnTimeout,
+}
+
+/// What a [`WaitNode`] waits for.
+#[derive(Debug, Clone)]
+pub enum WaitOn {
+    /// `files: PATTERN`: a file or object matching the glob exists; `{date}` is
+    /// the run's logical date, and `${{ }}` templates are evaluated first.
+    Files {
+        /// The glob, a template.
+        path: Template,
+    },
+    /// `signal: NAME` (with `match:`): a signal received since the run was created.
+    Signal {
+        /// The signal's name.
+        name: String,
+        /// `match:`: params the signal must carry, each a template (for example
+        /// `${{ run.date }}`).
+        matches: IndexMap<String, Template>,
+    },
+    /// `workflow: ID`: a run of that workflow for the same logical date ended in `status`.
+    Workflow {
+        /// The upstream workflow's id.
+        workflow: String,
+        /// `status:` (default `succeeded`).
+        status: UpstreamStatus,
+    },
+}
+
+/// What a wait waits for, in a few words (`signal partner_feed`).
+pub fn wait_label(on: &WaitOn) -> String {
+    match on {
+        WaitOn::Files { path } => format!("files {}", path.raw.as_str().unwrap_or("…")),
+        WaitOn::Signal { name, .. } => format!("signal {name}"),
+        WaitOn::Workflow { workflow, status } => format!("workflow {workflow} {}", status.as_str()),
+    }
+}
+
+/// What a [`WaitNode`] does when its timeout passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnTimeout {
+    /// The node fails (the default).
+    #[default]
+    Fail,
+    /// The node is skipped (dependants follow their trigger rule).
+    Skip,
 }
 
 /// How runs of one workflow relate.
@@ -147,6 +294,8 @@ pub enum NodeKind {
     },
     /// A SQL query, run in a generated notebook.
     Sql(SqlNode),
+    /// A condition the coordinator waits for, holding no worker slot.
+    Wait(WaitNode),
 }
 
 /// A node's `sql:` block.
@@ -239,7 +388,7 @@ impl Workflow {
         let mut out: Vec<(&str, &std::path::Path, String)> = Vec::new();
         let nodes = self.nodes.values().filter_map(|n| match &n.kind {
             NodeKind::Notebook { rel, path } => Some((rel.as_str(), path.as_path(), format!("node {}", n.id))),
-            NodeKind::Sql(_) => None,
+            NodeKind::Sql(_) | NodeKind::Wait(_) => None,
         });
         let hooks = [("on_failure", &self.on_failure), ("on_success", &self.on_success)]
             .into_iter()

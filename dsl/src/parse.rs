@@ -28,6 +28,21 @@ pub(crate) struct Spans {
     /// `engines:` keys.
     pub engines: IndexMap<String, Pos>,
     pub nodes: IndexMap<String, NodeSpans>,
+    /// How many entries `triggers:` lists (parsed or not).
+    pub trigger_entries: usize,
+    /// One per parsed trigger, aligned with `Workflow::triggers`.
+    pub triggers: Vec<TriggerSpans>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub(crate) struct TriggerSpans {
+    /// The entry's place under `triggers:`, from 1.
+    pub number: usize,
+    /// The entry.
+    pub pos: Pos,
+    /// Key and value positions, by param name.
+    pub params: IndexMap<String, (Pos, Pos)>,
+    pub when: Option<Pos>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -44,11 +59,17 @@ pub(crate) struct NodeSpans {
     pub params: IndexMap<String, Pos>,
     pub when: Option<Pos>,
     pub foreach: Option<Pos>,
+    /// `wait.files`.
+    pub wait_files: Option<Pos>,
+    /// `wait.match` value positions, by name.
+    pub wait_match: IndexMap<String, Pos>,
 }
 
 const ENGINES: &[&str] = SqlEngine::NAMES;
-const TOP_KEYS: &[&str] =
-    &["workflow", "description", "schedule", "params", "defaults", "engines", "nodes", "max_active_runs", "run_strategy", "on_failure", "on_success"];
+const TOP_KEYS: &[&str] = &[
+    "workflow", "description", "schedule", "triggers", "params", "defaults", "engines", "nodes", "max_active_runs", "run_strategy",
+    "on_failure", "on_success",
+];
 const HOOK_KEYS: &[&str] = &["webhook", "notebook"];
 const WEBHOOK_KEYS: &[&str] = &["url", "retries", "timeout"];
 const STRATEGIES: &[&str] = &["parallel", "sequential"];
@@ -56,10 +77,37 @@ const SCHEDULE_KEYS: &[&str] = &["cron", "timezone", "catchup"];
 const PARAM_KEYS: &[&str] = &["type", "default", "secret", "description"];
 const DEFAULT_KEYS: &[&str] = &["retries", "retry_delay", "timeout", "kernel", "trigger", "labels", "foreach_parallel"];
 const NODE_KEYS: &[&str] = &[
-    "notebook", "sql", "needs", "params", "outputs", "when", "trigger", "foreach", "foreach_parallel", "retries",
+    "notebook", "sql", "wait", "needs", "params", "outputs", "when", "trigger", "foreach", "foreach_parallel", "retries",
     "retry_delay", "timeout", "kernel", "labels",
 ];
 const SQL_KEYS: &[&str] = &["engine", "query", "save_to"];
+/// What a node runs: exactly one of these.
+const NODE_KINDS: &[&str] = &["notebook", "sql", "wait"];
+/// Node keys a wait node refuses, with why.
+const NOT_ON_WAIT: &[(&str, &str)] = &[
+    ("params", "it runs no notebook (templates go in `wait:` itself)"),
+    ("outputs", "its outputs are fixed by what it waits for"),
+    ("foreach", "it does not fan out"),
+    ("foreach_parallel", "it does not fan out"),
+    ("kernel", "it runs on the coordinator, not on a worker"),
+    ("labels", "it runs on the coordinator, not on a worker"),
+    ("retries", "it is not retried (see `wait.on_timeout`)"),
+    ("retry_delay", "it is not retried (see `wait.on_timeout`)"),
+    ("timeout", "use `wait.timeout`"),
+];
+const WAIT_KINDS: &[&str] = &["files", "signal", "workflow"];
+const WAIT_KEYS: &[&str] = &["files", "signal", "workflow", "match", "status", "timeout", "poll", "on_timeout"];
+const ON_TIMEOUT: &[&str] = &["fail", "skip"];
+const TRIGGER_KINDS: &[&str] = &["workflow", "signal", "files"];
+const TRIGGER_KEYS: &[&str] = &["workflow", "signal", "files", "status", "when", "match", "params"];
+/// Trigger keys that belong to one kind of trigger only, and that kind.
+const TRIGGER_KIND_KEYS: &[(&str, &str)] = &[("status", "workflow"), ("when", "workflow"), ("match", "signal")];
+const FILES_KEYS: &[&str] = &["path", "poll", "catchup"];
+const STATUSES: &[&str] = &["succeeded", "failed", "finished"];
+/// The shortest `poll` accepted.
+const MIN_POLL: Duration = Duration::from_secs(1);
+/// The longest signal name accepted.
+const MAX_SIGNAL_NAME: usize = 128;
 const TRIGGERS: &[&str] = &["all_success", "all_done", "one_success", "none_failed"];
 const TYPES: &[&str] = &["string", "int", "float", "bool", "date", "list", "map"];
 const PYTHON_KEYWORDS: &[&str] = &[
@@ -104,6 +152,11 @@ fn is_workflow_id(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
+/// Signal names appear in URLs: `[A-Za-z0-9_.-]+`, 1 to 128 characters.
+fn is_signal_name(s: &str) -> bool {
+    !s.is_empty() && s.len() <= MAX_SIGNAL_NAME && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
+}
+
 /// Node ids name files and appear in expressions: a letter or `_`, then letters, digits, `_`, `-`.
 fn is_node_id(s: &str) -> bool {
     let mut chars = s.chars();
@@ -136,6 +189,31 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 fn one_of(list: &[&str]) -> String {
     list.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+}
+
+/// "both `a` and `b`", or "`a`, `b` and `c`": keys that exclude each other.
+fn all_of(keys: &[&str]) -> String {
+    match keys {
+        [a, b] => format!("both `{a}` and `{b}`"),
+        [init @ .., last] => format!("{} and `{last}`", one_of(init)),
+        [] => String::new(),
+    }
+}
+
+/// "`a`, `b` or `c`".
+fn any_of(keys: &[&str]) -> String {
+    match keys {
+        [init @ .., last] if !init.is_empty() => format!("{} or `{last}`", one_of(init)),
+        _ => one_of(keys),
+    }
+}
+
+/// A value as written, for messages.
+fn as_written(n: &YNode) -> String {
+    match &n.value {
+        Yaml::Str(s) => s.clone(),
+        _ => n.to_json().to_string(),
+    }
 }
 
 struct Parser<'s> {
@@ -259,6 +337,7 @@ impl Parser<'_> {
             run_strategy: RunStrategy::Parallel,
             on_failure: None,
             on_success: None,
+            triggers: Vec::new(),
         };
         let Some(f) = self.fields(root, "the workflow file", TOP_KEYS, &["workflow", "nodes"]) else {
             return (wf, spans);
@@ -276,6 +355,9 @@ impl Parser<'_> {
         }
         if let Some(e) = f.get("schedule") {
             wf.schedule = self.schedule(&e.value, &mut spans);
+        }
+        if let Some(e) = f.get("triggers") {
+            wf.triggers = self.triggers(&e.value, &wf.id, &mut spans);
         }
         if let Some(e) = f.get("params") {
             wf.params = self.params(&e.value);
@@ -567,24 +649,49 @@ impl Parser<'_> {
             self.sink.error(entry.key_pos, format!("node id `{id}` must start with a letter or `_` and contain only letters, digits, `_` and `-`"));
         }
         let what = format!("node `{id}`");
-        let Some(f) = self.fields(&entry.value, &what, NODE_KEYS, &[]) else { return (node, ns) };
+        let Some(mut f) = self.fields(&entry.value, &what, NODE_KEYS, &[]) else { return (node, ns) };
 
-        match (f.get("notebook"), f.get("sql")) {
-            (Some(_), Some(s)) => {
-                self.sink.error(s.key_pos, format!("{what} has both `notebook` and `sql`; give exactly one"));
-                // Still report what is wrong inside `sql`.
-                let _ = self.sql(&s.value, &what, &mut ns);
-            }
-            (None, None) => self.sink.error(entry.value.pos, format!("{what} needs `notebook` or `sql`")),
-            (Some(nb), None) => {
+        let kinds: Vec<(&str, &Entry)> = NODE_KINDS.iter().filter_map(|k| f.get(k).map(|e| (*k, *e))).collect();
+        match kinds.as_slice() {
+            [] => self.sink.error(entry.value.pos, format!("{what} needs {}", any_of(NODE_KINDS))),
+            [("notebook", nb)] => {
                 ns.notebook = Some(nb.value.pos);
                 if let Some(rel) = self.string(&nb.value, &format!("`notebook` of {what}")) {
                     node.kind = NodeKind::Notebook { path: dir.join(&rel), rel };
                 }
             }
-            (None, Some(s)) => {
+            [("sql", s)] => {
                 if let Some(sql) = self.sql(&s.value, &what, &mut ns) {
                     node.kind = NodeKind::Sql(sql);
+                }
+            }
+            [(_, w)] => {
+                // Only keys written on the node are refused: `defaults:` do not
+                // apply to a wait node (it holds no worker and is never retried).
+                for (key, why) in NOT_ON_WAIT {
+                    if let Some(e) = f.shift_remove(key) {
+                        self.sink.error(e.key_pos, format!("`{key}` of {what} has no effect on a wait node; {why}"));
+                    }
+                }
+                node.retries = 0;
+                node.retry_delay = Duration::ZERO;
+                node.timeout = None;
+                node.kernel = None;
+                node.labels = Vec::new();
+                if let Some(wait) = self.wait(&w.value, &what, &mut ns) {
+                    node.kind = NodeKind::Wait(wait);
+                }
+            }
+            [_, rest @ ..] => {
+                let names: Vec<&str> = kinds.iter().map(|(k, _)| *k).collect();
+                self.sink.error(rest[0].1.key_pos, format!("{what} has {}; give exactly one", all_of(&names)));
+                // Still report what is wrong inside `sql` and `wait`.
+                for (k, e) in &kinds {
+                    match *k {
+                        "sql" => drop(self.sql(&e.value, &what, &mut ns)),
+                        "wait" => drop(self.wait(&e.value, &what, &mut ns)),
+                        _ => {}
+                    }
                 }
             }
         }
@@ -689,6 +796,291 @@ impl Parser<'_> {
             }
         };
         Expr::parse(&source).map_err(|e| self.sink.error(n.pos, format!("bad expression in `when` of {what}: {e}"))).ok()
+    }
+
+    /// `triggers:`: a list of `workflow:`, `signal:` and `files:` entries.
+    fn triggers(&mut self, n: &YNode, self_id: &str, spans: &mut Spans) -> Vec<Trigger> {
+        let items = match &n.value {
+            Yaml::Seq(items) => items,
+            Yaml::Null => return Vec::new(),
+            _ => {
+                self.sink.error(n.pos, format!("`triggers` must be a list of `workflow:`, `signal:` or `files:` entries, got {}", n.kind()));
+                return Vec::new();
+            }
+        };
+        spans.trigger_entries = items.len();
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let mut ts = TriggerSpans { number: i + 1, pos: item.pos, ..TriggerSpans::default() };
+            if let Some(t) = self.trigger_entry(item, self_id, &mut ts) {
+                out.push(t);
+                spans.triggers.push(ts);
+            }
+        }
+        out
+    }
+
+    fn trigger_entry(&mut self, n: &YNode, self_id: &str, ts: &mut TriggerSpans) -> Option<Trigger> {
+        let what = format!("trigger {}", ts.number);
+        let Yaml::Map(entries) = &n.value else {
+            self.sink.error(n.pos, format!("{what} must be a map with {}, got {}", any_of(TRIGGER_KINDS), n.kind()));
+            return None;
+        };
+        let mut f: IndexMap<&str, &Entry> = IndexMap::new();
+        for e in entries {
+            let key = e.key.as_str();
+            if TRIGGER_KEYS.contains(&key) {
+                f.insert(key, e);
+            } else if FILES_KEYS.contains(&key) {
+                self.sink.error(e.key_pos, format!("`{key}` of {what} goes inside `files:` (`files: {{ path: …, {key}: … }}`)"));
+            } else {
+                let hint = match suggest(key, TRIGGER_KEYS.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("expected one of {}", one_of(TRIGGER_KEYS)),
+                };
+                self.sink.error(e.key_pos, format!("unknown key `{key}` in {what} ({hint})"));
+            }
+        }
+        let params = match f.get("params") {
+            Some(e) => self.trigger_params(&e.value, &what, ts),
+            None => IndexMap::new(),
+        };
+        let kinds: Vec<&str> = TRIGGER_KINDS.iter().copied().filter(|k| f.contains_key(k)).collect();
+        let kind = match kinds.as_slice() {
+            [one] => *one,
+            [] => {
+                self.sink.error(n.pos, format!("{what} needs one of {}", any_of(TRIGGER_KINDS)));
+                return None;
+            }
+            many => {
+                self.sink.error(n.pos, format!("{what} has {}; give exactly one", all_of(many)));
+                return None;
+            }
+        };
+        for (key, owner) in TRIGGER_KIND_KEYS {
+            if let (Some(e), true) = (f.get(key), *owner != kind) {
+                self.sink.error(e.key_pos, format!("`{key}` of {what} belongs to `{owner}` triggers; this is a `{kind}` trigger"));
+            }
+        }
+        let e = f[kind];
+        let on = match kind {
+            "workflow" => {
+                let workflow = self.string(&e.value, &format!("`workflow` of {what}"))?;
+                if !is_workflow_id(&workflow) {
+                    self.sink.error(e.value.pos, format!("`workflow` of {what}: `{workflow}` is not a workflow id ([a-z0-9_-]+)"));
+                } else if workflow == self_id {
+                    self.sink.error(e.value.pos, format!("{what}: a workflow cannot trigger itself (`{workflow}` is this workflow)"));
+                }
+                let status = f.get("status").and_then(|s| self.upstream_status(&s.value, &what)).unwrap_or_default();
+                let when = f.get("when").and_then(|w| {
+                    ts.when = Some(w.value.pos);
+                    self.when(&w.value, &what)
+                });
+                TriggerOn::Workflow { workflow, status, when }
+            }
+            "signal" => {
+                let name = self.signal_name(&e.value, &format!("`signal` of {what}"))?;
+                let matches = match f.get("match") {
+                    Some(m) => self.signal_values(&m.value, &what),
+                    None => IndexMap::new(),
+                };
+                TriggerOn::Signal { name, matches }
+            }
+            _ => TriggerOn::Files(self.files_trigger(&e.value, &what)?),
+        };
+        Some(Trigger { on, params, pos: (n.pos.line, n.pos.column) })
+    }
+
+    /// A trigger's `params:`: run params (identifiers) to templates over `trigger`.
+    fn trigger_params(&mut self, n: &YNode, what: &str, ts: &mut TriggerSpans) -> IndexMap<String, Template> {
+        let mut out = IndexMap::new();
+        match &n.value {
+            Yaml::Map(entries) => {
+                for p in entries {
+                    if !is_identifier(&p.key) {
+                        self.sink.error(p.key_pos, format!("param name `{}` of {what} must be an identifier ([A-Za-z_][A-Za-z0-9_]*)", p.key));
+                    }
+                    ts.params.insert(p.key.clone(), (p.key_pos, p.value.pos));
+                    let t = self.template(&p.value, &format!("param `{}` of {what}", p.key));
+                    out.insert(p.key.clone(), t.unwrap_or_else(|| Template::literal(Value::Null)));
+                }
+            }
+            Yaml::Null => {}
+            _ => self.sink.error(n.pos, format!("`params` of {what} must be a map of workflow param to value, got {}", n.kind())),
+        }
+        out
+    }
+
+    /// `status: succeeded | failed | finished` of a `workflow:` trigger or wait.
+    fn upstream_status(&mut self, n: &YNode, what: &str) -> Option<UpstreamStatus> {
+        let s = self.string(n, &format!("`status` of {what}"))?;
+        match s.as_str() {
+            "succeeded" => Some(UpstreamStatus::Succeeded),
+            "failed" => Some(UpstreamStatus::Failed),
+            "finished" => Some(UpstreamStatus::Finished),
+            other => {
+                let hint = suggest(other, STATUSES.iter().copied()).map(|s| format!("did you mean `{s}`? ")).unwrap_or_default();
+                self.sink.error(n.pos, format!("unknown status `{other}` of {what} ({hint}expected one of {})", one_of(STATUSES)));
+                None
+            }
+        }
+    }
+
+    fn signal_name(&mut self, n: &YNode, what: &str) -> Option<String> {
+        let name = self.string(n, what)?;
+        if !is_signal_name(&name) {
+            self.sink.error(n.pos, format!("{what}: signal name `{name}` must match [A-Za-z0-9_.-]+ and be 1 to {MAX_SIGNAL_NAME} characters"));
+        }
+        Some(name)
+    }
+
+    /// A signal trigger's `match:`: param name to a scalar, compared as JSON.
+    fn signal_values(&mut self, n: &YNode, what: &str) -> IndexMap<String, Value> {
+        let mut out = IndexMap::new();
+        match &n.value {
+            Yaml::Map(entries) => {
+                for e in entries {
+                    if matches!(e.value.value, Yaml::Seq(_) | Yaml::Map(_)) {
+                        self.sink.error(e.value.pos, format!("`match.{}` of {what} must be a string, number, bool or null, got {}", e.key, e.value.kind()));
+                    } else {
+                        out.insert(e.key.clone(), e.value.to_json());
+                    }
+                }
+            }
+            Yaml::Null => {}
+            _ => self.sink.error(n.pos, format!("`match` of {what} must be a map of signal param to value, got {}", n.kind())),
+        }
+        out
+    }
+
+    /// `poll:`: a duration of at least [`MIN_POLL`].
+    fn poll(&mut self, n: &YNode, what: &str) -> Option<Duration> {
+        let d = self.duration(n, what)?;
+        if d < MIN_POLL {
+            self.sink.error(n.pos, format!("{what} must be at least 1s, got `{}`", as_written(n)));
+            return None;
+        }
+        Some(d)
+    }
+
+    /// `files: PATH` or `files: { path, poll, catchup }` of a trigger.
+    fn files_trigger(&mut self, n: &YNode, what: &str) -> Option<FilesTrigger> {
+        let mut t = FilesTrigger { path: String::new(), poll: Duration::from_secs(60), catchup: false };
+        let path_pos = match &n.value {
+            Yaml::Str(s) => {
+                t.path = s.clone();
+                n.pos
+            }
+            Yaml::Map(_) => {
+                let f = self.fields(n, &format!("`files` of {what}"), FILES_KEYS, &["path"])?;
+                if let Some(e) = f.get("poll") {
+                    t.poll = self.poll(&e.value, &format!("`files.poll` of {what}")).unwrap_or(t.poll);
+                }
+                if let Some(e) = f.get("catchup") {
+                    t.catchup = self.bool(&e.value, &format!("`files.catchup` of {what}")).unwrap_or(false);
+                }
+                let e = f.get("path")?;
+                t.path = self.string(&e.value, &format!("`files.path` of {what}"))?;
+                e.value.pos
+            }
+            _ => {
+                self.sink.error(n.pos, format!("`files` of {what} must be a path or a map `{{ path, poll, catchup }}`, got {}", n.kind()));
+                return None;
+            }
+        };
+        if t.path.trim().is_empty() {
+            self.sink.error(path_pos, format!("the `files` path of {what} is empty"));
+        }
+        let dates = t.path.matches("{date}").count();
+        if dates > 1 {
+            self.sink.error(path_pos, format!("the `files` path of {what} has `{{date}}` {dates} times; it may appear at most once"));
+        }
+        Some(t)
+    }
+
+    /// A node's `wait:` block.
+    fn wait(&mut self, n: &YNode, what: &str, ns: &mut NodeSpans) -> Option<WaitNode> {
+        let w = format!("`wait` of {what}");
+        let f = self.fields(n, &w, WAIT_KEYS, &[])?;
+        for (key, needs) in [("match", "signal"), ("status", "workflow")] {
+            if let (Some(e), false) = (f.get(key), f.contains_key(needs)) {
+                self.sink.error(e.key_pos, format!("`{key}` in {w} applies only to a `{needs}` wait"));
+            }
+        }
+        let mut wait = WaitNode {
+            on: WaitOn::Workflow { workflow: String::new(), status: UpstreamStatus::default() },
+            timeout: Duration::from_secs(24 * 3600),
+            poll: Duration::from_secs(30),
+            on_timeout: OnTimeout::Fail,
+        };
+        if let Some(e) = f.get("timeout") {
+            if let Some(d) = self.duration(&e.value, &format!("`wait.timeout` of {what}")) {
+                if d.is_zero() {
+                    self.sink.error(e.value.pos, format!("`wait.timeout` of {what} must be more than zero"));
+                } else {
+                    wait.timeout = d;
+                }
+            }
+        }
+        if let Some(e) = f.get("poll") {
+            wait.poll = self.poll(&e.value, &format!("`wait.poll` of {what}")).unwrap_or(wait.poll);
+        }
+        if let Some(e) = f.get("on_timeout") {
+            match self.string(&e.value, &format!("`wait.on_timeout` of {what}")).as_deref() {
+                Some("fail") => wait.on_timeout = OnTimeout::Fail,
+                Some("skip") => wait.on_timeout = OnTimeout::Skip,
+                Some(other) => {
+                    let hint = suggest(other, ON_TIMEOUT.iter().copied()).map(|s| format!("did you mean `{s}`? ")).unwrap_or_default();
+                    self.sink.error(e.value.pos, format!("unknown on_timeout `{other}` of {what} ({hint}expected one of {})", one_of(ON_TIMEOUT)));
+                }
+                None => {}
+            }
+        }
+        let kinds: Vec<(&str, &Entry)> = WAIT_KINDS.iter().filter_map(|k| f.get(k).map(|e| (*k, *e))).collect();
+        wait.on = match kinds.as_slice() {
+            [] => {
+                self.sink.error(n.pos, format!("{w} needs one of {}", any_of(WAIT_KINDS)));
+                return None;
+            }
+            [("files", e)] => {
+                ns.wait_files = Some(e.value.pos);
+                let path = self.string(&e.value, &format!("`wait.files` of {what}"))?;
+                if path.trim().is_empty() {
+                    self.sink.error(e.value.pos, format!("`wait.files` of {what} is empty"));
+                }
+                WaitOn::Files { path: self.template(&e.value, &format!("`wait.files` of {what}"))? }
+            }
+            [("signal", e)] => {
+                let name = self.signal_name(&e.value, &format!("`wait.signal` of {what}"))?;
+                let mut matches = IndexMap::new();
+                match f.get("match").map(|m| &m.value) {
+                    Some(YNode { value: Yaml::Map(entries), .. }) => {
+                        for m in entries {
+                            ns.wait_match.insert(m.key.clone(), m.value.pos);
+                            let t = self.template(&m.value, &format!("`wait.match.{}` of {what}", m.key));
+                            matches.insert(m.key.clone(), t.unwrap_or_else(|| Template::literal(Value::Null)));
+                        }
+                    }
+                    Some(YNode { value: Yaml::Null, .. }) | None => {}
+                    Some(m) => self.sink.error(m.pos, format!("`wait.match` of {what} must be a map of signal param to value, got {}", m.kind())),
+                }
+                WaitOn::Signal { name, matches }
+            }
+            [(_, e)] => {
+                let workflow = self.string(&e.value, &format!("`wait.workflow` of {what}"))?;
+                if !is_workflow_id(&workflow) {
+                    self.sink.error(e.value.pos, format!("`wait.workflow` of {what}: `{workflow}` is not a workflow id ([a-z0-9_-]+)"));
+                }
+                let status = f.get("status").and_then(|s| self.upstream_status(&s.value, &w)).unwrap_or_default();
+                WaitOn::Workflow { workflow, status }
+            }
+            [_, rest @ ..] => {
+                let names: Vec<&str> = kinds.iter().map(|(k, _)| *k).collect();
+                self.sink.error(rest[0].1.key_pos, format!("{w} has {}; give exactly one", all_of(&names)));
+                return None;
+            }
+        };
+        Some(wait)
     }
 
     fn sql(&mut self, n: &YNode, what: &str, ns: &mut NodeSpans) -> Option<SqlNode> {
@@ -877,6 +1269,226 @@ mod tests {
         assert!(errs[0].starts_with("6:33: bad expression in `when` of node `d`"), "{errs:?}");
         assert_eq!(wf.nodes["b"].when.as_ref().unwrap().source, "params.x");
         assert_eq!(wf.nodes["c"].when.as_ref().unwrap().source, "false");
+    }
+
+    #[test]
+    fn triggers_and_wait_nodes_parse_with_their_defaults() {
+        let (wf, errs) = parse(concat!(
+            "workflow: reports\n",
+            "params: { table: { type: string, default: t } }\n",
+            "triggers:\n",
+            "  - workflow: ingest\n",
+            "    when: trigger.outputs.load.row_count > 0\n",
+            "    params: { table: \"${{ trigger.outputs.load.table }}\" }\n",
+            "  - { workflow: audit, status: finished }\n",
+            "  - signal: partner.feed-ready\n",
+            "    match: { source: acme, n: 3, ok: true, none: null }\n",
+            "  - files: /data/landing/{date}/*.csv\n",
+            "  - files: { path: \"s3://bucket/x/*/_SUCCESS\", poll: 5m, catchup: true }\n",
+            "defaults: { retries: 2, timeout: 1h, labels: [gpu], kernel: ir, trigger: all_done }\n",
+            "nodes:\n",
+            "  landed:\n",
+            "    wait: { files: \"/data/in/${{ run.date }}/done\" }\n",
+            "  approved:\n",
+            "    wait: { signal: approve, match: { day: \"${{ run.date }}\" }, timeout: 2h, poll: 10s, on_timeout: skip }\n",
+            "    needs: landed\n",
+            "    when: \"true\"\n",
+            "    trigger: one_success\n",
+            "  upstream: { wait: { workflow: ingest, status: failed } }\n",
+            "  report: { sql: { query: select 1 }, needs: [approved, upstream] }\n",
+        ));
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(wf.triggers.len(), 5);
+
+        let t = &wf.triggers[0];
+        assert_eq!(t.pos, (4, 5));
+        let TriggerOn::Workflow { workflow, status, when } = &t.on else { panic!("{:?}", t.on) };
+        assert_eq!((workflow.as_str(), *status), ("ingest", UpstreamStatus::Succeeded));
+        assert_eq!(when.as_ref().unwrap().source, "trigger.outputs.load.row_count > 0");
+        assert_eq!(t.params["table"].expressions(), ["trigger.outputs.load.table"]);
+
+        let t = &wf.triggers[1];
+        assert_eq!(t.pos, (7, 5));
+        let TriggerOn::Workflow { workflow, status, when } = &t.on else { panic!("{:?}", t.on) };
+        assert_eq!((workflow.as_str(), *status, when.is_none()), ("audit", UpstreamStatus::Finished, true));
+        assert!(t.params.is_empty());
+
+        let TriggerOn::Signal { name, matches } = &wf.triggers[2].on else { panic!("{:?}", wf.triggers[2].on) };
+        assert_eq!(name, "partner.feed-ready");
+        let matches: Vec<(&str, &Value)> = matches.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        assert_eq!(matches, [("source", &Value::from("acme")), ("n", &Value::from(3)), ("ok", &Value::Bool(true)), ("none", &Value::Null)]);
+
+        let TriggerOn::Files(f) = &wf.triggers[3].on else { panic!("{:?}", wf.triggers[3].on) };
+        assert_eq!(f, &FilesTrigger { path: "/data/landing/{date}/*.csv".into(), poll: Duration::from_secs(60), catchup: false });
+        let TriggerOn::Files(f) = &wf.triggers[4].on else { panic!("{:?}", wf.triggers[4].on) };
+        assert_eq!(f, &FilesTrigger { path: "s3://bucket/x/*/_SUCCESS".into(), poll: Duration::from_secs(300), catchup: true });
+
+        let landed = &wf.nodes["landed"];
+        let NodeKind::Wait(w) = &landed.kind else { panic!("{:?}", landed.kind) };
+        let WaitOn::Files { path } = &w.on else { panic!("{:?}", w.on) };
+        assert_eq!(path.raw, Value::from("/data/in/${{ run.date }}/done"));
+        assert_eq!(path.expressions(), ["run.date"]);
+        assert_eq!((w.timeout, w.poll, w.on_timeout), (Duration::from_secs(86_400), Duration::from_secs(30), OnTimeout::Fail));
+        // `defaults:` do not reach a wait node, except the trigger rule.
+        assert_eq!((landed.retries, landed.timeout, landed.kernel.as_deref()), (0, None, None));
+        assert!(landed.labels.is_empty());
+        assert_eq!(landed.trigger, TriggerRule::AllDone);
+
+        let approved = &wf.nodes["approved"];
+        let NodeKind::Wait(w) = &approved.kind else { panic!("{:?}", approved.kind) };
+        let WaitOn::Signal { name, matches } = &w.on else { panic!("{:?}", w.on) };
+        assert_eq!(name, "approve");
+        assert_eq!(matches["day"].expressions(), ["run.date"]);
+        assert_eq!((w.timeout, w.poll, w.on_timeout), (Duration::from_secs(7200), Duration::from_secs(10), OnTimeout::Skip));
+        assert_eq!((approved.needs.as_slice(), approved.trigger), (&["landed".to_string()][..], TriggerRule::OneSuccess));
+        assert_eq!(approved.when.as_ref().unwrap().source, "true");
+
+        let NodeKind::Wait(w) = &wf.nodes["upstream"].kind else { panic!() };
+        let WaitOn::Workflow { workflow, status } = &w.on else { panic!("{:?}", w.on) };
+        assert_eq!((workflow.as_str(), *status), ("ingest", UpstreamStatus::Failed));
+        assert_eq!(wait_label(&w.on), "workflow ingest failed");
+
+        let report = &wf.nodes["report"];
+        assert_eq!((report.retries, report.timeout, report.labels.as_slice()), (2, Some(Duration::from_secs(3600)), &["gpu".to_string()][..]));
+    }
+
+    #[test]
+    fn trigger_entries_report_each_problem_where_it_is() {
+        let long = "s".repeat(129);
+        let (wf, errs) = parse(&concat!(
+            "workflow: reports\n",
+            "triggers:\n",
+            "  - workflow: reports\n",
+            "    status: suceeded\n",
+            "    match: { a: 1 }\n",
+            "  - signal: bad name\n",
+            "    status: failed\n",
+            "    when: 'true'\n",
+            "    match: { a: [1], b: x }\n",
+            "  - { files: { path: '/x/{date}/{date}', poll: 500ms, catchup: maybe } }\n",
+            "  - { workflow: a, signal: b }\n",
+            "  - { params: { table: x } }\n",
+            "  - { files: '', poll: 5m, statuz: x }\n",
+            "  - { workflow: Bad, params: { 1x: y }, when: 'trigger.status ==' }\n",
+            "  - signal: LONG\n",
+            "  - { files: [a] }\n",
+            "  - { workflow: a, signal: b, files: c }\n",
+            "nodes:\n",
+            "  a: { sql: { query: q } }\n",
+        )
+        .replace("LONG", &long));
+        let expected = [
+            "3:15: trigger 1: a workflow cannot trigger itself (`reports` is this workflow)",
+            "4:13: unknown status `suceeded` of trigger 1 (did you mean `succeeded`? expected one of `succeeded`, `failed`, `finished`)",
+            "5:5: `match` of trigger 1 belongs to `signal` triggers; this is a `workflow` trigger",
+            "6:13: `signal` of trigger 2: signal name `bad name` must match [A-Za-z0-9_.-]+ and be 1 to 128 characters",
+            "7:5: `status` of trigger 2 belongs to `workflow` triggers; this is a `signal` trigger",
+            "8:5: `when` of trigger 2 belongs to `workflow` triggers; this is a `signal` trigger",
+            "9:17: `match.a` of trigger 2 must be a string, number, bool or null, got a list",
+            "10:22: the `files` path of trigger 3 has `{date}` 2 times; it may appear at most once",
+            "10:48: `files.poll` of trigger 3 must be at least 1s, got `500ms`",
+            "10:64: `files.catchup` of trigger 3 must be true or false, got a string",
+            "11:5: trigger 4 has both `workflow` and `signal`; give exactly one",
+            "12:5: trigger 5 needs one of `workflow`, `signal` or `files`",
+            "13:14: the `files` path of trigger 6 is empty",
+            "13:18: `poll` of trigger 6 goes inside `files:` (`files: { path: …, poll: … }`)",
+            "13:28: unknown key `statuz` in trigger 6 (did you mean `status`?)",
+            "14:17: `workflow` of trigger 7: `Bad` is not a workflow id ([a-z0-9_-]+)",
+            "14:32: param name `1x` of trigger 7 must be an identifier ([A-Za-z_][A-Za-z0-9_]*)",
+            "14:47: bad expression in `when` of trigger 7: in `trigger.status ==`: syntax error",
+            &format!("15:13: `signal` of trigger 8: signal name `{long}` must match [A-Za-z0-9_.-]+ and be 1 to 128 characters"),
+            "16:14: `files` of trigger 9 must be a path or a map `{ path, poll, catchup }`, got a list",
+            "17:5: trigger 10 has `workflow`, `signal` and `files`; give exactly one",
+        ];
+        assert_eq!(errs.len(), expected.len(), "{errs:#?}");
+        for (e, want) in errs.iter().zip(expected) {
+            assert!(e.starts_with(want), "{e}\n  does not start with\n{want}");
+        }
+        // An entry with a kind still parses (the workflow is refused all the same);
+        // one with no kind, several, or an unreadable one does not.
+        let kinds: Vec<&str> = wf
+            .triggers
+            .iter()
+            .map(|t| match &t.on {
+                TriggerOn::Workflow { .. } => "workflow",
+                TriggerOn::Signal { .. } => "signal",
+                TriggerOn::Files(_) => "files",
+            })
+            .collect();
+        assert_eq!(kinds, ["workflow", "signal", "files", "files", "workflow", "signal"]);
+
+        let (_, errs) = parse("workflow: w\ntriggers: { signal: x }\nnodes:\n  a: { sql: { query: q } }\n");
+        assert_eq!(errs, ["2:11: `triggers` must be a list of `workflow:`, `signal:` or `files:` entries, got a map"]);
+        let (wf, errs) = parse("workflow: w\ntriggers:\nnodes:\n  a: { sql: { query: q } }\n");
+        assert!(errs.is_empty() && wf.triggers.is_empty(), "{errs:?}");
+    }
+
+    #[test]
+    fn wait_nodes_report_each_problem_where_it_is() {
+        let (wf, errs) = parse(concat!(
+            "workflow: w\n",
+            "defaults: { retries: 2, retry_delay: 1m, timeout: 1h, kernel: ir, labels: [gpu], foreach_parallel: 2 }\n",
+            "nodes:\n",
+            "  w1:\n",
+            "    wait: { files: x, match: { a: 1 }, status: failed, poll: 0.5, timeout: 0, on_timeout: skp }\n",
+            "    params: { a: 1 }\n",
+            "    outputs: [x]\n",
+            "    foreach: [1]\n",
+            "    foreach_parallel: 2\n",
+            "    kernel: ir\n",
+            "    labels: [a]\n",
+            "    retries: 3\n",
+            "    retry_delay: 1s\n",
+            "    timeout: 1h\n",
+            "    needs: w2\n",
+            "    when: 'true'\n",
+            "    trigger: all_done\n",
+            "  w2: { wait: { signal: s, workflow: x, status: fine } }\n",
+            "  w3: { wait: { poll: 1m, sginal: s } }\n",
+            "  w4: { notebook: a.ipynb, wait: { files: '' } }\n",
+            "  w5: { wait: { workflow: Up, status: faild } }\n",
+            "  w6: { wait: { signal: 'a b', match: [x] } }\n",
+            "  w7: { wait: { files: '${{ run.date' } }\n",
+            "  w8: { }\n",
+            "  w9: { wait: files }\n",
+        ));
+        let expected = [
+            "5:23: `match` in `wait` of node `w1` applies only to a `signal` wait",
+            "5:40: `status` in `wait` of node `w1` applies only to a `workflow` wait",
+            "5:62: `wait.poll` of node `w1` must be at least 1s, got `0.5`",
+            "5:76: `wait.timeout` of node `w1` must be more than zero",
+            "5:91: unknown on_timeout `skp` of node `w1` (did you mean `skip`? expected one of `fail`, `skip`)",
+            "6:5: `params` of node `w1` has no effect on a wait node; it runs no notebook (templates go in `wait:` itself)",
+            "7:5: `outputs` of node `w1` has no effect on a wait node; its outputs are fixed by what it waits for",
+            "8:5: `foreach` of node `w1` has no effect on a wait node; it does not fan out",
+            "9:5: `foreach_parallel` of node `w1` has no effect on a wait node; it does not fan out",
+            "10:5: `kernel` of node `w1` has no effect on a wait node; it runs on the coordinator, not on a worker",
+            "11:5: `labels` of node `w1` has no effect on a wait node; it runs on the coordinator, not on a worker",
+            "12:5: `retries` of node `w1` has no effect on a wait node; it is not retried (see `wait.on_timeout`)",
+            "13:5: `retry_delay` of node `w1` has no effect on a wait node; it is not retried (see `wait.on_timeout`)",
+            "14:5: `timeout` of node `w1` has no effect on a wait node; use `wait.timeout`",
+            "18:28: `wait` of node `w2` has both `signal` and `workflow`; give exactly one",
+            "19:15: `wait` of node `w3` needs one of `files`, `signal` or `workflow`",
+            "19:27: unknown key `sginal` in `wait` of node `w3` (did you mean `signal`?)",
+            "20:28: node `w4` has both `notebook` and `wait`; give exactly one",
+            "20:43: `wait.files` of node `w4` is empty",
+            "21:27: `wait.workflow` of node `w5`: `Up` is not a workflow id ([a-z0-9_-]+)",
+            "21:39: unknown status `faild` of `wait` of node `w5` (did you mean `failed`? expected one of `succeeded`, `failed`, `finished`)",
+            "22:25: `wait.signal` of node `w6`: signal name `a b` must match [A-Za-z0-9_.-]+ and be 1 to 128 characters",
+            "22:39: `wait.match` of node `w6` must be a map of signal param to value, got a list",
+            "23:24: bad expression in `wait.files` of node `w7`: in `${{ run.date`: `${{` is not closed by `}}`",
+            "24:7: node `w8` needs `notebook`, `sql` or `wait`",
+            "25:15: `wait` of node `w9` must be a map, got a string",
+        ];
+        assert_eq!(errs.len(), expected.len(), "{errs:#?}");
+        for (e, want) in errs.iter().zip(expected) {
+            assert!(e.starts_with(want), "{e}\n  does not start with\n{want}");
+        }
+        // `needs`, `when` and `trigger` are a wait node's own; nothing else is kept.
+        let w1 = &wf.nodes["w1"];
+        assert_eq!((w1.needs.as_slice(), w1.trigger, w1.when.is_some()), (&["w2".to_string()][..], TriggerRule::AllDone, true));
+        assert!(w1.params.is_empty() && w1.outputs.is_empty() && w1.foreach.is_none() && w1.labels.is_empty());
+        assert_eq!((w1.retries, w1.retry_delay, w1.timeout, w1.kernel.as_deref()), (0, Duration::ZERO, None, None));
     }
 
     #[test]

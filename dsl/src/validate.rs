@@ -1,6 +1,6 @@
 //! Checks across the parsed workflow: the graph (unknown `needs`, cycles), what
 //! expressions read (nodes that are not upstream, undeclared params), notebook
-//! files, SQL engines and templates, and the schedule.
+//! files, SQL engines and templates, the schedule, and what `triggers:` set and read.
 
 use std::collections::HashSet;
 
@@ -8,12 +8,15 @@ use deckle_protocol::sql::SqlEngine;
 
 use crate::diag::{Pos, Sink};
 use crate::expr::Template;
-use crate::model::{NodeKind, Workflow};
+use crate::model::{NodeKind, TriggerOn, WaitOn, Workflow};
 use crate::notebook;
-use crate::parse::{suggest, NodeSpans, Spans};
+use crate::parse::{is_identifier, suggest, NodeSpans, Spans};
 
 /// What `run.<key>` can name (see `docs/workflow-format.md`).
 const RUN_KEYS: &[&str] = &["id", "date", "logical_time", "attempt", "workflow"];
+/// What `trigger.<key>` can name, over every kind of trigger (see `docs/workflow-format.md`).
+const TRIGGER_FIELDS: &[&str] =
+    &["kind", "workflow", "run_id", "status", "date", "logical_time", "outputs", "signal", "params", "key", "event", "path", "size"];
 /// Identifiers CEL resolves itself: type names, used as `type(x) == int`.
 const CEL_NAMES: &[&str] = &["int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type", "dyn"];
 
@@ -27,10 +30,12 @@ pub(crate) fn validate(wf: &Workflow, spans: &Spans, sink: &mut Sink) {
     engines(wf, spans, sink);
     unknown_needs(wf, spans, sink);
     cycles(wf, spans, sink);
+    triggers(wf, spans, sink);
+    let has_triggers = spans.trigger_entries > 0;
     let mut notebooks = notebook::Cache::default();
     for (id, node) in &wf.nodes {
         let ns = spans.nodes.get(id).cloned().unwrap_or_default();
-        let check = Reads { wf, id, up: std::cell::OnceCell::new(), foreach: node.foreach.is_some() };
+        let check = Reads { wf, id, up: std::cell::OnceCell::new(), foreach: node.foreach.is_some(), has_triggers };
         for (name, t) in &node.params {
             let pos = ns.params.get(name).copied().unwrap_or(ns.key);
             check.template(t, &format!("param `{name}`"), pos, false, sink);
@@ -58,6 +63,16 @@ pub(crate) fn validate(wf: &Workflow, spans: &Spans, sink: &mut Sink) {
                 }
             }
             NodeKind::Notebook { .. } => {}
+            NodeKind::Wait(w) => match &w.on {
+                WaitOn::Files { path } => check.template(path, "`wait.files`", ns.wait_files.unwrap_or(ns.key), false, sink),
+                WaitOn::Signal { matches, .. } => {
+                    for (name, t) in matches {
+                        let pos = ns.wait_match.get(name).copied().unwrap_or(ns.key);
+                        check.template(t, &format!("`wait.match.{name}`"), pos, false, sink);
+                    }
+                }
+                WaitOn::Workflow { .. } => {}
+            },
             NodeKind::Sql(sql) => {
                 sql_engine(wf, sql.engine, id, &ns, sink);
                 check.jinja(&sql.query, "`sql.query`", ns.query.unwrap_or(ns.key), sink);
@@ -66,6 +81,78 @@ pub(crate) fn validate(wf: &Workflow, spans: &Spans, sink: &mut Sink) {
                 }
             }
         }
+    }
+}
+
+/// A trigger's params must be declared, non-secret workflow params, and its
+/// `params` and `when` may read only `trigger`: the run does not exist yet.
+fn triggers(wf: &Workflow, spans: &Spans, sink: &mut Sink) {
+    for (i, t) in wf.triggers.iter().enumerate() {
+        let ts = spans.triggers.get(i).cloned().unwrap_or_default();
+        let label = format!("trigger {} (`{}`)", ts.number, trigger_label(&t.on));
+        for (name, template) in &t.params {
+            let (key_pos, value_pos) = ts.params.get(name).copied().unwrap_or((ts.pos, ts.pos));
+            // A name that is no identifier was reported as such while parsing.
+            if is_identifier(name) {
+                match wf.params.get(name) {
+                    None => sink.error(key_pos, format!("{label} sets param `{name}`, which is not a workflow param{}", param_hint(wf, name))),
+                    Some(spec) if spec.secret => sink.error(
+                        key_pos,
+                        format!(
+                            "{label} sets param `{name}`, a secret: secrets come from the environment (DECKLE_SECRET_{}), never from a trigger",
+                            name.to_ascii_uppercase()
+                        ),
+                    ),
+                    Some(_) => {}
+                }
+            }
+            trigger_reads(&template.paths(), &format!("param `{name}` of {label}"), value_pos, sink);
+        }
+        if let TriggerOn::Workflow { when: Some(w), .. } = &t.on {
+            trigger_reads(&w.paths(), &format!("`when` of {label}"), ts.when.unwrap_or(ts.pos), sink);
+        }
+    }
+}
+
+/// A trigger as written, in a few words: `signal: partner_feed`.
+fn trigger_label(on: &TriggerOn) -> String {
+    match on {
+        TriggerOn::Workflow { workflow, .. } => format!("workflow: {workflow}"),
+        TriggerOn::Signal { name, .. } => format!("signal: {name}"),
+        TriggerOn::Files(f) => format!("files: {}", f.path),
+    }
+}
+
+/// What a trigger's `params` and `when` read: `trigger` and CEL type names only.
+fn trigger_reads(paths: &[Vec<String>], at: &str, pos: Pos, sink: &mut Sink) {
+    for p in paths {
+        match p[0].as_str() {
+            "trigger" => trigger_field(p, at, pos, sink),
+            v @ ("params" | "run" | "nodes" | "item" | "index") => {
+                sink.error(pos, format!("{at} reads `{v}`; a trigger's `params` and `when` see only `trigger` (the event): the run does not exist yet"))
+            }
+            other if CEL_NAMES.contains(&other) => {}
+            other => sink.error(pos, format!("{at} reads `{other}`, which is not defined (a trigger's `params` and `when` see only `trigger`)")),
+        }
+    }
+}
+
+/// `trigger.<key>` must be a key some trigger sets.
+fn trigger_field(p: &[String], at: &str, pos: Pos, sink: &mut Sink) {
+    if let Some(key) = p.get(1) {
+        if !TRIGGER_FIELDS.contains(&key.as_str()) {
+            let keys = TRIGGER_FIELDS.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+            sink.error(pos, format!("{at} reads `trigger.{key}`; `trigger` has {keys}"));
+        }
+    }
+}
+
+/// " (did you mean `x`?)", or what the workflow declares: for an unknown param.
+fn param_hint(wf: &Workflow, name: &str) -> String {
+    match suggest(name, wf.params.keys().map(String::as_str)) {
+        Some(s) => format!(" (did you mean `{s}`?)"),
+        None if wf.params.is_empty() => " (the workflow declares no params)".to_string(),
+        None => format!(" (declared: {})", wf.params.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")),
     }
 }
 
@@ -176,6 +263,8 @@ struct Reads<'a> {
     /// so large DAGs of plain nodes validate in linear time.
     up: std::cell::OnceCell<HashSet<String>>,
     foreach: bool,
+    /// Whether the workflow lists `triggers:` (else `trigger` is always null).
+    has_triggers: bool,
 }
 
 impl Reads<'_> {
@@ -237,12 +326,7 @@ impl Reads<'_> {
             "params" => {
                 if let Some(name) = p.get(1) {
                     if !self.wf.params.contains_key(name) {
-                        let hint = match suggest(name, self.wf.params.keys().map(String::as_str)) {
-                            Some(s) => format!(" (did you mean `{s}`?)"),
-                            None if self.wf.params.is_empty() => " (the workflow declares no params)".to_string(),
-                            None => format!(" (declared: {})", self.wf.params.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")),
-                        };
-                        sink.error(pos, format!("{at} reads `params.{name}`, which is not a workflow param{hint}"));
+                        sink.error(pos, format!("{at} reads `params.{name}`, which is not a workflow param{}", param_hint(self.wf, name)));
                     } else if self.wf.params[name].secret {
                         // Secrets never pass through expressions: that would write them
                         // into a notebook or a SQL text. Kernels get them as env vars.
@@ -271,10 +355,20 @@ impl Reads<'_> {
                     sink.error(pos, format!("{at} reads `{v}`, but node `{id}` has no `foreach`"));
                 }
             }
+            // CEL only: SQL templates are rendered over `params`, `run`, `nodes` (and `item`/`index`).
+            "trigger" if cel => {
+                trigger_field(p, &at, pos, sink);
+                if !self.has_triggers {
+                    sink.warning(
+                        pos,
+                        format!("{at} reads `trigger`, but the workflow has no `triggers:`: runs started by hand or by schedule have no trigger (it is null)"),
+                    );
+                }
+            }
             // Jinja templates may call globals (`range`, `namespace`): only CEL
             // has a closed set of variables.
             other if cel && !CEL_NAMES.contains(&other) => {
-                sink.error(pos, format!("{at} reads `{other}`, which is not defined (expressions see `params`, `run`, `nodes`, and `item`/`index` in a foreach)"));
+                sink.error(pos, format!("{at} reads `{other}`, which is not defined (expressions see `params`, `run`, `nodes`, `trigger`, and `item`/`index` in a foreach)"));
             }
             _ => {}
         }
@@ -327,6 +421,101 @@ mod tests {
     fn a_longer_cycle_is_named_once_in_flow_order() {
         let e = check("workflow: w\nnodes:\n  a: { sql: { query: q }, needs: d }\n  b: { sql: { query: q }, needs: a }\n  c: { sql: { query: q }, needs: b }\n  d: { sql: { query: q }, needs: c }\n").unwrap_err();
         assert_eq!(e, "w.yaml:3:3: error: `needs` form a cycle: a -> b -> c -> d -> a");
+    }
+
+    /// Every diagnostic, errors then warnings, as `line:column: severity: message`.
+    fn diagnostics(yaml: &str) -> Vec<String> {
+        let all = match crate::parse_str(yaml, std::path::Path::new("w.yaml")) {
+            Ok(l) => l.warnings,
+            Err(d) => d.0,
+        };
+        all.iter().map(|d| format!("{}:{}: {}: {}", d.line, d.column, d.severity, d.message)).collect()
+    }
+
+    #[test]
+    fn a_triggered_workflow_validates_cleanly() {
+        let text = concat!(
+            "workflow: w\n",
+            "params: { table: { type: string, default: t }, rows: { type: int, default: 0 } }\n",
+            "triggers:\n",
+            "  - workflow: up\n",
+            "    when: type(trigger.outputs.load) == map && trigger.outputs.load.row_count > 0\n",
+            "    params: { rows: \"${{ trigger.outputs.load.row_count }}\", table: \"${{ trigger.run_id }}\" }\n",
+            "  - { signal: feed, match: { source: acme }, params: { table: \"${{ trigger.params.table }}\" } }\n",
+            "  - files: /in/{date}/*.csv\n",
+            "nodes:\n",
+            "  landed: { wait: { files: \"/in/${{ run.date }}/${{ params.table }}/${{ trigger.path }}\" } }\n",
+            "  a: { sql: { query: q }, needs: landed, when: \"trigger.kind == 'files' && has(trigger.size)\" }\n",
+            "  ok: { wait: { signal: ok, match: { rows: \"${{ nodes.a.outputs.row_count }}\", by: \"${{ trigger.event }}\" } }, needs: a }\n",
+        );
+        assert_eq!(diagnostics(text), Vec::<String>::new());
+    }
+
+    #[test]
+    fn what_triggers_set_and_read_is_checked() {
+        let text = concat!(
+            "workflow: w\n",
+            "params:\n",
+            "  table: { type: string, default: t }\n",
+            "  token: { type: string, secret: true }\n",
+            "triggers:\n",
+            "  - workflow: up\n",
+            "    when: \"trigger.status == 'failed' && params.table == 'x'\"\n",
+            "  - signal: x\n",
+            "    params:\n",
+            "      tabel: \"${{ trigger.params.t }}\"\n",
+            "      token: \"${{ trigger.key }}\"\n",
+            "      table: \"${{ run.date }}-${{ nodes.a.status }}-${{ item }}-${{ trigger.pth }}\"\n",
+            "  - { files: /in/*.csv, params: { table: \"${{ string(trigger.size) + zork }}\" } }\n",
+            "nodes:\n",
+            "  a: { sql: { query: q }, when: \"trigger.kind == 'files' && trigger.nope\" }\n",
+            "  b: { wait: { files: \"${{ params.tabel }}/${{ nodes.a.outputs.x }}/${{ trigger.path }}\" } }\n",
+            "  c: { wait: { signal: s, match: { day: \"${{ run.dat }}\", x: \"${{ trigger.sizes }}\", i: \"${{ item }}\" } }, needs: a }\n",
+        );
+        let keys = "`kind`, `workflow`, `run_id`, `status`, `date`, `logical_time`, `outputs`, `signal`, `params`, `key`, `event`, `path`, `size`";
+        let only = "a trigger's `params` and `when` see only `trigger` (the event): the run does not exist yet";
+        assert_eq!(
+            diagnostics(text),
+            [
+                format!("7:11: error: `when` of trigger 1 (`workflow: up`) reads `params`; {only}"),
+                "10:7: error: trigger 2 (`signal: x`) sets param `tabel`, which is not a workflow param (did you mean `table`?)".to_string(),
+                "11:7: error: trigger 2 (`signal: x`) sets param `token`, a secret: secrets come from the environment (DECKLE_SECRET_TOKEN), never from a trigger".to_string(),
+                format!("12:14: error: param `table` of trigger 2 (`signal: x`) reads `run`; {only}"),
+                format!("12:14: error: param `table` of trigger 2 (`signal: x`) reads `nodes`; {only}"),
+                format!("12:14: error: param `table` of trigger 2 (`signal: x`) reads `item`; {only}"),
+                format!("12:14: error: param `table` of trigger 2 (`signal: x`) reads `trigger.pth`; `trigger` has {keys}"),
+                "13:42: error: param `table` of trigger 3 (`files: /in/*.csv`) reads `zork`, which is not defined (a trigger's `params` and `when` see only `trigger`)".to_string(),
+                format!("15:33: error: `when` of node `a` reads `trigger.nope`; `trigger` has {keys}"),
+                "16:23: error: `wait.files` of node `b` reads `params.tabel`, which is not a workflow param (did you mean `table`?)".to_string(),
+                "16:23: error: `wait.files` of node `b` reads `nodes.a` but does not need it, directly or transitively (add `a` to its `needs`)".to_string(),
+                "17:41: error: `wait.match.day` of node `c` reads `run.dat`; `run` has `id`, `date`, `logical_time`, `attempt`, `workflow`".to_string(),
+                format!("17:62: error: `wait.match.x` of node `c` reads `trigger.sizes`; `trigger` has {keys}"),
+                "17:89: error: `wait.match.i` of node `c` reads `item`, but node `c` has no `foreach`".to_string(),
+            ]
+        );
+    }
+
+    #[test]
+    fn reading_trigger_without_triggers_is_a_warning() {
+        let text = concat!(
+            "workflow: w\n",
+            "nodes:\n",
+            "  a: { sql: { query: q }, when: \"trigger.kind == 'signal'\" }\n",
+            "  b: { wait: { signal: s, match: { k: \"${{ trigger.params.k }}\" } } }\n",
+        );
+        let loaded = crate::parse_str(text, std::path::Path::new("w.yaml")).unwrap();
+        let warnings: Vec<String> = loaded.warnings.iter().map(|d| format!("{}:{}: {}: {}", d.line, d.column, d.severity, d.message)).collect();
+        let why = "but the workflow has no `triggers:`: runs started by hand or by schedule have no trigger (it is null)";
+        assert_eq!(
+            warnings,
+            [
+                format!("3:33: warning: `when` of node `a` reads `trigger`, {why}"),
+                format!("4:39: warning: `wait.match.k` of node `b` reads `trigger`, {why}"),
+            ]
+        );
+        // With a trigger, the same reads are fine.
+        let with = text.replace("nodes:\n", "triggers: [{ signal: s }]\nnodes:\n");
+        assert_eq!(diagnostics(&with), Vec::<String>::new());
     }
 
     #[test]

@@ -89,6 +89,7 @@ fn workflow(nodes: Vec<Node>) -> Workflow {
         run_strategy: Default::default(),
         on_failure: None,
         on_success: None,
+        triggers: Vec::new(),
     }
 }
 

@@ -13,7 +13,9 @@
 //! - [`coordinator`]: the service behind `deckle server`: registered workflows
 //!   ([`registry`]), runs driven with remote workers as the executor ([`lease`]);
 //!   The [`planner`] fires schedule ticks, feeds backfills and starts queued runs
-//!   within `max_active_runs`; [`notify`] calls `on_failure` / `on_success` webhooks;
+//!   within `max_active_runs`; [`events`] starts runs from signals, upstream runs and
+//!   files (`triggers:`), exactly once; [`wait`] watches `wait:` nodes;
+//!   [`notify`] calls `on_failure` / `on_success` webhooks;
 //! - [`leadership`]: leader and standbys on one database (the election loop);
 //!   [`role`]: which part this process plays;
 //! - [`http`]: the one router: the JSON API under `/api/v1`, its OpenAPI document,
@@ -52,8 +54,12 @@ mod backfill;
 pub mod clock;
 pub mod coordinator;
 pub mod engine;
+pub mod events;
+pub mod failpoint;
 #[cfg(test)]
 mod engine_tests;
+#[cfg(test)]
+mod events_tests;
 pub mod error;
 mod durable;
 pub mod executor;
@@ -76,5 +82,7 @@ pub mod role;
 pub mod store;
 pub mod ticks;
 pub mod trigger;
+pub mod wait;
+pub mod workflow_links;
 
 pub use error::{Error, Result};

@@ -11,7 +11,7 @@ use crate::record::{NodeStatus, RunStatus};
 /// Upper bounds (seconds) of the dispatch latency histogram: ready → leased.
 const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0, 30.0];
 
-const NODE_STATES: [NodeStatus; 9] = [
+const NODE_STATES: [NodeStatus; 10] = [
     NodeStatus::Pending,
     NodeStatus::Ready,
     NodeStatus::Running,
@@ -21,6 +21,7 @@ const NODE_STATES: [NodeStatus; 9] = [
     NodeStatus::UpstreamFailed,
     NodeStatus::Retrying,
     NodeStatus::Cancelled,
+    NodeStatus::Waiting,
 ];
 /// The coordinator's counters and the dispatch-latency histogram.
 

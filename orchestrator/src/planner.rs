@@ -14,7 +14,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use deckle_protocol::api::ScheduleState;
+use deckle_protocol::api::{PauseState, ScheduleState};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use tracing::{error, info, instrument};
@@ -75,6 +75,18 @@ impl Coordinator {
         if let Err(e) = self.advance_backfills().await {
             error!(error = %e, "backfills");
         }
+        // Events first (held runs of an unpaused workflow, runs a crash kept from
+        // starting), then the files triggers that are due.
+        if let Err(e) = self.dispatch_events().await {
+            error!(error = %e, "starting events' runs");
+        }
+        let next = match self.poll_files().await {
+            Ok(due) => [next, due].into_iter().flatten().min(),
+            Err(e) => {
+                error!(error = %e, "files triggers");
+                next
+            }
+        };
         if let Err(e) = self.admit().await {
             error!(error = %e, "starting queued runs");
         }
@@ -196,18 +208,21 @@ impl Coordinator {
         }))
     }
 
-    /// Pause or unpause a workflow's schedule.
-    pub async fn set_paused(self: &Arc<Self>, workflow: &str, paused: bool) -> Result<ScheduleState> {
+    /// Pause or unpause a workflow: its schedule, and the runs its triggers start
+    /// (held while paused, started when unpaused).
+    pub async fn set_paused(self: &Arc<Self>, workflow: &str, paused: bool) -> Result<PauseState> {
         self.health.check()?;
-        let state = self.schedule_state(workflow)?;
-        if state.is_none() {
-            return Err(Error::Conflict(format!("workflow {workflow} has no schedule to pause or unpause")));
+        let entry = self.registry.entry(workflow)?;
+        let latest = entry.versions.last().map_or(0, |v| v.version);
+        let has_triggers = self.registry.load(workflow, latest).is_ok_and(|wf| !wf.triggers.is_empty());
+        if self.schedule_state(workflow)?.is_none() && !has_triggers {
+            return Err(Error::Conflict(format!("workflow {workflow} has no schedule and no triggers to pause or unpause")));
         }
         let mut doc = self.schedule_doc(workflow)?;
         doc.paused = paused;
         put_doc(self.store.as_ref(), DocKind::Schedule, workflow, &doc)?;
         self.store.flush().await?;
         self.wake.notify_one();
-        self.schedule_state(workflow)?.ok_or_else(|| Error::NotFound(format!("the schedule of {workflow}")))
+        Ok(PauseState { workflow: workflow.to_string(), paused, schedule: self.schedule_state(workflow)?, held: self.held(workflow)? })
     }
 }

@@ -132,6 +132,14 @@ impl Registry {
         };
         let loaded = deckle_dsl::load(&wf_path).map_err(|d| Error::InvalidWorkflow(d.0.iter().filter(|d| d.is_error()).map(show).collect()))?;
         let wf = loaded.workflow;
+        let links = crate::workflow_links::check(&wf, &req.file_name, |id| {
+            let v = self.store.get_workflow(id).ok()??.versions.last()?.version;
+            let other = self.load(id, v).ok()?;
+            Some(crate::workflow_links::upstreams(&other).into_iter().map(|(u, _)| u).collect())
+        });
+        if !links.is_empty() {
+            return Err(Error::InvalidWorkflow(links));
+        }
         for (rel, _, who) in wf.notebooks() {
             if !req.files.contains_key(rel) {
                 return Err(Error::InvalidWorkflow(vec![format!("{who}: notebook {rel} was not sent with the registration")]));

@@ -80,7 +80,7 @@ mod tests {
     fn status() -> impl Strategy<Value = NodeStatus> {
         prop_oneof![
             Just(Pending), Just(Running), Just(Retrying), Just(Succeeded), Just(Failed),
-            Just(Skipped), Just(UpstreamFailed), Just(Cancelled)
+            Just(Skipped), Just(UpstreamFailed), Just(Cancelled), Just(Waiting)
         ]
     }
 
@@ -95,7 +95,7 @@ mod tests {
         let mut skipped = 0;
         for s in up {
             match s {
-                Pending | Ready | Running | Retrying => return Decision::Wait,
+                Pending | Ready | Running | Retrying | Waiting => return Decision::Wait,
                 Succeeded => succeeded += 1,
                 Failed | UpstreamFailed | Cancelled => failed += 1,
                 Skipped => skipped += 1,

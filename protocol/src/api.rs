@@ -16,7 +16,10 @@
 //! | `GET /api/v1/runs/{run}/nodes/{node}/log?attempt=` | | [`NodeLog`] |
 //! | `POST /api/v1/runs/{run}/cancel` | | [`RunRecord`] |
 //! | `POST /api/v1/runs/{run}/rerun` | [`Rerun`] | [`RunRecord`] |
-//! | `POST /api/v1/workflows/{id}/pause`, `…/unpause` | | [`ScheduleState`] |
+//! | `POST /api/v1/workflows/{id}/pause`, `…/unpause` | | [`PauseState`] |
+//! | `POST /api/v1/signals/{name}` | [`crate::event::PostSignal`] | 202 [`crate::event::SignalAccepted`] (200 for a duplicate key) |
+//! | `GET /api/v1/events?kind=&name=&before=&limit=` | | [`crate::event::EventRecord`]`[]` (newest first) |
+//! | `GET /api/v1/events/{id}` | | [`crate::event::EventRecord`] |
 //! | `POST /api/v1/workflows/{id}/backfills` | [`CreateBackfill`] | 201 [`Backfill`] (200 for a dry run) |
 //! | `GET /api/v1/backfills?workflow=` | | [`Backfill`]`[]` (newest first) |
 //! | `GET /api/v1/backfills/{id}` | | [`Backfill`] |
@@ -103,6 +106,27 @@ pub struct WorkflowSummary {
     /// Its schedule, if it has one.
     #[serde(default)]
     pub schedule: Option<ScheduleState>,
+    /// Its `triggers:`, with their last events and problems.
+    #[serde(default)]
+    pub triggers: Vec<crate::event::TriggerState>,
+    /// Paused: no scheduled run fires and triggered runs are held.
+    #[serde(default)]
+    pub paused: bool,
+}
+
+/// A workflow paused or unpaused.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct PauseState {
+    /// The workflow id.
+    pub workflow: String,
+    /// Whether it is paused now.
+    pub paused: bool,
+    /// Its schedule, if it has one.
+    #[serde(default)]
+    pub schedule: Option<ScheduleState>,
+    /// Runs its triggers hold until it is unpaused.
+    #[serde(default)]
+    pub held: usize,
 }
 
 /// One node of a workflow.
@@ -156,6 +180,18 @@ pub struct WorkflowDetail {
     pub max_active_runs: Option<u32>,
     /// `parallel` or `sequential`.
     pub run_strategy: String,
+    /// Its `triggers:`, with their last events and problems.
+    #[serde(default)]
+    pub triggers: Vec<crate::event::TriggerState>,
+    /// Workflows whose runs start this one (`workflow:` triggers).
+    #[serde(default)]
+    pub upstream: Vec<String>,
+    /// Workflows this one's runs start.
+    #[serde(default)]
+    pub downstream: Vec<String>,
+    /// Paused: no scheduled run fires and triggered runs are held.
+    #[serde(default)]
+    pub paused: bool,
 }
 
 /// Trigger a run.
@@ -466,6 +502,10 @@ pub struct Health {
     /// Leader or standby, when coordinators share a database (`--state postgres://…`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coordinator: Option<CoordinatorStatus>,
+    /// Problems of workflow triggers now (a `files:` folder that cannot be read),
+    /// each naming its workflow; they do not make the coordinator unhealthy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<String>,
 }
 
 /// This coordinator's part among those sharing one database.

@@ -28,6 +28,8 @@ pub enum NodeStatus {
     Retrying,
     /// Stopped because the run was cancelled.
     Cancelled,
+    /// A `wait:` node: the coordinator watches for its condition (no worker slot).
+    Waiting,
 }
 
 impl NodeStatus {
@@ -48,6 +50,7 @@ impl NodeStatus {
             Self::UpstreamFailed => "upstream_failed",
             Self::Retrying => "retrying",
             Self::Cancelled => "cancelled",
+            Self::Waiting => "waiting",
         }
     }
 }
@@ -99,6 +102,16 @@ pub enum RunTrigger {
     Backfill {
         /// The backfill id.
         id: String,
+    },
+    /// An event matched one of the workflow's `triggers:`.
+    Event {
+        /// The stored event's id (`GET /api/v1/events/{id}`).
+        event: String,
+        /// Which trigger, as `signal:NAME`, `workflow:ID` or `files:PATTERN`.
+        source: String,
+        /// What expressions see as `trigger` (`trigger.params.table`, …).
+        #[schema(value_type = Object)]
+        context: serde_json::Value,
     },
 }
 

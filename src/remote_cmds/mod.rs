@@ -1,6 +1,6 @@
 //! The commands that talk to a coordinator (`deckle server`) over its HTTP API:
 //! `register`, `workflows`, `trigger`, `runs`, `status`, `logs`, `pull`, `rerun`,
-//! `cancel`, `pause`, `unpause`, `backfill` and `backfills`.
+//! `cancel`, `pause`, `unpause`, `backfill`, `backfills`, `signal` and `events`.
 //! Each is `pub async fn x(args) -> i32` (the exit code); human output is short
 //! confirmations and aligned tables, `--json` prints the API's JSON instead.
 
@@ -20,6 +20,7 @@ pub mod backfill;
 pub mod logs;
 pub mod register;
 pub mod runs;
+pub mod signal;
 #[cfg(test)]
 mod test_cli;
 pub mod trigger;
@@ -29,6 +30,7 @@ pub use backfill::{backfill, backfills, BackfillArgs, BackfillsArgs};
 pub use logs::{logs, pull, LogsArgs, PullArgs};
 pub use register::{register, RegisterArgs};
 pub use runs::{cancel, rerun, runs, status, CancelArgs, RerunArgs, RunsArgs, StatusArgs};
+pub use signal::{events, signal, EventsArgs, SignalArgs};
 pub use trigger::{trigger, TriggerArgs};
 pub use workflows::{pause, unpause, workflows, PauseArgs, WorkflowsArgs};
 

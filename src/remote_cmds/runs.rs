@@ -74,12 +74,14 @@ fn client(remote: &RemoteArgs) -> Result<Client, i32> {
     Client::from_args(remote).map_err(|e| e.report())
 }
 
-/// What created a run: `manual`, `schedule`, or the backfill's id.
+/// What created a run: `manual`, `schedule`, the backfill's id, or the trigger
+/// (`signal:NAME`, `workflow:ID`, `files:PATTERN`).
 pub fn trigger_text(t: &RunTrigger) -> String {
     match t {
         RunTrigger::Manual => "manual".into(),
         RunTrigger::Schedule => "schedule".into(),
         RunTrigger::Backfill { id } => id.clone(),
+        RunTrigger::Event { source, .. } => source.clone(),
     }
 }
 

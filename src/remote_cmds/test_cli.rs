@@ -5,6 +5,7 @@ use clap::Parser;
 use super::backfill::{BackfillArgs, BackfillsArgs};
 use super::logs::LogsArgs;
 use super::runs::RerunArgs;
+use super::signal::{EventsArgs, SignalArgs};
 use super::trigger::TriggerArgs;
 use super::workflows::{PauseArgs, WorkflowsArgs};
 
@@ -23,6 +24,8 @@ pub enum Cmd {
     Backfills(BackfillsArgs),
     Workflows(WorkflowsArgs),
     Pause(PauseArgs),
+    Signal(SignalArgs),
+    Events(EventsArgs),
 }
 
 /// `deckle ARGS…`, parsed.

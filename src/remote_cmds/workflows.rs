@@ -1,7 +1,7 @@
 //! `deckle workflows`, `deckle pause WORKFLOW` and `deckle unpause WORKFLOW`.
 
 use clap::Args;
-use deckle_protocol::api::{ScheduleState, WorkflowSummary};
+use deckle_protocol::api::{PauseState, ScheduleState, WorkflowSummary};
 
 use super::{local, show_reply, EXIT_CODES};
 use crate::client::{Client, RemoteArgs};
@@ -17,7 +17,7 @@ pub struct WorkflowsArgs {
 #[derive(Args, Debug)]
 #[command(after_help = EXIT_CODES)]
 pub struct PauseArgs {
-    /// The registered workflow's id (it must have a schedule).
+    /// The registered workflow's id (it must have a schedule or triggers).
     pub workflow: String,
     #[command(flatten)]
     pub remote: RemoteArgs,
@@ -38,16 +38,50 @@ fn next_tick(s: &ScheduleState) -> String {
 
 /// `deckle workflows`: one line per registered workflow.
 pub fn workflows_table(all: &[WorkflowSummary]) -> Table {
-    let mut t = Table::new(["WORKFLOW", "VERSION", "NODES", "SCHEDULE", "PAUSED", "NEXT TICK", "LATEST RUN"]);
+    let mut t = Table::new(["WORKFLOW", "VERSION", "NODES", "SCHEDULE", "TRIGGERS", "PAUSED", "NEXT TICK", "LAST EVENT", "LATEST RUN"]);
     for w in all {
-        let (schedule, paused, next) = match &w.schedule {
-            Some(s) => (schedule_text(s), if s.paused { "yes" } else { "no" }.to_string(), next_tick(s)),
-            None => ("-".into(), "-".into(), "-".into()),
+        let (schedule, next) = match &w.schedule {
+            Some(s) => (schedule_text(s), next_tick(s)),
+            None => ("-".into(), "-".into()),
         };
+        let paused = match (w.schedule.is_some() || !w.triggers.is_empty(), w.paused) {
+            (false, _) => "-",
+            (true, true) => "yes",
+            (true, false) => "no",
+        };
+        let triggers = if w.triggers.is_empty() { "-".into() } else { w.triggers.iter().map(|t| t.source.as_str()).collect::<Vec<_>>().join(", ") };
+        let last_event = w.triggers.iter().filter_map(|t| t.last_event_at).max().map_or("-".into(), local);
         let latest = w.latest_run.as_ref().map_or("-".into(), |r| r.status.as_str().to_string());
-        t.row([w.id.clone(), format!("v{}", w.latest_version), w.nodes.to_string(), schedule, paused, next, latest]);
+        t.row([w.id.clone(), format!("v{}", w.latest_version), w.nodes.to_string(), schedule, triggers, paused.into(), next, last_event, latest]);
     }
     t
+}
+
+/// One line per trigger that has a problem now (`deckle workflows` prints them under the table).
+pub fn trigger_problems(all: &[WorkflowSummary]) -> String {
+    let mut out = String::new();
+    for w in all {
+        for t in &w.triggers {
+            if let Some(p) = &t.problem {
+                out.push_str(&format!("warning: {} trigger {}: {p}\n", w.id, t.source));
+            }
+        }
+    }
+    out
+}
+
+/// After `pause` / `unpause`: the schedule, and the runs triggers hold.
+pub fn render_pause(workflow: &str, p: &PauseState) -> String {
+    let mut out = match &p.schedule {
+        Some(s) => render_schedule(workflow, s),
+        None => format!("{workflow}: {}\n", if p.paused { "paused" } else { "active" }),
+    };
+    match (p.paused, p.held) {
+        (true, _) => out.push_str(&format!("  triggered runs are held ({} so far); `deckle unpause {workflow}` starts them\n", p.held)),
+        (false, 0) => {}
+        (false, n) => out.push_str(&format!("  {n} held runs are starting\n")),
+    }
+    out
 }
 
 /// The schedule after `pause` / `unpause`.
@@ -85,6 +119,10 @@ pub async fn workflows(args: WorkflowsArgs) -> i32 {
             eprintln!("no workflows registered; add one with `deckle register FILE`");
             return String::new();
         }
+        let problems = trigger_problems(list);
+        if !problems.is_empty() {
+            eprint!("{problems}");
+        }
         workflows_table(list).render()
     })
 }
@@ -95,8 +133,8 @@ async fn set_paused(args: PauseArgs, paused: bool) -> i32 {
         Err(e) => return e.report(),
     };
     let action = if paused { "pause" } else { "unpause" };
-    let reply = client.post::<_, ScheduleState>(&["workflows", &args.workflow, action], &serde_json::json!({})).await;
-    show_reply(reply, args.remote.json, |s| render_schedule(&args.workflow, s))
+    let reply = client.post::<_, PauseState>(&["workflows", &args.workflow, action], &serde_json::json!({})).await;
+    show_reply(reply, args.remote.json, |s| render_pause(&args.workflow, s))
 }
 
 pub async fn pause(args: PauseArgs) -> i32 {
@@ -111,6 +149,7 @@ pub async fn unpause(args: PauseArgs) -> i32 {
 mod tests {
     use super::*;
     use crate::remote_cmds::test_cli::{parse, Cmd};
+    use deckle_protocol::event::TriggerState;
     use deckle_protocol::record::RunRecord;
 
     #[test]
@@ -147,15 +186,37 @@ mod tests {
             latest_version: 2,
             nodes: 3,
             latest_run,
+            paused: schedule.as_ref().is_some_and(|s| s.paused),
             schedule,
+            triggers: Vec::new(),
         };
         let s = workflows_table(&[wf("a", Some(state(false)), Some(run)), wf("bb", Some(state(true)), None), wf("c", None, None)]).render();
         let lines: Vec<&str> = s.lines().collect();
-        assert_eq!(lines[0], "WORKFLOW  VERSION  NODES  SCHEDULE         PAUSED  NEXT TICK            LATEST RUN", "{s}");
-        assert!(lines[1].starts_with("a         v2       3      0 3 * * * (UTC)  no      2024-01-0"), "{s}");
+        assert_eq!(lines[0], "WORKFLOW  VERSION  NODES  SCHEDULE         TRIGGERS  PAUSED  NEXT TICK            LAST EVENT  LATEST RUN", "{s}");
+        assert!(lines[1].starts_with("a         v2       3      0 3 * * * (UTC)  -         no      2024-01-0"), "{s}");
         assert!(lines[1].ends_with("  queued"), "{s}");
-        assert_eq!(lines[2], "bb        v2       3      0 3 * * * (UTC)  yes     -                    -", "{s}");
-        assert_eq!(lines[3], "c         v2       3      -                -       -                    -", "{s}");
+        assert_eq!(lines[2], "bb        v2       3      0 3 * * * (UTC)  -         yes     -                    -           -", "{s}");
+        assert_eq!(lines[3], "c         v2       3      -                -         -       -                    -           -", "{s}");
+        // Triggers, their last event and their problems.
+        let mut t = wf("d", None, None);
+        t.triggers = vec![
+            TriggerState { source: "signal:ready".into(), last_event: Some("e1".into()), last_event_at: Some("2024-01-01T00:00:00Z".parse().unwrap()), problem: None },
+            TriggerState { source: "files:/in/*.csv".into(), last_event: None, last_event_at: None, problem: Some("cannot read /in: not a folder".into()) },
+        ];
+        t.paused = true;
+        let s = workflows_table(std::slice::from_ref(&t)).render();
+        let row = s.lines().nth(1).unwrap();
+        assert!(row.contains("signal:ready, files:/in/*.csv  yes"), "{s}");
+        assert!(row.contains("2024-01-0"), "the last event's time: {s}");
+        assert_eq!(trigger_problems(&[t]), "warning: d trigger files:/in/*.csv: cannot read /in: not a folder\n");
+    }
+
+    #[test]
+    fn pause_of_a_triggered_workflow_says_what_is_held() {
+        let p = PauseState { workflow: "wf".into(), paused: true, schedule: None, held: 2 };
+        assert_eq!(render_pause("wf", &p), "wf: paused\n  triggered runs are held (2 so far); `deckle unpause wf` starts them\n");
+        let p = PauseState { paused: false, ..p };
+        assert_eq!(render_pause("wf", &p), "wf: active\n  2 held runs are starting\n");
     }
 
     #[test]

@@ -103,6 +103,12 @@ pub struct Coordinator {
     pub health: Arc<StorageHealth>,
     /// Leader or standby (see [`crate::role`]).
     pub role: Arc<crate::role::RoleStatus>,
+    /// One event accepted at a time (its dedup key read, then written).
+    pub(crate) events_lock: tokio::sync::Mutex<()>,
+    /// One event's runs started at a time, so two passes never create one run twice.
+    pub(crate) firing_lock: tokio::sync::Mutex<()>,
+    /// Wakes `wait:` nodes to look again (a signal accepted, a run ended).
+    pub waits: Arc<crate::wait::WaitWake>,
 }
 
 impl Coordinator {
@@ -144,7 +150,9 @@ impl Coordinator {
         let board = LeaseBoard::load_mirrored(store.clone(), cfg.lease_ttl, metrics.clone(), health.clone(), clock.clone(), &cfg.data_dir, cfg.mirror.clone())?;
         let (tx, mut rx) = mpsc::unbounded_channel();
         let ecfg = EngineConfig { data_dir: cfg.data_dir.clone(), slots: cfg.run_slots, preview_rows: 20 };
-        let engine = Engine::new(store.clone(), Arc::new(RemoteExecutor(board.clone())), clock.clone(), ecfg).with_events(tx);
+        let waits = Arc::new(crate::wait::WaitWake::default());
+        let waiter = Arc::new(crate::wait::StoreWaiter::new(store.clone(), clock.clone(), waits.clone()));
+        let engine = Engine::new(store.clone(), Arc::new(RemoteExecutor(board.clone())), clock.clone(), ecfg).with_events(tx).with_waiter(waiter);
         let m = metrics.clone();
         tokio::spawn(async move {
             while let Some(e) = rx.recv().await {
@@ -170,6 +178,9 @@ impl Coordinator {
             secrets: Mutex::new(HashMap::new()),
             wake: tokio::sync::Notify::new(),
             admission: tokio::sync::Mutex::new(()),
+            events_lock: tokio::sync::Mutex::new(()),
+            firing_lock: tokio::sync::Mutex::new(()),
+            waits,
             backfill_index: Mutex::new(()),
             notifier: crate::notify::Notifier::new(),
             health,
@@ -283,23 +294,30 @@ impl Coordinator {
         });
     }
 
-    /// Call the workflow's `on_failure` / `on_success` hook: POST its webhook and
-    /// run its notebook (through a worker, like a node), recording each on the run.
+    /// A run ended: publish it to the workflows it triggers, wake the waits that may
+    /// wait for it, and call the workflow's `on_failure` / `on_success` hook (POST its
+    /// webhook and run its notebook through a worker, like a node), recording each
+    /// on the run. `hooks_pending` is cleared last, so a crash before repeats this.
     async fn notify(self: &Arc<Self>, wf: &Workflow, outcome: &crate::engine::RunOutcome) {
+        if outcome.run.version > 0 {
+            if let Err(e) = self.publish_run_end(&outcome.run, &outcome.nodes).await {
+                // Left pending: published when the server starts again.
+                error!(run_id = %outcome.run.id, error = %e, "could not publish a run's end to the workflows it triggers");
+                return;
+            }
+        }
+        self.waits.wake();
         let (hook, event, which) = match outcome.run.status {
             RunStatus::Failed => (wf.on_failure.as_ref(), "run_failed", "on_failure"),
             RunStatus::Succeeded => (wf.on_success.as_ref(), "run_succeeded", "on_success"),
             _ => (None, "", ""),
         };
-        let Some(hook) = hook else { return };
-        let mut body = crate::notify::run_event(&outcome.run, &outcome.nodes, &self.public_url);
-        body.event = event.to_string();
-        let mut notes = Vec::new();
-        if let Some(spec) = &hook.webhook {
-            notes.push(self.notifier.deliver(&crate::notify::Webhook { url: spec.url.clone(), retries: spec.retries, timeout: spec.timeout }, &body).await);
-        }
-        if let Some(nb) = &hook.notebook {
-            notes.push(self.run_hook_notebook(which, nb, &body).await);
+        let notes = match hook {
+            Some(hook) => self.call_hook(hook, event, which, outcome).await,
+            None => Vec::new(),
+        };
+        if !outcome.run.hooks_pending && notes.is_empty() {
+            return;
         }
         let saved = async {
             let mut run = self.run(&outcome.run.id)?;
@@ -311,6 +329,19 @@ impl Coordinator {
         if let Err(e) = saved.await {
             error!(run_id = %outcome.run.id, error = %e, "could not record a hook");
         }
+    }
+
+    async fn call_hook(self: &Arc<Self>, hook: &deckle_dsl::Hook, event: &str, which: &str, outcome: &crate::engine::RunOutcome) -> Vec<crate::record::Notification> {
+        let mut body = crate::notify::run_event(&outcome.run, &outcome.nodes, &self.public_url);
+        body.event = event.to_string();
+        let mut notes = Vec::new();
+        if let Some(spec) = &hook.webhook {
+            notes.push(self.notifier.deliver(&crate::notify::Webhook { url: spec.url.clone(), retries: spec.retries, timeout: spec.timeout }, &body).await);
+        }
+        if let Some(nb) = &hook.notebook {
+            notes.push(self.run_hook_notebook(which, nb, &body).await);
+        }
+        notes
     }
 
     /// A hook notebook runs on a worker as node `@on_failure` / `@on_success` of the
@@ -541,7 +572,12 @@ impl Coordinator {
             let nodes = self.registry.load(&e.id, latest).map(|w| w.nodes.len()).unwrap_or(0);
             let latest_run = self.runs(&RunQuery::of_workflow(e.id.clone(), 1))?.into_iter().next();
             let schedule = self.schedule_state(&e.id)?;
-            out.push(WorkflowSummary { id: e.id, description: e.description, latest_version: latest, nodes, latest_run, schedule });
+            let triggers = match self.registry.load(&e.id, latest) {
+                Ok(wf) => self.trigger_states(&wf)?,
+                Err(_) => Vec::new(),
+            };
+            let paused = self.is_paused(&e.id)?;
+            out.push(WorkflowSummary { id: e.id, description: e.description, latest_version: latest, nodes, latest_run, schedule, triggers, paused });
         }
         Ok(out)
     }
@@ -558,6 +594,7 @@ impl Coordinator {
                 let (kind, notebook) = match &n.kind {
                     deckle_dsl::NodeKind::Notebook { rel, .. } => ("notebook", Some(rel.clone())),
                     deckle_dsl::NodeKind::Sql(_) => ("sql", None),
+                    deckle_dsl::NodeKind::Wait(_) => ("wait", None),
                 };
                 NodeSummary { id: n.id.clone(), needs: n.needs.clone(), kind: kind.into(), notebook, labels: n.labels.clone() }
             })
@@ -577,7 +614,12 @@ impl Coordinator {
             deckle_dsl::RunStrategy::Parallel => "parallel",
             deckle_dsl::RunStrategy::Sequential => "sequential",
         };
+        let (upstream, downstream) = self.workflow_links(id)?;
         Ok(WorkflowDetail {
+            triggers: self.trigger_states(&wf)?,
+            upstream,
+            downstream,
+            paused: self.is_paused(id)?,
             schedule: self.schedule_state(id)?,
             id: e.id,
             description: e.description,

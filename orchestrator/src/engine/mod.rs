@@ -31,10 +31,12 @@ use crate::record::{AttemptRecord, NodeRecord, NodeStatus, RunRecord, RunStatus,
 use crate::resolve;
 use crate::store::StateStore;
 use crate::trigger::{self, Decision};
+use crate::wait::{WaitOutcome, Waiter};
 
 mod rebuild;
 mod state;
 mod task;
+mod wait_node;
 
 use state::{Queued, RunCtx};
 pub use state::{Started, MAX_FOREACH_ITEMS};
@@ -70,6 +72,9 @@ pub struct RunRequest {
     pub trigger: RunTrigger,
     /// Create the run `queued`: the caller starts it later (`max_active_runs`, sequential runs).
     pub queued: bool,
+    /// The run's id, when the caller chose it (an event's firing, so a crash between
+    /// choosing and creating cannot create two); default a new one.
+    pub id: Option<String>,
 }
 
 /// Progress, for live views and metrics. Sent after the transition is durable.
@@ -102,12 +107,14 @@ pub struct Engine {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) cfg: EngineConfig,
     events: Option<mpsc::UnboundedSender<Event>>,
+    waiter: Arc<dyn Waiter>,
 }
 
 /// What comes back from a spawned unit of work.
 enum Done {
     Attempt { node: String, index: Option<usize>, attempt: u32, result: TaskResult },
     RetryDue { node: String, index: Option<usize>, attempt: u32 },
+    Waited { node: String, outcome: WaitOutcome },
 }
 
 /// The schedule's time zone (UTC without a schedule).
@@ -120,7 +127,8 @@ pub fn default_date(wf: &Workflow, clock: &dyn Clock) -> String {
     clock.now().to_zoned(workflow_tz(wf)).date().to_string()
 }
 
-fn new_run_id(clock: &dyn Clock) -> String {
+/// A new run id: its creation time (so ids sort by it) and a random suffix.
+pub fn new_run_id(clock: &dyn Clock) -> String {
     let t = clock.now().to_zoned(jiff::tz::TimeZone::UTC);
     let suffix = &uuid::Uuid::new_v4().simple().to_string()[..6];
     format!("{}-{suffix}", t.strftime("%Y%m%dT%H%M%S"))
@@ -138,7 +146,14 @@ fn io_err(path: &std::path::Path, e: std::io::Error) -> Error {
 impl Engine {
     /// An engine keeping state in `store`, running attempts on `executor`.
     pub fn new(store: Arc<dyn StateStore>, executor: Arc<dyn Executor>, clock: Arc<dyn Clock>, cfg: EngineConfig) -> Self {
-        Engine { store, executor, clock, cfg, events: None }
+        let waiter = Arc::new(crate::wait::StoreWaiter::files_only(store.clone(), clock.clone()));
+        Engine { store, executor, clock, cfg, events: None, waiter }
+    }
+
+    /// Watch `wait:` nodes with `waiter` (the default does files only).
+    pub fn with_waiter(mut self, waiter: Arc<dyn Waiter>) -> Self {
+        self.waiter = waiter;
+        self
     }
 
     /// Send [`Event`]s to `tx` as runs progress.
@@ -170,7 +185,9 @@ impl Engine {
     pub async fn start(&self, wf: &Workflow, req: RunRequest) -> Result<Started> {
         let params = resolve::run_params(wf, &req.params)?;
         let (date, logical_time) = match (&req.logical_time, &req.date) {
-            (Some(t), _) => {
+            // An upstream run's date and time, kept as they are (time zones may differ).
+            (Some(t), Some(d)) => (d.clone(), *t),
+            (Some(t), None) => {
                 let z = t.to_zoned(workflow_tz(wf));
                 (z.date().to_string(), z.timestamp())
             }
@@ -185,7 +202,7 @@ impl Engine {
             }
         };
         let run = RunRecord {
-            id: new_run_id(self.clock.as_ref()),
+            id: req.id.clone().unwrap_or_else(|| new_run_id(self.clock.as_ref())),
             workflow: wf.id.clone(),
             date: date.clone(),
             logical_time,
@@ -275,6 +292,7 @@ impl Engine {
                     Some(Ok(Done::RetryDue { node, index, attempt })) => {
                         ctx.enqueue(&node, Queued { index, attempt, reattach: false });
                     }
+                    Some(Ok(Done::Waited { node, outcome })) => self.finish_wait(&mut ctx, &node, outcome)?,
                     Some(Err(e)) => return Err(Error::Store(format!("a node task panicked: {e}"))),
                     None => {}
                 }
@@ -291,11 +309,9 @@ impl Engine {
         run.ended_at = Some(self.clock.now());
         // Durable with the end, so a hook a crash kept from being called is called
         // after the restart (the coordinator clears it once the hook is recorded).
-        run.hooks_pending = match run.status {
-            RunStatus::Failed => wf.on_failure.is_some(),
-            RunStatus::Succeeded => wf.on_success.is_some(),
-            _ => false,
-        } && run.version > 0;
+        // A registered run's end is also an event for the workflows it triggers
+        // (published by the coordinator, which clears this once it has).
+        run.hooks_pending = run.version > 0;
         self.store.put_run(&run)?;
         self.store.flush().await?;
         self.emit(Event::RunFinished { run_id: run.id.clone(), status: run.status });
@@ -423,6 +439,11 @@ impl Engine {
                     break;
                 }
                 let q = ctx.states.get_mut(&id).expect("node").queue.pop_front().expect("non-empty");
+                if let deckle_dsl::NodeKind::Wait(w) = &node.kind {
+                    // Watched here, by the coordinator: no slot, no worker, no kernel.
+                    self.start_wait(ctx, join, &id, w)?;
+                    continue;
+                }
                 match task::build_task(ctx, node, q.index, q.attempt, self.cfg.preview_rows) {
                     Ok(task) => {
                         let now = self.clock.now();

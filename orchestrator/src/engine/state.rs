@@ -63,7 +63,7 @@ impl NodeState {
 /// Which nodes' state a node's expressions read: `None` when it cannot be told
 /// (SQL templates, or `nodes` read as a whole), so the context carries them all.
 fn reads_of(node: &Node) -> Option<Vec<String>> {
-    if matches!(node.kind, deckle_dsl::NodeKind::Sql(_)) {
+    if matches!(node.kind, deckle_dsl::NodeKind::Sql(_) | deckle_dsl::NodeKind::Wait(_)) {
         return None;
     }
     let mut paths = Vec::new();
@@ -92,6 +92,11 @@ pub(super) struct RunCtx<'a> {
     pub(super) run_id: String,
     pub(super) run_attempt: u32,
     pub(super) run_json: Value,
+    /// `trigger` in expressions: the event that started the run (null otherwise).
+    pub(super) trigger: Value,
+    /// When the run was created (a signal wait counts signals since).
+    pub(super) created_at: jiff::Timestamp,
+    pub(super) date: String,
     pub(super) params: Value,
     pub(super) secret_env: Vec<(String, String)>,
     pub(super) run_dir: PathBuf,
@@ -131,6 +136,12 @@ impl<'a> RunCtx<'a> {
             run_id: run.id.clone(),
             run_attempt: run.attempt,
             run_json: resolve::run_context(&run.id, &wf.id, &run.date, &run.logical_time.to_string(), run.attempt),
+            trigger: match &run.trigger {
+                crate::record::RunTrigger::Event { context, .. } => context.clone(),
+                _ => Value::Null,
+            },
+            created_at: run.attempts_started_at.first().copied().unwrap_or(run.started_at),
+            date: run.date.clone(),
             params: Value::Object(run.params.clone()),
             secret_env,
             run_dir: artifacts::run_dir(data_dir, &wf.id, &run.date, &run.id),
@@ -189,6 +200,6 @@ impl<'a> RunCtx<'a> {
             Some(Some(ids)) => ids.iter().for_each(&mut add),
             _ => self.order.iter().for_each(&mut add),
         }
-        Context::new(self.params.clone(), self.run_json.clone(), Value::Object(nodes))
+        Context::new(self.params.clone(), self.run_json.clone(), Value::Object(nodes)).with_trigger(self.trigger.clone())
     }
 }

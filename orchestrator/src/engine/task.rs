@@ -28,6 +28,7 @@ pub(super) fn build_task(ctx: &RunCtx<'_>, node: &Node, index: Option<usize>, at
     let workdir = Some(ctx.wf.dir().to_string_lossy().into_owned());
     let (kind, outputs, input_copy_path) = match &node.kind {
         NodeKind::Notebook { path, .. } => (TaskKind::Notebook { path: path.to_string_lossy().into_owned(), hash: None }, node.outputs.clone(), None),
+        NodeKind::Wait(_) => return Err(format!("node {} waits; the coordinator watches it, no worker runs it", node.id)),
         NodeKind::Sql(sql) => {
             let engine_name = sql.engine.as_str().to_string();
             let query = resolve::render(&sql.query, &c).map_err(|e| format!("sql query: {e}"))?;

@@ -14,9 +14,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use deckle_protocol::api::{
-    ApiError, Backfill, Health, HealthStatus, StorageStatus, BackfillDate, CreateBackfill, HeartbeatReply, ScheduleState, Lease, LeaseRequest, NodeLog, NodeSummary, ParamSummary, RegisterWorkflow, Rerun, RunDetail, TriggerRun,
+    ApiError, Backfill, Health, PauseState, HealthStatus, StorageStatus, BackfillDate, CreateBackfill, HeartbeatReply, ScheduleState, Lease, LeaseRequest, NodeLog, NodeSummary, ParamSummary, RegisterWorkflow, Rerun, RunDetail, TriggerRun,
     WorkflowDetail, WorkflowSummary, WorkflowVersion,
 };
+use deckle_protocol::event::{EventKind, EventRecord, Firing, FiringState, PostSignal, SignalAccepted, TriggerState};
 use deckle_protocol::record::{RunRecord, RunStatus};
 use deckle_protocol::task::{TaskResult, TaskStatus};
 use serde::Deserialize;
@@ -53,6 +54,9 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/leases/{id}/heartbeat", post(heartbeat))
         .route("/leases/{id}/notebook", put(upload_notebook))
         .route("/leases/{id}/complete", post(complete))
+        .route("/signals/{name}", post(post_signal))
+        .route("/events", get(list_events))
+        .route("/events/{id}", get(get_event))
         .route("/openapi.json", get(openapi))
 }
 
@@ -67,11 +71,12 @@ async fn register_workflow(State(s): State<AppState>, ApiJson(req): ApiJson<Regi
 #[utoipa::path(get, path = "/api/v1/health",
     responses((status = 200, body = Health), (status = 503, description = "the data dir cannot be written; no new work is taken", body = Health)))]
 async fn health(State(s): State<AppState>) -> (StatusCode, Json<Health>) {
+    let triggers = s.c.trigger_problems().unwrap_or_default();
     match s.c.health.fault() {
-        None => (StatusCode::OK, Json(Health { status: HealthStatus::Ok, storage: StorageStatus { ok: true, error: None, since: None }, coordinator: s.c.role.status() })),
+        None => (StatusCode::OK, Json(Health { status: HealthStatus::Ok, storage: StorageStatus { ok: true, error: None, since: None }, coordinator: s.c.role.status(), triggers: triggers.clone() })),
         Some(f) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(Health { status: HealthStatus::Degraded, storage: StorageStatus { ok: false, error: Some(f.message), since: Some(f.since) }, coordinator: s.c.role.status() }),
+            Json(Health { status: HealthStatus::Degraded, storage: StorageStatus { ok: false, error: Some(f.message), since: Some(f.since) }, coordinator: s.c.role.status(), triggers: triggers.clone() }),
         ),
     }
 }
@@ -90,16 +95,16 @@ async fn get_workflow(State(s): State<AppState>, ApiPath(id): ApiPath<String>) -
 }
 
 #[utoipa::path(post, path = "/api/v1/workflows/{id}/pause", params(("id" = String, Path)),
-    responses((status = 200, body = ScheduleState), (status = 404, body = ApiError), (status = 409, description = "the workflow has no schedule", body = ApiError),
+    responses((status = 200, body = PauseState), (status = 404, body = ApiError), (status = 409, description = "the workflow has no schedule and no triggers", body = ApiError),
         (status = 422, description = NO_LONGER_LOADS, body = ApiError), (status = 503, description = UNAVAILABLE, body = ApiError)))]
-async fn pause(State(s): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult<Json<ScheduleState>> {
+async fn pause(State(s): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult<Json<PauseState>> {
     Ok(Json(s.c.set_paused(&id, true).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/workflows/{id}/unpause", params(("id" = String, Path)),
-    responses((status = 200, body = ScheduleState), (status = 404, body = ApiError), (status = 409, description = "the workflow has no schedule", body = ApiError),
+    responses((status = 200, body = PauseState), (status = 404, body = ApiError), (status = 409, description = "the workflow has no schedule and no triggers", body = ApiError),
         (status = 422, description = NO_LONGER_LOADS, body = ApiError), (status = 503, description = UNAVAILABLE, body = ApiError)))]
-async fn unpause(State(s): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult<Json<ScheduleState>> {
+async fn unpause(State(s): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult<Json<PauseState>> {
     Ok(Json(s.c.set_paused(&id, false).await?))
 }
 
@@ -154,6 +159,62 @@ fn paged(mut resp: Response, path: &str, next: Option<String>, limit: usize, fil
         resp.headers_mut().insert(header::LINK, link);
     }
     resp
+}
+
+/// A signal's body, at most (its params are matched and copied into runs, not stored
+/// data).
+const MAX_SIGNAL_BODY: usize = 64 * 1024;
+
+#[utoipa::path(post, path = "/api/v1/signals/{name}", params(("name" = String, Path, description = "`[A-Za-z0-9_.-]{1,128}`")), request_body = PostSignal,
+    responses((status = 202, description = "stored before this reply; the runs it started (or holds for a paused workflow)", body = SignalAccepted),
+        (status = 200, description = "a key already seen: the first event, nothing new started", body = SignalAccepted),
+        (status = 400, description = "a bad name, key, date, or a body that is not the JSON object described", body = ApiError),
+        (status = 413, description = "a body over 64 KiB", body = ApiError), (status = 503, description = UNAVAILABLE, body = ApiError)))]
+async fn post_signal(State(s): State<AppState>, ApiPath(name): ApiPath<String>, ApiBytes(body): ApiBytes) -> ApiResult<(StatusCode, Json<SignalAccepted>)> {
+    if body.len() > MAX_SIGNAL_BODY {
+        return Err(HttpError::TooLarge(format!("a signal's body is {} bytes; at most {MAX_SIGNAL_BODY}", body.len())));
+    }
+    let req: PostSignal = if body.iter().all(u8::is_ascii_whitespace) {
+        PostSignal::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| Error::Input(format!("the signal's body is not a JSON object {{params, key, date}}: {e}")))?
+    };
+    let accepted = s.c.signal(&name, &req).await?;
+    let status = if accepted.duplicate { StatusCode::OK } else { StatusCode::ACCEPTED };
+    Ok((status, Json(accepted)))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct EventsQuery {
+    /// Only events of this kind: `signal`, `workflow` or `files`.
+    kind: Option<EventKind>,
+    /// Only events of this name (a signal's name, an upstream workflow, a file's path).
+    name: Option<String>,
+    /// The cursor: events received before this one.
+    before: Option<String>,
+    /// At most this many (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<usize>,
+}
+
+#[utoipa::path(get, path = "/api/v1/events", params(EventsQuery),
+    responses((status = 200, body = Vec<EventRecord>, description = "newest first; `X-Next-Cursor` when there are more",
+        headers(("X-Next-Cursor" = String, description = "pass as `before` for the next page"))),
+        (status = 400, body = ApiError), (status = 503, description = UNAVAILABLE, body = ApiError)))]
+async fn list_events(State(s): State<AppState>, ApiQuery(q): ApiQuery<EventsQuery>) -> ApiResult<Response> {
+    let limit = page_limit(q.limit)?;
+    let list = s.c.events(q.kind, q.name.as_deref(), q.before.as_deref(), limit)?;
+    let next = list.last().filter(|_| list.len() == limit).map(|e| e.id.clone());
+    let mut filters: Vec<(&str, String)> = q.name.iter().map(|n| ("name", n.clone())).collect();
+    filters.extend(q.kind.map(|k| ("kind", k.as_str().to_string())));
+    Ok(paged(Json(&list).into_response(), "/api/v1/events", next, limit, &filters))
+}
+
+#[utoipa::path(get, path = "/api/v1/events/{id}", params(("id" = String, Path)),
+    responses((status = 200, body = EventRecord), (status = 404, body = ApiError), (status = 503, description = UNAVAILABLE, body = ApiError)))]
+async fn get_event(State(s): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult<Json<EventRecord>> {
+    Ok(Json(s.c.event(&id)?))
 }
 
 #[utoipa::path(get, path = "/api/v1/backfills/{id}", params(("id" = String, Path)),
@@ -391,9 +452,10 @@ impl utoipa::Modify for Refusals {
 #[openapi(
     info(title = "Deckle coordinator", description = "Workflows of Jupyter notebooks: register, trigger, inspect; workers lease node attempts."),
     paths(health, register_workflow, list_workflows, get_workflow, pause, unpause, create_backfill, list_backfills, get_backfill, cancel_backfill, trigger_run, list_runs, get_run, get_notebook, get_log, cancel_run, rerun_run,
-        get_blob, take_leases, heartbeat, upload_notebook, complete),
+        get_blob, take_leases, heartbeat, upload_notebook, complete, post_signal, list_events, get_event),
     components(schemas(ApiError, Health, StorageStatus, RegisterWorkflow, WorkflowVersion, WorkflowSummary, WorkflowDetail, NodeSummary, ParamSummary, TriggerRun,
-        RunDetail, Rerun, NodeLog, LeaseRequest, Lease, HeartbeatReply, ScheduleState, CreateBackfill, Backfill, BackfillDate, TaskResult, TaskStatus)),
+        RunDetail, Rerun, NodeLog, LeaseRequest, Lease, HeartbeatReply, ScheduleState, PauseState, CreateBackfill, Backfill, BackfillDate, TaskResult, TaskStatus,
+        PostSignal, SignalAccepted, EventRecord, EventKind, Firing, FiringState, TriggerState)),
     modifiers(&BearerAuth, &Refusals),
     security(("bearer" = []))
 )]

@@ -207,8 +207,17 @@ pub enum DocKind {
     Schedule,
     /// A backfill, by id.
     Backfill,
-    /// An index the coordinator keeps over other documents (the open backfills).
+    /// An index the coordinator keeps over other documents (the open backfills, the
+    /// events with runs left to start).
     Index,
+    /// An accepted event (a signal, an upstream run's end, a file), by id.
+    Event,
+    /// What an event is deduplicated by (a signal's key, an upstream run, a file's
+    /// path and size) → the event's id.
+    EventKey,
+    /// A workflow trigger's state (last event, problem, files seen), by
+    /// `workflow/index`.
+    TriggerState,
 }
 
 /// Store `v` as the JSON document (`kind`, `key`).

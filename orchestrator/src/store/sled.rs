@@ -238,6 +238,9 @@ fn tree(kind: DocKind) -> &'static str {
         DocKind::Schedule => "schedules",
         DocKind::Backfill => "backfills",
         DocKind::Index => "indexes",
+        DocKind::Event => "events",
+        DocKind::EventKey => "event_keys",
+        DocKind::TriggerState => "trigger_states",
     }
 }
 

@@ -185,7 +185,7 @@ async fn attempt(State(s): State<AppState>, Path((run, node, n)): Path<(String, 
     let notebook = s.c.registry.load(&detail.run.workflow, detail.run.version).ok().and_then(|wf| {
         let own = wf.nodes.get(&rec.node).and_then(|n| match &n.kind {
             deckle_dsl::NodeKind::Notebook { rel, .. } => Some(rel.clone()),
-            deckle_dsl::NodeKind::Sql(_) => None,
+            deckle_dsl::NodeKind::Sql(_) | deckle_dsl::NodeKind::Wait(_) => None,
         });
         own.or_else(|| {
             let hook = match rec.node.as_str() {

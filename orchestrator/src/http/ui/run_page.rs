@@ -71,6 +71,7 @@ pub fn run_page(d: &RunDetail, needs: &[(String, Vec<String>)]) -> Page {
         RunTrigger::Manual => ("manual", None),
         RunTrigger::Schedule => ("scheduled", None),
         RunTrigger::Backfill { id } => ("backfill", Some(id.as_str())),
+        RunTrigger::Event { .. } => ("event", None),
     };
     let actions: Vec<Action> = if !run.status.is_finished() {
         vec![Action { what: "cancel", label: "Cancel run", class: "danger" }]

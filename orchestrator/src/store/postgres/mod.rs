@@ -444,6 +444,9 @@ fn kind_name(kind: DocKind) -> String {
         DocKind::Schedule => "schedule",
         DocKind::Backfill => "backfill",
         DocKind::Index => "index",
+        DocKind::Event => "event",
+        DocKind::EventKey => "event_key",
+        DocKind::TriggerState => "trigger_state",
     }
     .to_string()
 }

@@ -56,6 +56,7 @@ pub mod coordinator;
 pub mod engine;
 pub mod events;
 pub mod failpoint;
+pub mod glob;
 #[cfg(test)]
 mod engine_tests;
 #[cfg(test)]

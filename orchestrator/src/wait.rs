@@ -15,7 +15,7 @@ use jiff::Timestamp;
 use serde_json::{json, Value};
 
 use crate::clock::Clock;
-use crate::events::glob::{self, Pattern};
+use crate::glob::{self, Pattern};
 use crate::record::RunStatus;
 use crate::store::{DocKind, RunQuery, StateStore};
 use deckle_protocol::event::{EventKind, EventRecord};

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tracing::warn;
 
-use super::glob::{self, Pattern};
+use crate::glob::{self, Pattern};
 use super::{trigger_key, Incoming, TriggerDoc};
 use crate::coordinator::Coordinator;
 use crate::error::Result;

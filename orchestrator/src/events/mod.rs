@@ -33,7 +33,6 @@ use crate::record::{NodeRecord, RunRecord, RunTrigger};
 use crate::store::{get_doc, put_doc, DocKind};
 
 mod files;
-pub mod glob;
 
 /// The [`DocKind::Index`] document listing events with firings left to start.
 const PENDING: &str = "pending-events";

@@ -177,7 +177,32 @@ pub fn workflow_page(w: &WorkflowDetail, runs: &[(RunRecord, Vec<NodeRecord>)], 
         })
         .collect();
     let versions: Vec<_> = w.versions.iter().rev().take(5).collect();
-    Page::new("workflow.html", context! { w, dag => dag(&dag_nodes), versions, params, runs, older })
+    Page::new("workflow.html", context! { w, dag => dag(&dag_nodes), links => links(w), versions, params, runs, older })
+}
+
+/// The workflows whose runs start this one, this one, and those it starts: a small
+/// graph drawn like a run's DAG, each box a link to its workflow.
+fn links(w: &WorkflowDetail) -> Option<Value> {
+    if w.upstream.is_empty() && w.downstream.is_empty() {
+        return None;
+    }
+    let node = |id: &str, needs: Vec<String>, status: &str| DagNode {
+        id: id.to_string(),
+        needs,
+        status: status.to_string(),
+        href: Some(format!("/workflows/{}", url(id))),
+        title: format!("workflow {id}"),
+    };
+    let mut nodes: Vec<DagNode> = w.upstream.iter().map(|u| node(u, Vec::new(), "")).collect();
+    nodes.push(node(&w.id, w.upstream.clone(), "running"));
+    nodes.extend(w.downstream.iter().filter(|d| **d != w.id).map(|d| node(d, vec![w.id.clone()], "")));
+    Some(dag(&nodes))
+}
+
+/// Recent events (signals, upstream runs, files), newest first, each with the runs
+/// it started.
+pub fn events_page(list: &[deckle_protocol::event::EventRecord]) -> Page {
+    Page::new("events.html", context! { events => list })
 }
 
 /// How many of a backfill's dates have finished, of how many.

@@ -33,11 +33,27 @@ fn summaries() -> Vec<WorkflowSummary> {
     vec![
         from(json!({"id": hostile("wf"), "description": hostile("description"), "latest_version": 2, "nodes": 3,
             "latest_run": run_record("failed", json!({"kind": "manual"})),
-            "schedule": {"cron": hostile("0 * * * *"), "timezone": hostile("tz"), "catchup": true, "paused": true, "last_tick": null, "next_tick": "2024-05-02T03:00:00Z"}})),
+            "schedule": {"cron": hostile("0 * * * *"), "timezone": hostile("tz"), "catchup": true, "paused": true, "last_tick": null, "next_tick": "2024-05-02T03:00:00Z"},
+            "paused": true, "triggers": triggers()})),
         from(json!({"id": "plain", "description": null, "latest_version": 1, "nodes": 1, "latest_run": null,
             "schedule": {"cron": "0 0 * * *", "timezone": "UTC", "catchup": false, "paused": false, "last_tick": null, "next_tick": null}})),
         from(json!({"id": "manual", "description": null, "latest_version": 1, "nodes": 1, "latest_run": null})),
     ]
+}
+
+fn triggers() -> serde_json::Value {
+    json!([
+        {"source": hostile("signal:"), "last_event": hostile("event"), "last_event_at": "2024-05-03T01:02:03Z", "problem": null},
+        {"source": "files:/in/*.csv", "last_event": null, "last_event_at": null, "problem": hostile("problem")},
+    ])
+}
+
+fn events() -> Vec<deckle_protocol::event::EventRecord> {
+    vec![from(json!({"id": hostile("event"), "kind": "signal", "name": hostile("signal"), "received_at": "2024-05-03T01:02:03Z", "key": hostile("key"),
+        "context": {"params": {"p": H}}, "firings": [
+            {"workflow": hostile("wf"), "version": 1, "trigger": 0, "source": "signal:x", "run_id": hostile("run"), "state": "started"},
+            {"workflow": "other", "version": 1, "trigger": 0, "source": "signal:x", "run_id": "r2", "state": "failed", "error": hostile("refused")},
+        ]}))]
 }
 
 fn node_ids() -> Vec<String> {
@@ -64,6 +80,7 @@ fn detail(paused: bool) -> WorkflowDetail {
         "schedule": {"cron": hostile("cron"), "timezone": hostile("tz"), "catchup": false, "paused": paused, "last_tick": null, "next_tick": if paused { json!(null) } else { json!("2024-05-02T03:00:00Z") }},
         "max_active_runs": if paused { json!(2) } else { json!(null) },
         "run_strategy": hostile("parallel"),
+        "triggers": triggers(), "upstream": [hostile("up")], "downstream": ["down"], "paused": paused,
     }))
 }
 
@@ -153,8 +170,14 @@ fn all_pages() -> Vec<(String, Page)> {
         ("login, refused".into(), pages::login_page(Some(&hostile("refusal")))),
         ("error".into(), pages::error_page("404 Not Found", &hostile("message"))),
         ("run, failed".into(), run_page::run_page(&d, &needs())),
+        ("events".into(), pages::events_page(&events())),
+        ("no events".into(), pages::events_page(&[])),
     ];
-    for (status, trigger) in [("running", json!({"kind": "manual"})), ("succeeded", json!({"kind": "schedule"}))] {
+    for (status, trigger) in [
+        ("running", json!({"kind": "manual"})),
+        ("succeeded", json!({"kind": "schedule"})),
+        ("queued", json!({"kind": "event", "event": hostile("event"), "source": hostile("signal:"), "context": {"p": H}})),
+    ] {
         pages.push((format!("run, {status}"), run_page::run_page(&run_detail(status, trigger), &needs())));
     }
     for a in &rec.attempts {
@@ -197,6 +220,17 @@ fn each_page_shows_its_hostile_fields_as_text() {
     shows("workflows", &["wf", "description", "0 * * * *", "tz", "date"]);
     shows("workflow, paused", &["wf", "description", "node", "p", "string", "default", "param", "cron", "tz", "parallel", "run", "date"]);
     shows("backfills", &["bf", "wf"]);
+    shows("events", &["event", "signal", "key", "wf", "run", "refused"]);
+    shows("run, queued", &["event", "signal:"]);
+    assert!(pages["no events"].contains("No events yet."));
+    // Triggers with their last event and problem, on the list and the workflow page;
+    // the workflows that start this one and those it starts, as links.
+    for page in ["workflows", "workflow, paused"] {
+        shows(page, &["signal:", "problem"]);
+        assert!(pages[page].contains("2024-05-03T01:02:03Z"), "{page}: the last event's time");
+    }
+    assert!(pages["workflow, paused"].contains("href=\"/workflows/down\""), "{}", pages["workflow, paused"]);
+    shows("workflow, paused", &["up"]);
     shows("backfill, running", &["bf", "wf", "1d", "d1", "run"]);
     assert!(pages["workflows"].contains("2024-05-02T03:00:00Z"), "the next tick");
     assert!(pages["workflow, paused"].contains("2024-05-07T09:00:00Z"), "a version's registration");

@@ -109,6 +109,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/runs/{run}/nodes/{node}/attempts/{n}", get(attempt))
         .route("/ui/runs/{run}/nodes/{node}/attempts/{n}/frames/{i}", get(frame))
         .route("/backfills", get(backfills))
+        .route("/events", get(events_list))
         .route("/backfills/{id}", get(backfill))
         .route("/login", get(login_form).post(login))
         .route("/ui/app.css", get(css))
@@ -224,6 +225,13 @@ async fn frame(State(s): State<AppState>, Path((run, node, n, i)): Path<(String,
 
 async fn backfills(State(s): State<AppState>, headers: HeaderMap) -> UiResult {
     page(&s, Frame::new("Backfills", csrf_for(&s, &headers)), pages::backfills_page(&s.c.backfills(None, None, BACKFILLS_SHOWN)?))
+}
+
+/// The events page shows the newest; the API and CLI page through all.
+const EVENTS_SHOWN: usize = 200;
+
+async fn events_list(State(s): State<AppState>, headers: HeaderMap) -> UiResult {
+    page(&s, Frame::new("Events", csrf_for(&s, &headers)), pages::events_page(&s.c.events(None, None, None, EVENTS_SHOWN)?))
 }
 
 async fn backfill(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> UiResult {

@@ -67,11 +67,11 @@ struct AttemptCell<'a> {
 /// nodes first, every node with its attempts, and a timeline.
 pub fn run_page(d: &RunDetail, needs: &[(String, Vec<String>)]) -> Page {
     let run = &d.run;
-    let (trigger, backfill) = match &run.trigger {
-        RunTrigger::Manual => ("manual", None),
-        RunTrigger::Schedule => ("scheduled", None),
-        RunTrigger::Backfill { id } => ("backfill", Some(id.as_str())),
-        RunTrigger::Event { .. } => ("event", None),
+    let (trigger, backfill, event) = match &run.trigger {
+        RunTrigger::Manual => ("manual", None, None),
+        RunTrigger::Schedule => ("scheduled", None, None),
+        RunTrigger::Backfill { id } => ("backfill", Some(id.as_str()), None),
+        RunTrigger::Event { event, source, .. } => (source.as_str(), None, Some(event.as_str())),
     };
     let actions: Vec<Action> = if !run.status.is_finished() {
         vec![Action { what: "cancel", label: "Cancel run", class: "danger" }]
@@ -102,7 +102,7 @@ pub fn run_page(d: &RunDetail, needs: &[(String, Vec<String>)]) -> Page {
     let nodes: Vec<NodeRow<'_>> = d.nodes.iter().map(node_row).collect();
     Page::new(
         "run.html",
-        context! { run, trigger, backfill, actions, dag => dag(&dag_nodes), failed, nodes, gantt => gantt(&d.nodes) },
+        context! { run, trigger, backfill, event, actions, dag => dag(&dag_nodes), failed, nodes, gantt => gantt(&d.nodes) },
     )
 }
 

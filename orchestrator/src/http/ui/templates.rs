@@ -23,6 +23,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("workflow.html", include_str!("templates/workflow.html")),
     ("backfills.html", include_str!("templates/backfills.html")),
     ("backfill.html", include_str!("templates/backfill.html")),
+    ("events.html", include_str!("templates/events.html")),
     ("run.html", include_str!("templates/run.html")),
     ("attempt.html", include_str!("templates/attempt.html")),
     ("dag.svg", include_str!("templates/dag.svg")),

@@ -24,6 +24,7 @@ pub struct PostSignal {
     /// An idempotency key: a signal of the same name with a key already seen
     /// starts nothing (the reply names the first event).
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 256)]
     pub key: Option<String>,
     /// The logical date of the runs it starts (`YYYY-MM-DD`); default today in
     /// each workflow's time zone.

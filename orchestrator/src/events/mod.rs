@@ -117,8 +117,8 @@ impl Coordinator {
     pub async fn signal(self: &Arc<Self>, name: &str, req: &PostSignal) -> Result<SignalAccepted> {
         check_signal_name(name)?;
         if let Some(k) = &req.key {
-            if k.is_empty() || k.len() > MAX_KEY {
-                return Err(Error::Input(format!("the signal's key must be 1–{MAX_KEY} bytes")));
+            if k.is_empty() || k.chars().count() > MAX_KEY {
+                return Err(Error::Input(format!("the signal's key must be 1–{MAX_KEY} characters")));
             }
         }
         if let Some(d) = &req.date {

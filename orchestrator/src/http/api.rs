@@ -165,7 +165,7 @@ fn paged(mut resp: Response, path: &str, next: Option<String>, limit: usize, fil
 /// data).
 const MAX_SIGNAL_BODY: usize = 64 * 1024;
 
-#[utoipa::path(post, path = "/api/v1/signals/{name}", params(("name" = String, Path, description = "`[A-Za-z0-9_.-]{1,128}`")), request_body = PostSignal,
+#[utoipa::path(post, path = "/api/v1/signals/{name}", params(("name" = String, Path, pattern = "^[A-Za-z0-9_.-]{1,128}$")), request_body = PostSignal,
     responses((status = 202, description = "stored before this reply; the runs it started (or holds for a paused workflow)", body = SignalAccepted),
         (status = 200, description = "a key already seen: the first event, nothing new started", body = SignalAccepted),
         (status = 400, description = "a bad name, key, date, or a body that is not the JSON object described", body = ApiError),
@@ -174,11 +174,10 @@ async fn post_signal(State(s): State<AppState>, ApiPath(name): ApiPath<String>, 
     if body.len() > MAX_SIGNAL_BODY {
         return Err(HttpError::TooLarge(format!("a signal's body is {} bytes; at most {MAX_SIGNAL_BODY}", body.len())));
     }
-    let req: PostSignal = if body.iter().all(u8::is_ascii_whitespace) {
-        PostSignal::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| Error::Input(format!("the signal's body is not a JSON object {{params, key, date}}: {e}")))?
-    };
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::Input("the signal's body is empty; send a JSON object, `{}` at least".into()).into());
+    }
+    let req: PostSignal = serde_json::from_slice(&body).map_err(|e| Error::Input(format!("the signal's body is not a JSON object {{params, key, date}}: {e}")))?;
     let accepted = s.c.signal(&name, &req).await?;
     let status = if accepted.duplicate { StatusCode::OK } else { StatusCode::ACCEPTED };
     Ok((status, Json(accepted)))

@@ -103,6 +103,9 @@ pub fn render(template: &str, ctx: &Context) -> std::result::Result<String, Stri
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     let mut vars = serde_json::json!({"params": ctx.params, "run": ctx.run, "nodes": ctx.nodes});
+    if !ctx.trigger.is_null() {
+        vars["trigger"] = ctx.trigger.clone();
+    }
     if let Some(item) = &ctx.item {
         vars["item"] = item.clone();
         vars["index"] = Value::from(ctx.index.unwrap_or(0));
@@ -136,6 +139,10 @@ mod tests {
     fn render_is_strict_about_undefined_names() {
         let ctx = Context::new(serde_json::json!({"region": "fr"}), serde_json::json!({"date": "2026-01-01"}), serde_json::json!({}));
         assert_eq!(render("select '{{ params.region }}', '{{ run.date }}'", &ctx).unwrap(), "select 'fr', '2026-01-01'");
+        // A run started by an event sees it as `trigger`; others have none.
+        assert!(render("select '{{ trigger.params.table }}'", &ctx).is_err());
+        let triggered = ctx.clone().with_trigger(serde_json::json!({"params": {"table": "plays"}}));
+        assert_eq!(render("select * from {{ trigger.params.table }}", &triggered).unwrap(), "select * from plays");
         assert!(render("{{ params.nope }}", &ctx).is_err());
     }
 }

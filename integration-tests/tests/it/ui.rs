@@ -541,3 +541,54 @@ fn with_a_token_the_ui_signs_in_first() {
     assert_eq!(anonymous.post("/api/v1/workflows/quick/runs", &json!({"params": {}})).0, 401, "triggering without a token");
     assert_eq!(server.client().with_token(Some("not-the-token")).get("/api/v1/workflows").0, 401, "the API with a wrong token");
 }
+
+/// Runs started by events, seen in the browser: a workflow's triggers and the
+/// workflows around it (each a link), the events page with the run a signal
+/// started, that run's page naming its event, and its wait node shown waiting
+/// until the signal it waits for arrives.
+#[test]
+fn triggers_events_and_a_waiting_node_show_in_the_ui() {
+    browser_binaries();
+    let dir = tmp();
+    let server = Server::start(&dir.path().join("data"), &["--lease-ttl", "5"]);
+    server.register_from(&ui_fixture("ingest.yaml"));
+    server.register_from(&ui_fixture("report.yaml"));
+    let _w = Worker::start(&server, "wa", &["--slots", "1"]);
+    let b = Browser::start();
+
+    b.goto(&format!("{}/workflows/report", server.url));
+    let triggers = b.text("ul.triggers");
+    assert!(triggers.contains("workflow:ingest") && triggers.contains("signal:go"), "{triggers:?}");
+    assert!(triggers.contains("none yet"), "no event yet: {triggers:?}");
+    // The small graph of workflows: ingest starts report; a click goes there.
+    let href = b.attr("dd.links svg.dag a[href='/workflows/ingest']", "href").expect("a link to ingest");
+    b.goto(&format!("{}{href}", server.url));
+    b.wait_path("/workflows/ingest");
+    assert!(b.exists("dd.links svg.dag a[href='/workflows/report']"), "ingest's page links to what it starts");
+
+    let (status, accepted) = server.client().post("/api/v1/signals/go", &serde_json::json!({"params": {"label": "from a signal"}, "key": "ui-1"}));
+    assert_eq!(status, 202, "{accepted:#}");
+    let run = accepted["event"]["firings"][0]["run_id"].as_str().expect("the run the signal started").to_string();
+    b.goto(&format!("{}/events", server.url));
+    let row = b.text(&format!("tr[id='{}']", accepted["event"]["id"].as_str().unwrap()));
+    assert!(row.contains("signal") && row.contains("go") && row.contains("ui-1") && row.contains(&run), "{row:?}");
+    b.click(&format!("a[href='/runs/{run}']"));
+    b.wait_path(&format!("/runs/{run}"));
+    assert!(b.text("main p").contains("started by signal:go"), "{}", b.text("main p"));
+    b.wait_for("the wait node to show waiting", WAIT, |b| class_of(b, "svg.dag g[data-node='gate']").contains("status-waiting").then_some(()));
+    let detail = server.run(&run);
+    assert_eq!(node(&detail, "gate")["status"], "waiting", "{detail:#}");
+    b.screenshot("run-waiting");
+
+    let (status, _) = server.client().post("/api/v1/signals/release", &serde_json::json!({}));
+    assert_eq!(status, 202);
+    b.wait_for("#run-status to read succeeded", Duration::from_secs(90), |b| {
+        let t = b.run(async { b.c().find(Locator::Css("#run-status")).await?.text().await }).ok()?;
+        (t == "succeeded").then_some(())
+    });
+    let detail = server.run(&run);
+    assert_eq!(node(&detail, "nap")["outputs"]["done"], "from a signal", "the signal's param reached the notebook: {detail:#}");
+    b.goto(&format!("{}/workflows/report", server.url));
+    let triggers = b.text("ul.triggers");
+    assert_eq!(triggers.matches("none yet").count(), 1, "the signal trigger shows its last event, ingest's has none: {triggers:?}");
+}

@@ -63,7 +63,8 @@ impl Engine {
         let timeout = jiff::SignedDuration::try_from(w.timeout).unwrap_or(jiff::SignedDuration::MAX);
         let deadline = started.checked_add(timeout).unwrap_or(jiff::Timestamp::MAX);
         s.rec.status = NodeStatus::Waiting;
-        s.rec.waiting = Some(format!("waiting for {} (until {deadline})", describe(&on)));
+        let until = deadline.to_zoned(jiff::tz::TimeZone::UTC).strftime("%Y-%m-%dT%H:%M:%SZ");
+        s.rec.waiting = Some(format!("waiting for {} (until {until})", describe(&on)));
         let rec = s.rec.clone();
         self.save(&run_id, &rec)?;
         let fut = self.waiter.wait(WaitRequest { on, date, run_created: created, deadline, poll: w.poll });

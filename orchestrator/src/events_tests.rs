@@ -186,9 +186,11 @@ async fn a_paused_workflow_holds_triggered_runs_until_unpaused() {
     assert_eq!(c.set_paused("report", true).await.unwrap().held, 2);
     c.set_paused("report", false).await.unwrap();
     c.plan().await;
-    let r = runs(&c, "report");
-    assert_eq!(r.len(), 2);
-    assert_eq!(r[0].id, a.event.firings[0].run_id);
+    let mut ids: Vec<String> = runs(&c, "report").into_iter().map(|r| r.id).collect();
+    ids.sort();
+    let mut want = vec![a.event.firings[0].run_id.clone(), b.event.firings[0].run_id.clone()];
+    want.sort();
+    assert_eq!(ids, want, "the held runs, with the ids chosen when their events were stored");
     assert_eq!(c.event(&b.event.id).unwrap().firings[0].state, FiringState::Started);
     // A workflow with neither a schedule nor triggers has nothing to pause.
     f.register(&c, "plain", ONE_NODE).await;
@@ -299,12 +301,19 @@ async fn an_unreadable_files_trigger_is_reported_and_the_planner_carries_on() {
     f.clock.set(t("2026-02-01T11:00:00Z"));
     c.plan().await;
     assert_eq!(runs(&c, "load").len(), 1);
-    // Fixed: the problem clears at the next poll.
+    // Fixed: the problem clears at the next poll, and what is there then is the
+    // baseline (a first poll that failed listed nothing).
     std::fs::remove_file(&not_a_dir).unwrap();
     std::fs::create_dir_all(&not_a_dir).unwrap();
+    std::fs::write(not_a_dir.join("old.csv"), b"1").unwrap();
     f.clock.set(t("2026-02-01T11:01:00Z"));
     c.plan().await;
     assert!(c.trigger_problems().unwrap().is_empty());
+    assert_eq!(runs(&c, "load").len(), 1, "old.csv is the baseline");
+    std::fs::write(not_a_dir.join("new.csv"), b"2").unwrap();
+    f.clock.set(t("2026-02-01T11:02:00Z"));
+    c.plan().await;
+    assert_eq!(runs(&c, "load").len(), 2, "new.csv starts a run");
 }
 
 async fn until_finished(c: &Coordinator, run_id: &str) -> RunRecord {

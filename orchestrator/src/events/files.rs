@@ -29,6 +29,9 @@ pub(crate) struct Seen {
     /// The pattern it was seen for: a new pattern starts afresh.
     pub pattern: String,
     pub polled_at: Option<Timestamp>,
+    /// Listed once at least: later files are new (a first poll that fails is no baseline).
+    #[serde(default)]
+    pub listed: bool,
     /// Path → signature.
     pub files: BTreeMap<String, String>,
 }
@@ -54,7 +57,7 @@ impl Coordinator {
                         continue;
                     }
                 }
-                let first = seen.is_none();
+                let first = !seen.as_ref().is_some_and(|s| s.listed);
                 let mut seen = seen.unwrap_or_else(|| Seen { pattern: spec.path.clone(), ..Seen::default() });
                 let listed = match Pattern::parse(&spec.path) {
                     Ok(p) => glob::list(&p).await,
@@ -88,6 +91,7 @@ impl Coordinator {
                             now_seen.insert(f.path, f.signature);
                         }
                         seen.files = now_seen;
+                        seen.listed = true;
                     }
                 }
                 // Re-read: accepting events updated the trigger's last event.

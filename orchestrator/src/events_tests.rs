@@ -2,55 +2,17 @@
 //! store: signals, upstream runs and files start runs exactly once, paused
 //! workflows hold them, files are polled on the clock, waits time out on it.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
-use deckle_protocol::api::{RegisterWorkflow, TriggerRun};
+use deckle_protocol::api::TriggerRun;
 use deckle_protocol::event::{EventKind, EventRecord, Firing, FiringState, PostSignal};
-use jiff::Timestamp;
 use serde_json::json;
 
-use crate::clock::ManualClock;
-use crate::coordinator::{Coordinator, CoordinatorConfig};
+use crate::coordinator::Coordinator;
 use crate::record::{NodeRecord, NodeStatus, RunRecord, RunStatus, RunTrigger};
-use crate::store::{put_doc, DocKind, MemStore, RunQuery};
+use crate::store::{put_doc, DocKind, RunQuery};
 
-const NOTEBOOK: &str = r#"{"cells": [{"cell_type": "code", "execution_count": null, "id": "a", "metadata": {"tags": ["parameters"]}, "outputs": [], "source": "x = 1"}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}"#;
-
-struct Fixture {
-    dir: tempfile::TempDir,
-    clock: Arc<ManualClock>,
-    store: Arc<MemStore>,
-    cfg: CoordinatorConfig,
-}
-
-fn t(s: &str) -> Timestamp {
-    s.parse().unwrap()
-}
-
-impl Fixture {
-    fn new(at: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = CoordinatorConfig::new(&dir.path().join("data"));
-        Fixture { clock: Arc::new(ManualClock::new(t(at))), store: Arc::new(MemStore::default()), cfg, dir }
-    }
-
-    /// A coordinator process over the same store (a restart makes a new one).
-    fn coordinator(&self) -> Arc<Coordinator> {
-        Coordinator::with_store(&self.cfg, self.store.clone(), self.clock.clone()).unwrap()
-    }
-
-    async fn try_register(&self, c: &Arc<Coordinator>, id: &str, body: &str) -> crate::Result<deckle_protocol::api::WorkflowVersion> {
-        let content = format!("workflow: {id}\n{body}");
-        let files = BTreeMap::from([("a.ipynb".to_string(), NOTEBOOK.to_string())]);
-        c.register(&RegisterWorkflow { file_name: format!("{id}.yaml"), content, files }).await
-    }
-
-    async fn register(&self, c: &Arc<Coordinator>, id: &str, body: &str) {
-        self.try_register(c, id, body).await.unwrap();
-    }
-}
+use crate::test_fixture::{t, Fixture};
 
 const ONE_NODE: &str = "nodes:\n  a: { notebook: a.ipynb }\n";
 
@@ -69,7 +31,7 @@ async fn a_signal_s_params_are_matched_and_mapped_into_typed_params() {
     let f = Fixture::new("2026-02-01T10:00:00Z");
     let c = f.coordinator();
     let body = "params:\n  table: { type: string }\n  n: { type: int }\ntriggers:\n  - signal: table_ready\n    match: { table: plays }\n    params: { table: \"${{ trigger.params.table }}\", n: \"${{ trigger.params.n }}\" }\n";
-    f.register(&c, "report", &format!("{body}{ONE_NODE}")).await;
+    f.register_workflow(&c, "report", &format!("{body}{ONE_NODE}")).await;
     let other = c.signal("table_ready", &signal(json!({"table": "views", "n": 1}), None)).await.unwrap();
     assert!(other.event.firings.is_empty(), "`match` filters: {other:?}");
     assert!(runs(&c, "report").is_empty());
@@ -98,7 +60,7 @@ async fn a_signal_s_params_are_matched_and_mapped_into_typed_params() {
 async fn a_flood_of_signals_with_one_key_starts_one_run() {
     let f = Fixture::new("2026-02-01T10:00:00Z");
     let c = f.coordinator();
-    f.register(&c, "report", &format!("triggers:\n  - signal: go\n{ONE_NODE}")).await;
+    f.register_workflow(&c, "report", &format!("triggers:\n  - signal: go\n{ONE_NODE}")).await;
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..8 {
         let c = c.clone();
@@ -146,7 +108,7 @@ fn stored_event(c: &Coordinator, run_id: &str) -> EventRecord {
 async fn a_crash_between_storing_an_event_and_starting_its_run_starts_it_once() {
     let f = Fixture::new("2026-02-01T10:00:00Z");
     let c = f.coordinator();
-    f.register(&c, "report", &format!("triggers:\n  - signal: go\n{ONE_NODE}")).await;
+    f.register_workflow(&c, "report", &format!("triggers:\n  - signal: go\n{ONE_NODE}")).await;
     // Crashed before the run was created: the restarted planner creates it.
     let rec = stored_event(&c, "20260201T100000-run001");
     drop(c);
@@ -161,7 +123,7 @@ async fn a_crash_between_storing_an_event_and_starting_its_run_starts_it_once() 
     // Crashed after the run was created, before its firing was marked: not created again.
     let f2 = Fixture::new("2026-02-01T10:00:00Z");
     let c = f2.coordinator();
-    f2.register(&c, "report", &format!("triggers:\n  - signal: go\n{ONE_NODE}")).await;
+    f2.register_workflow(&c, "report", &format!("triggers:\n  - signal: go\n{ONE_NODE}")).await;
     let existing = c.trigger("report", &TriggerRun::default()).await.unwrap();
     stored_event(&c, &existing.id);
     drop(c);
@@ -174,7 +136,7 @@ async fn a_crash_between_storing_an_event_and_starting_its_run_starts_it_once() 
 async fn a_paused_workflow_holds_triggered_runs_until_unpaused() {
     let f = Fixture::new("2026-02-01T10:00:00Z");
     let c = f.coordinator();
-    f.register(&c, "report", &format!("triggers:\n  - signal: go\n{ONE_NODE}")).await;
+    f.register_workflow(&c, "report", &format!("triggers:\n  - signal: go\n{ONE_NODE}")).await;
     let p = c.set_paused("report", true).await.unwrap();
     assert!(p.paused && p.schedule.is_none());
     let a = c.signal("go", &signal(json!({}), None)).await.unwrap();
@@ -193,7 +155,7 @@ async fn a_paused_workflow_holds_triggered_runs_until_unpaused() {
     assert_eq!(ids, want, "the held runs, with the ids chosen when their events were stored");
     assert_eq!(c.event(&b.event.id).unwrap().firings[0].state, FiringState::Started);
     // A workflow with neither a schedule nor triggers has nothing to pause.
-    f.register(&c, "plain", ONE_NODE).await;
+    f.register_workflow(&c, "plain", ONE_NODE).await;
     assert!(matches!(c.set_paused("plain", true).await, Err(crate::Error::Conflict(_))));
 }
 
@@ -201,9 +163,9 @@ async fn a_paused_workflow_holds_triggered_runs_until_unpaused() {
 async fn an_upstream_run_s_outputs_date_and_time_flow_into_the_downstream_run() {
     let f = Fixture::new("2026-02-01T10:00:00Z");
     let c = f.coordinator();
-    f.register(&c, "ingest", ONE_NODE).await;
+    f.register_workflow(&c, "ingest", ONE_NODE).await;
     let body = "params:\n  rows: { type: int }\ntriggers:\n  - workflow: ingest\n    when: trigger.outputs.a.rows > 0\n    params: { rows: \"${{ trigger.outputs.a.rows }}\" }\n";
-    f.register(&c, "report", &format!("{body}{ONE_NODE}")).await;
+    f.register_workflow(&c, "report", &format!("{body}{ONE_NODE}")).await;
     let mut up = c.trigger("ingest", &TriggerRun { date: Some("2026-01-15".into()), ..Default::default() }).await.unwrap();
     up.status = RunStatus::Succeeded;
     let mut node = NodeRecord::new("a", None);
@@ -237,8 +199,8 @@ async fn registration_refuses_unknown_upstreams_and_cycles_naming_both_workflows
     let c = f.coordinator();
     let err = f.try_register(&c, "b", &format!("triggers:\n  - workflow: a\n{ONE_NODE}")).await.unwrap_err().to_string();
     assert!(err.contains("b.yaml:3:5") && err.contains("`a`, which is not registered"), "{err}");
-    f.register(&c, "a", ONE_NODE).await;
-    f.register(&c, "b", &format!("triggers:\n  - workflow: a\n{ONE_NODE}")).await;
+    f.register_workflow(&c, "a", ONE_NODE).await;
+    f.register_workflow(&c, "b", &format!("triggers:\n  - workflow: a\n{ONE_NODE}")).await;
     let err = f.try_register(&c, "a", &format!("triggers:\n  - workflow: b\n{ONE_NODE}")).await.unwrap_err().to_string();
     assert!(err.contains("cycle") && err.contains("workflow `a`") && err.contains("workflow: b"), "{err}");
     assert!(matches!(f.try_register(&c, "a", &format!("triggers:\n  - workflow: b\n{ONE_NODE}")).await, Err(crate::Error::InvalidWorkflow(_))));
@@ -252,7 +214,7 @@ async fn files_are_polled_on_the_clock_and_each_new_file_starts_one_run() {
     std::fs::write(landing.join("2026-01-30/_SUCCESS"), b"").unwrap();
     let c = f.coordinator();
     let body = format!("triggers:\n  - files: {{ path: \"{}/{{date}}/_SUCCESS\", poll: 1m }}\n", landing.display());
-    f.register(&c, "load", &format!("{body}{ONE_NODE}")).await;
+    f.register_workflow(&c, "load", &format!("{body}{ONE_NODE}")).await;
     let next = c.plan().await;
     assert!(runs(&c, "load").is_empty(), "what is there at the first poll is the baseline");
     assert_eq!(next, Some(t("2026-02-01T10:01:00Z")), "the planner wakes for the next poll");
@@ -290,7 +252,7 @@ async fn an_unreadable_files_trigger_is_reported_and_the_planner_carries_on() {
     std::fs::write(&not_a_dir, b"").unwrap();
     let c = f.coordinator();
     let body = format!("schedule: {{ cron: \"0 11 * * *\" }}\ntriggers:\n  - files: {{ path: \"{}/*.csv\", poll: 1m }}\n", not_a_dir.display());
-    f.register(&c, "load", &format!("{body}{ONE_NODE}")).await;
+    f.register_workflow(&c, "load", &format!("{body}{ONE_NODE}")).await;
     c.plan().await;
     let problems = c.trigger_problems().unwrap();
     assert_eq!(problems.len(), 1, "{problems:?}");
@@ -347,7 +309,7 @@ async fn a_wait_node_is_released_by_a_signal_and_times_out_on_the_clock() {
     let f = Fixture::new("2026-02-01T10:00:00Z");
     let c = f.coordinator();
     let body = "nodes:\n  gate: { wait: { signal: partner_feed, match: { day: \"${{ run.date }}\" }, timeout: 1h, poll: 10m } }\n";
-    f.register(&c, "gated", body).await;
+    f.register_workflow(&c, "gated", body).await;
     let run = c.trigger("gated", &TriggerRun::default()).await.unwrap();
     let waited = until_waiting(&c, &run.id).await;
     assert!(waited.waiting.as_deref().is_some_and(|w| w.contains("signal partner_feed")), "{waited:?}");
@@ -367,7 +329,7 @@ async fn a_wait_node_is_released_by_a_signal_and_times_out_on_the_clock() {
     for (on_timeout, status, run_status) in [("skip", NodeStatus::Skipped, RunStatus::Succeeded), ("fail", NodeStatus::Failed, RunStatus::Failed)] {
         let body = format!("nodes:\n  gate: {{ wait: {{ signal: never, timeout: 1h, poll: 10m, on_timeout: {on_timeout} }} }}\n");
         let id = format!("t{on_timeout}");
-        f.register(&c, &id, &body).await;
+        f.register_workflow(&c, &id, &body).await;
         let run = c.trigger(&id, &TriggerRun::default()).await.unwrap();
         until_waiting(&c, &run.id).await;
         f.clock.advance(Duration::from_secs(30 * 60));

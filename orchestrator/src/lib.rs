@@ -76,6 +76,8 @@ pub mod orphans;
 pub mod planner;
 #[cfg(test)]
 mod planner_tests;
+#[cfg(test)]
+mod test_fixture;
 pub mod registry;
 pub use deckle_protocol::record;
 pub mod resolve;

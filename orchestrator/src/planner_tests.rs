@@ -5,44 +5,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use deckle_protocol::api::{CreateBackfill, RegisterWorkflow};
-use jiff::Timestamp;
 
-use crate::clock::ManualClock;
-use crate::coordinator::{Coordinator, CoordinatorConfig};
+use crate::coordinator::Coordinator;
 use crate::record::{RunStatus, RunTrigger};
-use crate::store::MemStore;
 
-const NOTEBOOK: &str = r#"{"cells": [{"cell_type": "code", "execution_count": null, "id": "a", "metadata": {"tags": ["parameters"]}, "outputs": [], "source": "x = 1"}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}"#;
-
-struct Fixture {
-    _dir: tempfile::TempDir,
-    clock: Arc<ManualClock>,
-    store: Arc<MemStore>,
-    cfg: CoordinatorConfig,
-}
-
-fn t(s: &str) -> Timestamp {
-    s.parse().unwrap()
-}
-
-impl Fixture {
-    fn new(at: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = CoordinatorConfig::new(dir.path());
-        Fixture { clock: Arc::new(ManualClock::new(t(at))), store: Arc::new(MemStore::default()), cfg, _dir: dir }
-    }
-
-    /// A coordinator process over the same store (a restart makes a new one).
-    fn coordinator(&self) -> Arc<Coordinator> {
-        Coordinator::with_store(&self.cfg, self.store.clone(), self.clock.clone()).unwrap()
-    }
-
-    async fn register(&self, c: &Arc<Coordinator>, head: &str) {
-        let content = format!("workflow: wf\n{head}\nnodes:\n  a: {{ notebook: a.ipynb }}\n");
-        let files = BTreeMap::from([("a.ipynb".to_string(), NOTEBOOK.to_string())]);
-        c.register(&RegisterWorkflow { file_name: "wf.yaml".into(), content, files }).await.unwrap();
-    }
-}
+use crate::test_fixture::{t, Fixture, NOTEBOOK};
 
 fn runs(c: &Coordinator) -> Vec<crate::record::RunRecord> {
     let mut r = c.runs(&crate::store::RunQuery::of_workflow("wf", 10_000)).unwrap();

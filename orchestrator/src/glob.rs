@@ -187,7 +187,11 @@ pub async fn list(p: &Pattern) -> Result<Vec<Found>, String> {
             let url = if p.base.is_empty() { root.clone() } else { format!("{root}{}/", p.base) };
             let loc: Location = url.parse().map_err(|e: deckle_storage::Error| e.to_string())?;
             let store = Store::open(&loc, &Options::default()).map_err(|e| e.to_string())?;
-            let keys = store.list("").await.map_err(|e| e.to_string())?;
+            // Listing a missing prefix gives nothing; only a missing bucket is "not found".
+            let keys = store.list("").await.map_err(|e| match e {
+                deckle_storage::Error::NotFound { .. } => format!("{url}: the bucket or container does not exist"),
+                e => e.to_string(),
+            })?;
             let mut out = Vec::new();
             for (key, size) in keys {
                 if let Some(date) = p.matches(&key) {

@@ -147,4 +147,8 @@ pub struct TriggerState {
     /// A problem the trigger has now (a folder it cannot read), if any.
     #[serde(default)]
     pub problem: Option<String>,
+    /// A `files:` trigger: when it last listed its folder or bucket successfully.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub listed_at: Option<Timestamp>,
 }

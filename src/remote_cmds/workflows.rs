@@ -200,8 +200,8 @@ mod tests {
         // Triggers, their last event and their problems.
         let mut t = wf("d", None, None);
         t.triggers = vec![
-            TriggerState { source: "signal:ready".into(), last_event: Some("e1".into()), last_event_at: Some("2024-01-01T00:00:00Z".parse().unwrap()), problem: None },
-            TriggerState { source: "files:/in/*.csv".into(), last_event: None, last_event_at: None, problem: Some("cannot read /in: not a folder".into()) },
+            TriggerState { source: "signal:ready".into(), last_event: Some("e1".into()), last_event_at: Some("2024-01-01T00:00:00Z".parse().unwrap()), problem: None, listed_at: None },
+            TriggerState { source: "files:/in/*.csv".into(), last_event: None, last_event_at: None, problem: Some("cannot read /in: not a folder".into()), listed_at: None },
         ];
         t.paused = true;
         let s = workflows_table(std::slice::from_ref(&t)).render();

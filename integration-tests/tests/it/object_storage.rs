@@ -25,7 +25,7 @@ fn bucket(moto: &Moto, what: &str) -> String {
 
 /// The environment of every process talking to `endpoint`: made-up credentials
 /// (moto takes any), the endpoint the usual way.
-fn aws_env(endpoint: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn aws_env(endpoint: &str) -> Vec<(&'static str, String)> {
     vec![
         ("AWS_ACCESS_KEY_ID", "testing".to_string()),
         ("AWS_SECRET_ACCESS_KEY", SECRET.to_string()),

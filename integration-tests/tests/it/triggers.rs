@@ -227,7 +227,10 @@ fn a_file_landing_in_a_watched_folder_starts_one_run_for_its_date() {
     );
     server.register_from(&workflow_dir(dir.path(), "landed", "landed", &yaml, &[("echo.ipynb", notebook("path = \"\"\nday = \"\"", "got = path"))]));
     // The first poll (the baseline) follows the registration.
-    std::thread::sleep(Duration::from_secs(3));
+    poll(&server, Duration::from_secs(30), "the trigger's first listing", || {
+        let (_, wf) = server.client().get("/api/v1/workflows/landed");
+        wf["triggers"][0]["listed_at"].as_str().map(str::to_string)
+    });
     assert!(runs_of(&server, "landed").is_empty(), "a file there before the first poll starts nothing");
 
     // Written beside, then moved in whole: the poll never sees it half-written.
@@ -453,4 +456,42 @@ fn an_unreadable_files_trigger_is_reported_and_the_server_keeps_serving() {
     let (status, h) = server.client().get("/api/v1/health");
     assert_eq!(status, 200);
     assert_eq!(h["triggers"].as_array().map(Vec::len), Some(1), "still reported: {h:#}");
+}
+
+/// A `files:` trigger over a bucket (moto's S3 server): an object landing under
+/// `{date}` starts one run for that date; a bucket that does not exist is the
+/// trigger's problem, not the server's.
+#[test]
+fn an_object_landing_in_a_bucket_starts_one_run_for_its_date() {
+    let moto = deckle_test_support::s3::shared();
+    let bucket = crate::stores::unique_name("landing");
+    moto.create_bucket(&bucket);
+    moto.put(&bucket, "feeds/2026-03-01/_SUCCESS", b"old");
+    let dir = tmp();
+    let env = crate::object_storage::aws_env(&moto.endpoint());
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = Server::start_with_env(&dir.path().join("data"), &["--lease-ttl", "10"], &env);
+    let yaml = format!(
+        "workflow: objects\n\
+         triggers:\n  - files: {{ path: \"s3://{bucket}/feeds/{{date}}/_SUCCESS\", poll: 1s }}\n  - files: {{ path: \"s3://no-such-{bucket}/x/*.csv\", poll: 1s }}\n\
+         nodes:\n  load: {{ notebook: nap.ipynb }}\n"
+    );
+    server.register_from(&workflow_dir(dir.path(), "objects", "objects", &yaml, &[]));
+    let wf = poll(&server, Duration::from_secs(30), "the bucket's first listing and the missing bucket's problem", || {
+        let (_, wf) = server.client().get("/api/v1/workflows/objects");
+        (wf["triggers"][0]["listed_at"].is_string() && wf["triggers"][1]["problem"].is_string()).then_some(wf)
+    });
+    assert!(wf["triggers"][1]["problem"].as_str().unwrap().contains("does not exist"), "{wf:#}");
+    assert!(wf["triggers"][0]["problem"].is_null(), "{wf:#}");
+    assert!(runs_of(&server, "objects").is_empty(), "an object there at the first listing is the baseline");
+
+    moto.put(&bucket, "feeds/2026-03-02/_SUCCESS", b"new!");
+    moto.put(&bucket, "feeds/not-a-date/_SUCCESS", b"ignored");
+    let run = the_one_run(&server, "objects", Duration::from_secs(30));
+    assert_eq!(run["date"], "2026-03-02", "{run:#}");
+    assert_eq!(run["trigger"]["context"]["path"], format!("s3://{bucket}/feeds/2026-03-02/_SUCCESS"), "{run:#}");
+    assert_eq!(run["trigger"]["context"]["size"], 4, "{run:#}");
+    let (status, health) = server.client().get("/api/v1/health");
+    assert_eq!(status, 200);
+    assert!(health["triggers"].as_array().is_some_and(|p| p.len() == 1 && p[0].as_str().unwrap().contains("objects trigger `files:s3://no-such-")), "{health:#}");
 }

@@ -29,9 +29,10 @@ pub(crate) struct Seen {
     /// The pattern it was seen for: a new pattern starts afresh.
     pub pattern: String,
     pub polled_at: Option<Timestamp>,
-    /// Listed once at least: later files are new (a first poll that fails is no baseline).
+    /// When it last listed successfully: files seen after the first listing are new
+    /// (a first poll that fails is no baseline).
     #[serde(default)]
-    pub listed: bool,
+    pub listed_at: Option<Timestamp>,
     /// Path → signature.
     pub files: BTreeMap<String, String>,
 }
@@ -57,7 +58,7 @@ impl Coordinator {
                         continue;
                     }
                 }
-                let first = !seen.as_ref().is_some_and(|s| s.listed);
+                let first = !seen.as_ref().is_some_and(|s| s.listed_at.is_some());
                 let mut seen = seen.unwrap_or_else(|| Seen { pattern: spec.path.clone(), ..Seen::default() });
                 let listed = match Pattern::parse(&spec.path) {
                     Ok(p) => glob::list(&p).await,
@@ -91,7 +92,7 @@ impl Coordinator {
                             now_seen.insert(f.path, f.signature);
                         }
                         seen.files = now_seen;
-                        seen.listed = true;
+                        seen.listed_at = Some(now);
                     }
                 }
                 // Re-read: accepting events updated the trigger's last event.

@@ -423,7 +423,8 @@ impl Coordinator {
         let mut out = Vec::new();
         for (i, t) in wf.triggers.iter().enumerate() {
             let doc = get_doc::<TriggerDoc>(self.store.as_ref(), DocKind::TriggerState, &trigger_key(&wf.id, i))?.unwrap_or_default();
-            out.push(TriggerState { source: source(&t.on), last_event: doc.last_event, last_event_at: doc.last_event_at, problem: doc.problem });
+            let listed_at = doc.files.as_ref().and_then(|f| f.listed_at);
+            out.push(TriggerState { source: source(&t.on), last_event: doc.last_event, last_event_at: doc.last_event_at, problem: doc.problem, listed_at });
         }
         Ok(out)
     }

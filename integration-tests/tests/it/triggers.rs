@@ -495,3 +495,32 @@ fn an_object_landing_in_a_bucket_starts_one_run_for_its_date() {
     assert_eq!(status, 200);
     assert!(health["triggers"].as_array().is_some_and(|p| p.len() == 1 && p[0].as_str().unwrap().contains("objects trigger `files:s3://no-such-")), "{health:#}");
 }
+
+/// A wait's timeout on the real clock, across a restart: the deadline counts from
+/// when the node started waiting, so a coordinator restarted meanwhile does not
+/// extend it; at the timeout the node is skipped (`on_timeout: skip`) and a node
+/// that tolerates skips runs after it.
+#[test]
+fn a_wait_times_out_on_the_real_clock_across_a_restart() {
+    let dir = tmp();
+    let mut server = Server::start(&dir.path().join("data"), &["--lease-ttl", "10"]);
+    let _w = Worker::start(&server, "wa", &["--slots", "1"]);
+    let yaml = "workflow: late\nnodes:\n  gate: { wait: { files: \"/nonexistent-deckle-dir/{date}/*.csv\", timeout: 8s, poll: 1s, on_timeout: skip } }\n  \
+                after: { notebook: nap.ipynb, needs: [gate], trigger: none_failed, params: { label: ran }, outputs: [done] }\n";
+    server.register_from(&workflow_dir(dir.path(), "late", "late", yaml, &[]));
+    let run = server.trigger("late", json!({}));
+    let waiting = server.wait_until(&run, Duration::from_secs(60), "gate waiting", |d| node(d, "gate")["status"] == "waiting");
+    let started = node(&waiting, "gate")["started_at"].as_str().unwrap().to_string();
+    server.kill9();
+    server.restart(1);
+    let detail = server.wait_finished(&run, Duration::from_secs(120));
+    assert_eq!(detail["run"]["status"], "succeeded", "{detail:#}");
+    let gate = node(&detail, "gate");
+    assert_eq!(gate["status"], "skipped", "{gate:#}");
+    assert!(gate["error"].as_str().is_some_and(|e| e.contains("timed out after 8s") && e.contains("on_timeout: skip")), "{gate:#}");
+    assert_eq!(gate["started_at"], started.as_str(), "the wait's start survived the restart: {gate:#}");
+    let started: jiff::Timestamp = started.parse().unwrap();
+    let ended: jiff::Timestamp = gate["ended_at"].as_str().unwrap().parse().unwrap();
+    assert!(ended.duration_since(started) >= jiff::SignedDuration::from_secs(8), "not before its deadline: {gate:#}");
+    assert_eq!(node(&detail, "after")["outputs"]["done"], "ran", "{detail:#}");
+}

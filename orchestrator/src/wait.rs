@@ -123,6 +123,8 @@ impl Waiter for StoreWaiter {
                 },
                 _ => None,
             };
+            // The newest event a signal wait has looked at: each look reads only newer ones.
+            let mut looked_upto: Option<String> = None;
             loop {
                 // Registered before looking, so a wake-up during the look is not lost.
                 let woken = wake.0.notified();
@@ -130,7 +132,7 @@ impl Waiter for StoreWaiter {
                 woken.as_mut().enable();
                 let found = match (&req.on, &pattern) {
                     (WaitFor::Files { .. }, Some(p)) => files(p).await,
-                    (WaitFor::Signal { name, matches }, _) => signal(store.as_ref(), name, matches, req.run_created),
+                    (WaitFor::Signal { name, matches }, _) => signal(store.as_ref(), name, matches, req.run_created, &mut looked_upto),
                     (WaitFor::Workflow { workflow, status }, _) => upstream_run(store.as_ref(), workflow, *status, &req.date),
                     _ => None,
                 };
@@ -167,21 +169,25 @@ async fn files(p: &Pattern) -> Option<serde_json::Map<String, Value>> {
     Some(out)
 }
 
-/// The first signal named `name` with `matches`, received since `since`.
-fn signal(store: &dyn StateStore, name: &str, matches: &BTreeMap<String, Value>, since: Timestamp) -> Option<serde_json::Map<String, Value>> {
-    // Events are keyed by arrival: read pages newest first down to `since`.
+/// The first signal named `name` with `matches`, received since `since` and after
+/// the event `upto` (the newest one an earlier look read, which this one moves on).
+fn signal(store: &dyn StateStore, name: &str, matches: &BTreeMap<String, Value>, since: Timestamp, upto: &mut Option<String>) -> Option<serde_json::Map<String, Value>> {
+    // Events are keyed by arrival: read pages newest first down to `since`, or to
+    // what was read before (a flood of signals must not make every look read all).
     let mut before: Option<String> = None;
     let mut hit = None;
+    let mut newest: Option<String> = None;
     loop {
         let page = store.doc_page(DocKind::Event, before.as_deref(), 200).ok()?;
         let Some(last) = page.last() else { break };
         let mut older = false;
         for b in &page {
             let Ok(e) = crate::store::decode::<EventRecord>(b) else { continue };
-            if e.received_at < since {
+            if e.received_at < since || upto.as_ref().is_some_and(|u| e.id <= *u) {
                 older = true;
                 break;
             }
+            newest.get_or_insert_with(|| e.id.clone());
             let params = e.context.get("params");
             if e.kind == EventKind::Signal && e.name == name && matches.iter().all(|(k, v)| params.and_then(|p| p.get(k)) == Some(v)) {
                 hit = Some(e); // keep going: the oldest match since `since` wins
@@ -191,6 +197,9 @@ fn signal(store: &dyn StateStore, name: &str, matches: &BTreeMap<String, Value>,
             break;
         }
         before = crate::store::decode::<EventRecord>(last).ok().map(|e| e.id);
+    }
+    if newest.is_some() {
+        *upto = newest;
     }
     let e = hit?;
     let mut out = serde_json::Map::new();

@@ -112,6 +112,9 @@ pub struct WorkflowSummary {
     /// Paused: no scheduled run fires and triggered runs are held.
     #[serde(default)]
     pub paused: bool,
+    /// Workflows its runs start (their `workflow:` triggers name it).
+    #[serde(default)]
+    pub downstream: Vec<String>,
 }
 
 /// A workflow paused or unpaused.

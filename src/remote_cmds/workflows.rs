@@ -38,7 +38,7 @@ fn next_tick(s: &ScheduleState) -> String {
 
 /// `deckle workflows`: one line per registered workflow.
 pub fn workflows_table(all: &[WorkflowSummary]) -> Table {
-    let mut t = Table::new(["WORKFLOW", "VERSION", "NODES", "SCHEDULE", "TRIGGERS", "PAUSED", "NEXT TICK", "LAST EVENT", "LATEST RUN"]);
+    let mut t = Table::new(["WORKFLOW", "VERSION", "NODES", "SCHEDULE", "TRIGGERS", "STARTS", "PAUSED", "NEXT TICK", "LAST EVENT", "LATEST RUN"]);
     for w in all {
         let (schedule, next) = match &w.schedule {
             Some(s) => (schedule_text(s), next_tick(s)),
@@ -52,7 +52,8 @@ pub fn workflows_table(all: &[WorkflowSummary]) -> Table {
         let triggers = if w.triggers.is_empty() { "-".into() } else { w.triggers.iter().map(|t| t.source.as_str()).collect::<Vec<_>>().join(", ") };
         let last_event = w.triggers.iter().filter_map(|t| t.last_event_at).max().map_or("-".into(), local);
         let latest = w.latest_run.as_ref().map_or("-".into(), |r| r.status.as_str().to_string());
-        t.row([w.id.clone(), format!("v{}", w.latest_version), w.nodes.to_string(), schedule, triggers, paused.into(), next, last_event, latest]);
+        let starts = if w.downstream.is_empty() { "-".into() } else { w.downstream.join(", ") };
+        t.row([w.id.clone(), format!("v{}", w.latest_version), w.nodes.to_string(), schedule, triggers, starts, paused.into(), next, last_event, latest]);
     }
     t
 }
@@ -189,14 +190,15 @@ mod tests {
             paused: schedule.as_ref().is_some_and(|s| s.paused),
             schedule,
             triggers: Vec::new(),
+            downstream: Vec::new(),
         };
         let s = workflows_table(&[wf("a", Some(state(false)), Some(run)), wf("bb", Some(state(true)), None), wf("c", None, None)]).render();
         let lines: Vec<&str> = s.lines().collect();
-        assert_eq!(lines[0], "WORKFLOW  VERSION  NODES  SCHEDULE         TRIGGERS  PAUSED  NEXT TICK            LAST EVENT  LATEST RUN", "{s}");
-        assert!(lines[1].starts_with("a         v2       3      0 3 * * * (UTC)  -         no      2024-01-0"), "{s}");
+        assert_eq!(lines[0], "WORKFLOW  VERSION  NODES  SCHEDULE         TRIGGERS  STARTS  PAUSED  NEXT TICK            LAST EVENT  LATEST RUN", "{s}");
+        assert!(lines[1].starts_with("a         v2       3      0 3 * * * (UTC)  -         -       no      2024-01-0"), "{s}");
         assert!(lines[1].ends_with("  queued"), "{s}");
-        assert_eq!(lines[2], "bb        v2       3      0 3 * * * (UTC)  -         yes     -                    -           -", "{s}");
-        assert_eq!(lines[3], "c         v2       3      -                -         -       -                    -           -", "{s}");
+        assert_eq!(lines[2], "bb        v2       3      0 3 * * * (UTC)  -         -       yes     -                    -           -", "{s}");
+        assert_eq!(lines[3], "c         v2       3      -                -         -       -       -                    -           -", "{s}");
         // Triggers, their last event and their problems.
         let mut t = wf("d", None, None);
         t.triggers = vec![
@@ -204,9 +206,10 @@ mod tests {
             TriggerState { source: "files:/in/*.csv".into(), last_event: None, last_event_at: None, problem: Some("cannot read /in: not a folder".into()), listed_at: None },
         ];
         t.paused = true;
+        t.downstream = vec!["report".into(), "audit".into()];
         let s = workflows_table(std::slice::from_ref(&t)).render();
         let row = s.lines().nth(1).unwrap();
-        assert!(row.contains("signal:ready, files:/in/*.csv  yes"), "{s}");
+        assert!(row.contains("signal:ready, files:/in/*.csv  report, audit  yes"), "{s}");
         assert!(row.contains("2024-01-0"), "the last event's time: {s}");
         assert_eq!(trigger_problems(&[t]), "warning: d trigger files:/in/*.csv: cannot read /in: not a folder\n");
     }

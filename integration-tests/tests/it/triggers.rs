@@ -151,6 +151,9 @@ fn a_finished_run_starts_the_workflow_it_triggers_once_with_its_date_and_outputs
     assert!(table.lines().next().is_some_and(|h| h.contains("TRIGGERS") && h.contains("LAST EVENT")), "{table}");
     let row = table.lines().find(|l| l.starts_with("report")).unwrap_or_else(|| panic!("{table}"));
     assert!(row.contains("workflow:ingest"), "{table}");
+    // …and, on ingest's line, the workflow its runs start.
+    let row = table.lines().find(|l| l.starts_with("ingest")).unwrap_or_else(|| panic!("{table}"));
+    assert!(row.split_whitespace().any(|w| w == "report"), "{table}");
 }
 
 #[test]

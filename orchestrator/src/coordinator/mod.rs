@@ -569,15 +569,24 @@ impl Coordinator {
         let mut out = Vec::new();
         for e in self.registry.entries()? {
             let latest = e.versions.last().map_or(0, |v| v.version);
-            let nodes = self.registry.load(&e.id, latest).map(|w| w.nodes.len()).unwrap_or(0);
+            let wf = self.registry.load(&e.id, latest).ok();
+            let nodes = wf.as_ref().map_or(0, |w| w.nodes.len());
             let latest_run = self.runs(&RunQuery::of_workflow(e.id.clone(), 1))?.into_iter().next();
             let schedule = self.schedule_state(&e.id)?;
-            let triggers = match self.registry.load(&e.id, latest) {
-                Ok(wf) => self.trigger_states(&wf)?,
-                Err(_) => Vec::new(),
+            let triggers = match &wf {
+                Some(wf) => self.trigger_states(wf)?,
+                None => Vec::new(),
             };
             let paused = self.is_paused(&e.id)?;
-            out.push(WorkflowSummary { id: e.id, description: e.description, latest_version: latest, nodes, latest_run, schedule, triggers, paused });
+            out.push(WorkflowSummary { id: e.id, description: e.description, latest_version: latest, nodes, latest_run, schedule, triggers, paused, downstream: Vec::new() });
+        }
+        // Who starts whom, from the `workflow:` triggers just read.
+        let starts: Vec<(String, String)> = out
+            .iter()
+            .flat_map(|w| w.triggers.iter().filter_map(|t| t.source.strip_prefix("workflow:")).map(|up| (up.to_string(), w.id.clone())).collect::<Vec<_>>())
+            .collect();
+        for w in &mut out {
+            w.downstream = starts.iter().filter(|(up, _)| *up == w.id).map(|(_, down)| down.clone()).collect();
         }
         Ok(out)
     }

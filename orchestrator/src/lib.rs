@@ -84,6 +84,7 @@ pub mod resolve;
 pub mod role;
 pub mod store;
 pub mod ticks;
+pub mod trends;
 pub mod trigger;
 pub mod wait;
 pub mod workflow_links;

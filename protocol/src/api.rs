@@ -17,6 +17,7 @@
 //! | `POST /api/v1/runs/{run}/cancel` | | [`RunRecord`] |
 //! | `POST /api/v1/runs/{run}/rerun` | [`Rerun`] | [`RunRecord`] |
 //! | `POST /api/v1/workflows/{id}/pause`, `…/unpause` | | [`PauseState`] |
+//! | `GET /api/v1/workflows/{id}/outputs?node=&name=&from=&to=&limit=` | | [`OutputSeries`] |
 //! | `POST /api/v1/signals/{name}` | [`crate::event::PostSignal`] | 202 [`crate::event::SignalAccepted`] (200 for a duplicate key) |
 //! | `GET /api/v1/events?kind=&name=&before=&limit=` | | [`crate::event::EventRecord`]`[]` (newest first) |
 //! | `GET /api/v1/events/{id}` | | [`crate::event::EventRecord`] |
@@ -579,4 +580,48 @@ mod status_tests {
         assert!(DateStatus::from(RunStatus::Failed).is_finished() && !DateStatus::Pending.is_finished());
         assert!(BackfillStatus::Planned.is_finished() && !BackfillStatus::Running.is_finished());
     }
+}
+
+/// One run's recorded outputs of a node, for trends across logical dates.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct OutputPoint {
+    /// The run's logical date.
+    #[schema(format = Date)]
+    pub date: String,
+    /// The run's logical time.
+    #[schema(value_type = String, format = DateTime)]
+    pub logical_time: Timestamp,
+    /// The run.
+    pub run_id: String,
+    /// The workflow version it ran.
+    pub version: u32,
+    /// The node's status in that run (`succeeded`, `failed`, `skipped` …; the run's
+    /// when the node has no record).
+    pub status: String,
+    /// The node's latest attempt, whose notebook recorded the outputs.
+    #[serde(default)]
+    pub attempt: Option<u32>,
+    /// The outputs asked for (`name` only, or every one), as recorded; empty when
+    /// the node recorded none (failed, skipped, not run).
+    #[schema(value_type = Object)]
+    pub outputs: serde_json::Map<String, Value>,
+}
+
+/// A node's outputs across runs, oldest logical time first.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct OutputSeries {
+    /// The workflow.
+    pub workflow: String,
+    /// The node.
+    pub node: String,
+    /// The output asked for, if one was.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Every output name seen, in first-seen order (the columns of a table).
+    pub names: Vec<String>,
+    /// One per run, oldest logical time first (several runs of one date: each).
+    pub points: Vec<OutputPoint>,
+    /// More runs matched than `limit`: the oldest were left out.
+    #[serde(default)]
+    pub truncated: bool,
 }

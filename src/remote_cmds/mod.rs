@@ -1,6 +1,6 @@
 //! The commands that talk to a coordinator (`deckle server`) over its HTTP API:
 //! `register`, `workflows`, `trigger`, `runs`, `status`, `logs`, `pull`, `rerun`,
-//! `cancel`, `pause`, `unpause`, `backfill`, `backfills`, `signal` and `events`.
+//! `cancel`, `pause`, `unpause`, `backfill`, `backfills`, `signal`, `events` and `outputs`.
 //! Each is `pub async fn x(args) -> i32` (the exit code); human output is short
 //! confirmations and aligned tables, `--json` prints the API's JSON instead.
 
@@ -18,6 +18,7 @@ use crate::table::Table;
 
 pub mod backfill;
 pub mod logs;
+pub mod outputs;
 pub mod register;
 pub mod runs;
 pub mod signal;
@@ -28,6 +29,7 @@ pub mod workflows;
 
 pub use backfill::{backfill, backfills, BackfillArgs, BackfillsArgs};
 pub use logs::{logs, pull, LogsArgs, PullArgs};
+pub use outputs::{outputs, OutputsArgs};
 pub use register::{register, RegisterArgs};
 pub use runs::{cancel, rerun, runs, status, CancelArgs, RerunArgs, RunsArgs, StatusArgs};
 pub use signal::{events, signal, EventsArgs, SignalArgs};

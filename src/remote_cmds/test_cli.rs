@@ -4,6 +4,7 @@ use clap::Parser;
 
 use super::backfill::{BackfillArgs, BackfillsArgs};
 use super::logs::LogsArgs;
+use super::outputs::OutputsArgs;
 use super::runs::RerunArgs;
 use super::signal::{EventsArgs, SignalArgs};
 use super::trigger::TriggerArgs;
@@ -26,6 +27,7 @@ pub enum Cmd {
     Pause(PauseArgs),
     Signal(SignalArgs),
     Events(EventsArgs),
+    Outputs(OutputsArgs),
 }
 
 /// `deckle ARGS…`, parsed.

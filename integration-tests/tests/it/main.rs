@@ -31,6 +31,7 @@ mod papermill_cli;
 mod real_notebooks;
 mod kernelspecs;
 mod timers;
+mod trends;
 mod triggers;
 mod shared_state;
 mod object_storage;

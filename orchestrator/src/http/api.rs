@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use deckle_protocol::api::{
-    ApiError, Backfill, Health, PauseState, HealthStatus, StorageStatus, BackfillDate, CreateBackfill, HeartbeatReply, ScheduleState, Lease, LeaseRequest, NodeLog, NodeSummary, ParamSummary, RegisterWorkflow, Rerun, RunDetail, TriggerRun,
+    ApiError, Backfill, Health, OutputPoint, OutputSeries, PauseState, HealthStatus, StorageStatus, BackfillDate, CreateBackfill, HeartbeatReply, ScheduleState, Lease, LeaseRequest, NodeLog, NodeSummary, ParamSummary, RegisterWorkflow, Rerun, RunDetail, TriggerRun,
     WorkflowDetail, WorkflowSummary, WorkflowVersion,
 };
 use deckle_protocol::event::{EventKind, EventRecord, Firing, FiringState, PostSignal, SignalAccepted, TriggerState};
@@ -40,6 +40,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/workflows/{id}/pause", post(pause))
         .route("/workflows/{id}/unpause", post(unpause))
         .route("/workflows/{id}/backfills", post(create_backfill))
+        .route("/workflows/{id}/outputs", get(get_outputs))
         .route("/backfills", get(list_backfills))
         .route("/backfills/{id}", get(get_backfill))
         .route("/backfills/{id}/cancel", post(cancel_backfill))
@@ -159,6 +160,34 @@ fn paged(mut resp: Response, path: &str, next: Option<String>, limit: usize, fil
         resp.headers_mut().insert(header::LINK, link);
     }
     resp
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct OutputsQuery {
+    /// The node whose outputs to read.
+    node: String,
+    /// Only this output.
+    name: Option<String>,
+    /// Logical dates from (inclusive).
+    #[param(format = Date)]
+    from: Option<String>,
+    /// Logical dates to (inclusive).
+    #[param(format = Date)]
+    to: Option<String>,
+    /// At most this many runs, the newest in range (default 1000, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<usize>,
+}
+
+#[utoipa::path(get, path = "/api/v1/workflows/{id}/outputs", params(("id" = String, Path), OutputsQuery),
+    responses((status = 200, body = OutputSeries, description = "one point per run in range, oldest logical time first"),
+        (status = 400, description = "a bad date or limit", body = ApiError), (status = 404, description = "no such workflow, or no version has the node", body = ApiError),
+        (status = 422, description = NO_LONGER_LOADS, body = ApiError), (status = 503, description = UNAVAILABLE, body = ApiError)))]
+async fn get_outputs(State(s): State<AppState>, ApiPath(id): ApiPath<String>, ApiQuery(q): ApiQuery<OutputsQuery>) -> ApiResult<Json<OutputSeries>> {
+    let limit = page_limit(Some(q.limit.unwrap_or(MAX_PAGE)))?;
+    let oq = crate::trends::OutputQuery { node: q.node, name: q.name, from: q.from, to: q.to, limit };
+    Ok(Json(s.c.output_series(&id, &oq)?))
 }
 
 /// A signal's body, at most (its params are matched and copied into runs, not stored
@@ -451,10 +480,10 @@ impl utoipa::Modify for Refusals {
 #[openapi(
     info(title = "Deckle coordinator", description = "Workflows of Jupyter notebooks: register, trigger, inspect; workers lease node attempts."),
     paths(health, register_workflow, list_workflows, get_workflow, pause, unpause, create_backfill, list_backfills, get_backfill, cancel_backfill, trigger_run, list_runs, get_run, get_notebook, get_log, cancel_run, rerun_run,
-        get_blob, take_leases, heartbeat, upload_notebook, complete, post_signal, list_events, get_event),
+        get_blob, take_leases, heartbeat, upload_notebook, complete, post_signal, list_events, get_event, get_outputs),
     components(schemas(ApiError, Health, StorageStatus, RegisterWorkflow, WorkflowVersion, WorkflowSummary, WorkflowDetail, NodeSummary, ParamSummary, TriggerRun,
         RunDetail, Rerun, NodeLog, LeaseRequest, Lease, HeartbeatReply, ScheduleState, PauseState, CreateBackfill, Backfill, BackfillDate, TaskResult, TaskStatus,
-        PostSignal, SignalAccepted, EventRecord, EventKind, Firing, FiringState, TriggerState)),
+        PostSignal, SignalAccepted, EventRecord, EventKind, Firing, FiringState, TriggerState, OutputSeries, OutputPoint)),
     modifiers(&BearerAuth, &Refusals),
     security(("bearer" = []))
 )]

@@ -592,3 +592,50 @@ fn triggers_events_and_a_waiting_node_show_in_the_ui() {
     let triggers = b.text("ul.triggers");
     assert_eq!(triggers.matches("none yet").count(), 1, "the signal trigger shows its last event, ingest's has none: {triggers:?}");
 }
+
+/// A backfill's page shows its trends: a 10-date backfill with one failed date is
+/// a line of 9 points with a gap at the failure, and a point's link opens the
+/// notebook of its own date's run.
+#[test]
+fn a_backfill_page_charts_its_outputs_with_the_failed_date_as_a_gap() {
+    browser_binaries();
+    let dir = tmp();
+    let server = Server::start(&dir.path().join("data"), &["--lease-ttl", "5"]);
+    server.register_from(&ui_fixture("daily.yaml"));
+    let _w = Worker::start(&server, "wa", &["--slots", "2"]);
+    let (status, bf) = server.client().post("/api/v1/workflows/daily/backfills", &serde_json::json!({"from": "2026-01-01", "to": "2026-01-10", "parallel": 2}));
+    assert_eq!(status, 201, "{bf}");
+    let id = bf["id"].as_str().unwrap().to_string();
+    let until = std::time::Instant::now() + Duration::from_secs(300);
+    while server.client().get(&format!("/api/v1/backfills/{id}")).1["status"] == "running" {
+        assert!(std::time::Instant::now() < until, "the backfill did not finish:\n{}", server.log());
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let b = Browser::start();
+    b.goto(&format!("{}/backfills/{id}", server.url));
+    let chart = "section.trend-node[data-node='count'] figure[data-output='n'] svg.trend";
+    assert!(b.exists(chart), "the backfill page charts n");
+    let points = b.js(&format!("return [...document.querySelectorAll(\"{chart} circle.point\")].map(c => c.dataset.date);"));
+    let dates: Vec<String> = (1..=10).filter(|d| *d != 3).map(|d| format!("2026-01-{d:02}")).collect();
+    assert_eq!(points, serde_json::json!(dates), "nine points, in date order");
+    assert!(b.exists(&format!("{chart} g.gap.status-failed[data-date='2026-01-03']")), "the failed date is a gap");
+    let lines = b.js(&format!("return document.querySelectorAll(\"{chart} polyline.line\").length;"));
+    assert_eq!(lines, serde_json::json!(2), "the line breaks at the gap: 01→02 and 04→10");
+    assert!(b.text("figure[data-output='n'] figcaption").contains("1 failed"));
+    b.screenshot("backfill-trend");
+
+    // A point opens the notebook that recorded it.
+    let href = b.js(&format!("return document.querySelector(\"{chart} circle.point[data-date='2026-01-07']\").closest('a').getAttribute('href');"));
+    let href = href.as_str().expect("the point is a link").to_string();
+    b.goto(&format!("{}{href}", server.url));
+    assert!(b.text("main").contains("date 2026-01-07"), "{}", b.text("main"));
+    let run = href.split('/').nth(2).unwrap().to_string();
+    let detail = server.run(&run);
+    assert_eq!(detail["run"]["date"], "2026-01-07");
+    assert_eq!(node(&detail, "count")["outputs"]["n"], 70);
+
+    // The workflow's own trends page, a range picked in its form.
+    b.goto(&format!("{}/workflows/daily/trends?node=count&name=n&from=2026-01-05&to=2026-01-10", server.url));
+    let n = b.js("return document.querySelectorAll('svg.trend circle.point').length;");
+    assert_eq!(n, serde_json::json!(6), "05 to 10");
+}

@@ -11,5 +11,6 @@ pub mod pages;
 pub mod routes;
 pub mod run_page;
 pub mod templates;
+pub mod trend;
 #[cfg(test)]
 mod pages_tests;

@@ -232,7 +232,35 @@ pub fn backfills_page(list: &[Backfill]) -> Page {
 }
 
 /// One backfill: its dates and their runs.
-pub fn backfill_page(b: &Backfill) -> Page {
+pub fn backfill_page(b: &Backfill, trend_nodes: &[NodeTrends]) -> Page {
     let (done, total) = progress(b);
-    Page::new("backfill.html", context! { b, done, total })
+    Page::new("backfill.html", context! { b, done, total, trend_nodes })
+}
+
+/// A node's outputs, each as a trend chart or table.
+#[derive(Debug, Serialize)]
+pub struct NodeTrends {
+    /// The node.
+    pub node: String,
+    /// One per output.
+    pub trends: Vec<super::trend::TrendView>,
+}
+
+/// What the trends page was asked for.
+#[derive(Debug, Default, Serialize, serde::Deserialize)]
+pub struct TrendQuery {
+    /// One node, or every node.
+    pub node: Option<String>,
+    /// One output, or every output.
+    pub name: Option<String>,
+    /// Logical dates from (inclusive).
+    pub from: Option<String>,
+    /// Logical dates to (inclusive).
+    pub to: Option<String>,
+}
+
+/// A workflow's outputs across runs, a chart or table per node output, with the
+/// form that picks the node, output and dates.
+pub fn trends_page(workflow: &str, nodes: &[String], q: &TrendQuery, trend_nodes: &[NodeTrends]) -> Page {
+    Page::new("workflow_trends.html", context! { workflow, nodes, node => q.node, name => q.name, from => q.from, to => q.to, trend_nodes })
 }

@@ -56,6 +56,17 @@ fn events() -> Vec<deckle_protocol::event::EventRecord> {
         ]}))]
 }
 
+/// A numeric output (a chart) and a text one (a table), with hostile names and values.
+fn trend_nodes() -> Vec<pages::NodeTrends> {
+    let series: deckle_protocol::api::OutputSeries = from(json!({"workflow": hostile("wf"), "node": hostile("node"), "name": null, "names": [hostile("rows"), "note"], "truncated": false,
+        "points": [
+            {"date": "2024-05-01", "logical_time": "2024-05-01T00:00:00Z", "run_id": hostile("run"), "version": 1, "status": "succeeded", "attempt": 1, "outputs": {hostile("rows"): 3, "note": hostile("note")}},
+            {"date": "2024-05-02", "logical_time": "2024-05-02T00:00:00Z", "run_id": "r2", "version": 2, "status": "failed", "attempt": 1, "outputs": {}},
+            {"date": "2024-05-03", "logical_time": "2024-05-03T00:00:00Z", "run_id": "r3", "version": 2, "status": "succeeded", "attempt": 2, "outputs": {hostile("rows"): 5, "note": "n"}},
+        ]}));
+    vec![pages::NodeTrends { node: hostile("node"), trends: super::trend::trends(&series) }]
+}
+
 fn node_ids() -> Vec<String> {
     vec![hostile("node"), "ünïcödé_and_a_long_name".into(), "last".into()]
 }
@@ -164,13 +175,14 @@ fn all_pages() -> Vec<(String, Page)> {
         ("workflow, manual".into(), pages::workflow_page(&manual_detail(), &runs(), None)),
         ("backfills".into(), pages::backfills_page(&[backfill("running"), backfill("failed")])),
         ("no backfills".into(), pages::backfills_page(&[])),
-        ("backfill, running".into(), pages::backfill_page(&backfill("running"))),
-        ("backfill, done".into(), pages::backfill_page(&backfill("succeeded"))),
+        ("backfill, running".into(), pages::backfill_page(&backfill("running"), &trend_nodes())),
+        ("backfill, done".into(), pages::backfill_page(&backfill("succeeded"), &[])),
         ("login".into(), pages::login_page(None)),
         ("login, refused".into(), pages::login_page(Some(&hostile("refusal")))),
         ("error".into(), pages::error_page("404 Not Found", &hostile("message"))),
         ("run, failed".into(), run_page::run_page(&d, &needs())),
         ("events".into(), pages::events_page(&events())),
+        ("trends".into(), pages::trends_page(&hostile("wf"), &node_ids(), &pages::TrendQuery { name: Some(hostile("name")), ..Default::default() }, &trend_nodes())),
         ("no events".into(), pages::events_page(&[])),
     ];
     for (status, trigger) in [
@@ -221,6 +233,11 @@ fn each_page_shows_its_hostile_fields_as_text() {
     shows("workflow, paused", &["wf", "description", "node", "p", "string", "default", "param", "cron", "tz", "parallel", "run", "date"]);
     shows("backfills", &["bf", "wf"]);
     shows("events", &["event", "signal", "key", "wf", "run", "refused"]);
+    shows("trends", &["wf", "node", "name", "rows", "note", "run"]);
+    shows("backfill, running", &["node", "rows", "note"]);
+    assert_eq!(pages["trends"].matches("<circle class=\"point\"").count(), 2, "two values of rows drawn, the failed date a gap");
+    assert!(pages["trends"].contains("class=\"gap status-failed\""));
+    assert!(pages["trends"].contains("<table class=\"trend-table\">"), "the text output as a table");
     shows("run, queued", &["event", "signal:"]);
     assert!(pages["no events"].contains("No events yet."));
     // Triggers with their last event and problem, on the list and the workflow page;

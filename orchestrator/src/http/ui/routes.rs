@@ -105,9 +105,11 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(workflows))
         .route("/workflows/{id}", get(workflow))
+        .route("/workflows/{id}/trends", get(trends))
         .route("/runs/{run}", get(run))
         .route("/runs/{run}/nodes/{node}/attempts/{n}", get(attempt))
         .route("/ui/runs/{run}/nodes/{node}/attempts/{n}/frames/{i}", get(frame))
+        .route("/ui/runs/{run}/nodes/{node}/attempts/{n}/outputs/{cell}/{i}", get(full_output))
         .route("/backfills", get(backfills))
         .route("/events", get(events_list))
         .route("/backfills/{id}", get(backfill))
@@ -201,14 +203,33 @@ async fn attempt(State(s): State<AppState>, Path((run, node, n)): Path<(String, 
     page(&s, Frame::new(format!("{node} #{n}"), csrf_for(&s, &headers)), run_page::attempt_page(&view))
 }
 
-async fn rendered_notebook(s: &AppState, run: &str, node: &str, n: u32) -> Result<notebook::Rendered, Error> {
+/// An attempt's output notebook, read.
+async fn notebook_json(s: &AppState, run: &str, node: &str, n: u32) -> Result<serde_json::Value, Error> {
     let (_, bytes, _) = s.c.notebook_bytes(run, node, Some(n)).await?;
     let io = |e: String| Error::Io { path: format!("the notebook of {node} attempt {n}"), message: e };
     // The reader every part shares (bare NaN/Infinity accepted); the renderer copes
     // with any structure, so the notebook checks are not applied here.
     let text = std::str::from_utf8(&bytes).map_err(|e| io(format!("not UTF-8 text: {e}")))?;
-    let nb = deckle_notebook::format::parse_json(text).map_err(io)?;
-    Ok(notebook::render_notebook(&nb))
+    deckle_notebook::format::parse_json(text).map_err(io)
+}
+
+/// An attempt's output notebook, rendered; what its output limits leave out is
+/// offered as the notebook download and each output's full text.
+async fn rendered_notebook(s: &AppState, run: &str, node: &str, n: u32) -> Result<notebook::Rendered, Error> {
+    let nb = notebook_json(s, run, node, n).await?;
+    let links = run_page::attempt_links(run, node, n);
+    Ok(notebook::render_notebook_with(&nb, &links))
+}
+
+/// The policy of an output's full text: nothing in it runs or loads, nor may it be framed.
+const TEXT_POLICY: &str = "sandbox; default-src 'none'; frame-ancestors 'none'";
+
+/// The whole text of one output of an attempt's notebook, which the page shows cut
+/// (see `notebook::limits`), as plain text.
+async fn full_output(State(s): State<AppState>, Path((run, node, n, cell, i)): Path<(String, String, u32, usize, usize)>) -> UiResult {
+    let nb = notebook_json(&s, &run, &node, n).await?;
+    let text = notebook::full_output(&nb, cell, i).ok_or_else(|| Error::NotFound(format!("a text output {i} in cell {cell}")))?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8"), (header::CONTENT_SECURITY_POLICY, TEXT_POLICY)], text).into_response())
 }
 
 /// One rich output of an attempt's notebook, as its own sandboxed document.
@@ -235,7 +256,41 @@ async fn events_list(State(s): State<AppState>, headers: HeaderMap) -> UiResult 
 }
 
 async fn backfill(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> UiResult {
-    page(&s, Frame::new(&id, csrf_for(&s, &headers)), pages::backfill_page(&s.c.backfill(&id)?))
+    let b = s.c.backfill(&id)?;
+    // Its own runs' outputs, over its dates.
+    let runs: std::collections::HashSet<&str> = b.dates.iter().filter_map(|d| d.run.as_deref()).collect();
+    let (from, to) = (b.dates.iter().map(|d| d.date.clone()).min(), b.dates.iter().map(|d| d.date.clone()).max());
+    let q = pages::TrendQuery { from, to, ..Default::default() };
+    let nodes = node_trends(&s, &b.workflow, b.version, &q, |p| runs.contains(p.run_id.as_str()))?;
+    page(&s, Frame::new(&id, csrf_for(&s, &headers)), pages::backfill_page(&b, &nodes))
+}
+
+/// The trends of `workflow`'s nodes (of `version`) `q` asks for, over the points `keep` keeps.
+fn node_trends(s: &AppState, workflow: &str, version: u32, q: &pages::TrendQuery, keep: impl Fn(&deckle_protocol::api::OutputPoint) -> bool) -> Result<Vec<pages::NodeTrends>, Error> {
+    let wf = s.c.registry.load(workflow, version)?;
+    let mut out = Vec::new();
+    for id in wf.topo_order() {
+        if q.node.as_ref().is_some_and(|n| *n != id) || matches!(wf.nodes[&id].kind, deckle_dsl::NodeKind::Wait(_)) && q.node.is_none() {
+            continue;
+        }
+        let oq = crate::trends::OutputQuery { node: id.clone(), name: q.name.clone().filter(|n| !n.is_empty()), from: q.from.clone().filter(|d| !d.is_empty()), to: q.to.clone().filter(|d| !d.is_empty()), limit: TREND_RUNS };
+        let mut series = s.c.output_series(workflow, &oq)?;
+        series.points.retain(|p| keep(p));
+        out.push(pages::NodeTrends { node: id, trends: super::trend::trends(&series) });
+    }
+    Ok(out)
+}
+
+/// The runs a trend reads, at most.
+const TREND_RUNS: usize = 1000;
+
+async fn trends(State(s): State<AppState>, Path(id): Path<String>, Query(q): Query<pages::TrendQuery>, headers: HeaderMap) -> UiResult {
+    let entry = s.c.registry.entry(&id)?;
+    let latest = entry.versions.last().map_or(0, |v| v.version);
+    let q = pages::TrendQuery { node: q.node.filter(|n| !n.is_empty()), ..q };
+    let nodes: Vec<String> = s.c.registry.load(&id, latest)?.topo_order();
+    let trend_nodes = node_trends(&s, &id, latest, &q, |_| true)?;
+    page(&s, Frame::new(format!("Trends of {id}"), csrf_for(&s, &headers)), pages::trends_page(&id, &nodes, &q, &trend_nodes))
 }
 
 /// The run's node statuses whenever they change, until it finishes.

@@ -24,6 +24,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("backfills.html", include_str!("templates/backfills.html")),
     ("backfill.html", include_str!("templates/backfill.html")),
     ("events.html", include_str!("templates/events.html")),
+    ("trends.html", include_str!("templates/trends.html")),
+    ("workflow_trends.html", include_str!("templates/workflow_trends.html")),
     ("run.html", include_str!("templates/run.html")),
     ("attempt.html", include_str!("templates/attempt.html")),
     ("dag.svg", include_str!("templates/dag.svg")),

@@ -72,6 +72,8 @@ enum Command {
     Unpause(remote_cmds::PauseArgs),
     /// Post a signal: every workflow with a matching `signal:` trigger starts a run.
     Signal(remote_cmds::SignalArgs),
+    /// Compare two node attempts (default: with the node's last success): params, outputs, cell by cell.
+    Diff(remote_cmds::DiffArgs),
     /// A node's recorded outputs across runs, by logical date (a table, CSV or JSON).
     Outputs(remote_cmds::OutputsArgs),
     /// List received events (signals, upstream runs, files) and the runs they started.
@@ -124,6 +126,7 @@ fn main() -> ExitCode {
             Command::Signal(args) => remote_cmds::signal(args).await,
             Command::Events(args) => remote_cmds::events(args).await,
             Command::Outputs(args) => remote_cmds::outputs(args).await,
+            Command::Diff(args) => remote_cmds::diff(args).await,
             Command::Backfill(args) => remote_cmds::backfill(args).await,
             Command::Backfills(args) => remote_cmds::backfills(args).await,
         }

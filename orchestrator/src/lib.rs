@@ -52,6 +52,7 @@ pub mod side_runtime;
 pub mod attempt_notebook;
 mod backfill;
 pub mod clock;
+pub mod compare;
 pub mod coordinator;
 pub mod engine;
 pub mod events;

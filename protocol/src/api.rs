@@ -18,6 +18,7 @@
 //! | `POST /api/v1/runs/{run}/rerun` | [`Rerun`] | [`RunRecord`] |
 //! | `POST /api/v1/workflows/{id}/pause`, `…/unpause` | | [`PauseState`] |
 //! | `GET /api/v1/workflows/{id}/outputs?node=&name=&from=&to=&limit=` | | [`OutputSeries`] |
+//! | `GET /api/v1/diff?a=RUN/NODE/ATTEMPT&b=…` | | [`crate::compare::Comparison`] (`b` defaults to the node's last success) |
 //! | `POST /api/v1/signals/{name}` | [`crate::event::PostSignal`] | 202 [`crate::event::SignalAccepted`] (200 for a duplicate key) |
 //! | `GET /api/v1/events?kind=&name=&before=&limit=` | | [`crate::event::EventRecord`]`[]` (newest first) |
 //! | `GET /api/v1/events/{id}` | | [`crate::event::EventRecord`] |

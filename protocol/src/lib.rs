@@ -4,6 +4,7 @@
 //! crate.
 //!
 //! - [`api`]: request and reply bodies of `/api/v1` (the route table is there);
+//! - [`compare`]: two node attempts compared (params, outputs, cell by cell);
 //! - [`event`]: events that start runs (signals, upstream runs, files) as stored;
 //! - [`record`]: the persisted run, node and attempt records the API returns;
 //! - [`task`]: one node attempt to execute and its result (what a lease carries);
@@ -24,6 +25,7 @@
 
 pub mod api;
 pub mod backoff;
+pub mod compare;
 pub mod event;
 pub mod record;
 pub mod sql;

@@ -1,6 +1,6 @@
 //! The commands that talk to a coordinator (`deckle server`) over its HTTP API:
 //! `register`, `workflows`, `trigger`, `runs`, `status`, `logs`, `pull`, `rerun`,
-//! `cancel`, `pause`, `unpause`, `backfill`, `backfills`, `signal`, `events` and `outputs`.
+//! `cancel`, `pause`, `unpause`, `backfill`, `backfills`, `signal`, `events`, `outputs` and `diff`.
 //! Each is `pub async fn x(args) -> i32` (the exit code); human output is short
 //! confirmations and aligned tables, `--json` prints the API's JSON instead.
 
@@ -17,6 +17,7 @@ use crate::client::{Client, ClientError, Reply};
 use crate::table::Table;
 
 pub mod backfill;
+pub mod diff;
 pub mod logs;
 pub mod outputs;
 pub mod register;
@@ -28,6 +29,7 @@ pub mod trigger;
 pub mod workflows;
 
 pub use backfill::{backfill, backfills, BackfillArgs, BackfillsArgs};
+pub use diff::{diff, DiffArgs};
 pub use logs::{logs, pull, LogsArgs, PullArgs};
 pub use outputs::{outputs, OutputsArgs};
 pub use register::{register, RegisterArgs};

@@ -4,6 +4,7 @@ use clap::Parser;
 
 use super::backfill::{BackfillArgs, BackfillsArgs};
 use super::logs::LogsArgs;
+use super::diff::DiffArgs;
 use super::outputs::OutputsArgs;
 use super::runs::RerunArgs;
 use super::signal::{EventsArgs, SignalArgs};
@@ -28,6 +29,7 @@ pub enum Cmd {
     Signal(SignalArgs),
     Events(EventsArgs),
     Outputs(OutputsArgs),
+    Diff(DiffArgs),
 }
 
 /// `deckle ARGS…`, parsed.

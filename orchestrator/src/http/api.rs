@@ -17,6 +17,7 @@ use deckle_protocol::api::{
     ApiError, Backfill, Health, OutputPoint, OutputSeries, PauseState, HealthStatus, StorageStatus, BackfillDate, CreateBackfill, HeartbeatReply, ScheduleState, Lease, LeaseRequest, NodeLog, NodeSummary, ParamSummary, RegisterWorkflow, Rerun, RunDetail, TriggerRun,
     WorkflowDetail, WorkflowSummary, WorkflowVersion,
 };
+use deckle_protocol::compare::{CellPair, Comparison, DiffLine, Side, ValuePair};
 use deckle_protocol::event::{EventKind, EventRecord, Firing, FiringState, PostSignal, SignalAccepted, TriggerState};
 use deckle_protocol::record::{RunRecord, RunStatus};
 use deckle_protocol::task::{TaskResult, TaskStatus};
@@ -55,6 +56,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/leases/{id}/heartbeat", post(heartbeat))
         .route("/leases/{id}/notebook", put(upload_notebook))
         .route("/leases/{id}/complete", post(complete))
+        .route("/diff", get(get_diff))
         .route("/signals/{name}", post(post_signal))
         .route("/events", get(list_events))
         .route("/events/{id}", get(get_event))
@@ -188,6 +190,23 @@ async fn get_outputs(State(s): State<AppState>, ApiPath(id): ApiPath<String>, Ap
     let limit = page_limit(Some(q.limit.unwrap_or(MAX_PAGE)))?;
     let oq = crate::trends::OutputQuery { node: q.node, name: q.name, from: q.from, to: q.to, limit };
     Ok(Json(s.c.output_series(&id, &oq)?))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct DiffQuery {
+    /// The attempt compared: `RUN`, `RUN/NODE` or `RUN/NODE/ATTEMPT`.
+    a: String,
+    /// What it is compared with (same forms; its node defaults to A's); default the
+    /// node's last success.
+    b: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/diff", params(DiffQuery),
+    responses((status = 200, body = Comparison), (status = 400, description = "a reference that is not RUN[/NODE[/ATTEMPT]], or a run with several nodes and none named", body = ApiError),
+        (status = 404, description = "no such run, node, attempt or notebook; no earlier success to compare with", body = ApiError), (status = 503, description = UNAVAILABLE, body = ApiError)))]
+async fn get_diff(State(s): State<AppState>, ApiQuery(q): ApiQuery<DiffQuery>) -> ApiResult<Json<Comparison>> {
+    Ok(Json(s.c.compare(&q.a, q.b.as_deref()).await?))
 }
 
 /// A signal's body, at most (its params are matched and copied into runs, not stored
@@ -480,10 +499,11 @@ impl utoipa::Modify for Refusals {
 #[openapi(
     info(title = "Deckle coordinator", description = "Workflows of Jupyter notebooks: register, trigger, inspect; workers lease node attempts."),
     paths(health, register_workflow, list_workflows, get_workflow, pause, unpause, create_backfill, list_backfills, get_backfill, cancel_backfill, trigger_run, list_runs, get_run, get_notebook, get_log, cancel_run, rerun_run,
-        get_blob, take_leases, heartbeat, upload_notebook, complete, post_signal, list_events, get_event, get_outputs),
+        get_blob, take_leases, heartbeat, upload_notebook, complete, post_signal, list_events, get_event, get_outputs, get_diff),
     components(schemas(ApiError, Health, StorageStatus, RegisterWorkflow, WorkflowVersion, WorkflowSummary, WorkflowDetail, NodeSummary, ParamSummary, TriggerRun,
         RunDetail, Rerun, NodeLog, LeaseRequest, Lease, HeartbeatReply, ScheduleState, PauseState, CreateBackfill, Backfill, BackfillDate, TaskResult, TaskStatus,
-        PostSignal, SignalAccepted, EventRecord, EventKind, Firing, FiringState, TriggerState, OutputSeries, OutputPoint)),
+        PostSignal, SignalAccepted, EventRecord, EventKind, Firing, FiringState, TriggerState, OutputSeries, OutputPoint,
+        Comparison, Side, ValuePair, CellPair, DiffLine)),
     modifiers(&BearerAuth, &Refusals),
     security(("bearer" = []))
 )]

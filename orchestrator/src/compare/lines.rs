@@ -38,12 +38,13 @@ pub fn diff(a: &str, b: &str) -> Vec<DiffLine> {
                 out.push(line(" ", ma[i]));
                 i += 1;
                 j += 1;
-            } else if j < mb.len() && (i == ma.len() || lcs[i * w + j + 1] >= lcs[(i + 1) * w + j]) {
-                out.push(line("+", mb[j]));
-                j += 1;
-            } else {
+            } else if i < ma.len() && (j == mb.len() || lcs[(i + 1) * w + j] >= lcs[i * w + j + 1]) {
+                // Removals before additions, as unified diffs show them.
                 out.push(line("-", ma[i]));
                 i += 1;
+            } else {
+                out.push(line("+", mb[j]));
+                j += 1;
             }
         }
     }

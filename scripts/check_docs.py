@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import keyword
 import os
 import re
 import subprocess
@@ -165,6 +166,21 @@ def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=60, **kw)
 
 
+def stub_notebook(block: str) -> dict:
+    """A notebook for a workflow example: its parameters cell declares every name the
+    block could pass as a node param, and a cell assigns every name it could declare
+    as an output (validation checks both against the notebook)."""
+    names = set(re.findall(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*:", block))
+    for listed in re.findall(r"outputs:\s*\[([^\]]*)\]", block):
+        names.update(n.strip() for n in listed.split(",") if n.strip())
+    names = sorted(n for n in names if n.isidentifier() and not keyword.iskeyword(n))
+    nb = json.loads(json.dumps(STUB_NOTEBOOK))
+    nb["cells"][0]["source"] = ["x = 1\n"] + [f"{n} = None\n" for n in names]
+    nb["cells"].append({"cell_type": "code", "execution_count": None, "id": "outputs", "metadata": {}, "outputs": [],
+                        "source": [f"{n} = {n}\n" for n in names]})
+    return nb
+
+
 def check_workflows(docs: list[Doc], deckle: str, problems: list[str]) -> int:
     checked = 0
     for doc in docs:
@@ -182,7 +198,7 @@ def check_workflows(docs: list[Doc], deckle: str, problems: list[str]) -> int:
                     if ".." in Path(ref).parts or nb.exists():
                         continue
                     nb.parent.mkdir(parents=True, exist_ok=True)
-                    nb.write_text(json.dumps(STUB_NOTEBOOK), encoding="utf-8")
+                    nb.write_text(json.dumps(stub_notebook(body)), encoding="utf-8")
                 wf = Path(tmp) / "workflow.yaml"
                 wf.write_text(body, encoding="utf-8")
                 r = run([deckle, "validate", str(wf)])

@@ -2,14 +2,17 @@
 //! check a workflow file without running anything, and draw its DAG.
 //!
 //! Exit codes: 0 valid, 2 invalid (every problem printed to stderr as
-//! `file:line:column: error: message`).
+//! `file:line:column: error: message`), 3 valid but with warnings under
+//! `deckle validate --strict` (which prints them as errors).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use deckle_dsl::{duration::format_duration, Loaded, Workflow};
+use deckle_dsl::{duration::format_duration, Diagnostic, Diagnostics, Loaded, Severity, Workflow};
 
 const EXIT_INVALID: i32 = 2;
+/// `--strict`: no error, but warnings (which it makes errors).
+const EXIT_STRICT_WARNINGS: i32 = 3;
 
 #[derive(Args, Debug)]
 pub struct ValidateArgs {
@@ -18,6 +21,10 @@ pub struct ValidateArgs {
     /// Print the result as JSON on stdout (diagnostics included) instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Treat warnings as errors: a workflow with warnings is refused (exit 3 when
+    /// warnings are all there is).
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -37,20 +44,35 @@ pub struct GraphArgs {
     pub format: GraphFormat,
 }
 
-/// Load `file`, printing warnings; on failure print every diagnostic.
-fn load(file: &std::path::Path) -> Result<Loaded, i32> {
+/// Load `file`; with `strict`, warnings become errors. On failure, every
+/// diagnostic and the exit code (2 when there is a real error, else 3).
+fn load_checked(file: &Path, strict: bool) -> Result<Loaded, (Diagnostics, i32)> {
+    let as_error = |d: Diagnostic| Diagnostic { severity: Severity::Error, ..d };
     match deckle_dsl::load(file) {
+        Ok(loaded) if strict && !loaded.warnings.is_empty() => {
+            Err((Diagnostics(loaded.warnings.into_iter().map(as_error).collect()), EXIT_STRICT_WARNINGS))
+        }
+        Ok(loaded) => Ok(loaded),
+        Err(diags) if strict => Err((Diagnostics(diags.0.into_iter().map(as_error).collect()), EXIT_INVALID)),
+        Err(diags) => Err((diags, EXIT_INVALID)),
+    }
+}
+
+/// Load `file`, printing warnings; on failure print every diagnostic.
+fn load(file: &Path, strict: bool) -> Result<Loaded, i32> {
+    match load_checked(file, strict) {
         Ok(loaded) => {
             for w in &loaded.warnings {
                 eprintln!("{w}");
             }
             Ok(loaded)
         }
-        Err(diags) => {
+        Err((diags, code)) => {
             eprintln!("{diags}");
             let n = diags.errors().count();
-            eprintln!("{}: {n} error{} found; nothing was run", file.display(), if n == 1 { "" } else { "s" });
-            Err(EXIT_INVALID)
+            let why = if strict { " (warnings count as errors with --strict)" } else { "" };
+            eprintln!("{}: {n} error{} found{why}; nothing was run", file.display(), if n == 1 { "" } else { "s" });
+            Err(code)
         }
     }
 }
@@ -59,7 +81,7 @@ pub fn validate(args: ValidateArgs) -> i32 {
     if args.json {
         return validate_json(&args);
     }
-    match load(&args.file) {
+    match load(&args.file, args.strict) {
         Ok(loaded) => {
             print!("{}", summary(&loaded.workflow));
             0
@@ -72,7 +94,7 @@ fn validate_json(args: &ValidateArgs) -> i32 {
     let diag = |d: &deckle_dsl::Diagnostic| {
         serde_json::json!({"severity": d.severity.to_string(), "file": d.file, "line": d.line, "column": d.column, "message": d.message})
     };
-    let (code, body) = match deckle_dsl::load(&args.file) {
+    let (code, body) = match load_checked(&args.file, args.strict) {
         Ok(l) => {
             let wf = &l.workflow;
             let body = serde_json::json!({
@@ -86,7 +108,7 @@ fn validate_json(args: &ValidateArgs) -> i32 {
             });
             (0, body)
         }
-        Err(d) => (EXIT_INVALID, serde_json::json!({"valid": false, "diagnostics": d.0.iter().map(diag).collect::<Vec<_>>()})),
+        Err((d, code)) => (code, serde_json::json!({"valid": false, "diagnostics": d.0.iter().map(diag).collect::<Vec<_>>()})),
     };
     println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default());
     code
@@ -155,7 +177,7 @@ fn summary(wf: &Workflow) -> String {
 }
 
 pub fn graph(args: GraphArgs) -> i32 {
-    match load(&args.file) {
+    match load(&args.file, false) {
         Ok(loaded) => {
             let text = match args.format {
                 GraphFormat::Dot => deckle_dsl::to_dot(&loaded.workflow),
@@ -183,5 +205,32 @@ mod tests {
         assert!(s.contains("params:      n: int = 2; k: string, secret"), "{s}");
         assert!(s.contains("order:       a -> b"), "{s}");
         assert!(s.contains("b: sql (duckdb)  [needs a; retries 1 every 30s]"), "{s}");
+    }
+
+    #[test]
+    fn strict_makes_warnings_errors_with_their_own_exit_code() {
+        let dir = tempfile::tempdir().unwrap();
+        let warned = dir.path().join("warned.yaml");
+        // `foreach_parallel` without `foreach`: a warning.
+        std::fs::write(&warned, "workflow: w\nnodes:\n  a: { sql: { query: select 1 }, foreach_parallel: 2 }\n").unwrap();
+        let loaded = load_checked(&warned, false).unwrap();
+        assert_eq!(loaded.warnings.len(), 1);
+        let (diags, code) = load_checked(&warned, true).unwrap_err();
+        assert_eq!(code, EXIT_STRICT_WARNINGS);
+        assert_eq!(diags.errors().count(), 1);
+        assert!(diags.to_string().contains("warned.yaml:3:34: error: `foreach_parallel` of node `a` has no effect"), "{diags}");
+        assert_eq!(validate(ValidateArgs { file: warned.clone(), json: false, strict: true }), EXIT_STRICT_WARNINGS);
+        assert_eq!(validate(ValidateArgs { file: warned.clone(), json: true, strict: true }), EXIT_STRICT_WARNINGS);
+        assert_eq!(validate(ValidateArgs { file: warned, json: false, strict: false }), 0);
+        // A real error wins: exit 2, strict or not.
+        let invalid = dir.path().join("invalid.yaml");
+        std::fs::write(&invalid, "workflow: w\nnodes:\n  a: { sql: { query: select 1 }, foreach_parallel: 2, needs: b }\n").unwrap();
+        let (diags, code) = load_checked(&invalid, true).unwrap_err();
+        assert_eq!((code, diags.errors().count()), (EXIT_INVALID, 2));
+        assert_eq!(load_checked(&invalid, false).unwrap_err().1, EXIT_INVALID);
+        // No warning: strict changes nothing.
+        let clean = dir.path().join("clean.yaml");
+        std::fs::write(&clean, "workflow: w\nnodes:\n  a: { sql: { query: select 1 } }\n").unwrap();
+        assert_eq!(validate(ValidateArgs { file: clean, json: false, strict: true }), 0);
     }
 }

@@ -262,6 +262,15 @@ impl Template {
         eval_tree(&self.tree, &self.raw, ctx)
     }
 
+    /// The CEL source when the value is a string that is exactly one expression
+    /// (`"${{ params.x }}"`: the result keeps its type).
+    pub(crate) fn whole_expression(&self) -> Option<&str> {
+        match &self.tree {
+            Tree::Whole(c) => Some(c.source.as_str()),
+            _ => None,
+        }
+    }
+
     /// The CEL source of every expression, in order.
     pub fn expressions(&self) -> Vec<&str> {
         let mut out = Vec::new();

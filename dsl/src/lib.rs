@@ -36,6 +36,8 @@ pub mod graph;
 pub mod model;
 mod notebook;
 mod parse;
+mod pyscan;
+mod schedulable;
 mod validate;
 mod yaml;
 
@@ -63,8 +65,19 @@ pub struct Loaded {
 /// On failure, every problem found (errors, then warnings) is in the
 /// [`Diagnostics`].
 pub fn load(path: &Path) -> Result<Loaded, Diagnostics> {
+    load_with(path, true)
+}
+
+/// [`load`] for a version a server already accepted: without the schedulability
+/// checks of its notebooks (rules added by a later release must not stop a
+/// registered version from running; registration applies them).
+pub fn load_registered(path: &Path) -> Result<Loaded, Diagnostics> {
+    load_with(path, false)
+}
+
+fn load_with(path: &Path, schedulability: bool) -> Result<Loaded, Diagnostics> {
     match std::fs::read_to_string(path) {
-        Ok(text) => parse_str(&text, path),
+        Ok(text) => parse_with(&text, path, schedulability),
         Err(e) => Err(Diagnostics(vec![Diagnostic::error(path, Pos::new(1, 1), format!("cannot read the workflow file: {e}"))])),
     }
 }
@@ -72,6 +85,10 @@ pub fn load(path: &Path) -> Result<Loaded, Diagnostics> {
 /// Parse and validate workflow text. `path` names the file in messages, and
 /// notebook paths are resolved against its directory (and must exist).
 pub fn parse_str(text: &str, path: &Path) -> Result<Loaded, Diagnostics> {
+    parse_with(text, path, true)
+}
+
+fn parse_with(text: &str, path: &Path, schedulability: bool) -> Result<Loaded, Diagnostics> {
     let mut sink = Sink::new(path);
     let root = match yaml::parse(text) {
         Ok((Some(root), soft)) => {
@@ -99,9 +116,27 @@ pub fn parse_str(text: &str, path: &Path) -> Result<Loaded, Diagnostics> {
         }
     };
     let (workflow, spans) = parse::build(&root, path, &mut sink);
-    validate::validate(&workflow, &spans, &mut sink);
+    validate::validate(&workflow, &spans, &mut sink, schedulability);
     if sink.has_errors() {
         return Err(Diagnostics(sink.sorted()));
     }
     Ok(Loaded { workflow, warnings: sink.sorted() })
+}
+
+#[cfg(test)]
+mod tests {
+    /// A version registered before a check existed keeps loading on the server.
+    #[test]
+    fn registered_versions_load_without_the_schedulability_checks() {
+        let dir = tempfile::tempdir().unwrap();
+        let nb = r#"{"cells": [{"cell_type": "code", "execution_count": null, "id": "p", "metadata": {"tags": ["parameters"]}, "outputs": [], "source": "alpha = 1"}],
+            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}, "nbformat": 4, "nbformat_minor": 5}"#;
+        std::fs::write(dir.path().join("n.ipynb"), nb).unwrap();
+        let wf = dir.path().join("wf.yaml");
+        std::fs::write(&wf, "workflow: w\nnodes:\n  a: { notebook: n.ipynb, params: { alpah: 2 } }\n").unwrap();
+        let err = super::load(&wf).unwrap_err().to_string();
+        assert!(err.contains("alpah") && err.contains("alpha"), "registration refuses it, with a did-you-mean: {err}");
+        let loaded = super::load_registered(&wf).expect("a registered version still loads");
+        assert!(loaded.workflow.nodes.contains_key("a"));
+    }
 }

@@ -57,6 +57,10 @@ pub(crate) struct NodeSpans {
     pub needs: Vec<Pos>,
     /// Value positions, by param name.
     pub params: IndexMap<String, Pos>,
+    /// Key positions, by param name.
+    pub param_keys: IndexMap<String, Pos>,
+    /// One per declared output, aligned with `Node::outputs`.
+    pub outputs: Vec<Pos>,
     pub when: Option<Pos>,
     pub foreach: Option<Pos>,
     /// `wait.files`.
@@ -715,6 +719,7 @@ impl Parser<'_> {
                             self.sink.error(p.key_pos, format!("param name `{}` of {what} must be an identifier (it becomes a notebook variable)", p.key));
                         }
                         ns.params.insert(p.key.clone(), p.value.pos);
+                        ns.param_keys.insert(p.key.clone(), p.key_pos);
                         let t = self.template(&p.value, &format!("param `{}` of {what}", p.key));
                         node.params.insert(p.key.clone(), t.unwrap_or_else(|| Template::literal(Value::Null)));
                     }
@@ -731,6 +736,7 @@ impl Parser<'_> {
                     self.sink.error(pos, format!("output `{name}` of {what} is listed twice"));
                 } else {
                     node.outputs.push(name);
+                    ns.outputs.push(pos);
                 }
             }
         }

@@ -1,6 +1,7 @@
 //! Checks across the parsed workflow: the graph (unknown `needs`, cycles), what
 //! expressions read (nodes that are not upstream, undeclared params), notebook
-//! files, SQL engines and templates, the schedule, and what `triggers:` set and read.
+//! files (and, through `schedulable`, what their cells need), SQL engines and
+//! templates, the schedule, and what `triggers:` set and read.
 
 use std::collections::HashSet;
 
@@ -11,6 +12,7 @@ use crate::expr::Template;
 use crate::model::{NodeKind, TriggerOn, WaitOn, Workflow};
 use crate::notebook;
 use crate::parse::{is_identifier, suggest, NodeSpans, Spans};
+use crate::schedulable;
 
 /// What `run.<key>` can name (see `docs/workflow-format.md`).
 const RUN_KEYS: &[&str] = &["id", "date", "logical_time", "attempt", "workflow"];
@@ -23,7 +25,7 @@ const CEL_NAMES: &[&str] = &["int", "uint", "double", "bool", "string", "bytes",
 /// A workflow this large is refused: the coordinator keeps a run's nodes in memory.
 pub const MAX_NODES: usize = 20_000;
 
-pub(crate) fn validate(wf: &Workflow, spans: &Spans, sink: &mut Sink) {
+pub(crate) fn validate(wf: &Workflow, spans: &Spans, sink: &mut Sink, schedulability: bool) {
     if wf.nodes.len() > MAX_NODES {
         sink.error(spans.root, format!("the workflow has {} nodes; at most {MAX_NODES} are allowed", wf.nodes.len()));
     }
@@ -33,6 +35,7 @@ pub(crate) fn validate(wf: &Workflow, spans: &Spans, sink: &mut Sink) {
     triggers(wf, spans, sink);
     let has_triggers = spans.trigger_entries > 0;
     let mut notebooks = notebook::Cache::default();
+    let mut checked_notebooks: HashSet<std::path::PathBuf> = HashSet::new();
     for (id, node) in &wf.nodes {
         let ns = spans.nodes.get(id).cloned().unwrap_or_default();
         let check = Reads { wf, id, up: std::cell::OnceCell::new(), foreach: node.foreach.is_some(), has_triggers };
@@ -55,11 +58,18 @@ pub(crate) fn validate(wf: &Workflow, spans: &Spans, sink: &mut Sink) {
                 }
                 match notebooks.inspect(path) {
                     Err(e) => sink.error(pos, format!("notebook `{rel}` of node `{id}`: {e}")),
-                    Ok(info) if !node.params.is_empty() && !info.has_parameters_cell => sink.warning(
-                        pos,
-                        format!("notebook `{rel}` has no cell tagged `parameters`; the params of node `{id}` will be injected at the top"),
-                    ),
-                    Ok(_) => {}
+                    Ok(info) => {
+                        if !node.params.is_empty() && !info.has_parameters_cell {
+                            sink.warning(
+                                pos,
+                                format!("notebook `{rel}` has no cell tagged `parameters`; the params of node `{id}` will be injected at the top"),
+                            );
+                        }
+                        let first_use = checked_notebooks.insert(path.clone());
+                        if schedulability {
+                            schedulable::check(wf, node, rel, &info, &ns, first_use, sink);
+                        }
+                    }
                 }
             }
             NodeKind::Notebook { .. } => {}

@@ -131,11 +131,34 @@ nodes:
   summary: { notebook: notebooks/summary.ipynb, needs: [publish, alert], trigger: one_success }
 "#;
 
+/// A Python notebook: a `parameters` cell, then one code cell.
+fn notebook(parameters: &str, code: &str) -> String {
+    serde_json::json!({
+        "cells": [
+            {"cell_type": "code", "execution_count": null, "id": "p", "metadata": {"tags": ["parameters"]}, "outputs": [], "source": parameters},
+            {"cell_type": "code", "execution_count": null, "id": "c", "metadata": {}, "outputs": [], "source": code},
+        ],
+        "metadata": {"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    })
+    .to_string()
+}
+
+/// The design example's notebooks, declaring the params its nodes pass and
+/// setting the outputs they declare.
 fn design_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("notebooks")).unwrap();
-    for nb in ["region", "audit", "publish", "alert", "summary"] {
-        std::fs::copy("tests/fixtures/nb/with_params.ipynb", dir.path().join(format!("notebooks/{nb}.ipynb"))).unwrap();
+    let notebooks = [
+        ("region", notebook("region = \"us\"\nrows = 0", "total = rows")),
+        ("audit", notebook("totals = []\nmin_rows = 1000", "passed = sum(totals) >= min_rows\nreason = \"\"")),
+        ("publish", notebook("x = 1", "print(x)")),
+        ("alert", notebook("x = 1", "print(x)")),
+        ("summary", notebook("x = 1", "print(x)")),
+    ];
+    for (name, text) in notebooks {
+        std::fs::write(dir.path().join(format!("notebooks/{name}.ipynb")), text).unwrap();
     }
     dir
 }

@@ -216,7 +216,7 @@ impl Registry {
         let v = entry.versions.iter().find(|v| v.version == version).ok_or_else(|| Error::NotFound(format!("workflow {id} version {version}")))?;
         self.materialize(id, v)?;
         let path = self.version_dir(id, version).join(&v.file_name);
-        let wf = deckle_dsl::load(&path)
+        let wf = deckle_dsl::load_registered(&path)
             .map_err(|d| Error::InvalidWorkflow(d.0.iter().map(|d| d.to_string()).collect()))?
             .workflow;
         let wf = Arc::new(wf);

@@ -639,3 +639,51 @@ fn a_backfill_page_charts_its_outputs_with_the_failed_date_as_a_gap() {
     let n = b.js("return document.querySelectorAll('svg.trend circle.point').length;");
     assert_eq!(n, serde_json::json!(6), "05 to 10");
 }
+
+/// Two attempts that differ in a param, a stream output and an image, compared: in
+/// the browser (reached from the attempt page; by default against the node's last
+/// success) and with `deckle diff`.
+#[test]
+fn two_attempts_compared_in_the_browser_and_with_deckle_diff() {
+    browser_binaries();
+    let dir = tmp();
+    let server = Server::start(&dir.path().join("data"), &["--lease-ttl", "5"]);
+    server.register_from(&ui_fixture("paint.yaml"));
+    let _w = Worker::start(&server, "wa", &["--slots", "1"]);
+    let first = server.trigger("paint", serde_json::json!({"label": "red"}));
+    assert_eq!(server.wait_finished(&first, Duration::from_secs(120))["run"]["status"], "succeeded");
+    let second = server.trigger("paint", serde_json::json!({"label": "blue"}));
+    assert_eq!(server.wait_finished(&second, Duration::from_secs(120))["run"]["status"], "succeeded");
+
+    let b = Browser::start();
+    b.goto(&format!("{}/runs/{second}/nodes/paint/attempts/1", server.url));
+    let href = b.attr("a#compare-last-success", "href").expect("the attempt page links to the comparison");
+    b.goto(&format!("{}{href}", server.url));
+    assert!(b.text("#side-A").contains(&format!("{second}/paint/1")), "{}", b.text("#side-A"));
+    assert!(b.text("#side-B").contains(&format!("{first}/paint/1")), "B is the node's last success: {}", b.text("#side-B"));
+    let changed = b.text("table.compare-values tr.changed");
+    assert!(changed.contains("label") && changed.contains("blue") && changed.contains("red"), "{changed:?}");
+    assert!(b.text("#divergence").contains("cell 2"), "the injected params cell differs in source only; `say` prints the label: {}", b.text("#divergence"));
+    let say = b.text("#cell-2 pre.outputs");
+    assert!(say.contains("-label is blue") && say.contains("+label is red"), "the stream as a diff, `-` only in A (blue), `+` only in B (red): {say:?}");
+    let images = b.js("return [...document.querySelectorAll('#cell-3 .images-side-by-side img')].map(i => i.naturalWidth);");
+    assert_eq!(images, serde_json::json!([1, 1]), "both images shown, side by side, decoded");
+    b.screenshot("compare");
+
+    let o = crate::harness::deckle().args(["diff", &format!("{second}/paint"), &format!("{first}/paint/1"), "--server", &server.url]).env_remove("DECKLE_SERVER").env_remove("DECKLE_TOKEN").output().unwrap();
+    assert_eq!(crate::harness::code(&o), 0, "{}", crate::harness::stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(text.contains("*  label  blue  red"), "{text}");
+    assert!(text.contains("first cell whose outputs differ: 2"), "{text}");
+    assert!(text.contains("    -label is blue") && text.contains("    +label is red"), "{text}");
+    assert!(text.contains("images: 1 in A, 1 in B, not the same"), "{text}");
+    // Without B, the first run is compared with the other success (the second run);
+    // a reference that names nothing is a clear refusal.
+    let o = crate::harness::deckle().args(["diff", &first, "--json", "--server", &server.url]).env_remove("DECKLE_SERVER").env_remove("DECKLE_TOKEN").output().unwrap();
+    assert_eq!(crate::harness::code(&o), 0, "{}", crate::harness::stderr(&o));
+    let c: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(c["b"]["run_id"], second.as_str(), "{c:#}");
+    let o = crate::harness::deckle().args(["diff", &format!("{first}/nope"), "--server", &server.url]).env_remove("DECKLE_SERVER").env_remove("DECKLE_TOKEN").output().unwrap();
+    assert_eq!(crate::harness::code(&o), 2, "{}", crate::harness::stderr(&o));
+    assert!(crate::harness::stderr(&o).contains("node nope"), "{}", crate::harness::stderr(&o));
+}

@@ -35,8 +35,12 @@ pub fn cells(nb: &Value) -> Vec<Cell> {
     cells
         .iter()
         .map(|c| {
+            // The injected-parameters cell gets a new random id in every run (as
+            // papermill's does): it is matched by its tag instead.
+            let injected = c.pointer("/metadata/tags").and_then(Value::as_array).is_some_and(|t| t.iter().any(|t| t == deckle_notebook::inject::INJECTED_TAG));
+            let id = if injected { Some(deckle_notebook::inject::INJECTED_TAG.to_string()) } else { c.get("id").and_then(Value::as_str).map(str::to_string) };
             let mut cell = Cell {
-                id: c.get("id").and_then(Value::as_str).map(str::to_string),
+                id,
                 kind: c.get("cell_type").and_then(Value::as_str).unwrap_or("code").to_string(),
                 source: text(c.get("source")),
                 duration: c.pointer("/metadata/papermill/duration").and_then(Value::as_f64),
@@ -153,6 +157,16 @@ mod tests {
     }
 
     #[test]
+    fn injected_parameters_cells_match_whatever_their_random_ids() {
+        let injected = |id: &str, src: &str| json!({"cell_type": "code", "id": id, "source": src, "metadata": {"tags": ["injected-parameters"]}, "outputs": []});
+        let a = cells(&nb(json!([injected("3f2a", "# Parameters\nlabel = \"blue\"")])));
+        let b = cells(&nb(json!([injected("9c1d", "# Parameters\nlabel = \"red\"")])));
+        let pairs = compare(&a, &b);
+        assert_eq!(pairs.len(), 1);
+        assert_eq!((pairs[0].presence.as_str(), pairs[0].source_changed), ("both", true));
+    }
+
+    #[test]
     fn cells_match_by_id_across_an_inserted_cell() {
         let a = cells(&nb(json!([
             {"cell_type": "code", "id": "p", "source": "x = 1", "metadata": {}, "outputs": []},
@@ -160,7 +174,7 @@ mod tests {
         ])));
         let b = cells(&nb(json!([
             {"cell_type": "code", "id": "p", "source": "x = 1", "metadata": {}, "outputs": []},
-            {"cell_type": "code", "id": "injected", "source": "x = 2", "metadata": {}, "outputs": []},
+            {"cell_type": "code", "id": "new", "source": "x = 2", "metadata": {}, "outputs": []},
             {"cell_type": "code", "id": "q", "source": "print(x)", "metadata": {}, "outputs": [{"output_type": "stream", "name": "stdout", "text": "2\n"}]},
         ])));
         let pairs = compare(&a, &b);

@@ -264,3 +264,10 @@ pub struct TrendQuery {
 pub fn trends_page(workflow: &str, nodes: &[String], q: &TrendQuery, trend_nodes: &[NodeTrends]) -> Page {
     Page::new("workflow_trends.html", context! { workflow, nodes, node => q.node, name => q.name, from => q.from, to => q.to, trend_nodes })
 }
+
+/// Two attempts compared: the sides, params and outputs with changes marked, then
+/// every cell (sources and outputs as line diffs, errors, images side by side).
+pub fn compare_page(c: &deckle_protocol::compare::Comparison) -> Page {
+    let notebook_changed = c.a.notebook_hash.is_some() && c.b.notebook_hash.is_some() && c.a.notebook_hash != c.b.notebook_hash;
+    Page::new("compare.html", context! { c, notebook_changed })
+}

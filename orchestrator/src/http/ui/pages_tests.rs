@@ -67,6 +67,21 @@ fn trend_nodes() -> Vec<pages::NodeTrends> {
     vec![pages::NodeTrends { node: hostile("node"), trends: super::trend::trends(&series) }]
 }
 
+/// Two attempts compared, with hostile names, values, sources and outputs.
+fn comparison() -> deckle_protocol::compare::Comparison {
+    let side = |run: String, hash: &str| json!({"run_id": run, "workflow": hostile("wf"), "date": "2024-05-01", "version": 2, "node": hostile("node"), "attempt": 1,
+        "status": "failed", "notebook": hostile("nb.ipynb"), "notebook_hash": hash, "duration_secs": 1.25, "error": hostile("error")});
+    from(json!({
+        "a": side(hostile("run"), "aaaaaaaaaaaaaaaa"), "b": side("r0".into(), "bbbbbbbbbbbbbbbb"),
+        "params": [{"name": hostile("p"), "a": H, "b": "x", "changed": true}],
+        "outputs": [{"name": "rows", "a": 1, "b": 1, "changed": false}],
+        "cells": [{"index": 3, "kind": "code", "presence": "both", "source_changed": true, "source": [{"op": "-", "text": hostile("old")}, {"op": "+", "text": hostile("new")}],
+            "outputs_changed": true, "outputs": [{"op": "-", "text": hostile("out")}], "images_a": ["data:image/png;base64,iVBORw0K"], "images_b": [],
+            "error_a": hostile("boom"), "error_b": null, "duration_a": 0.5, "duration_b": 0.25}],
+        "first_divergence": 3
+    }))
+}
+
 fn node_ids() -> Vec<String> {
     vec![hostile("node"), "ünïcödé_and_a_long_name".into(), "last".into()]
 }
@@ -118,9 +133,10 @@ fn attempt(n: u32, status: &str, extra: serde_json::Value) -> serde_json::Value 
 fn node_records() -> Vec<NodeRecord> {
     let ids = node_ids();
     vec![
-        from(json!({"node": ids[0], "index": null, "status": "failed", "outputs": {"out": H}, "error": hostile("error"), "items": null, "started_at": null, "ended_at": null,
+        from(json!({"node": ids[0], "index": null, "status": "failed", "outputs": {"out": H, "preview": [{"region": H, "n": 3}, {H: 1.5}]}, "error": hostile("error"), "items": null, "started_at": null, "ended_at": null,
             "attempts": [
-                attempt(1, "failed", json!({"worker": hostile("worker"), "lost": true, "params": {"p": H, "n": 3, "o": {"a": [H]}, "b": true}})),
+                attempt(1, "failed", json!({"worker": hostile("worker"), "lost": true, "params": {"p": H, "n": 3, "o": {"a": [H]}, "b": true},
+                    "outputs": {"rows": 2, "preview": [{"region": H, "n": 3}]}})),
                 attempt(2, "failed", json!({"error": hostile("error"), "params": {"p": H}})),
             ]})),
         from(json!({"node": ids[1], "index": null, "status": "ready", "outputs": {}, "error": null, "items": null, "started_at": null, "ended_at": null,
@@ -182,6 +198,7 @@ fn all_pages() -> Vec<(String, Page)> {
         ("error".into(), pages::error_page("404 Not Found", &hostile("message"))),
         ("run, failed".into(), run_page::run_page(&d, &needs())),
         ("events".into(), pages::events_page(&events())),
+        ("compare".into(), pages::compare_page(&comparison())),
         ("trends".into(), pages::trends_page(&hostile("wf"), &node_ids(), &pages::TrendQuery { name: Some(hostile("name")), ..Default::default() }, &trend_nodes())),
         ("no events".into(), pages::events_page(&[])),
     ];
@@ -233,6 +250,14 @@ fn each_page_shows_its_hostile_fields_as_text() {
     shows("workflow, paused", &["wf", "description", "node", "p", "string", "default", "param", "cron", "tz", "parallel", "run", "date"]);
     shows("backfills", &["bf", "wf"]);
     shows("events", &["event", "signal", "key", "wf", "run", "refused"]);
+    shows("compare", &["run", "wf", "node", "nb.ipynb", "p", "old", "new", "out", "boom"]);
+    let cmp = &pages["compare"];
+    assert!(cmp.contains("id=\"notebook-changed\""), "the notebooks differ");
+    assert!(cmp.contains("<a href=\"#cell-3\">cell 3</a>"), "the first divergence links to its cell");
+    assert!(cmp.contains("class=\"ddel\">-old") && cmp.contains("class=\"dadd\">+new"), "{cmp}");
+    assert!(cmp.contains("<tr class=\"changed\">") && cmp.contains("<tr class=\"same\">"));
+    assert!(cmp.contains("<img alt=\"A, cell 3\" src=\"data:image/png;base64,iVBORw0K\">"));
+    assert!(cmp.contains("1.2 s") || cmp.contains("1.3 s"), "durations: {cmp}");
     shows("trends", &["wf", "node", "name", "rows", "note", "run"]);
     shows("backfill, running", &["node", "rows", "note"]);
     assert_eq!(pages["trends"].matches("<circle class=\"point\"").count(), 2, "two values of rows drawn, the failed date a gap");
@@ -287,4 +312,54 @@ fn pages_keep_what_app_js_and_the_browser_tests_rely_on() {
     assert!(wf.contains("<th title=\"ünïcödé_and_a_long_name\" class=\"mono\">ünïcödé_an</th>"), "ids cut at 10 characters: {wf}");
     assert!(wf.contains("v7 <span class=\"muted\">2024-05-07T09:00:00Z") && !wf.contains(">2024-05-02T09:00:00Z"), "the last five versions");
     assert!(wf.contains("action=\"/ui/workflows/wf%3Cscript%3Ealert%28%27x%27%29%3C%2Fscript%3E%22%26/unpause\""), "{wf}");
+}
+
+/// Recorded outputs read as values: scalars as their JSON, records as a table.
+#[test]
+fn outputs_show_as_values_and_tables() {
+    let pages: std::collections::HashMap<String, String> = all_pages().into_iter().map(|(n, p)| (n, p.render(&frame()).unwrap())).collect();
+    let run = &pages["run, failed"];
+    assert!(run.contains("<span class=\"value-name\">&quot;out&quot;</span>: <code class=\"scalar\">&quot;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;\\&quot;&amp;&quot;</code>"), "{run}");
+    assert!(run.contains(&format!("<table class=\"records\"><thead><tr><th>region</th><th class=\"num\">n</th><th class=\"num\">{H_ESCAPED}</th></tr></thead><tbody><tr><td>{H_ESCAPED}</td><td class=\"num\">3</td><td class=\"missing\"></td></tr>")), "{run}");
+    assert!(run.contains("<td class=\"num\">1.5</td>"), "{run}");
+    let attempt = &pages["attempt 1"];
+    assert!(attempt.contains("<dt>Outputs</dt><dd><div class=\"values\"><div class=\"value short\"><span class=\"value-name\">&quot;rows&quot;</span>: <code class=\"scalar num\">2</code></div>"), "{attempt}");
+    assert!(attempt.contains("<th>region</th><th class=\"num\">n</th>"), "{attempt}");
+    assert!(pages["attempt 2"].contains("<dt>Outputs</dt><dd><span class=\"muted\">-</span></dd>"), "no outputs: a dash");
+    for class in ["table.records", ".num", "details.fold", ".fold-head", ".fold-open", ".fold-closed"] {
+        assert!(include_str!("app.css").contains(class), "{class} is styled");
+    }
+}
+
+/// An attempt whose cell printed 50 MiB is served as a light page that says what it
+/// left out and links to it.
+#[test]
+fn a_huge_output_makes_a_light_attempt_page() {
+    let d = run_detail("failed", json!({"kind": "manual"}));
+    let rec = &d.nodes[0];
+    let a = &rec.attempts[0];
+    let line = format!("{H} printed\n");
+    let text = line.repeat(50 * 1024 * 1024 / line.len());
+    let nb = json!({"cells": [
+        {"cell_type": "code", "source": "x", "metadata": {}, "execution_count": 1, "outputs": [
+            {"output_type": "stream", "name": "stdout", "text": text},
+            {"output_type": "display_data", "metadata": {}, "data": {"text/html": format!("<p>{H}</p>").repeat(1 << 20)}},
+        ]},
+    ], "metadata": {}, "nbformat": 4, "nbformat_minor": 5});
+    let links = run_page::attempt_links(&d.run.id, &rec.key(), a.n);
+    let mut rendered = super::notebook::render_notebook_with(&nb, &links);
+    rendered.html = super::frames::extract(&rendered.html, "/frames").0;
+    let view = AttemptView { run: &d.run, node: rec, attempt: a, notebook: None, rendered: Some(rendered) };
+    let html = run_page::attempt_page(&view).render(&frame()).unwrap();
+    // 32 KiB of head and of tail, escaped: `H` doubles in length.
+    assert!(html.len() < 160 * 1024, "{} bytes", html.len());
+    assert_eq!(html.matches("<script").count(), 1, "only the app's own script");
+    assert!(!html.contains(H), "everything the notebook printed is escaped");
+    assert!(html.contains(&format!("<pre class=\"stream stream-stdout\">{H_ESCAPED} printed\n")), "the head");
+    assert!(html.contains(&format!("{H_ESCAPED} printed\n</pre>")), "the tail");
+    let download = links.download.unwrap();
+    assert!(html.contains(&format!("<a id=\"download\" href=\"{download}\" download>")), "{download}");
+    assert!(html.contains(&format!("lines) left out: <a class=\"full-output\" href=\"{}/0/0\">see the full output</a> · <a class=\"download-notebook\" href=\"{download}\" download>download the .ipynb</a> ⋯</span>", links.full_output.unwrap())), "{}", &html[..html.len().min(8000)]);
+    assert!(html.contains("This text/html output (36.0 MiB) is too large to show here: <a class=\"download-notebook\""), "the HTML output is a notice");
+    assert!(!html.contains("<iframe"));
 }

@@ -112,6 +112,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/ui/runs/{run}/nodes/{node}/attempts/{n}/outputs/{cell}/{i}", get(full_output))
         .route("/backfills", get(backfills))
         .route("/events", get(events_list))
+        .route("/compare", get(compare))
         .route("/backfills/{id}", get(backfill))
         .route("/login", get(login_form).post(login))
         .route("/ui/app.css", get(css))
@@ -246,6 +247,17 @@ async fn frame(State(s): State<AppState>, Path((run, node, n, i)): Path<(String,
 
 async fn backfills(State(s): State<AppState>, headers: HeaderMap) -> UiResult {
     page(&s, Frame::new("Backfills", csrf_for(&s, &headers)), pages::backfills_page(&s.c.backfills(None, None, BACKFILLS_SHOWN)?))
+}
+
+#[derive(serde::Deserialize)]
+struct CompareQuery {
+    a: String,
+    b: Option<String>,
+}
+
+async fn compare(State(s): State<AppState>, Query(q): Query<CompareQuery>, headers: HeaderMap) -> UiResult {
+    let c = s.c.compare(&q.a, q.b.as_deref().filter(|b| !b.is_empty())).await?;
+    page(&s, Frame::new("Compare", csrf_for(&s, &headers)), pages::compare_page(&c))
 }
 
 /// The events page shows the newest; the API and CLI page through all.

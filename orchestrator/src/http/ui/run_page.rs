@@ -11,8 +11,10 @@ use serde::Serialize;
 use serde_json::Map;
 
 use super::dag::DagNode;
-use super::notebook::Rendered;
+use super::escape::url;
+use super::notebook::{Links, Rendered};
 use super::pages::{attempt_href, dag, Page};
+use super::values::outputs_html;
 
 fn secs(a: &AttemptRecord) -> String {
     a.duration_secs.map_or("-".into(), |d| format!("{d:.1} s"))
@@ -49,7 +51,8 @@ struct NodeRow<'a> {
     attempts: Vec<AttemptCell<'a>>,
     /// The last attempt's params, as injected.
     params: Option<String>,
-    outputs: String,
+    /// The node's outputs (HTML made by [`outputs_html`]).
+    outputs: Value,
     waiting: Option<&'a str>,
     error: Option<&'a str>,
 }
@@ -116,7 +119,7 @@ fn node_row(n: &NodeRecord) -> NodeRow<'_> {
             .map(|a| AttemptCell { n: a.n, status: a.status.as_str(), secs: secs(a), lost: a.lost, worker: a.worker.as_deref() })
             .collect(),
         params: n.attempts.last().map(|a| json(&a.params)),
-        outputs: json(&n.outputs),
+        outputs: Value::from_safe_string(outputs_html(&n.outputs)),
         waiting: n.waiting.as_deref(),
         error: n.error.as_deref(),
     }
@@ -232,6 +235,20 @@ pub struct AttemptView<'a> {
     pub rendered: Option<Rendered>,
 }
 
+/// The attempt page's `.ipynb` download (the href of its `a#download`).
+pub fn notebook_href(run: &str, node_key: &str, n: u32) -> String {
+    format!("/api/v1/runs/{}/nodes/{}/attempts/{n}/notebook", url(run), url(node_key))
+}
+
+/// Where a rendered notebook offers what its output limits leave out: the attempt
+/// page's download, and each output's full text (served by the UI's routes).
+pub fn attempt_links(run: &str, node_key: &str, n: u32) -> Links {
+    Links {
+        download: Some(notebook_href(run, node_key, n)),
+        full_output: Some(format!("/ui/runs/{}/nodes/{}/attempts/{n}/outputs", url(run), url(node_key))),
+    }
+}
+
 /// What `attempt.html` reads of the attempt.
 #[derive(Serialize)]
 struct AttemptFacts<'a> {
@@ -255,8 +272,10 @@ pub fn attempt_page(v: &AttemptView<'_>) -> Page {
             secs => secs(a),
             first_error => v.rendered.as_ref().and_then(|r| r.first_error),
             params => json(&a.params),
-            outputs => json(&a.outputs),
+            // Built by `values`, which escapes what it shows.
+            outputs => Value::from_safe_string(outputs_html(&a.outputs)),
             local_command => v.notebook.as_deref().map(|nb| local_command(nb, &key, a)),
+            download => notebook_href(&v.run.id, &key, a.n),
             // Built by the notebook renderer, which escapes and sandboxes what it holds.
             notebook => v.rendered.as_ref().map(|r| Value::from_safe_string(r.html.clone())),
             key,

@@ -25,6 +25,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("backfill.html", include_str!("templates/backfill.html")),
     ("events.html", include_str!("templates/events.html")),
     ("trends.html", include_str!("templates/trends.html")),
+    ("compare.html", include_str!("templates/compare.html")),
     ("workflow_trends.html", include_str!("templates/workflow_trends.html")),
     ("run.html", include_str!("templates/run.html")),
     ("attempt.html", include_str!("templates/attempt.html")),

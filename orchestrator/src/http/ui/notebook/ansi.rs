@@ -1,6 +1,8 @@
 //! ANSI terminal output (streams, tracebacks) as HTML: SGR colours and styles become
 //! `<span class="ansi-…">`, every other escape sequence and control character is dropped.
 
+use std::borrow::Cow;
+
 use crate::http::ui::escape::push_escaped;
 
 const ANSI_NAMES: [&str; 8] = [
@@ -167,9 +169,9 @@ fn extended_color(rest: &[u32]) -> (Option<Color>, usize) {
 
 /// Applies carriage returns the way a terminal shows them: on each line only what was
 /// written after the last `\r` remains (`\r\n` is a plain line end).
-fn collapse_carriage_returns(s: &str) -> String {
+pub(super) fn collapse_carriage_returns(s: &str) -> Cow<'_, str> {
     if !s.contains('\r') {
-        return s.to_string();
+        return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len());
     for (n, line) in s.split('\n').enumerate() {
@@ -179,40 +181,19 @@ fn collapse_carriage_returns(s: &str) -> String {
         let line = line.strip_suffix('\r').unwrap_or(line);
         out.push_str(line.rsplit('\r').next().unwrap_or(line));
     }
-    out
+    Cow::Owned(out)
 }
 
-/// Escapes `s` for HTML and turns ANSI SGR colours into `<span class="ansi-…">`:
-/// 30–37/90–97 (and 40–47/100–107 backgrounds) as classes `ansi-red`, `ansi-bright-red`,
-/// `ansi-bg-red`…; 1 bold (`ansi-bold`), 3 italic, 4 underline, 0 reset; `38;5;n` and
-/// `38;2;r;g;b` as classes for the 16 base colours or an inline `rgb()` colour.
-/// Every other escape sequence and control character (but `\n` and `\t`) is dropped.
-pub fn ansi_to_html(s: &str) -> String {
-    let s = collapse_carriage_returns(s);
-    let mut out = String::with_capacity(s.len() + 16);
-    let mut state = Sgr::default();
-    let mut open: Option<Sgr> = None;
-    let mut text = String::new();
+/// What [`scan`] finds in terminal text: a character to show, or an SGR parameter list.
+enum Piece<'a> {
+    Char(char),
+    Sgr(&'a str),
+}
+
+/// Reads terminal text: characters to show (`\n` and `\t` included) and SGR colour
+/// changes; every other escape sequence and control character is dropped.
+fn scan(s: &str, mut f: impl FnMut(Piece<'_>)) {
     let mut chars = s.chars().peekable();
-
-    fn flush(out: &mut String, open: &mut Option<Sgr>, state: Sgr, text: &mut String) {
-        if text.is_empty() {
-            return;
-        }
-        let want = if state.is_plain() { None } else { Some(state) };
-        if *open != want {
-            if open.is_some() {
-                out.push_str("</span>");
-            }
-            if let Some(w) = &want {
-                out.push_str(&w.open_tag());
-            }
-            *open = want;
-        }
-        push_escaped(out, text);
-        text.clear();
-    }
-
     while let Some(c) = chars.next() {
         match c {
             '\u{1b}' => match chars.next() {
@@ -238,8 +219,7 @@ pub fn ansi_to_html(s: &str) -> String {
                         && !intermediates
                         && params.chars().all(|d| d.is_ascii_digit() || d == ';');
                     if is_sgr {
-                        flush(&mut out, &mut open, state, &mut text);
-                        state.apply(&params);
+                        f(Piece::Sgr(&params));
                     }
                 }
                 Some(']' | 'P' | 'X' | '^' | '_') => {
@@ -262,14 +242,67 @@ pub fn ansi_to_html(s: &str) -> String {
                 }
                 _ => {} // a two-byte escape, or a lone ESC at the end: dropped
             },
-            '\n' | '\t' => text.push(c),
+            '\n' | '\t' => f(Piece::Char(c)),
             c if c.is_control() => {} // C0, DEL and C1 controls
-            c => text.push(c),
+            c => f(Piece::Char(c)),
         }
     }
+}
+
+/// Escapes `s` for HTML and turns ANSI SGR colours into `<span class="ansi-…">`:
+/// 30–37/90–97 (and 40–47/100–107 backgrounds) as classes `ansi-red`, `ansi-bright-red`,
+/// `ansi-bg-red`…; 1 bold (`ansi-bold`), 3 italic, 4 underline, 0 reset; `38;5;n` and
+/// `38;2;r;g;b` as classes for the 16 base colours or an inline `rgb()` colour.
+/// Every other escape sequence and control character (but `\n` and `\t`) is dropped.
+pub fn ansi_to_html(s: &str) -> String {
+    let s = collapse_carriage_returns(s);
+    let mut out = String::with_capacity(s.len() + 16);
+    let mut state = Sgr::default();
+    let mut open: Option<Sgr> = None;
+    let mut text = String::new();
+
+    fn flush(out: &mut String, open: &mut Option<Sgr>, state: Sgr, text: &mut String) {
+        if text.is_empty() {
+            return;
+        }
+        let want = if state.is_plain() { None } else { Some(state) };
+        if *open != want {
+            if open.is_some() {
+                out.push_str("</span>");
+            }
+            if let Some(w) = &want {
+                out.push_str(&w.open_tag());
+            }
+            *open = want;
+        }
+        push_escaped(out, text);
+        text.clear();
+    }
+
+    scan(&s, |piece| match piece {
+        Piece::Char(c) => text.push(c),
+        Piece::Sgr(params) => {
+            flush(&mut out, &mut open, state, &mut text);
+            state.apply(params);
+        }
+    });
     flush(&mut out, &mut open, state, &mut text);
     if open.is_some() {
         out.push_str("</span>");
     }
+    out
+}
+
+/// Terminal text as plain text, as a terminal would leave it: carriage returns
+/// applied, colours and every other escape sequence and control character (but
+/// `\n` and `\t`) dropped.
+pub fn ansi_to_text(s: &str) -> String {
+    let s = collapse_carriage_returns(s);
+    let mut out = String::with_capacity(s.len());
+    scan(&s, |piece| {
+        if let Piece::Char(c) = piece {
+            out.push(c);
+        }
+    });
     out
 }

@@ -3,8 +3,9 @@
 
 use serde_json::{Map, Value};
 
+use super::limits::Budget;
 use super::markdown::render_markdown;
-use super::outputs::{render_output, CellErrors};
+use super::outputs::{render_outputs, CellErrors};
 use super::{bad, multiline, push_text, Rendered};
 
 fn format_duration(secs: f64) -> String {
@@ -58,6 +59,7 @@ pub(super) fn render_cell(
     cell: &Value,
     first_error: Option<usize>,
     rendered: &mut Rendered,
+    budget: &mut Budget<'_>,
 ) {
     let Some(c) = cell.as_object() else {
         out.push_str(&format!(
@@ -135,9 +137,7 @@ pub(super) fn render_cell(
             let mut errors = CellErrors { first: None };
             match c.get("outputs") {
                 Some(Value::Array(items)) => {
-                    for item in items {
-                        render_output(&mut outputs, index, item, &mut errors);
-                    }
+                    render_outputs(&mut outputs, index, items, &mut errors, budget);
                 }
                 None | Some(Value::Null) => {}
                 Some(_) => bad(

@@ -14,13 +14,15 @@
 //! The fragment is built in code rather than a template: its shape follows the
 //! notebook's, and every piece of it is sanitised on the way. By concern: [`cells`]
 //! (one section per cell), [`outputs`] (mime bundles, streams, errors, sandboxed
-//! frames), [`markdown`], [`ansi`] (terminal colours), [`sanitize`] (URLs, base64,
-//! script ends).
+//! frames), [`limits`] (what keeps the page light: long outputs cut, huge ones
+//! replaced by notices), [`markdown`], [`ansi`] (terminal colours), [`sanitize`]
+//! (URLs, base64, script ends).
 //!
 //! [`NOTEBOOK_CSS`] styles the classes used here; scope: `.notebook`.
 
 mod ansi;
 mod cells;
+mod limits;
 mod markdown;
 mod outputs;
 mod sanitize;
@@ -31,6 +33,10 @@ use serde_json::Value;
 
 use super::escape::push_escaped;
 pub use ansi::ansi_to_html;
+pub use limits::{
+    Links, ERROR_SUMMARY_CHARS, FRAMES_BUDGET_BYTES, IMAGE_LIMIT_BYTES, PAGE_BUDGET_BYTES,
+    RICH_LIMIT_BYTES, TEXT_LIMIT_BYTES, TEXT_LIMIT_LINES,
+};
 
 /// The rendered fragment and what the page around it wants to point at.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -67,8 +73,15 @@ fn push_text(out: &mut String, open: &str, text: &str, close: &str) {
     out.push_str(close);
 }
 
-/// Renders an nbformat 4 notebook to a read-only, safe HTML fragment (see module docs).
+/// Renders an nbformat 4 notebook to a read-only, safe HTML fragment (see module
+/// docs), with no links to what the output limits leave out.
 pub fn render_notebook(nb: &Value) -> Rendered {
+    render_notebook_with(nb, &Links::default())
+}
+
+/// [`render_notebook`], where what the output limits leave out is offered at `links`.
+pub fn render_notebook_with(nb: &Value, links: &Links) -> Rendered {
+    let mut budget = limits::Budget::new(links);
     let mut rendered = Rendered::default();
     let mut out = String::from("<div class=\"notebook\">");
     match nb.get("cells") {
@@ -83,7 +96,7 @@ pub fn render_notebook(nb: &Value) -> Rendered {
             }
             let first_error = cells::find_first_error(cells);
             for (i, cell) in cells.iter().enumerate() {
-                cells::render_cell(&mut out, i, cell, first_error, &mut rendered);
+                cells::render_cell(&mut out, i, cell, first_error, &mut rendered, &mut budget);
             }
         }
         _ => bad(
@@ -94,4 +107,16 @@ pub fn render_notebook(nb: &Value) -> Rendered {
     out.push_str("</div>");
     rendered.html = out;
     rendered
+}
+
+/// The whole text of output `output` of cell `cell` (a run of stream outputs from
+/// there on, as the page shows it), as plain text: colours dropped, carriage
+/// returns applied. `None` when there is no such output or it is not text (HTML,
+/// images): those are in the notebook download.
+pub fn full_output(nb: &Value, cell: usize, output: usize) -> Option<String> {
+    let cell = nb.get("cells")?.as_array()?.get(cell)?;
+    if cell.get("cell_type").and_then(Value::as_str) != Some("code") {
+        return None;
+    }
+    outputs::full_text(cell.get("outputs")?.as_array()?, output)
 }

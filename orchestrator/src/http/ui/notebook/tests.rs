@@ -1,6 +1,10 @@
 //! Tests of the notebook renderer: hostile notebooks come out inert, ordinary ones readable.
 
-use super::{ansi_to_html, render_notebook, Rendered, NOTEBOOK_CSS};
+use super::{
+    ansi_to_html, full_output, render_notebook, render_notebook_with, Links, Rendered,
+    IMAGE_LIMIT_BYTES, NOTEBOOK_CSS, PAGE_BUDGET_BYTES, RICH_LIMIT_BYTES, TEXT_LIMIT_BYTES,
+    TEXT_LIMIT_LINES,
+};
 use crate::http::ui::escape::escape;
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -888,10 +892,360 @@ fn css_covers_the_classes() {
         ".ansi-bold",
         "iframe.output-html",
         ".stream-stderr",
+        ".truncated",
+        ".omitted",
     ] {
         assert!(NOTEBOOK_CSS.contains(class), "{class}");
     }
     assert!(!NOTEBOOK_CSS.contains("url("));
+}
+
+// ---------------------------------------------------------------------------------------
+// Output limits: long outputs cut, huge ones replaced by notices, the page bounded.
+
+fn links() -> Links {
+    Links {
+        download: Some("/dl/nb.ipynb".into()),
+        full_output: Some("/full".into()),
+    }
+}
+
+fn stream(text: &str) -> Value {
+    json!({ "output_type": "stream", "name": "stdout", "text": text })
+}
+
+/// `n` lines of 16 bytes each: `line 0000000042\n`, the first one hostile.
+fn numbered_lines(n: usize) -> String {
+    let mut s = String::with_capacity(n * 16);
+    for i in 0..n {
+        s.push_str(&format!("line {i:010}\n"));
+    }
+    s.replace_range(0..15, "<b>&\"x'</b>!!!!");
+    s
+}
+
+#[test]
+fn a_50_mib_stream_shows_its_head_its_tail_and_what_was_left_out() {
+    let lines = 50 * 1024 * 1024 / 16;
+    let text = numbered_lines(lines);
+    assert_eq!(text.len(), 52_428_800);
+    let notebook = nb(json!([code_with(json!([stream(&text)])), md("after")]));
+    let r = render_notebook_with(&notebook, &links());
+    assert!(r.html.len() < 80 * 1024, "{} bytes", r.html.len());
+    assert!(r.html.len() < PAGE_BUDGET_BYTES);
+    // The first and the last 1,000 lines (16,000 bytes each, under 32 KiB).
+    assert!(r.html.contains("<pre class=\"stream stream-stdout\">&lt;b&gt;&amp;&quot;x&#39;&lt;/b&gt;!!!!\nline 0000000001\n"), "the head, escaped");
+    assert!(r
+        .html
+        .contains("line 0000000999\n<span class=\"truncated\""));
+    assert!(!r.html.contains("line 0000001000\n"));
+    assert!(r
+        .html
+        .contains(&format!("⋯</span>line {:010}\n", lines - 1000)));
+    assert!(!r.html.contains(&format!("line {:010}\n", lines - 1001)));
+    assert!(
+        r.html.contains(&format!("line {:010}\n</pre>", lines - 1)),
+        "the tail"
+    );
+    // What was left out, and where all of it is.
+    assert!(
+        r.html.contains(
+            "<span class=\"truncated\" role=\"note\">⋯ 50.0 MiB (52,396,800 bytes, 3,274,800 lines) left out: \
+             <a class=\"full-output\" href=\"/full/0/0\">see the full output</a> · \
+             <a class=\"download-notebook\" href=\"/dl/nb.ipynb\" download>download the .ipynb</a> ⋯</span>"
+        ),
+        "{}",
+        &r.html[..2000.min(r.html.len())]
+    );
+    assert!(
+        r.html.contains("<p>after</p>"),
+        "the rest of the notebook is shown"
+    );
+    // The full output, as text.
+    assert_eq!(full_output(&notebook, 0, 0).as_deref(), Some(text.as_str()));
+    // Without links the marker still says what was left out.
+    let plain = render_notebook(&notebook);
+    assert!(plain
+        .html
+        .contains("(52,396,800 bytes, 3,274,800 lines) left out ⋯</span>"));
+    assert_markup_inert(&plain.html);
+}
+
+#[test]
+fn small_outputs_are_untouched() {
+    let text = numbered_lines(2000);
+    assert_eq!(text.lines().count(), TEXT_LIMIT_LINES);
+    let r = render_notebook_with(
+        &nb(json!([code_with(json!([
+            stream(&text),
+            { "output_type": "execute_result", "execution_count": 1, "metadata": {}, "data": { "text/plain": "<42>" } },
+            display(json!({ "text/html": "<b>hi</b>" })),
+            { "output_type": "error", "ename": "E", "evalue": "v", "traceback": ["\u{1b}[31mtb\u{1b}[0m"] },
+        ]))])),
+        &links(),
+    );
+    assert!(
+        !r.html.contains("truncated") && !r.html.contains("omitted"),
+        "nothing cut"
+    );
+    assert!(r.html.contains(&format!(
+        "<pre class=\"stream stream-stdout\">{}</pre>",
+        escape(&text)
+    )));
+    assert!(r
+        .html
+        .contains("<pre class=\"output-text\">&lt;42&gt;</pre>"));
+    assert_eq!(srcdocs(&r.html).len(), 1);
+    assert!(r
+        .html
+        .contains("<pre class=\"traceback\"><span class=\"ansi-red\">tb</span></pre>"));
+    // Just over the line limit: the head and tail 1,000 lines, one line left out.
+    let r = render(json!([code_with(json!([stream(&numbered_lines(2001))]))]));
+    assert!(
+        r.html
+            .contains("(16 bytes, 1 line) left out ⋯</span>line 0000001001\n"),
+        "{}",
+        r.html
+    );
+}
+
+#[test]
+fn consecutive_streams_are_one_output_cut_as_one() {
+    let r = render(json!([code_with(json!([
+        stream("a\n"), stream("b\n"),
+        { "output_type": "stream", "name": "stderr", "text": "e\n" },
+        stream("c\n"),
+    ]))]));
+    assert!(r.html.contains("<pre class=\"stream stream-stdout\">a\nb\n</pre></div><div class=\"output\"><pre class=\"stream stream-stderr\">e\n</pre>"), "{}", r.html);
+    // Printed a line at a time (one output per flush): cut as one output.
+    let many: Vec<Value> = (0..5000).map(|i| stream(&format!("tick {i}\n"))).collect();
+    let notebook = nb(json!([code_with(Value::Array(many))]));
+    let r = render_notebook_with(&notebook, &links());
+    assert_eq!(r.html.matches("<pre class=\"stream").count(), 1);
+    assert!(
+        r.html.contains("tick 0\n")
+            && r.html.contains("tick 4999\n")
+            && !r.html.contains("tick 2500\n")
+    );
+    assert!(
+        r.html
+            .contains("3,000 lines) left out: <a class=\"full-output\" href=\"/full/0/0\">"),
+        "{}",
+        r.html
+    );
+    let full = full_output(&notebook, 0, 0).unwrap();
+    assert_eq!(full.lines().count(), 5000);
+}
+
+#[test]
+fn a_long_line_is_cut_between_characters_and_carriage_returns_apply_first() {
+    let text = "é".repeat(600_000);
+    let r = render(json!([code_with(json!([stream(&text)]))]));
+    assert!(
+        r.html
+            .contains("⋯ 1.1 MiB (1,134,464 bytes, 1 line) left out ⋯"),
+        "{}",
+        &r.html[..300]
+    );
+    // A progress bar redrawn a million times is one line, as a terminal shows it.
+    let bar: String = (0..1_000_000)
+        .map(|i| format!("\r{i}%"))
+        .collect::<String>()
+        + "\ndone\n";
+    let r = render(json!([code_with(json!([stream(&bar)]))]));
+    assert!(
+        r.html
+            .contains("<pre class=\"stream stream-stdout\">999999%\ndone\n</pre>"),
+        "{}",
+        &r.html[..300.min(r.html.len())]
+    );
+}
+
+#[test]
+fn long_tracebacks_json_and_error_messages_are_cut() {
+    let tb: Vec<String> = (0..5000)
+        .map(|i| format!("\u{1b}[0;31mframe {i}\u{1b}[0m <x>"))
+        .collect();
+    let evalue = "<v>".repeat(2000);
+    let r = render_notebook_with(
+        &nb(json!([code_with(json!([
+            display(json!({ "application/json": { "rows": (0..10_000).collect::<Vec<_>>() } })),
+            { "output_type": "error", "ename": "E", "evalue": evalue, "traceback": tb },
+        ]))])),
+        &links(),
+    );
+    assert!(r
+        .html
+        .contains("<pre class=\"output-json\">{\n  &quot;rows&quot;: [\n    0,\n"));
+    assert!(r
+        .html
+        .contains("left out: <a class=\"full-output\" href=\"/full/0/0\">"));
+    assert!(
+        r.html
+            .contains("<span class=\"ansi-red\">frame 0</span> &lt;x&gt;\n"),
+        "{}",
+        r.html
+    );
+    assert!(r
+        .html
+        .contains("<span class=\"ansi-red\">frame 4999</span> &lt;x&gt;</pre>"));
+    assert!(!r.html.contains("frame 2500<"));
+    assert!(
+        r.html
+            .contains("3,000 lines) left out: <a class=\"full-output\" href=\"/full/0/1\">"),
+        "{}",
+        r.html
+    );
+    // The message is cut to 1,000 characters, saying how much more there was.
+    let summary = r.error_summary.unwrap();
+    assert!(
+        summary.starts_with("E: <v><v>") && summary.ends_with("… (4.9 KiB more)"),
+        "{summary}"
+    );
+    assert!(r.html.contains("&lt;v&gt;&lt;… (4.9 KiB more)</span>"));
+    let full = full_output(
+        &nb(json!([code_with(
+            json!([{ "output_type": "error", "ename": "E", "evalue": "v", "traceback": tb }])
+        )])),
+        0,
+        0,
+    )
+    .unwrap();
+    assert!(
+        full.starts_with("frame 0 <x>\nframe 1 <x>\n") && full.ends_with("frame 4999 <x>"),
+        "ANSI dropped: {}",
+        &full[..50]
+    );
+}
+
+#[test]
+fn huge_html_javascript_svg_and_images_become_notices() {
+    let huge = "<div onclick=\"x()\">".repeat(RICH_LIMIT_BYTES / 19 + 1);
+    let png = "A".repeat(IMAGE_LIMIT_BYTES + 4);
+    let cells = json!([code_with(json!([
+        display(json!({ "text/html": huge, "text/plain": "<HTML object>" })),
+        display(json!({ "application/javascript": huge })),
+        display(json!({ "image/svg+xml": huge })),
+        display(json!({ "image/png": png })),
+        display(json!({ "text/html": "<b>small</b>" })),
+    ]))]);
+    let r = render_notebook_with(&nb(cells.clone()), &links());
+    assert!(r.html.len() < 20 * 1024, "{} bytes", r.html.len());
+    assert!(r.html.contains(
+        "<p class=\"omitted\" role=\"note\">This text/html output (8.0 MiB) is too large to show here: \
+         <a class=\"download-notebook\" href=\"/dl/nb.ipynb\" download>download the .ipynb</a>.</p>"
+    ), "{}", r.html);
+    assert!(r
+        .html
+        .contains("This application/javascript output (8.0 MiB) is too large to show here"));
+    assert!(r
+        .html
+        .contains("This image/svg+xml output (8.0 MiB) is too large to show here"));
+    assert!(r
+        .html
+        .contains("This image/png image (2.0 MiB) is too large to show here"));
+    assert!(
+        !r.html.contains("onclick") && !r.html.contains("HTML object"),
+        "not cut, not shown as text"
+    );
+    // Only the small one is a frame.
+    let (_, docs) = crate::http::ui::frames::extract(&r.html, "/f");
+    assert_eq!(docs.len(), 1);
+    assert!(docs[0].contains("<b>small</b>"));
+    let inert = render(cells);
+    assert!(inert.html.contains("is too large to show here.</p>"));
+}
+
+#[test]
+fn outputs_past_the_page_budget_become_notices_but_the_first_error_shows() {
+    // 100 outputs of 60 KiB each (under the text limit): 6 MiB in all.
+    let chunk = "x".repeat(60 * 1024);
+    let mut outputs: Vec<Value> = (0..100)
+        .map(|i| display(json!({ "text/plain": format!("{i}:{chunk}") })))
+        .collect();
+    outputs.push(
+        json!({ "output_type": "error", "ename": "Boom", "evalue": "late", "traceback": ["tb"] }),
+    );
+    let r = render_notebook_with(
+        &nb(json!([
+            code_with(Value::Array(outputs)),
+            code_with(
+                json!([stream("later\n"), { "output_type": "error", "ename": "Second", "evalue": "", "traceback": [] }])
+            ),
+        ])),
+        &links(),
+    );
+    assert!(
+        r.html.len() < PAGE_BUDGET_BYTES + 2 * TEXT_LIMIT_BYTES,
+        "{} bytes",
+        r.html.len()
+    );
+    let shown = r.html.matches("<pre class=\"output-text\">").count();
+    assert_eq!(
+        shown, 86,
+        "5 MiB of 60 KiB outputs, the last one over it included"
+    );
+    assert!(r.html.contains("<p class=\"omitted\" role=\"note\">14 more outputs not shown (840.7 KiB): this page already shows 5.0 MiB of outputs: <a class=\"download-notebook\" href=\"/dl/nb.ipynb\" download>download the .ipynb</a>.</p>"), "{}", &r.html[r.html.len() - 3000..]);
+    assert!(
+        r.html.contains("<span class=\"ename\">Boom</span>"),
+        "the first error is shown"
+    );
+    assert_eq!(r.error_summary.as_deref(), Some("Boom: late"));
+    assert!(
+        r.html.contains("2 more outputs not shown (79 bytes)")
+            && !r.html.contains("later")
+            && !r.html.contains("Second")
+    );
+}
+
+#[test]
+fn frame_documents_have_their_own_budget() {
+    let html = "<p>".repeat(7 * 1024 * 1024 / 3);
+    let outputs: Vec<Value> = (0..6)
+        .map(|_| display(json!({ "text/html": html })))
+        .collect();
+    let r = render_notebook_with(&nb(json!([code_with(Value::Array(outputs))])), &links());
+    assert_eq!(srcdocs(&r.html).len(), 5, "32 MiB of frames");
+    assert!(r.html.contains("This text/html output (7.0 MiB) is not shown: the rich outputs above it already weigh 35.0 MiB"), "{}", without_srcdoc(&r.html));
+    // The page itself stays light once the frames move to their own URLs.
+    assert!(crate::http::ui::frames::extract(&r.html, "/f").0.len() < 4096);
+}
+
+#[test]
+fn full_output_is_text_only() {
+    let notebook = nb(json!([
+        md("# x"),
+        code_with(json!([
+            display(json!({ "text/html": "<b>x</b>", "text/plain": "x" })),
+            display(json!({ "text/markdown": "**m**" })),
+            { "output_type": "execute_result", "execution_count": 1, "metadata": {}, "data": { "text/plain": "\u{1b}[1mbold\u{1b}[0m" } },
+        ])),
+    ]));
+    assert_eq!(full_output(&notebook, 0, 0), None, "a markdown cell");
+    assert_eq!(
+        full_output(&notebook, 1, 0),
+        None,
+        "HTML is in the download"
+    );
+    assert_eq!(full_output(&notebook, 1, 1).as_deref(), Some("**m**"));
+    assert_eq!(full_output(&notebook, 1, 2).as_deref(), Some("bold"));
+    assert_eq!(full_output(&notebook, 1, 3), None);
+    assert_eq!(full_output(&notebook, 9, 0), None);
+}
+
+#[test]
+fn long_markdown_output_is_shown_as_cut_text() {
+    let src = "<script>x()</script> *a*\n".repeat(3000);
+    let r = render(json!([code_with(json!([display(
+        json!({ "text/markdown": src })
+    )]))]));
+    assert!(
+        r.html
+            .contains("<pre class=\"output-text\">&lt;script&gt;x()&lt;/script&gt; *a*\n"),
+        "{}",
+        &r.html[..500]
+    );
+    assert!(r.html.contains("1,000 lines) left out ⋯</span>"));
 }
 
 // ---------------------------------------------------------------------------------------

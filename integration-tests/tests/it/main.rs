@@ -36,3 +36,4 @@ mod triggers;
 mod shared_state;
 mod object_storage;
 mod azure_storage;
+mod contents;

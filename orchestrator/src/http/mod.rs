@@ -17,6 +17,7 @@ use crate::error::Error;
 
 mod api;
 pub mod auth;
+mod contents;
 pub mod error;
 mod extract;
 mod standby;
@@ -63,6 +64,7 @@ pub fn router(c: Arc<Coordinator>, cfg: &ApiConfig) -> Router {
         .nest("/api/v1", api)
         .route("/metrics", get(api::metrics))
         .merge(ui::routes::router())
+        .merge(contents::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), auth))

@@ -160,6 +160,20 @@ impl Server {
         }
     }
 
+    /// Start a backfill of `workflow` (`body`: `from`, `to`, `parallel` …) and wait
+    /// until it is no longer running; its id.
+    pub fn backfill_to_end(&self, workflow: &str, body: Value, within: Duration) -> String {
+        let (status, bf) = self.client().post(&format!("/api/v1/workflows/{workflow}/backfills"), &body);
+        assert_eq!(status, 201, "{bf}");
+        let id = bf["id"].as_str().expect("a backfill id").to_string();
+        let until = std::time::Instant::now() + within;
+        while self.client().get(&format!("/api/v1/backfills/{id}")).1["status"] == "running" {
+            assert!(std::time::Instant::now() < until, "backfill {id} did not finish within {within:?}:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        id
+    }
+
     pub fn wait_finished(&self, run_id: &str, within: Duration) -> Value {
         self.wait_until(run_id, within, "run finished", |d| ["succeeded", "failed", "cancelled"].iter().any(|s| d["run"]["status"] == *s))
     }

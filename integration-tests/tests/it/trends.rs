@@ -39,14 +39,7 @@ fn outputs_of_a_backfill_read_back_by_date_with_the_failed_date_empty() {
     let server = Server::start(&dir.path().join("data"), &["--lease-ttl", "10"]);
     let _w = Worker::start(&server, "wa", &["--slots", "2"]);
     server.register_from(&wf.join("daily.yaml"));
-    let (status, bf) = server.client().post("/api/v1/workflows/daily/backfills", &json!({"from": "2026-01-01", "to": "2026-01-05", "parallel": 2}));
-    assert_eq!(status, 201, "{bf}");
-    let id = bf["id"].as_str().unwrap().to_string();
-    let until = std::time::Instant::now() + Duration::from_secs(300);
-    while server.client().get(&format!("/api/v1/backfills/{id}")).1["status"] == "running" {
-        assert!(std::time::Instant::now() < until, "the backfill did not finish:\n{}", server.log());
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    server.backfill_to_end("daily", json!({"from": "2026-01-01", "to": "2026-01-05", "parallel": 2}), Duration::from_secs(300));
 
     let csv = outputs(&server, &["daily", "count", "--csv"]);
     let rows: Vec<Vec<String>> = csv.lines().map(|l| l.split(',').map(str::to_string).collect()).collect();

@@ -603,14 +603,7 @@ fn a_backfill_page_charts_its_outputs_with_the_failed_date_as_a_gap() {
     let server = Server::start(&dir.path().join("data"), &["--lease-ttl", "5"]);
     server.register_from(&ui_fixture("daily.yaml"));
     let _w = Worker::start(&server, "wa", &["--slots", "2"]);
-    let (status, bf) = server.client().post("/api/v1/workflows/daily/backfills", &serde_json::json!({"from": "2026-01-01", "to": "2026-01-10", "parallel": 2}));
-    assert_eq!(status, 201, "{bf}");
-    let id = bf["id"].as_str().unwrap().to_string();
-    let until = std::time::Instant::now() + Duration::from_secs(300);
-    while server.client().get(&format!("/api/v1/backfills/{id}")).1["status"] == "running" {
-        assert!(std::time::Instant::now() < until, "the backfill did not finish:\n{}", server.log());
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    let id = server.backfill_to_end("daily", serde_json::json!({"from": "2026-01-01", "to": "2026-01-10", "parallel": 2}), Duration::from_secs(300));
     let b = Browser::start();
     b.goto(&format!("{}/backfills/{id}", server.url));
     let chart = "section.trend-node[data-node='count'] figure[data-output='n'] svg.trend";

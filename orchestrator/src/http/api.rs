@@ -196,9 +196,11 @@ async fn get_outputs(State(s): State<AppState>, ApiPath(id): ApiPath<String>, Ap
 #[into_params(parameter_in = Query)]
 struct DiffQuery {
     /// The attempt compared: `RUN`, `RUN/NODE` or `RUN/NODE/ATTEMPT`.
+    #[param(pattern = "^[^/]+(/[^/]+(/[0-9]{1,9})?)?$")]
     a: String,
     /// What it is compared with (same forms; its node defaults to A's); default the
     /// node's last success.
+    #[param(pattern = "^[^/]+(/[^/]+(/[0-9]{1,9})?)?$")]
     b: Option<String>,
 }
 

@@ -98,6 +98,15 @@ pub fn run_context(id: &str, workflow: &str, date: &str, logical_time: &str, att
     serde_json::json!({"id": id, "date": date, "logical_time": logical_time, "attempt": attempt, "workflow": workflow})
 }
 
+/// A recorded value back to the `-p` text that types to it again: strings as they
+/// are, anything else as JSON.
+pub fn raw_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// Render a minijinja template (SQL queries, `save_to`) over the same context.
 pub fn render(template: &str, ctx: &Context) -> std::result::Result<String, String> {
     let mut env = minijinja::Environment::new();

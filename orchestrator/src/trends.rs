@@ -8,7 +8,7 @@ use deckle_protocol::api::{OutputPoint, OutputSeries};
 
 use crate::coordinator::Coordinator;
 use crate::error::{Error, Result};
-use crate::store::RunQuery;
+use crate::store::{each_run_newest, RunQuery};
 
 /// What a trend asks for.
 #[derive(Debug, Clone, Default)]
@@ -45,45 +45,36 @@ impl Coordinator {
         let mut points = Vec::new();
         let mut names: Vec<String> = Vec::new();
         let mut truncated = false;
-        let mut before: Option<String> = None;
-        'pages: loop {
-            let page = self.store.run_page(&RunQuery { before: before.clone(), ..RunQuery::of_workflow(workflow, 200) })?;
-            let Some(last) = page.last() else { break };
-            before = Some(last.id.clone());
-            let full = page.len() == 200;
-            for run in page {
-                // Newest first by id (creation); dates may come in any order (backfills).
-                if q.to.as_ref().is_some_and(|t| run.date > *t) || q.from.as_ref().is_some_and(|f| run.date < *f) {
-                    continue;
-                }
-                if points.len() == q.limit {
-                    truncated = true;
-                    break 'pages;
-                }
-                let rec = self.store.nodes(&run.id)?.into_iter().find(|n| n.node == q.node && n.index.is_none());
-                let mut outputs = rec.as_ref().map(|n| n.outputs.clone()).unwrap_or_default();
-                if let Some(name) = &q.name {
-                    outputs.retain(|k, _| k == name);
-                }
-                for k in outputs.keys() {
-                    if !names.contains(k) {
-                        names.push(k.clone());
-                    }
-                }
-                points.push(OutputPoint {
-                    date: run.date.clone(),
-                    logical_time: run.logical_time,
-                    run_id: run.id.clone(),
-                    version: run.version,
-                    status: rec.as_ref().map_or(run.status.as_str(), |n| n.status.as_str()).to_string(),
-                    attempt: rec.as_ref().and_then(|n| n.attempts.last().map(|a| a.n)),
-                    outputs,
-                });
+        each_run_newest(self.store.as_ref(), RunQuery::of_workflow(workflow, 200), |run| {
+            // Newest first by id (creation); dates may come in any order (backfills).
+            if q.to.as_ref().is_some_and(|t| run.date > *t) || q.from.as_ref().is_some_and(|f| run.date < *f) {
+                return Ok(true);
             }
-            if !full {
-                break;
+            if points.len() == q.limit {
+                truncated = true;
+                return Ok(false);
             }
-        }
+            let rec = self.store.nodes(&run.id)?.into_iter().find(|n| n.node == q.node && n.index.is_none());
+            let mut outputs = rec.as_ref().map(|n| n.outputs.clone()).unwrap_or_default();
+            if let Some(name) = &q.name {
+                outputs.retain(|k, _| k == name);
+            }
+            for k in outputs.keys() {
+                if !names.contains(k) {
+                    names.push(k.clone());
+                }
+            }
+            points.push(OutputPoint {
+                status: rec.as_ref().map_or(run.status.as_str(), |n| n.status.as_str()).to_string(),
+                attempt: rec.as_ref().and_then(|n| n.attempts.last().map(|a| a.n)),
+                outputs,
+                date: run.date,
+                logical_time: run.logical_time,
+                run_id: run.id,
+                version: run.version,
+            });
+            Ok(true)
+        })?;
         points.sort_by(|a, b| a.logical_time.cmp(&b.logical_time).then_with(|| a.run_id.cmp(&b.run_id)));
         if let Some(name) = &q.name {
             names = vec![name.clone()];

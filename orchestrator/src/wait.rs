@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use crate::clock::Clock;
 use crate::glob::{self, Pattern};
 use crate::record::RunStatus;
-use crate::store::{DocKind, RunQuery, StateStore};
+use crate::store::{each_doc_newest, DocKind, RunQuery, StateStore};
 use deckle_protocol::event::{EventKind, EventRecord};
 
 /// A wait node's condition, its templates resolved for one run.
@@ -174,30 +174,20 @@ async fn files(p: &Pattern) -> Option<serde_json::Map<String, Value>> {
 fn signal(store: &dyn StateStore, name: &str, matches: &BTreeMap<String, Value>, since: Timestamp, upto: &mut Option<String>) -> Option<serde_json::Map<String, Value>> {
     // Events are keyed by arrival: read pages newest first down to `since`, or to
     // what was read before (a flood of signals must not make every look read all).
-    let mut before: Option<String> = None;
     let mut hit = None;
     let mut newest: Option<String> = None;
-    loop {
-        let page = store.doc_page(DocKind::Event, before.as_deref(), 200).ok()?;
-        let Some(last) = page.last() else { break };
-        let mut older = false;
-        for b in &page {
-            let Ok(e) = crate::store::decode::<EventRecord>(b) else { continue };
-            if e.received_at < since || upto.as_ref().is_some_and(|u| e.id <= *u) {
-                older = true;
-                break;
-            }
-            newest.get_or_insert_with(|| e.id.clone());
-            let params = e.context.get("params");
-            if e.kind == EventKind::Signal && e.name == name && matches.iter().all(|(k, v)| params.and_then(|p| p.get(k)) == Some(v)) {
-                hit = Some(e); // keep going: the oldest match since `since` wins
-            }
+    each_doc_newest(store, DocKind::Event, None, |e: &EventRecord| e.id.clone(), |e| {
+        if e.received_at < since || upto.as_ref().is_some_and(|u| e.id <= *u) {
+            return Ok(false);
         }
-        if older || page.len() < 200 {
-            break;
+        newest.get_or_insert_with(|| e.id.clone());
+        let params = e.context.get("params");
+        if e.kind == EventKind::Signal && e.name == name && matches.iter().all(|(k, v)| params.and_then(|p| p.get(k)) == Some(v)) {
+            hit = Some(e); // keep going: the oldest match since `since` wins
         }
-        before = crate::store::decode::<EventRecord>(last).ok().map(|e| e.id);
-    }
+        Ok(true)
+    })
+    .ok()?;
     if newest.is_some() {
         *upto = newest;
     }

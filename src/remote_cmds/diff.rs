@@ -6,7 +6,7 @@
 use clap::Args;
 use deckle_protocol::compare::{CellPair, Comparison, DiffLine, Side, ValuePair};
 
-use super::{show_reply, EXIT_CODES};
+use super::{show_reply, value_text, EXIT_CODES};
 use crate::client::{Client, RemoteArgs};
 use crate::table::Table;
 
@@ -35,11 +35,7 @@ fn side_line(label: &str, s: &Side) -> String {
 }
 
 fn compact(v: &Option<serde_json::Value>) -> String {
-    match v {
-        None => "-".into(),
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(v) => v.to_string(),
-    }
+    v.as_ref().map_or("-".into(), value_text)
 }
 
 fn values(title: &str, pairs: &[ValuePair]) -> String {

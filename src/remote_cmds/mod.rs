@@ -56,6 +56,14 @@ pub fn parse_param(s: &str) -> Result<(String, String), String> {
     }
 }
 
+/// A recorded value as text: strings as they are, anything else as compact JSON.
+pub fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// Later `-p` of the same name wins.
 pub fn params_map(params: &[(String, String)]) -> BTreeMap<String, String> {
     params.iter().cloned().collect()

@@ -7,7 +7,7 @@ use clap::Args;
 use deckle_protocol::api::OutputSeries;
 use serde_json::Value;
 
-use super::{show_reply, EXIT_CODES};
+use super::{show_reply, value_text, EXIT_CODES};
 use crate::client::{Client, RemoteArgs};
 use crate::table::Table;
 
@@ -37,13 +37,9 @@ pub struct OutputsArgs {
     pub remote: RemoteArgs,
 }
 
-/// A value in a cell: strings as they are, anything else as compact JSON.
+/// A value in a cell (empty when none was recorded).
 fn cell(v: Option<&Value>) -> String {
-    match v {
-        None => String::new(),
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-    }
+    v.map(value_text).unwrap_or_default()
 }
 
 /// RFC 4180: quoted when it holds a comma, a quote or a line break.

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::coordinator::Coordinator;
 use crate::error::{Error, Result};
-use crate::store::RunQuery;
+use crate::store::{each_run_newest, RunQuery};
 
 pub mod cells;
 pub mod lines;
@@ -141,23 +141,20 @@ impl Coordinator {
 
     /// The newest succeeded attempt of A's node other than A, in the workflow's runs.
     fn last_success(&self, a: &Resolved) -> Result<Resolved> {
-        let mut before = None;
+        let mut found = None;
         let mut seen = 0;
-        while seen < HISTORY {
-            let page = self.store.run_page(&RunQuery { before: before.clone(), ..RunQuery::of_workflow(a.side.workflow.clone(), 200) })?;
-            let Some(last) = page.last() else { break };
-            before = Some(last.id.clone());
-            seen += page.len();
-            for run in &page {
-                let Some(rec) = self.store.nodes(&run.id)?.into_iter().find(|n| n.key() == a.side.node) else { continue };
+        each_run_newest(self.store.as_ref(), RunQuery::of_workflow(a.side.workflow.clone(), 200), |run| {
+            seen += 1;
+            if let Some(rec) = self.store.nodes(&run.id)?.into_iter().find(|n| n.key() == a.side.node) {
                 let hit = rec.attempts.iter().rev().find(|t| t.status == NodeStatus::Succeeded && !(run.id == a.side.run_id && t.n == a.side.attempt));
                 if let Some(t) = hit {
-                    return Ok(Resolved { side: self.side(run, &a.side.node, t), attempt: t.clone() });
+                    found = Some(Resolved { side: self.side(&run, &a.side.node, t), attempt: t.clone() });
                 }
             }
-            if page.len() < 200 {
-                break;
-            }
+            Ok(found.is_none() && seen < HISTORY)
+        })?;
+        if let Some(r) = found {
+            return Ok(r);
         }
         Err(Error::NotFound(format!(
             "a succeeded attempt of {} in {}'s runs other than {}/{}/{} to compare with (name one: deckle diff A B)",

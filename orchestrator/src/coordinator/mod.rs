@@ -567,6 +567,8 @@ impl Coordinator {
     /// Every registered workflow, with its latest run and schedule.
     pub fn workflow_summaries(&self) -> Result<Vec<WorkflowSummary>> {
         let mut out = Vec::new();
+        // Who starts whom: (upstream, downstream), from the `workflow:` triggers.
+        let mut starts: Vec<(String, String)> = Vec::new();
         for e in self.registry.entries()? {
             let latest = e.versions.last().map_or(0, |v| v.version);
             let wf = self.registry.load(&e.id, latest).ok();
@@ -574,17 +576,15 @@ impl Coordinator {
             let latest_run = self.runs(&RunQuery::of_workflow(e.id.clone(), 1))?.into_iter().next();
             let schedule = self.schedule_state(&e.id)?;
             let triggers = match &wf {
-                Some(wf) => self.trigger_states(wf)?,
+                Some(wf) => {
+                    starts.extend(crate::workflow_links::upstreams(wf).into_iter().map(|(up, _)| (up, e.id.clone())));
+                    self.trigger_states(wf)?
+                }
                 None => Vec::new(),
             };
             let paused = self.is_paused(&e.id)?;
             out.push(WorkflowSummary { id: e.id, description: e.description, latest_version: latest, nodes, latest_run, schedule, triggers, paused, downstream: Vec::new() });
         }
-        // Who starts whom, from the `workflow:` triggers just read.
-        let starts: Vec<(String, String)> = out
-            .iter()
-            .flat_map(|w| w.triggers.iter().filter_map(|t| t.source.strip_prefix("workflow:")).map(|up| (up.to_string(), w.id.clone())).collect::<Vec<_>>())
-            .collect();
         for w in &mut out {
             w.downstream = starts.iter().filter(|(up, _)| *up == w.id).map(|(_, down)| down.clone()).collect();
         }

@@ -9,7 +9,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use deckle_dsl::Workflow;
-use serde_json::{Map, Value};
+use serde_json::Map;
 
 use super::state::{NodeState, Queued, RunCtx, Started};
 use crate::clock::Clock;
@@ -120,13 +120,6 @@ pub(super) fn restore(store: &dyn StateStore, ctx: &mut RunCtx<'_>) -> Result<Ve
     Ok(check_foreach)
 }
 
-/// A recorded value back to the `-p` text that types to it again.
-fn as_raw(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
 
 /// Reset a finished run for a rerun, as its next run attempt: with `from_failed`
 /// succeeded nodes keep their state and outputs unless something they need is
@@ -138,7 +131,7 @@ pub(super) async fn prepare_rerun(store: &dyn StateStore, clock: &dyn Clock, wf:
     if run.status == RunStatus::Running {
         return Err(Error::Conflict(format!("run {run_id} is still running; cancel it or wait for it to finish")));
     }
-    let mut raw: Vec<(String, String)> = run.params.iter().filter(|(k, _)| wf.params.contains_key(*k)).map(|(k, v)| (k.clone(), as_raw(v))).collect();
+    let mut raw: Vec<(String, String)> = run.params.iter().filter(|(k, _)| wf.params.contains_key(*k)).map(|(k, v)| (k.clone(), resolve::raw_text(v))).collect();
     raw.extend(params.iter().cloned());
     let resolved = resolve::run_params(wf, &raw)?;
     let nodes = store.nodes(run_id)?;

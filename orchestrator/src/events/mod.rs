@@ -30,12 +30,14 @@ use crate::coordinator::Coordinator;
 use crate::engine::{new_run_id, RunRequest};
 use crate::error::{Error, Result};
 use crate::record::{NodeRecord, RunRecord, RunTrigger};
-use crate::store::{get_doc, put_doc, DocKind};
+use crate::store::{each_doc_newest, get_doc, put_doc, DocKind};
 
 mod files;
 
 /// The [`DocKind::Index`] document listing events with firings left to start.
 const PENDING: &str = "pending-events";
+/// Events a filtered listing reads at most.
+const MAX_SCANNED: usize = 10_000;
 /// A signal's idempotency key, at most.
 const MAX_KEY: usize = 256;
 
@@ -89,13 +91,6 @@ fn new_event_id(now: Timestamp) -> String {
     format!("{}-{seq:06}{}", t.strftime("%Y%m%dT%H%M%S%.6f"), &uuid::Uuid::new_v4().simple().to_string()[..4])
 }
 
-/// A recorded value back to the `-p` text that types to it again.
-fn as_raw(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
 
 /// Whether a failure to start a run will not go away by trying again.
 fn is_permanent(e: &Error) -> bool {
@@ -346,7 +341,7 @@ impl Coordinator {
         let mut params = Vec::new();
         for (name, tpl) in &t.params {
             let v = tpl.eval(&ctx).map_err(|e| Error::Input(format!("param `{name}` of trigger `{}`: {e}", f.source)))?;
-            params.push((name.clone(), as_raw(&v)));
+            params.push((name.clone(), crate::resolve::raw_text(&v)));
         }
         let logical_time = match rec.kind {
             EventKind::Workflow => rec.context.get("logical_time").and_then(Value::as_str).and_then(|t| t.parse::<Timestamp>().ok()),
@@ -391,25 +386,15 @@ impl Coordinator {
     /// Stored events, newest first: of `kind` and `name` when given, older than `before`.
     pub fn events(&self, kind: Option<EventKind>, name: Option<&str>, before: Option<&str>, limit: usize) -> Result<Vec<EventRecord>> {
         let mut out = Vec::new();
-        let mut cursor = before.map(str::to_string);
         // Bounded scan: a filter matching nothing does not read all history.
-        for _ in 0..50 {
-            let page = self.store.doc_page(DocKind::Event, cursor.as_deref(), 200)?;
-            let n = page.len();
-            for b in page {
-                let e: EventRecord = crate::store::decode(&b)?;
-                cursor = Some(e.id.clone());
-                if kind.is_none_or(|k| k == e.kind) && name.is_none_or(|n| n == e.name) {
-                    out.push(e);
-                    if out.len() >= limit {
-                        return Ok(out);
-                    }
-                }
+        let mut scanned = 0;
+        each_doc_newest(self.store.as_ref(), DocKind::Event, before.map(str::to_string), |e: &EventRecord| e.id.clone(), |e| {
+            scanned += 1;
+            if kind.is_none_or(|k| k == e.kind) && name.is_none_or(|n| n == e.name) {
+                out.push(e);
             }
-            if n < 200 {
-                break;
-            }
-        }
+            Ok(out.len() < limit && scanned < MAX_SCANNED)
+        })?;
         Ok(out)
     }
 

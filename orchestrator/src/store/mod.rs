@@ -235,6 +235,53 @@ pub fn docs<T: serde::de::DeserializeOwned>(store: &dyn StateStore, kind: DocKin
     store.doc_bytes(kind)?.iter().map(|b| decode(b)).collect()
 }
 
+/// Every run `q` selects, newest first, read `q.limit` at a time; `visit` returns
+/// `false` to stop. For reads that filter or stop early (trends, the last success).
+pub fn each_run_newest(store: &dyn StateStore, mut q: RunQuery, mut visit: impl FnMut(RunRecord) -> Result<bool>) -> Result<()> {
+    loop {
+        let page = store.run_page(&q)?;
+        let full = page.len() == q.limit;
+        let Some(last) = page.last() else { return Ok(()) };
+        q.before = Some(last.id.clone());
+        for r in page {
+            if !visit(r)? {
+                return Ok(());
+            }
+        }
+        if !full {
+            return Ok(());
+        }
+    }
+}
+
+/// Every JSON document of `kind` keyed before `before` (all when `None`), highest
+/// key first, 200 at a time; `key_of` gives a document's key, `visit` returns
+/// `false` to stop. Documents that no longer decode are skipped.
+pub fn each_doc_newest<T: serde::de::DeserializeOwned>(
+    store: &dyn StateStore,
+    kind: DocKind,
+    before: Option<String>,
+    key_of: impl Fn(&T) -> String,
+    mut visit: impl FnMut(T) -> Result<bool>,
+) -> Result<()> {
+    const PAGE: usize = 200;
+    let mut cursor = before;
+    loop {
+        let page = store.doc_page(kind, cursor.as_deref(), PAGE)?;
+        let full = page.len() == PAGE;
+        for b in page {
+            let Ok(doc) = decode::<T>(&b) else { continue };
+            cursor = Some(key_of(&doc));
+            if !visit(doc)? {
+                return Ok(());
+            }
+        }
+        if !full {
+            return Ok(());
+        }
+    }
+}
+
 /// Records are stored as JSON.
 fn encode<T: serde::Serialize>(v: &T) -> Result<Vec<u8>> {
     serde_json::to_vec(v).map_err(|e| Error::Store(e.to_string()))

@@ -93,10 +93,7 @@ pub fn trend(s: &OutputSeries, name: &str) -> TrendView {
             .map(|p| TrendRow {
                 date: p.date.clone(),
                 status: p.status.clone(),
-                value: p.outputs.get(name).map_or("-".into(), |v| match v {
-                    Value::String(s) => s.clone(),
-                    v => v.to_string(),
-                }),
+                value: p.outputs.get(name).map_or("-".into(), crate::resolve::raw_text),
                 run_id: p.run_id.clone(),
                 href: notebook_href(&s.node, p),
             })
